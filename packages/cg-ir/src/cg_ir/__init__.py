@@ -1,0 +1,48 @@
+"""cg-ir: any CNN as a computation graph of primitive operators."""
+
+from cg_ir import families
+from cg_ir._graph import ComputationGraph
+from cg_ir._node import Node, Shape
+from cg_ir._vocab import VOCAB_VERSION, vocabulary
+from cg_ir.errors import (
+    CgIrError,
+    GraphSerializationError,
+    InvalidGraphError,
+    InvalidSpecError,
+    UnknownFamilyError,
+    UnsupportedOperatorError,
+    UntraceableModuleError,
+)
+from cg_ir.features import FEATURE_SCHEMA_VERSION
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # graph
+    "ComputationGraph",
+    "Node",
+    "Shape",
+    "VOCAB_VERSION",
+    "FEATURE_SCHEMA_VERSION",
+    "vocabulary",
+    # conversion
+    "from_module",
+    "families",
+    # errors
+    "CgIrError",
+    "GraphSerializationError",
+    "InvalidGraphError",
+    "InvalidSpecError",
+    "UnknownFamilyError",
+    "UnsupportedOperatorError",
+    "UntraceableModuleError",
+]
+
+
+def __getattr__(name: str) -> object:
+    # from_module pulls in torch; importing cg_ir alone must stay cheap
+    if name == "from_module":
+        from cg_ir.fx import from_module
+
+        return from_module
+    raise AttributeError(f"module 'cg_ir' has no attribute {name!r}")

@@ -1,0 +1,97 @@
+"""JSON serialization of computation graphs (lossless, versioned)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from cg_ir._node import Node
+from cg_ir._vocab import VOCAB_VERSION
+from cg_ir.errors import GraphSerializationError, InvalidGraphError
+
+if TYPE_CHECKING:
+    from cg_ir._graph import ComputationGraph
+
+__all__ = ["SCHEMA_VERSION", "graph_from_dict", "graph_from_json", "graph_to_dict", "graph_to_json"]
+
+SCHEMA_VERSION = 1
+_PAIR_FIELDS = ("input_shape", "output_shape", "kernel_size", "stride", "padding", "dilation")
+
+
+def graph_to_dict(graph: ComputationGraph) -> dict[str, Any]:
+    defaults = Node("", (1, 1, 1), (1, 1, 1))
+    nodes = []
+    for node in graph.nodes:
+        # fields at their default are left out to keep files small
+        entry = {
+            field: list(value) if isinstance(value, tuple) else value
+            for field, value in node._asdict().items()
+            if field in ("op", "input_shape", "output_shape") or value != getattr(defaults, field)
+        }
+        nodes.append(entry)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "vocab_version": VOCAB_VERSION,
+        "nodes": nodes,
+        "edges": [list(edge) for edge in graph.edges],
+    }
+
+
+def graph_to_json(graph: ComputationGraph, indent: int | None = None) -> str:
+    return json.dumps(graph_to_dict(graph), indent=indent)
+
+
+def _node_from_dict(index: int, entry: Any) -> Node:
+    if not isinstance(entry, dict) or "op" not in entry:
+        raise GraphSerializationError(f"node {index} is not an object with an 'op' field")
+    unknown = set(entry) - set(Node._fields)
+    if unknown:
+        raise GraphSerializationError(
+            f"node {index} has unknown fields {sorted(unknown)}; known: {list(Node._fields)}"
+        )
+    try:
+        values = {
+            field: tuple(int(v) for v in value) if field in _PAIR_FIELDS else value
+            for field, value in entry.items()
+        }
+        return Node(**values)
+    except (TypeError, ValueError) as exc:
+        raise GraphSerializationError(f"node {index} is malformed: {exc}") from exc
+
+
+def graph_from_dict(data: Any) -> ComputationGraph:
+    from cg_ir._graph import ComputationGraph
+
+    if not isinstance(data, dict):
+        raise GraphSerializationError("a serialized graph must be a JSON object")
+    schema = data.get("schema_version")
+    if schema != SCHEMA_VERSION:
+        raise GraphSerializationError(
+            f"schema_version {schema!r} is not supported (this cg-ir reads {SCHEMA_VERSION})"
+        )
+    vocab = data.get("vocab_version")
+    if vocab != VOCAB_VERSION:
+        raise GraphSerializationError(
+            f"vocab_version {vocab!r} is not supported (this cg-ir uses {VOCAB_VERSION})"
+        )
+    nodes, edges = data.get("nodes"), data.get("edges")
+    if not isinstance(nodes, list) or not isinstance(edges, list):
+        raise GraphSerializationError("'nodes' and 'edges' must be lists")
+    parsed = [_node_from_dict(i, entry) for i, entry in enumerate(nodes)]
+    if not all(isinstance(e, list) and len(e) == 2 for e in edges):
+        raise GraphSerializationError("every edge must be a [source, destination] pair")
+    try:
+        return ComputationGraph(parsed, [(e[0], e[1]) for e in edges])
+    except InvalidGraphError as exc:
+        raise GraphSerializationError(f"the serialized graph is invalid: {exc}") from exc
+
+
+def graph_from_json(text: str | bytes) -> ComputationGraph:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GraphSerializationError(
+            f"not valid JSON (truncated or corrupt?): {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}"
+        ) from exc
+    return graph_from_dict(data)

@@ -1,0 +1,53 @@
+"""Errors raised by cg-ir; each also subclasses the built-in exception it refines."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CgIrError",
+    "GraphSerializationError",
+    "InvalidGraphError",
+    "InvalidSpecError",
+    "UnknownFamilyError",
+    "UnsupportedOperatorError",
+    "UntraceableModuleError",
+]
+
+
+class CgIrError(Exception):
+    """Base class of every error raised by cg-ir."""
+
+
+class InvalidGraphError(CgIrError, ValueError):
+    """A computation graph breaks one of its invariants (cycle, shape mismatch, unknown op, ...)."""
+
+
+class InvalidSpecError(CgIrError, ValueError):
+    """An architecture spec or key is not a valid member of its family; the message says why."""
+
+
+class UnknownFamilyError(CgIrError, LookupError):
+    """No family is registered under the requested name."""
+
+
+class GraphSerializationError(CgIrError, ValueError):
+    """A serialized graph cannot be read (bad JSON, wrong schema or vocabulary version)."""
+
+
+class UnsupportedOperatorError(CgIrError, NotImplementedError):
+    """``from_module`` met an operator it cannot lower to a primitive op.
+
+    Attributes:
+        op: the operator (module class name, function or method name).
+        module_path: the dotted path of the module in the traced network ("" for the root).
+    """
+
+    def __init__(self, op: str, module_path: str, hint: str = "") -> None:
+        self.op = op
+        self.module_path = module_path
+        where = module_path or "<root module>"
+        message = f"cannot lower operator {op!r} at {where!r} to a cg-ir primitive"
+        super().__init__(f"{message}: {hint}" if hint else message)
+
+
+class UntraceableModuleError(CgIrError, RuntimeError):
+    """torch.fx cannot trace the module (data-dependent control flow, untraceable helper)."""
