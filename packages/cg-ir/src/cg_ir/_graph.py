@@ -40,8 +40,12 @@ class ComputationGraph:
     __slots__ = ("_colors", "_edges", "_hash", "_nodes", "_preds", "_succs")
 
     def __init__(self, nodes: Iterable[Node], edges: Iterable[tuple[int, int]]) -> None:
-        node_tuple = tuple(node if isinstance(node, Node) else Node(*node) for node in nodes)
-        edge_tuple = tuple((int(s), int(d)) for s, d in edges)
+        node_tuple = tuple(nodes)
+        edge_tuple = tuple(edges)
+        if not all(type(node) is Node for node in node_tuple):
+            node_tuple = tuple(n if isinstance(n, Node) else Node(*n) for n in node_tuple)
+        if not all(type(e) is tuple for e in edge_tuple):
+            edge_tuple = tuple((int(s), int(d)) for s, d in edge_tuple)
         validate_graph(node_tuple, edge_tuple)
         self._nodes = node_tuple
         self._edges = edge_tuple

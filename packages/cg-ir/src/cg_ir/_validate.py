@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from cg_ir._node import (
     ADAPTIVE_POOL_OPS,
     ELEMENTWISE_OPS,
+    NARY_OPS,
     POOL_OPS,
     UPSAMPLE_OPS,
     Node,
@@ -33,25 +34,22 @@ def _broadcasts_to(shape: Shape, target: Shape) -> bool:
     return all(a == b or a == 1 for a, b in zip(shape, target, strict=True))
 
 
-def _check_node(i: int, node: Node, inputs: list[Shape]) -> None:  # noqa: C901 - one case per op
+def _check_inputs(i: int, node: Node, inputs: list[Shape]) -> None:
+    """The checks that relate a node to the shapes of the tensors it receives."""
     op = node.op
-    c_in, h_in, w_in = node.input_shape
-    c_out, h_out, w_out = node.output_shape
     if op == "input":
         if inputs:
             raise _fail(i, node, "the input node has predecessors")
         return
     if not inputs:
         raise _fail(i, node, "has no predecessor, but only the input node may be a source")
-    if op in ("add", "mul", "concat"):
+    if op in NARY_OPS:
         if len(inputs) < 2:
             raise _fail(i, node, f"{op} needs at least 2 inputs, got {len(inputs)}")
-        if node.input_shape != node.output_shape:
-            raise _fail(i, node, f"{op} must have input_shape == output_shape")
         if op == "concat":
             if any(s[1:] != node.output_shape[1:] for s in inputs):
                 raise _fail(i, node, f"concat inputs {inputs} differ in H, W")
-            if sum(s[0] for s in inputs) != c_out:
+            if sum(s[0] for s in inputs) != node.output_shape[0]:
                 raise _fail(i, node, f"concat of {inputs} does not give {node.output_shape}")
         elif not all(_broadcasts_to(s, node.output_shape) for s in inputs):
             raise _fail(i, node, f"{op} inputs {inputs} do not broadcast to {node.output_shape}")
@@ -60,7 +58,22 @@ def _check_node(i: int, node: Node, inputs: list[Shape]) -> None:  # noqa: C901 
         raise _fail(i, node, f"{op} takes one input, got {len(inputs)}")
     if inputs[0] != node.input_shape:
         raise _fail(i, node, f"receives {inputs[0]} but declares input_shape {node.input_shape}")
-    if op in ("conv", "depthwise_conv"):
+
+
+def _check_node(i: int, node: Node) -> None:  # noqa: C901 - one case per op
+    """The checks of a node on its own: known op, positive shapes, consistent attributes."""
+    op = node.op
+    if op not in vocabulary():
+        known = ", ".join(vocabulary().ops)
+        raise _fail(i, node, f"unknown op {op!r}; the vocabulary {vocabulary().version} has {known}")
+    if any(d < 1 for d in (*node.input_shape, *node.output_shape)):
+        raise _fail(i, node, "tensor dimensions must be positive")
+    c_in, h_in, w_in = node.input_shape
+    c_out, h_out, w_out = node.output_shape
+    if op in NARY_OPS:
+        if node.input_shape != node.output_shape:
+            raise _fail(i, node, f"{op} must have input_shape == output_shape")
+    elif op in ("conv", "depthwise_conv"):
         if node.in_channels != c_in or node.out_channels != c_out:
             raise _fail(i, node, "in/out_channels disagree with the tensor shapes")
         if node.groups < 1 or c_in % node.groups or c_out % node.groups:
@@ -72,19 +85,16 @@ def _check_node(i: int, node: Node, inputs: list[Shape]) -> None:  # noqa: C901 
                                     node.padding[axis], node.dilation[axis])
             if out != floor:
                 raise _fail(i, node, f"spatial output {node.output_shape} should have {floor}")
-        return
-    if op == "linear":
+    elif op == "linear":
         per_position = node.in_channels == c_in and (h_out, w_out) == (h_in, w_in)
         flattened = node.in_channels == c_in * h_in * w_in and (h_out, w_out) == (1, 1)
         if not (per_position or flattened) or node.out_channels != c_out:
             raise _fail(i, node, f"linear {node.in_channels}->{node.out_channels} does not "
                         f"map {node.input_shape} to {node.output_shape}")
-        return
-    if op in ELEMENTWISE_OPS or op == "output":
+    elif op in ELEMENTWISE_OPS or op in ("output", "input"):
         if node.input_shape != node.output_shape:
             raise _fail(i, node, f"{op} must keep the shape")
-        return
-    if op in POOL_OPS:
+    elif op in POOL_OPS:
         if c_in != c_out:
             raise _fail(i, node, "pooling must keep the channels")
         for axis, size, out in ((0, h_in, h_out), (1, w_in, w_out)):
@@ -92,21 +102,19 @@ def _check_node(i: int, node: Node, inputs: list[Shape]) -> None:  # noqa: C901 
                                  node.padding[axis], max(node.dilation[axis], 1))
             if out not in sizes:
                 raise _fail(i, node, f"pooled size {out} is not one of {sizes}")
-        return
-    if op in ADAPTIVE_POOL_OPS or op in UPSAMPLE_OPS:
+    elif op in ADAPTIVE_POOL_OPS or op in UPSAMPLE_OPS:
         if c_in != c_out:
             raise _fail(i, node, f"{op} must keep the channels")
         if op.startswith("global") and (h_out, w_out) != (1, 1):
             raise _fail(i, node, "global pooling must output 1x1")
-        return
-    if op == "zero":
-        return
-    if op == "slice":
+    elif op == "slice":
         if node.input_shape[1:] != node.output_shape[1:] or c_out > c_in:
             raise _fail(i, node, "slice keeps H, W and takes at most the input's channels")
-        return
-    known = ", ".join(vocabulary().ops)
-    raise _fail(i, node, f"unknown op {op!r}; the vocabulary {vocabulary().version} has {known}")
+
+
+# Nodes are immutable and shared between graphs (fast paths reuse them), so a node that
+# passed its own checks once never needs them again.
+_valid_nodes: set[Node] = set()
 
 
 def validate_graph(nodes: Sequence[Node], edges: Sequence[tuple[int, int]]) -> None:
@@ -118,7 +126,6 @@ def validate_graph(nodes: Sequence[Node], edges: Sequence[tuple[int, int]]) -> N
     n = len(nodes)
     if n < 2:
         raise InvalidGraphError(f"a computation graph needs an input and an output node, got {n}")
-    vocab = vocabulary()
     inputs: list[list[Shape]] = [[] for _ in range(n)]
     has_successor = [False] * n
     for src, dst in edges:
@@ -131,13 +138,14 @@ def validate_graph(nodes: Sequence[Node], edges: Sequence[tuple[int, int]]) -> N
             )
         inputs[dst].append(nodes[src].output_shape)
         has_successor[src] = True
+    last = n - 1
     for i, node in enumerate(nodes):
-        if node.op not in vocab:
-            raise _fail(i, node, f"unknown op {node.op!r}; known ops: {', '.join(vocab.ops)}")
-        if any(d < 1 for d in (*node.input_shape, *node.output_shape)):
-            raise _fail(i, node, "tensor dimensions must be positive")
-        if (node.op == "input") != (i == 0) or (node.op == "output") != (i == n - 1):
+        if node not in _valid_nodes:
+            _check_node(i, node)
+            if len(_valid_nodes) < 1_000_000:
+                _valid_nodes.add(node)
+        if (node.op == "input") != (i == 0) or (node.op == "output") != (i == last):
             raise _fail(i, node, "exactly one input node (first) and one output node (last)")
-        if i < n - 1 and not has_successor[i]:
+        if i < last and not has_successor[i]:
             raise _fail(i, node, "has no successor, but only the output node may be a sink")
-        _check_node(i, node, inputs[i])
+        _check_inputs(i, node, inputs[i])
