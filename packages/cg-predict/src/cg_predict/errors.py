@@ -1,0 +1,92 @@
+"""Errors raised by cg-predict; each also subclasses the built-in exception it refines.
+
+Catch :class:`CgPredictError` for anything cg-predict raises on purpose, or the built-in
+(``FileNotFoundError``, ``ValueError``) where generic code already handles those.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "BenchmarkDataError",
+    "CgPredictError",
+    "CheckpointError",
+    "InvalidArgumentError",
+    "InvalidLabelError",
+    "MalformedDataError",
+    "MetricInputError",
+    "UnknownBenchmarkError",
+]
+
+
+class CgPredictError(Exception):
+    """Base class of every error raised by cg-predict."""
+
+
+class BenchmarkDataError(CgPredictError, FileNotFoundError):
+    """A benchmark data file or the data directory itself cannot be found.
+
+    The message names the full path that was tried, how the data directory is chosen
+    (``--data-dir`` or the ``CGNAS_DATA_DIR`` environment variable) and where the file comes from.
+
+    Attributes:
+        path: the file or directory that was looked for, or ``None`` when no data directory was
+            configured at all.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(message)
+        self.path = None if path is None else os.fspath(path)
+
+
+class MalformedDataError(CgPredictError, ValueError):
+    """A benchmark file exists but cannot be read.
+
+    Truncated or invalid JSON, a missing column, a row that does not parse, an architecture key
+    in the wrong encoding, a duplicate key, or a pickle that refers to a class it may not load;
+    the message names the file, the line or key, and what was wrong.
+
+    Attributes:
+        path: the file that is malformed.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike[str]) -> None:
+        super().__init__(message)
+        self.path = os.fspath(path)
+
+
+class InvalidLabelError(CgPredictError, ValueError):
+    """An accuracy label is not a number, NaN or outside [0, 100].
+
+    The message names the architecture key and the file.
+    """
+
+
+class InvalidArgumentError(CgPredictError, ValueError):
+    """A caller passed an argument outside its valid options (the message lists them)."""
+
+
+class UnknownBenchmarkError(InvalidArgumentError):
+    """``load_benchmark`` was given a benchmark name it does not know."""
+
+
+class MetricInputError(InvalidArgumentError):
+    """Inputs of a metric are unusable: different lengths, too few values, NaN, or a bad ``k``."""
+
+
+class CheckpointError(CgPredictError, ValueError):
+    """A checkpoint file cannot be used.
+
+    Missing, truncated or corrupt, not a cg-predict checkpoint, of the wrong kind (encoder-only
+    vs. full predictor), refused by the safe loader (``torch.load(weights_only=True)``), or made
+    for another feature schema or op vocabulary. The message names the file and says how to fix
+    it.
+
+    Attributes:
+        path: the checkpoint file.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike[str]) -> None:
+        super().__init__(message)
+        self.path = os.fspath(path)
