@@ -16,6 +16,16 @@ __all__ = ["SCHEMA_VERSION", "graph_from_dict", "graph_from_json", "graph_to_dic
 
 SCHEMA_VERSION = 1
 _PAIR_FIELDS = ("input_shape", "output_shape", "kernel_size", "stride", "padding", "dilation")
+_FIELD_TYPES: dict[str, type] = {
+    **{field: tuple for field in _PAIR_FIELDS},
+    "op": str,
+    "groups": int,
+    "in_channels": int,
+    "out_channels": int,
+    "bias": bool,
+    "affine": bool,
+    "name": str,
+}
 
 
 def graph_to_dict(graph: ComputationGraph) -> dict[str, Any]:
@@ -49,14 +59,21 @@ def _node_from_dict(index: int, entry: Any) -> Node:
         raise GraphSerializationError(
             f"node {index} has unknown fields {sorted(unknown)}; known: {list(Node._fields)}"
         )
-    try:
-        values = {
-            field: tuple(int(v) for v in value) if field in _PAIR_FIELDS else value
-            for field, value in entry.items()
-        }
-        return Node(**values)
-    except (TypeError, ValueError) as exc:
-        raise GraphSerializationError(f"node {index} is malformed: {exc}") from exc
+    values: dict[str, Any] = {}
+    for field, value in entry.items():
+        expected = _FIELD_TYPES[field]
+        if field in _PAIR_FIELDS:
+            ok = isinstance(value, list) and all(type(v) is int for v in value)
+            value = tuple(value) if ok else value
+        else:
+            ok = type(value) is expected
+        if not ok:
+            raise GraphSerializationError(
+                f"node {index} field {field!r} has {value!r}; expected "
+                f"{'a list of ints' if field in _PAIR_FIELDS else expected.__name__}"
+            )
+        values[field] = value
+    return Node(**values)
 
 
 def graph_from_dict(data: Any) -> ComputationGraph:

@@ -65,7 +65,9 @@ def _check_node(i: int, node: Node) -> None:  # noqa: C901 - one case per op
     op = node.op
     if op not in vocabulary():
         known = ", ".join(vocabulary().ops)
-        raise _fail(i, node, f"unknown op {op!r}; the vocabulary {vocabulary().version} has {known}")
+        raise _fail(
+            i, node, f"unknown op {op!r}; the vocabulary {vocabulary().version} has {known}"
+        )
     if any(d < 1 for d in (*node.input_shape, *node.output_shape)):
         raise _fail(i, node, "tensor dimensions must be positive")
     c_in, h_in, w_in = node.input_shape
@@ -81,16 +83,25 @@ def _check_node(i: int, node: Node) -> None:  # noqa: C901 - one case per op
         if (op == "depthwise_conv") != (node.groups == c_in > 1):
             raise _fail(i, node, "depthwise_conv needs groups == in_channels > 1; conv must not")
         for axis, size, out in ((0, h_in, h_out), (1, w_in, w_out)):
-            floor, _ = _pool_extent(size, node.kernel_size[axis], node.stride[axis],
-                                    node.padding[axis], node.dilation[axis])
+            floor, _ = _pool_extent(
+                size,
+                node.kernel_size[axis],
+                node.stride[axis],
+                node.padding[axis],
+                node.dilation[axis],
+            )
             if out != floor:
                 raise _fail(i, node, f"spatial output {node.output_shape} should have {floor}")
     elif op == "linear":
         per_position = node.in_channels == c_in and (h_out, w_out) == (h_in, w_in)
         flattened = node.in_channels == c_in * h_in * w_in and (h_out, w_out) == (1, 1)
         if not (per_position or flattened) or node.out_channels != c_out:
-            raise _fail(i, node, f"linear {node.in_channels}->{node.out_channels} does not "
-                        f"map {node.input_shape} to {node.output_shape}")
+            raise _fail(
+                i,
+                node,
+                f"linear {node.in_channels}->{node.out_channels} does not "
+                f"map {node.input_shape} to {node.output_shape}",
+            )
     elif op in ELEMENTWISE_OPS or op in ("output", "input"):
         if node.input_shape != node.output_shape:
             raise _fail(i, node, f"{op} must keep the shape")
@@ -98,8 +109,13 @@ def _check_node(i: int, node: Node) -> None:  # noqa: C901 - one case per op
         if c_in != c_out:
             raise _fail(i, node, "pooling must keep the channels")
         for axis, size, out in ((0, h_in, h_out), (1, w_in, w_out)):
-            sizes = _pool_extent(size, node.kernel_size[axis], node.stride[axis],
-                                 node.padding[axis], max(node.dilation[axis], 1))
+            sizes = _pool_extent(
+                size,
+                node.kernel_size[axis],
+                node.stride[axis],
+                node.padding[axis],
+                max(node.dilation[axis], 1),
+            )
             if out not in sizes:
                 raise _fail(i, node, f"pooled size {out} is not one of {sizes}")
     elif op in ADAPTIVE_POOL_OPS or op in UPSAMPLE_OPS:
