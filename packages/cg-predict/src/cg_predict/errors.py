@@ -90,3 +90,31 @@ class CheckpointError(CgPredictError, ValueError):
     def __init__(self, message: str, path: str | os.PathLike[str]) -> None:
         super().__init__(message)
         self.path = os.fspath(path)
+
+
+class UnknownProxyError(InvalidArgumentError):
+    """A zero-cost proxy name that ``cg_predict.proxies`` does not know (the message lists them)."""
+
+
+class ProxyComputationError(CgPredictError, RuntimeError):
+    """A zero-cost proxy cannot be computed on this module.
+
+    For example the module returns no ``(batch, classes)`` logits tensor, has no conv or linear
+    layer to score, or (``nwot``) no ``nn.ReLU`` module to hook. The message names the proxy,
+    what is missing and what to change.
+    """
+
+
+class ProxyCacheError(CgPredictError, ValueError):
+    """A proxy cache file exists but is not a cg-predict proxy cache (or is corrupt).
+
+    Attributes:
+        path: the cache file.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike[str]) -> None:
+        super().__init__(message)
+        self.path = os.fspath(path)
+
+
+__all__ += ["ProxyCacheError", "ProxyComputationError", "UnknownProxyError"]

@@ -1,0 +1,45 @@
+"""Zero-cost proxies computed live on a real module at initialisation.
+
+``compute_proxies(module, input_shape)`` scores any classifier with synflow, jacov, snip, grasp,
+fisher, grad_norm, nwot (Abdelfattah et al. 2021; Mellor et al. 2021) and, from its cg-ir
+graph, flops and params. Definitions and sign conventions follow NAS-Bench-Suite-Zero, whose
+precomputed scores are the reference (``proxy_agreement`` measures how well ours agree); every
+proxy's module documents its formula. Higher = better for all of them.
+
+Numerics: synflow runs in float64 without batch normalisation; the others run in float32 in
+train mode (batch statistics) and accumulate their sums in float64. Values are raw;
+``log_scale`` gives NAS-Bench-Suite-Zero's logarithmic synflow. Default data: a seeded
+synthetic batch (32 standard-normal inputs, uniform labels; 32 is NAS-Bench-Suite-Zero's batch
+size), not CIFAR images; pass ``batch=`` for real data. ``ProxyCache`` stores scores on disk
+keyed by graph hash, weights, proxy, ``PROXY_VERSION`` and batch; ``ProxyScore.seconds`` is
+each proxy's wall time.
+
+Examples:
+    >>> import torch
+    >>> from cg_predict.proxies import compute_proxies
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+    ...                           torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+    ...                           torch.nn.Linear(8, 10))
+    >>> s = compute_proxies(net, (3, 16, 16), ["snip", "jacov"], batch_size=16, seed=0)
+    >>> s["snip"].value > 0, s["jacov"].value < 0
+    (True, True)
+"""
+
+from cg_predict.proxies._cache import ProxyCache, ProxyScore
+from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, compute_proxies
+from cg_predict.proxies._registry import ALL, GRAPH_PROXIES, NETWORK_PROXIES, PROXY_VERSION
+from cg_predict.proxies._scale import log_scale
+from cg_predict.proxies.agreement import proxy_agreement
+
+__all__ = [
+    "ALL",
+    "DEFAULT_BATCH_SIZE",
+    "GRAPH_PROXIES",
+    "NETWORK_PROXIES",
+    "PROXY_VERSION",
+    "ProxyCache",
+    "ProxyScore",
+    "compute_proxies",
+    "log_scale",
+    "proxy_agreement",
+]

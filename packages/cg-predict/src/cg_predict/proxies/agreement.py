@@ -1,0 +1,214 @@
+"""How well our live proxies agree with NAS-Bench-Suite-Zero's precomputed ones on NB-201."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cg_ir import families
+from cg_predict.data import load_zc_nasbench
+from cg_predict.errors import InvalidArgumentError
+from cg_predict.metrics import spearman
+from cg_predict.proxies._cache import ProxyCache, write_json_atomic
+from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, compute_proxies
+from cg_predict.proxies._registry import ALL, PROXY_VERSION, resolve_names
+
+__all__ = ["proxy_agreement", "init_seed"]
+
+_MIN_PAIRS = 3
+
+
+def init_seed(seed: int, key: str) -> int:
+    """The torch seed that initialises the weights of architecture ``key`` under ``seed``.
+
+    Derived from both, so a cell gets the same weights whichever sample or order it comes in.
+    """
+    return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:4], "big")
+
+
+def proxy_agreement(
+    n_cells: int = 100,
+    seed: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    dataset: str = "cifar10",
+    names: Iterable[str] = ALL,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str = "cpu",
+    out: str | os.PathLike[str] | None = None,
+    cache: ProxyCache | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Our proxies vs. NAS-Bench-Suite-Zero's on a seeded sample of its NB-201 cells.
+
+    ``n_cells`` cells of ``zc_nasbench201.json`` (``dataset``) are drawn with
+    ``numpy.random.default_rng(seed)``; each one's network is built by cg-ir's ``nb201`` family
+    with weights initialised from ``init_seed(seed, key)`` (PyTorch's default initialisers, in a
+    forked RNG) and scored by ``compute_proxies`` on one synthetic batch (``batch_size``
+    standard-normal images, seed ``seed``) shared by all cells. NAS-Bench-Suite-Zero computed
+    theirs on real CIFAR batches with NASLib's (unpruned) networks and other weights, so the
+    agreement measures rank agreement across those differences, not equality.
+
+    Args:
+        n_cells: cells to score (at most the file's 724/725).
+        seed: the sample, the weights and the batch.
+        data_dir: the data directory (default ``$CGNAS_DATA_DIR``).
+        dataset: ``cifar10``, ``cifar100`` or ``ImageNet16-120`` (labels and their scores).
+        names: proxies to compare (default all nine; each also exists in the file).
+        batch_size: examples of the synthetic batch.
+        device: where the proxies run.
+        out: a JSON file written atomically after every cell; if it exists with the same
+            settings, its cells are reused (the run resumes).
+        cache: a proxy cache consulted and filled along the way.
+        progress: show a progress bar.
+
+    Returns:
+        ``{"config": ..., "source": file, "proxies": {name: {"srcc_ours_theirs",
+        "srcc_ours_acc", "srcc_theirs_acc", "mean_seconds", "their_mean_seconds", "n"}},
+        "cells": {key: {"label", "ours": {name: {"value", "seconds"}}, "theirs": {name: value},
+        "their_seconds": {name: seconds}}}}`` (``their_mean_seconds``: the times stored in the
+        file, measured on NAS-Bench-Suite-Zero's hardware).
+        Spearman correlations are signed; cells where either side is NaN are left out of that
+        proxy's correlations (``n`` says how many remain). Non-finite values are written to
+        ``out`` as the strings ``"inf"``, ``"-inf"``, ``"nan"``.
+
+    Raises:
+        InvalidArgumentError: ``n_cells`` out of range, or ``out`` holds a run with other
+            settings (the message shows both).
+    """
+    wanted = resolve_names(names)
+    table = load_zc_nasbench("nb201", dataset, data_dir)
+    if not 2 <= n_cells <= len(table):
+        raise InvalidArgumentError(
+            f"n_cells must be between 2 and {len(table)} (the cells of {table.source}), "
+            f"got {n_cells}"
+        )
+    rng = np.random.default_rng(seed)
+    records = [table[int(i)] for i in rng.choice(len(table), size=n_cells, replace=False)]
+    config = {
+        "family": "nb201",
+        "dataset": dataset,
+        "n_cells": n_cells,
+        "seed": seed,
+        "names": list(wanted),
+        "batch": f"synthetic: {batch_size} standard-normal inputs, uniform labels, seed {seed}",
+        "batch_size": batch_size,
+        "device": device,
+        "proxy_version": PROXY_VERSION,
+    }
+    cells = _resume(Path(out), config) if out is not None else {}
+    family = families.get("nb201")
+
+    from tqdm.auto import tqdm
+
+    todo = [r for r in records if r.key not in cells]
+    for record in tqdm(todo, desc="proxies", unit="net", disable=not progress):
+        spec = family.parse(record.key)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed(seed, record.key))
+            module = family.to_module(spec)
+        scores = compute_proxies(
+            module,
+            family.input_shape(spec),
+            wanted,
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+            graph=family.to_cg(spec),
+            cache=cache,
+        )
+        cells[record.key] = {
+            "label": record.label,
+            "ours": {n: {"value": s.value, "seconds": s.seconds} for n, s in scores.items()},
+            "theirs": {n: record.proxies[n] for n in wanted},
+            "their_seconds": {n: record.extra.get(f"{n}_time", math.nan) for n in wanted},
+        }
+        if out is not None:
+            _write(Path(out), {"config": config, "cells": cells})
+    ordered = {r.key: cells[r.key] for r in records}
+    result = {
+        "config": config,
+        "source": str(table.source),
+        "proxies": _summary(ordered, wanted),
+        "cells": ordered,
+    }
+    if out is not None:
+        _write(Path(out), result)
+    return result
+
+
+def _summary(cells: dict[str, Any], names: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    labels = np.array([c["label"] for c in cells.values()], dtype=np.float64)
+    summary = {}
+    for name in names:
+        ours = np.array([c["ours"][name]["value"] for c in cells.values()], dtype=np.float64)
+        theirs = np.array([c["theirs"][name] for c in cells.values()], dtype=np.float64)
+        seconds = [c["ours"][name]["seconds"] for c in cells.values()]
+        their_seconds = [c["their_seconds"][name] for c in cells.values()]
+        keep = ~(np.isnan(ours) | np.isnan(theirs))
+        summary[name] = {
+            "srcc_ours_theirs": _srcc(ours[keep], theirs[keep]),
+            "srcc_ours_acc": _srcc(ours[keep], labels[keep]),
+            "srcc_theirs_acc": _srcc(theirs[keep], labels[keep]),
+            "mean_seconds": float(np.mean(seconds)),
+            "their_mean_seconds": float(np.nanmean(their_seconds)),
+            "n": int(keep.sum()),
+        }
+    return summary
+
+
+def _srcc(a: np.ndarray, b: np.ndarray) -> float:
+    return spearman(b, a) if a.size >= _MIN_PAIRS else math.nan
+
+
+def _resume(path: Path, config: dict[str, Any]) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    saved = _decode(json.loads(path.read_text(encoding="utf-8")))
+    if saved.get("config") != config:
+        raise InvalidArgumentError(
+            f"{path} holds a run with other settings ({saved.get('config')}) than this one "
+            f"({config}); delete it or write to another file"
+        )
+    return dict(saved.get("cells", {}))
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if value in ("inf", "-inf", "nan"):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _write(path: Path, payload: dict[str, Any]) -> None:
+    payload = {
+        **payload,
+        "environment": {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "threads": torch.get_num_threads(),
+        },
+    }
+    write_json_atomic(path, _encode(payload))

@@ -1,0 +1,51 @@
+"""nwot, "NASWOT" (Mellor et al. 2021, second version): how differently the ReLUs split a batch.
+
+Every rectifier module (``nn.ReLU``, ``nn.ReLU6``, ``nn.LeakyReLU``) sees an input; its binary
+code per example is ``input > 0`` over all units. With ``c_n`` the concatenated codes of example
+``n`` over all rectifiers, ``K[n, m]`` counts the units where examples ``n`` and ``m`` agree
+(``N_units - Hamming distance``), and the score is ``log|det K|`` (natural log). One forward pass
+in train mode, no labels. Higher = better; ``-inf`` when ``K`` is singular (e.g. identical codes).
+
+Only rectifiers that are modules are seen: a ``torch.relu`` call inside ``forward`` is not.
+The pruned NB-201 networks of cg-ir drop ops whose output never reaches the cell output; the
+NASLib networks of NAS-Bench-Suite-Zero still run them, and their ReLUs add codes there.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cg_predict.errors import ProxyComputationError
+
+__all__ = ["nwot"]
+
+_RECTIFIERS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
+
+
+def nwot(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """Nwot of ``net`` on ``inputs`` (labels are not used)."""
+    del targets
+    rectifiers = [m for m in net.modules() if isinstance(m, _RECTIFIERS)]
+    if not rectifiers:
+        raise ProxyComputationError(
+            "nwot: the module has no nn.ReLU / nn.ReLU6 / nn.LeakyReLU module to read binary "
+            "activation codes from (functional relu calls cannot be hooked); use relu modules"
+        )
+    n = inputs.shape[0]
+    kernel = torch.zeros((n, n), dtype=torch.float64, device=inputs.device)
+
+    def on_input(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        # a pre-hook: an in-place ReLU has not overwritten its input yet
+        nonlocal kernel
+        codes = (args[0].detach().reshape(n, -1) > 0).double()
+        kernel = kernel + codes @ codes.T + (1.0 - codes) @ (1.0 - codes).T
+
+    handles = [m.register_forward_pre_hook(on_input) for m in rectifiers]
+    try:
+        with torch.no_grad():
+            net(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return float(torch.linalg.slogdet(kernel.cpu()).logabsdet)
