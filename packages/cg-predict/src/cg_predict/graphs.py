@@ -1,0 +1,373 @@
+"""Computation graphs as packed tensors: fast batching and an on-disk cache per family.
+
+A :class:`GraphSet` holds many graphs in flat arrays (node features, op ids and per-graph local
+edges, with CSR-style offsets), so a batch of any graphs is built by a few vectorised gathers
+instead of one ``Data`` object per graph. ``family_graphs`` builds the set of a family's
+architectures with the family's structural fast path (``cg_ir.families.get(f).to_cg``) and
+caches it under ``$CGNAS_CACHE_DIR`` (default ``~/.cache/cgnas``). A cache file is keyed by the
+family and the SHA-256 of the key list; it records the cg-ir version, the feature-schema
+version and the vocabulary version and is rebuilt when any of them differs. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch_geometric.data import Batch
+from tqdm.auto import tqdm
+
+import cg_ir
+from cg_ir import ComputationGraph, Node
+from cg_ir.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION, node_features, op_ids
+from cg_predict._atomic import atomic_output
+from cg_predict.errors import InvalidArgumentError
+
+__all__ = ["CACHE_DIR_ENV", "GraphSet", "cache_dir", "family_graphs"]
+
+CACHE_DIR_ENV = "CGNAS_CACHE_DIR"
+_CACHE_FORMAT = 1  # bump when the layout of the cache files changes
+
+IntArray = npt.NDArray[np.int64]
+
+
+class _Featurizer:
+    """``node_features``/``op_ids`` with a table of the distinct nodes seen so far.
+
+    Graphs of one family repeat the same few hundred distinct nodes (family fast paths even
+    share the ``Node`` objects), so after the first graphs every node is a dictionary hit and
+    featurising costs one lookup per node. The numbers are those of ``cg_ir.features``
+    exactly: rows are copied from its output.
+    """
+
+    def __init__(self) -> None:
+        # by identity first (cheapest); the table keeps every node it saw alive, so an id
+        # cannot be reused by another object while the featurizer exists
+        self._by_id: dict[int, int] = {}
+        self._by_features: dict[tuple[object, ...], int] = {}
+        self._alive: list[Node] = []
+        self._x: list[npt.NDArray[np.float32]] = []
+        self._op: list[int] = []
+
+    def rows(self, graph: ComputationGraph) -> list[int]:
+        """The table row of every node of ``graph``."""
+        by_id = self._by_id
+        try:
+            return [by_id[i] for i in map(id, graph.nodes)]
+        except KeyError:
+            pass
+        x, op = node_features(graph), op_ids(graph)
+        for i, node in enumerate(graph.nodes):
+            if id(node) in by_id:
+                continue
+            key = node[:-1]  # every field but the name
+            if key not in self._by_features:
+                self._by_features[key] = len(self._x)
+                self._x.append(x[i])
+                self._op.append(int(op[i]))
+            by_id[id(node)] = self._by_features[key]
+            self._alive.append(node)
+        return [by_id[i] for i in map(id, graph.nodes)]
+
+    def tables(self) -> tuple[npt.NDArray[np.float32], IntArray]:
+        """The distinct rows: float features and op ids."""
+        width = len(FEATURE_COLUMNS)
+        x = np.stack(self._x) if self._x else np.zeros((0, width), np.float32)
+        return x.astype(np.float32), np.asarray(self._op, dtype=np.int64)
+
+
+def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
+    """Concatenation of ``arange(s, s + c)`` for every (s, c), vectorised."""
+    total = int(counts.sum())
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + (np.arange(total, dtype=np.int64) - offsets)
+
+
+class GraphSet:
+    """Many computation graphs packed into flat arrays.
+
+    Attributes:
+        x: ``[total_nodes, len(FEATURE_COLUMNS)]`` float32 node features.
+        op: ``[total_nodes]`` op ids.
+        edge_index: ``[2, total_edges]`` edges, numbered within their own graph.
+        node_ptr: ``[num_graphs + 1]`` offsets of each graph's nodes.
+        edge_ptr: ``[num_graphs + 1]`` offsets of each graph's edges.
+        hashes: every graph's ``canonical_hash()`` (isomorphism class, for splits), or None
+            when the set was packed without them.
+
+    Examples:
+        >>> from cg_ir import ComputationGraph, Node
+        >>> g = ComputationGraph([Node("input", (3, 8, 8), (3, 8, 8)),
+        ...                       Node("relu", (3, 8, 8), (3, 8, 8)),
+        ...                       Node("output", (3, 8, 8), (3, 8, 8))], [(0, 1), (1, 2)])
+        >>> gs = GraphSet.from_graphs([g, g])
+        >>> len(gs), gs.batch([1, 0]).num_graphs, gs.batch().edge_index.tolist()
+        (2, 2, [[0, 1, 3, 4], [1, 2, 4, 5]])
+    """
+
+    def __init__(
+        self,
+        x: npt.NDArray[np.float32],
+        op: IntArray,
+        edge_index: IntArray,
+        node_ptr: IntArray,
+        edge_ptr: IntArray,
+        hashes: Sequence[str] | npt.NDArray[np.str_] | None = None,
+    ) -> None:
+        self.hashes = None if hashes is None else np.asarray(hashes, dtype=str)
+        self.x = np.ascontiguousarray(x, dtype=np.float32)
+        self.op = np.ascontiguousarray(op, dtype=np.int64)
+        self.edge_index = np.ascontiguousarray(edge_index, dtype=np.int64).reshape(2, -1)
+        self.node_ptr = np.ascontiguousarray(node_ptr, dtype=np.int64)
+        self.edge_ptr = np.ascontiguousarray(edge_ptr, dtype=np.int64)
+        n, e = int(self.node_ptr[-1]), int(self.edge_ptr[-1])
+        if (
+            len(self.node_ptr) != len(self.edge_ptr)
+            or self.x.shape != (n, len(FEATURE_COLUMNS))
+            or self.op.shape != (n,)
+            or self.edge_index.shape[1] != e
+            or (self.hashes is not None and self.hashes.shape != (len(self.node_ptr) - 1,))
+        ):
+            raise InvalidArgumentError(
+                f"inconsistent GraphSet arrays: x {self.x.shape}, op {self.op.shape}, edge_index "
+                f"{self.edge_index.shape}, {len(self.node_ptr) - 1} graphs with {n} nodes and "
+                f"{e} edges; expected {len(FEATURE_COLUMNS)} feature columns"
+            )
+
+    @classmethod
+    def from_graphs(
+        cls,
+        graphs: Iterable[ComputationGraph],
+        *,
+        progress: bool = False,
+        total: int | None = None,
+        hashes: bool = False,
+    ) -> GraphSet:
+        """Pack ``graphs`` (features exactly as ``cg_ir.features`` computes them).
+
+        With ``hashes``, also record every graph's ``canonical_hash()``.
+        """
+        digests: list[str] | None = [] if hashes else None
+        featurizer = _Featurizer()
+        rows: list[int] = []
+        edges: list[int] = []  # flat (src, dst, src, dst, ...): one numpy conversion at the end
+        node_counts: list[int] = []
+        edge_counts: list[int] = []
+        for g in tqdm(graphs, total=total, disable=not progress, desc="graphs", unit="cg"):
+            rows += featurizer.rows(g)
+            edges.extend(chain.from_iterable(g.edges))
+            node_counts.append(g.num_nodes)
+            edge_counts.append(g.num_edges)
+            if digests is not None:
+                digests.append(g.canonical_hash())
+        table_x, table_op = featurizer.tables()
+        flat = np.array(rows, dtype=np.int64)
+        edge_index = np.array(edges, dtype=np.int64).reshape(-1, 2).T
+        zero = np.zeros(1, np.int64)
+        return cls(
+            table_x[flat],
+            table_op[flat],
+            edge_index,
+            np.concatenate([zero, np.cumsum(node_counts, dtype=np.int64)]),
+            np.concatenate([zero, np.cumsum(edge_counts, dtype=np.int64)]),
+            digests,
+        )
+
+    @staticmethod
+    def concat(sets: Sequence[GraphSet]) -> GraphSet:
+        """One set with the graphs of ``sets`` in order (hashes kept if every set has them)."""
+        if not sets:
+            raise InvalidArgumentError("GraphSet.concat needs at least one set")
+
+        def ptrs(name: str) -> IntArray:
+            parts, base = [np.zeros(1, np.int64)], 0
+            for s in sets:
+                ptr = getattr(s, name)
+                parts.append(ptr[1:] + base)
+                base += int(ptr[-1])
+            return np.concatenate(parts)
+
+        return GraphSet(
+            np.concatenate([s.x for s in sets]),
+            np.concatenate([s.op for s in sets]),
+            np.concatenate([s.edge_index for s in sets], axis=1),
+            ptrs("node_ptr"),
+            ptrs("edge_ptr"),
+            None
+            if any(s.hashes is None for s in sets)
+            else np.concatenate([s.hashes for s in sets]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.node_ptr) - 1
+
+    def __repr__(self) -> str:
+        return f"GraphSet(num_graphs={len(self)}, num_nodes={len(self.x)})"
+
+    def _index(self, indices: Sequence[int] | npt.ArrayLike | None) -> IntArray:
+        if indices is None:
+            return np.arange(len(self), dtype=np.int64)
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"graph index out of range for a GraphSet of {len(self)} graphs")
+        return idx % max(len(self), 1)
+
+    def subset(self, indices: Sequence[int] | npt.ArrayLike) -> GraphSet:
+        """A new set with the graphs at ``indices``, in that order."""
+        idx = self._index(indices)
+        nodes = self.node_ptr[idx + 1] - self.node_ptr[idx]
+        edges = self.edge_ptr[idx + 1] - self.edge_ptr[idx]
+        node_sel = _ranges(self.node_ptr[idx], nodes)
+        edge_sel = _ranges(self.edge_ptr[idx], edges)
+        zero = np.zeros(1, np.int64)
+        return GraphSet(
+            self.x[node_sel],
+            self.op[node_sel],
+            self.edge_index[:, edge_sel],
+            np.concatenate([zero, np.cumsum(nodes)]),
+            np.concatenate([zero, np.cumsum(edges)]),
+            None if self.hashes is None else self.hashes[idx],
+        )
+
+    def batch(
+        self,
+        indices: Sequence[int] | npt.ArrayLike | None = None,
+        device: str | torch.device = "cpu",
+    ) -> Batch:
+        """A PyG ``Batch`` of the graphs at ``indices`` (all by default), in that order."""
+        idx = self._index(indices)
+        nodes = self.node_ptr[idx + 1] - self.node_ptr[idx]
+        edges = self.edge_ptr[idx + 1] - self.edge_ptr[idx]
+        node_sel = _ranges(self.node_ptr[idx], nodes)
+        edge_sel = _ranges(self.edge_ptr[idx], edges)
+        node_offset = np.cumsum(nodes) - nodes
+        edge_index = self.edge_index[:, edge_sel] + np.repeat(node_offset, edges)
+        ptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(nodes)])
+        out = Batch(
+            x=torch.from_numpy(self.x[node_sel]),
+            op=torch.from_numpy(self.op[node_sel]),
+            edge_index=torch.from_numpy(edge_index),
+            batch=torch.from_numpy(np.repeat(np.arange(len(idx), dtype=np.int64), nodes)),
+            ptr=torch.from_numpy(ptr),
+        )
+        return out.to(device)
+
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        order: Sequence[int] | npt.ArrayLike | None = None,
+        device: str | torch.device = "cpu",
+    ) -> Iterator[tuple[IntArray, Batch]]:
+        """``(indices, batch)`` pairs covering ``order`` (default: all graphs in order)."""
+        if batch_size < 1:
+            raise InvalidArgumentError(f"batch_size={batch_size} must be at least 1")
+        idx = self._index(order)
+        for start in range(0, len(idx), batch_size):
+            chunk = idx[start : start + batch_size]
+            yield chunk, self.batch(chunk, device)
+
+    # -- persistence ----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> None:
+        """Write the arrays and a JSON ``meta`` dict to an ``.npz`` file, atomically."""
+        with atomic_output(path) as f:
+            np.savez(
+                f,
+                x=self.x,
+                op=self.op,
+                edge_index=self.edge_index,
+                node_ptr=self.node_ptr,
+                edge_ptr=self.edge_ptr,
+                hashes=np.zeros(0, str) if self.hashes is None else self.hashes,
+                has_hashes=np.array(self.hashes is not None),
+                meta=np.array(json.dumps(meta or {}, sort_keys=True)),
+            )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> tuple[GraphSet, dict[str, Any]]:
+        """Read a file written by ``save``: the set and its meta dict (no pickle involved)."""
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            hashes = data["hashes"] if bool(data["has_hashes"]) else None
+            gs = cls(
+                data["x"],
+                data["op"],
+                data["edge_index"],
+                data["node_ptr"],
+                data["edge_ptr"],
+                hashes,
+            )
+        return gs, meta
+
+
+def cache_dir(directory: str | os.PathLike[str] | None = None) -> Path:
+    """The cache directory of packed graph sets.
+
+    ``directory`` if given, else ``$CGNAS_CACHE_DIR``, else ``$XDG_CACHE_HOME/cgnas``
+    (``~/.cache/cgnas``).
+    """
+    if directory is not None:
+        return Path(directory)
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cgnas"
+
+
+def _expected_meta(family: str, keys_sha: str, count: int) -> dict[str, Any]:
+    return {
+        "format": _CACHE_FORMAT,
+        "family": family,
+        "keys_sha256": keys_sha,
+        "num_graphs": count,
+        "cg_ir_version": cg_ir.__version__,
+        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "vocab_version": cg_ir.VOCAB_VERSION,
+    }
+
+
+def family_graphs(
+    family: str,
+    keys: Sequence[str],
+    *,
+    directory: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+) -> GraphSet:
+    """The graphs of ``family``'s architectures ``keys``, in order, with hashes, cached on disk.
+
+    Args:
+        family: a ``cg_ir.families`` name (``"nb201"``, ...).
+        keys: architecture keys in the family's encoding (``family.parse`` reads them).
+        directory: cache directory (see ``cache_dir``).
+        progress: show a tqdm bar while building.
+        use_cache: read and write the cache; False always builds and writes nothing.
+
+    Raises:
+        UnknownFamilyError: no such family. InvalidSpecError: a key does not parse.
+    """
+    keys = list(keys)
+    sha = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    expected = _expected_meta(family, sha, len(keys))
+    path = cache_dir(directory) / f"graphs-{family}-{sha[:20]}.npz"
+    if use_cache and path.exists():
+        try:
+            gs, meta = GraphSet.load(path)
+            if meta == expected and len(gs) == len(keys):
+                return gs
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or stale: rebuilt below
+    fam = cg_ir.families.get(family)
+    graphs = (fam.to_cg(fam.parse(k)) for k in keys)
+    gs = GraphSet.from_graphs(graphs, progress=progress, total=len(keys), hashes=True)
+    if use_cache:
+        gs.save(path, expected)
+    return gs
