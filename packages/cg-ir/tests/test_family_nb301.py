@@ -67,7 +67,9 @@ def test_key_round_trip_keeps_pair_order() -> None:
 
 def test_names_give_the_darts_genotype() -> None:
     assert DARTS_V2.names("normal")[:3] == (
-        ("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0)
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
     )
     assert DARTS_V2.names("reduce")[-1] == ("max_pool_3x3", 1)
 
@@ -83,22 +85,35 @@ def test_spec_accepts_op_names() -> None:
         ("darts", "cannot parse nb301 key 'darts': expected NASLib's compact string"),
         ("[[(0, 0)]]", "is not a [normal, reduce] pair of cells"),
         (
-            "[[(0, 0), (1, 5)], " + KEY[KEY.index("], [") + 3:],
+            "[[(0, 0), (1, 5)], " + KEY[KEY.index("], [") + 3 :],
             "normal cell: expected 8 (input_node, op_id) pairs, two per intermediate node 2..5; "
             "got 2 pairs",
         ),
-        (_with(0, 1, (2, 5)), "normal cell, pair 1 (node 2): input node 2 is not < 2; node 2 "
-         "reads the cell inputs 0 or 1"),
-        (_with(1, 5, (4, 1)), "reduce cell, pair 5 (node 4): input node 4 is not < 4; node 4 "
-         "reads the cell inputs 0, 1 or the earlier nodes 2..3"),
+        (
+            _with(0, 1, (2, 5)),
+            "normal cell, pair 1 (node 2): input node 2 is not < 2; node 2 "
+            "reads the cell inputs 0 or 1",
+        ),
+        (
+            _with(1, 5, (4, 1)),
+            "reduce cell, pair 5 (node 4): input node 4 is not < 4; node 4 "
+            "reads the cell inputs 0, 1 or the earlier nodes 2..3",
+        ),
         (_with(0, 6, (-1, 3)), "normal cell, pair 6 (node 5): input node -1 is not < 5"),
-        (_with(0, 3, (0, 7)), "normal cell, pair 3 (node 3): unknown op id 7; ids are "
-         "0=max_pool_3x3, 1=avg_pool_3x3, 2=skip_connect, 3=sep_conv_3x3, 4=sep_conv_5x5, "
-         "5=dil_conv_3x3, 6=dil_conv_5x5"),
-        (_with(1, 1, (1, 2)), "reduce cell, node 2: both pairs read input 1; a DARTS node adds "
-         "two distinct inputs"),
-        (_with(0, 2, (1, 2, 3)), "normal cell, pair 2 (node 3): expected an (input_node, op_id) "
-         "pair, got (1, 2, 3)"),
+        (
+            _with(0, 3, (0, 7)),
+            "normal cell, pair 3 (node 3): unknown op id 7; ids are "
+            "0=max_pool_3x3, 1=avg_pool_3x3, 2=skip_connect, 3=sep_conv_3x3, 4=sep_conv_5x5, "
+            "5=dil_conv_3x3, 6=dil_conv_5x5",
+        ),
+        (
+            _with(1, 1, (1, 2)),
+            "reduce cell, node 2: both pairs read input 1; a DARTS node adds two distinct inputs",
+        ),
+        (
+            _with(0, 2, (1, 2, 3)),
+            "normal cell, pair 2 (node 3): expected an (input_node, op_id) pair, got (1, 2, 3)",
+        ),
         (_with(0, 0, ("a", 2)), "input node 'a' is not an integer"),
         (_with(0, 0, (0, 1.5)), "op 1.5 is neither an op id nor an op name"),
         (_with(0, 0, (0, "conv")), "unknown op 'conv'; choose from"),

@@ -6,10 +6,15 @@ list of specs, with a progress bar and optionally several worker processes. ``sa
 distinct node once, so a whole benchmark (15,625 NB-201 graphs) stays small and loads fast.
 
 Examples:
+    >>> from cg_ir import families
     >>> from cg_ir.bulk import convert_many
-    >>> graphs = convert_many("nb201", ["(0, 1, 2, 3, 4, 0)", "(1, 1, 1, 1, 1, 1)"], progress=False)
-    >>> [g.num_nodes for g in graphs]
-    [161, 41]
+    >>> keys = ["(0, 1, 2, 3, 4, 0)", "(1, 1, 1, 1, 1, 1)"]
+    >>> graphs = convert_many("nb201", keys, progress=False)
+    >>> [g.output_shape for g in graphs]
+    [(10, 1, 1), (10, 1, 1)]
+    >>> nb201 = families.get("nb201")
+    >>> all(g == nb201.to_cg(nb201.parse(k)) for g, k in zip(graphs, keys))
+    True
 """
 
 from __future__ import annotations

@@ -62,15 +62,33 @@ class _Builder:
         return tuple(self.nodes), tuple(self.edges)
 
 
-def _conv(name: str, shape: Shape, c_out: int, kernel: int, stride: int, padding: int,
-          dilation: int = 1, depthwise: bool = False) -> Node:
+def _conv(
+    name: str,
+    shape: Shape,
+    c_out: int,
+    kernel: int,
+    stride: int,
+    padding: int,
+    dilation: int = 1,
+    depthwise: bool = False,
+) -> Node:
     c, h, w = shape
     size_h = (h + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
     size_w = (w + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
     return Node(
-        "depthwise_conv" if depthwise else "conv", shape, (c_out, size_h, size_w),
-        (kernel, kernel), (stride, stride), (padding, padding), (dilation, dilation),
-        c if depthwise else 1, c, c_out, False, False, name,
+        "depthwise_conv" if depthwise else "conv",
+        shape,
+        (c_out, size_h, size_w),
+        (kernel, kernel),
+        (stride, stride),
+        (padding, padding),
+        (dilation, dilation),
+        c if depthwise else 1,
+        c,
+        c_out,
+        False,
+        False,
+        name,
     )
 
 
@@ -98,8 +116,11 @@ def _relu_conv_bn(prefix: str, shape: Shape, c_out: int) -> _Segment:
     out: Shape = (c_out, shape[1], shape[2])
     b = _Builder()
     b.chain(
-        [_relu(f"{prefix}.0", shape), _conv(f"{prefix}.1", shape, c_out, 1, 1, 0),
-         _bn(f"{prefix}.2", out)],
+        [
+            _relu(f"{prefix}.0", shape),
+            _conv(f"{prefix}.1", shape, c_out, 1, 1, 0),
+            _bn(f"{prefix}.2", out),
+        ],
         -1,
     )
     return b.segment()
@@ -120,8 +141,12 @@ def _op_nodes(prefix: str, op: int, shape: Shape, stride: int) -> _Segment:
         dw = _conv(f"{prefix}.1", shape, c, kernel, stride, kernel - 1, 2, depthwise=True)
         out = dw.output_shape
         b.chain(
-            [_relu(f"{prefix}.0", shape), dw, _conv(f"{prefix}.2", out, c, 1, 1, 0),
-             _bn(f"{prefix}.3", out)],
+            [
+                _relu(f"{prefix}.0", shape),
+                dw,
+                _conv(f"{prefix}.2", out, c, 1, 1, 0),
+                _bn(f"{prefix}.3", out),
+            ],
             -1,
         )
     else:
@@ -130,10 +155,16 @@ def _op_nodes(prefix: str, op: int, shape: Shape, stride: int) -> _Segment:
         dw = _conv(f"{prefix}.1", shape, c, kernel, stride, pad, depthwise=True)
         out = dw.output_shape
         b.chain(
-            [_relu(f"{prefix}.0", shape), dw, _conv(f"{prefix}.2", out, c, 1, 1, 0),
-             _bn(f"{prefix}.3", out), _relu(f"{prefix}.4", out),
-             _conv(f"{prefix}.5", out, c, kernel, 1, pad, depthwise=True),
-             _conv(f"{prefix}.6", out, c, 1, 1, 0), _bn(f"{prefix}.7", out)],
+            [
+                _relu(f"{prefix}.0", shape),
+                dw,
+                _conv(f"{prefix}.2", out, c, 1, 1, 0),
+                _bn(f"{prefix}.3", out),
+                _relu(f"{prefix}.4", out),
+                _conv(f"{prefix}.5", out, c, kernel, 1, pad, depthwise=True),
+                _conv(f"{prefix}.6", out, c, 1, 1, 0),
+                _bn(f"{prefix}.7", out),
+            ],
             -1,
         )
     return b.segment()
@@ -165,8 +196,9 @@ def _fixed(position: int) -> tuple[_Segment, _Segment, Node, Node]:
     )
 
 
-def _splice_cell(b: _Builder, pairs: tuple[tuple[int, int], ...], position: int,
-                 s0: int, s1: int) -> int:
+def _splice_cell(
+    b: _Builder, pairs: tuple[tuple[int, int], ...], position: int, s0: int, s1: int
+) -> int:
     """Append the cell at ``position`` reading ``s0``, ``s1``; return its output."""
     pre0, pre1, add, concat = _fixed(position)
     states = [b.splice(pre0, s0), b.splice(pre1, s1)]
@@ -190,14 +222,22 @@ _POOLED: Shape = (_FEATURES[0], 1, 1)
 _LOGITS: Shape = (CLASSES, 1, 1)
 _HEAD = (
     Node("global_avg_pool", _FEATURES, _POOLED, name="global_pooling"),
-    Node("linear", _POOLED, _LOGITS, in_channels=_FEATURES[0], out_channels=CLASSES, bias=True,
-         name="classifier"),
+    Node(
+        "linear",
+        _POOLED,
+        _LOGITS,
+        in_channels=_FEATURES[0],
+        out_channels=CLASSES,
+        bias=True,
+        name="classifier",
+    ),
     Node("output", _LOGITS, _LOGITS),
 )
 
 
-def build_cg(normal: tuple[tuple[int, int], ...],
-             reduce: tuple[tuple[int, int], ...]) -> ComputationGraph:
+def build_cg(
+    normal: tuple[tuple[int, int], ...], reduce: tuple[tuple[int, int], ...]
+) -> ComputationGraph:
     """The graph of the network with these (validated) normal and reduction cells."""
     b = _Builder()
     s0 = s1 = b.chain(_STEM[1:], b.add(_STEM[0]))

@@ -99,7 +99,8 @@ class NB301Cell(nn.Module):
         super().__init__()
         c = plan.channels
         self.preprocess0: nn.Module = (
-            FactorizedReduce(plan.in0[0], c) if plan.reduction_prev
+            FactorizedReduce(plan.in0[0], c)
+            if plan.reduction_prev
             else _relu_conv_bn(plan.in0[0], c)
         )
         self.preprocess1 = _relu_conv_bn(plan.in1[0], c)
