@@ -1,0 +1,43 @@
+"""The leave-one-family-out transfer protocol: ``evaluate`` and ``cgnas evaluate``.
+
+Examples:
+    >>> from cg_predict.evaluate import few_shot_split
+    >>> import numpy as np
+    >>> split = few_shot_split(["a", "a", "b", "c", "d"], [2], np.random.default_rng(0))
+    >>> len(split.labelled[2])
+    2
+"""
+
+from cg_predict.evaluate._protocol import (
+    DEFAULT_MODEL,
+    TargetLeakError,
+    check_no_target_labels,
+    evaluate,
+)
+from cg_predict.evaluate._splits import FewShotSplit, class_ids, few_shot_split
+from cg_predict.evaluate._targets import (
+    DATASETS,
+    FAMILIES,
+    SETTINGS,
+    CellSet,
+    settings_of,
+    source_cells,
+    target_cells,
+)
+
+__all__ = [
+    "DATASETS",
+    "DEFAULT_MODEL",
+    "FAMILIES",
+    "SETTINGS",
+    "CellSet",
+    "FewShotSplit",
+    "TargetLeakError",
+    "check_no_target_labels",
+    "class_ids",
+    "evaluate",
+    "few_shot_split",
+    "settings_of",
+    "source_cells",
+    "target_cells",
+]

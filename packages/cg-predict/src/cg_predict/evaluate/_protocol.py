@@ -1,0 +1,445 @@
+"""The paper's leave-one-family-out transfer protocol (``cgnas evaluate``).
+
+1. The source families' labels (never a label of the target family, from any dataset) train
+   the predictor once per call (seed ``0``; early stopping on a 10% source validation split;
+   cached on disk by configuration). With ``encoder_path`` a second predictor is trained the
+   same way on a frozen pretrained encoder (only its head learns from the sources).
+2. For every seed, ``few_shot_split`` draws ``max(shots)`` labelled target cells from distinct
+   isomorphism classes (nested: 10 shots are the first 10 of 20); the test set is every cell
+   whose class is not labelled, the same for every shot count and method of that seed.
+3. Per shot count ``k``: the source model fine-tuned end to end (``gnn-fine-tune``) and head
+   only (``gnn-head``) on the ``k`` labels; at ``k = 0`` both rows are the zero-shot source
+   model. Baselines: ``gnn-target-only`` and ``gbm-flops-params-proxies`` on the same labels
+   (``k >= 2``), and every proxy as a predictor (``proxy:<name>``) on the same test cells.
+
+The paper reports 5 fine-tuning runs of one trained model; so does this protocol: the seeds
+vary the labelled cells and the fine-tuning, not the source training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import os
+import platform
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from tqdm.auto import tqdm
+
+import cg_ir
+import cg_predict
+from cg_predict.checkpoint import load_checkpoint, load_encoder, save_checkpoint
+from cg_predict.errors import CgPredictError, CheckpointError, InvalidArgumentError
+from cg_predict.evaluate._baselines import feature_matrix, gbm_predict, score, target_only_predict
+from cg_predict.evaluate._results import config_hash, load_finished, summarize_runs, write_json
+from cg_predict.evaluate._splits import few_shot_split
+from cg_predict.evaluate._targets import (
+    DATASETS,
+    FAMILIES,
+    QUICK_SOURCE_CELLS,
+    CellSet,
+    settings_of,
+    source_cells,
+    target_cells,
+)
+from cg_predict.graphs import GraphSet, cache_dir
+from cg_predict.model import PredictorNet
+from cg_predict.training import embed, fine_tune, fit, predict
+
+__all__ = ["DEFAULT_MODEL", "TargetLeakError", "check_no_target_labels", "evaluate"]
+
+# The paper's k-GNN (GraphConv x 6, tanh, mean readout) with a 2-layer head.
+DEFAULT_MODEL: dict[str, Any] = {
+    "encoder": {"gnn": "graphconv", "num_layers": 6, "dim": 32, "op_dim": 16},
+    "head": {"hidden": [32, 32]},
+}
+FloatArray = npt.NDArray[np.float64]
+
+
+class TargetLeakError(CgPredictError, RuntimeError):
+    """A label of the target family was about to train the source model."""
+
+
+def check_no_target_labels(groups: Sequence[str], target: str) -> None:
+    """Raise ``TargetLeakError`` if any training group (``family/dataset``) is the target's.
+
+    Examples:
+        >>> check_no_target_labels(["nb201/cifar10", "nb301/cifar10"], "nb101")
+        >>> check_no_target_labels(["nb101/cifar10"], "nb101")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        cg_predict.evaluate._protocol.TargetLeakError: ...
+    """
+    leaked = sorted({g for g in groups if g.split("/")[0] == target})
+    if leaked:
+        raise TargetLeakError(
+            f"labels of the target family {target!r} ({', '.join(leaked)}) are in the source "
+            "training set; leave-one-family-out forbids any label of the target family"
+        )
+
+
+def _settings(target: str, setting: str | Sequence[str] | None) -> list[str]:
+    available = settings_of(target)
+    if setting is None or setting == "both":
+        return list(available)
+    wanted = [setting] if isinstance(setting, str) else list(setting)
+    if wanted == ["b"] and "b-all" in available:
+        wanted = ["b", "b-all"]
+    bad = [s for s in wanted if s not in available]
+    if bad:
+        raise InvalidArgumentError(
+            f"{target} has no test setting {bad}; valid: {', '.join(available)} or 'both'"
+        )
+    return wanted
+
+
+def _train_source(
+    sources: list[CellSet],
+    target: str,
+    config: dict[str, Any],
+    encoder: Any,
+    train: dict[str, Any],
+    device: str,
+    progress: bool,
+) -> tuple[PredictorNet, dict[str, Any]]:
+    """Train (or load from the disk cache) the predictor on the source families' labels."""
+    groups = [f"{c.family}/{c.dataset}" for c in sources for _ in range(len(c))]
+    check_no_target_labels(groups, target)
+    digest = hashlib.sha256(
+        json.dumps(
+            {
+                "config": config,
+                "train": train,
+                "encoder": None if encoder is None else list(encoder[1:]),
+                "sources": [[c.name, c.dataset, list(c.keys)] for c in sources],
+                "versions": [cg_ir.__version__, cg_predict.__version__],
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    path = cache_dir() / "evaluate" / f"source-{digest[:24]}.pt"
+    if path.exists():
+        try:
+            loaded = load_checkpoint(path, device)
+            return loaded.model, loaded.metadata
+        except CheckpointError:
+            pass  # corrupt or stale: retrained below
+    torch.manual_seed(0)
+    if encoder is None:
+        model = PredictorNet.from_config(config)
+    else:
+        model = PredictorNet(
+            copy.deepcopy(encoder[0]), PredictorNet.from_config(config).head.config
+        )
+        for p in model.encoder.parameters():
+            p.requires_grad_(False)  # pretrained encoder stays frozen; the head learns
+    graphs = GraphSet.concat([c.graphs for c in sources])
+    labels = np.concatenate([c.labels for c in sources])
+    result = fit(model, graphs, labels, groups, seed=0, device=device, progress=progress, **train)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    meta = {"fit": result.to_dict(), "trained_on": sorted(set(groups))}
+    save_checkpoint(path, model, meta)
+    return model, meta
+
+
+def _predict_methods(
+    name: str,
+    model: PredictorNet,
+    cells: CellSet,
+    train_idx: npt.NDArray[np.int64],
+    test_idx: npt.NDArray[np.int64],
+    test_embedding: torch.Tensor,
+    ft: dict[str, Any],
+    seed: int,
+    device: str,
+) -> dict[str, tuple[FloatArray, bool]]:
+    """``{method: (test predictions, in accuracy units?)}`` of one pretrained model."""
+    if len(train_idx) == 0:
+        zero = model.head.to(device).eval()(test_embedding).double().detach().cpu().numpy()
+        return {f"{name}-fine-tune": (zero, False), f"{name}-head": (zero, False)}
+    labelled, y = cells.graphs.subset(train_idx), cells.labels[train_idx]
+    out: dict[str, tuple[FloatArray, bool]] = {}
+    full = copy.deepcopy(model)
+    stats = fine_tune(full, labelled, y, mode="full", seed=seed, device=device, **ft)
+    mean, std = stats.target_stats["target"]
+    out[f"{name}-fine-tune"] = (
+        predict(full, cells.graphs.subset(test_idx), device=device) * std + mean,
+        True,
+    )
+    head = copy.deepcopy(model)
+    stats = fine_tune(head, labelled, y, mode="head", seed=seed, device=device, **ft)
+    mean, std = stats.target_stats["target"]
+    with torch.inference_mode():
+        z = head.head.eval()(test_embedding).double().cpu().numpy()
+    out[f"{name}-head"] = (z * std + mean, True)
+    return out
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` torch CPU threads, restoring the previous number afterwards."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def evaluate(
+    target: str,
+    dataset: str | None = None,
+    sources: Sequence[str] | None = None,
+    shots: Sequence[int] = (0, 10, 20, 50),
+    seeds: int = 5,
+    *,
+    setting: str | Sequence[str] | None = "both",
+    encoder_path: str | os.PathLike[str] | None = None,
+    quick: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    model: dict[str, Any] | None = None,
+    epochs: int | None = None,
+    fine_tune_epochs: int | None = None,
+    fine_tune_lr: float = 1e-3,
+    loss: str = "mse+rank",
+    lr: float = 1e-3,
+    source_limit: int | None = None,
+    device: str = "cpu",
+    threads: int | None = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the leave-one-family-out protocol on ``target`` and return (and write) the results.
+
+    Args:
+        target: ``"nb101"``, ``"nb201"``, ``"nb301"`` or ``"ofa-mbv3"``.
+        dataset: the target's dataset (default its first: cifar10, or imagenet for OFA).
+        sources: source families (default: the other NAS-Bench families); never the target.
+        shots: labelled target cells per run (0 = zero-shot).
+        seeds: number of seeds (0, 1, ..., seeds - 1).
+        setting: ``"a"``, ``"b"`` (NB-201: with ``"b-all"``), ``"both"`` or a list.
+        encoder_path: a pretrained encoder (``checkpoint.load_encoder``); adds the rows
+            ``<pretraining_method>-fine-tune`` and ``<pretraining_method>-head``.
+        quick: CI/book mode: <= 600 source cells per family, <= 1000 test cells, fewer epochs.
+        data_dir: the benchmark data directory (default ``$CGNAS_DATA_DIR``).
+        out: write ``r.json`` here after every seed; finished seeds of the same
+            configuration are read back and skipped (resuming).
+        model: the network config (default ``DEFAULT_MODEL``).
+        epochs: source training epochs (default 10 quick, 40 full; early stopping).
+        fine_tune_epochs: fine-tuning epochs (default 25 quick, 100 full).
+        fine_tune_lr: fine-tuning learning rate.
+        loss: ``"mse"`` or ``"mse+rank"`` (source training and fine-tuning).
+        lr: source training learning rate.
+        source_limit: cap on source cells per family (default 600 quick, all full).
+        device: torch device.
+        threads: torch CPU threads while evaluating (restored afterwards); None leaves the
+            setting alone. One thread is the default because these graphs are small: on a
+            loaded 2-core machine two threads made a training step 15x slower.
+        progress: progress bars.
+
+    Returns:
+        The results dict (see the book chapter and ``r.json``): ``config``, ``config_hash``,
+        ``metadata``, ``runs`` (per seed), ``results`` (per setting, method and shots).
+
+    Raises:
+        InvalidArgumentError: unknown target, dataset, setting, or the target among sources.
+        TargetLeakError: a target label reached source training (a bug; never expected).
+    """
+    with _torch_threads(threads):
+        start = time.perf_counter()
+        if target not in FAMILIES:
+            raise InvalidArgumentError(f"unknown target {target!r}; valid: {', '.join(FAMILIES)}")
+        dataset = dataset or DATASETS[target][0]
+        if dataset not in DATASETS[target]:
+            valid = ", ".join(DATASETS[target])
+            raise InvalidArgumentError(f"{target} has no dataset {dataset!r}; valid: {valid}")
+        default_sources = [f for f in ("nb101", "nb201", "nb301") if f != target]
+        source_list = list(default_sources if sources is None else sources)
+        if target in source_list:
+            raise InvalidArgumentError(
+                f"the target {target!r} cannot be a source (leave-one-family-out); "
+                f"use e.g. --sources {','.join(default_sources)}"
+            )
+        if not source_list or any(s not in FAMILIES for s in source_list):
+            raise InvalidArgumentError(f"sources {source_list} must be among {', '.join(FAMILIES)}")
+        shot_list = sorted({int(k) for k in shots})
+        if seeds < 1 or any(k == 1 or k < 0 for k in shot_list):
+            raise InvalidArgumentError(
+                f"need seeds >= 1 and shots of 0 or >= 2 (fine-tuning needs 2 labels); got "
+                f"seeds={seeds}, shots={shot_list}"
+            )
+        settings = _settings(target, setting)
+        net_config = PredictorNet.from_config(model or DEFAULT_MODEL).config()
+        train = {
+            "epochs": epochs or (10 if quick else 40),
+            "lr": lr,
+            "loss": loss,
+            "batch_size": 64,
+            "patience": 3 if quick else 10,
+        }
+        ft: dict[str, Any] = {
+            "epochs": fine_tune_epochs or (25 if quick else 100),
+            "lr": fine_tune_lr,
+            "loss": loss,
+        }
+        limit = (
+            source_limit if source_limit is not None else (QUICK_SOURCE_CELLS if quick else None)
+        )
+        encoder = None
+        if encoder_path is not None:
+            loaded = load_encoder(encoder_path, device)
+            encoder = (
+                loaded.encoder,
+                str(loaded.metadata.get("pretraining_method", "pretrained")),
+                # the weights, not the path, identify the encoder (cached models, resuming)
+                hashlib.sha256(Path(encoder_path).read_bytes()).hexdigest(),
+            )
+        config = {
+            "target": target,
+            "dataset": dataset,
+            "sources": source_list,
+            "shots": shot_list,
+            "settings": settings,
+            "quick": quick,
+            "model": net_config,
+            "train": train,
+            "fine_tune": ft,
+            "source_limit": limit,
+            "encoder": None
+            if encoder is None or encoder_path is None
+            else [os.fspath(encoder_path), encoder[1], encoder[2]],
+        }
+        digest = config_hash(config)
+        runs = load_finished(out, digest)
+        done = {(r["setting"], r["seed"]) for r in runs}
+        timings: dict[str, float] = {}
+
+        t0 = time.perf_counter()
+        src = [source_cells(f, data_dir, limit=limit, progress=progress) for f in source_list]
+        timings["load_sources_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        models = {"gnn": _train_source(src, target, net_config, None, train, device, progress)}
+        if encoder is not None:
+            models[encoder[1]] = _train_source(
+                src, target, net_config, encoder, train, device, progress
+            )
+        timings["train_sources_s"] = time.perf_counter() - t0
+
+        def document() -> dict[str, Any]:
+            return {
+                "config": config,
+                "config_hash": digest,
+                "metadata": {
+                    "target": target,
+                    "dataset": dataset,
+                    "sources": source_list,
+                    "seeds": list(range(seeds)),
+                    "quick": quick,
+                    "source_cells": {c.family: len(c) for c in src},
+                    "source_labels": {c.family: f"{c.name} ({c.dataset})" for c in src},
+                    "source_training": {k: v[1] for k, v in models.items()},
+                    "versions": {
+                        "cg_predict": cg_predict.__version__,
+                        "cg_ir": cg_ir.__version__,
+                        "torch": torch.__version__,
+                        "numpy": np.__version__,
+                        "python": platform.python_version(),
+                    },
+                    "timings": {**timings, "total_s": time.perf_counter() - start},
+                },
+                "runs": runs,
+                "results": summarize_runs(runs),
+            }
+
+        for name in settings:
+            t0 = time.perf_counter()
+            cells = target_cells(target, dataset, name, data_dir, quick=quick, progress=progress)
+            embeddings = {
+                k: torch.from_numpy(embed(m.encoder, cells.graphs, device=device)).to(device)
+                for k, (m, _) in models.items()
+            }
+            features = feature_matrix(cells.proxies)
+            for seed in tqdm(range(seeds), disable=not progress, desc=f"{target} {name} seeds"):
+                if (name, seed) in done:
+                    continue
+                assert cells.graphs.hashes is not None  # graphs_with_costs always records them
+                split = few_shot_split(cells.graphs.hashes, shot_list, np.random.default_rng(seed))
+                test, y_test = split.test, cells.labels[split.test]
+                new: list[dict[str, Any]] = []
+
+                base = {"setting": name, "seed": seed, "test_size": len(test)}
+
+                def record(
+                    method: str,
+                    k: int,
+                    pred: FloatArray,
+                    with_mae: bool,
+                    base: dict[str, Any] = base,
+                    y_test: FloatArray = y_test,
+                    new: list[dict[str, Any]] = new,
+                ) -> None:
+                    row = {**base, "method": method, "shots": k}
+                    new.append({**row, **score(y_test, pred, with_mae=with_mae)})
+
+                for k in shot_list:
+                    labelled = split.labelled[k]
+                    for mname, (net, _) in models.items():
+                        preds = _predict_methods(
+                            mname,
+                            net,
+                            cells,
+                            labelled,
+                            test,
+                            embeddings[mname][test],
+                            ft,
+                            seed,
+                            device,
+                        )
+                        for method, (pred, acc) in preds.items():
+                            record(method, k, pred, acc)
+                    if k >= 2:
+                        y = cells.labels[labelled]
+                        record(
+                            "gnn-target-only",
+                            k,
+                            target_only_predict(
+                                net_config,
+                                cells.graphs.subset(labelled),
+                                y,
+                                cells.graphs.subset(test),
+                                epochs=ft["epochs"] * 2,
+                                lr=ft["lr"],
+                                loss=loss,
+                                seed=seed,
+                                device=device,
+                            ),
+                            True,
+                        )
+                        record(
+                            "gbm-flops-params-proxies",
+                            k,
+                            gbm_predict(features[labelled], y, features[test], seed=seed),
+                            True,
+                        )
+                    for proxy, values in sorted(cells.proxies.items()):
+                        record(f"proxy:{proxy}", k, values[test], False)
+                runs.extend(new)
+                if out is not None:
+                    write_json(out, document())
+            timings[f"setting_{name}_s"] = timings.get(f"setting_{name}_s", 0.0) + (
+                time.perf_counter() - t0
+            )
+        result = document()
+        if out is not None:
+            write_json(out, result)
+        return result

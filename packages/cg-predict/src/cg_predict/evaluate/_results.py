@@ -1,0 +1,103 @@
+"""The ``r.json`` results file: per-seed runs, their summaries, atomic writes and resuming."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cg_predict.errors import InvalidArgumentError
+
+__all__ = ["config_hash", "load_finished", "summarize_runs", "write_json"]
+
+# metrics recorded per seed, in the order the summaries list them
+METRICS = ("srcc", "kendall", "precision@5%", "precision@10%", "ndcg@10", "mae")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-able copy: numpy scalars to Python, NaN/inf to None (strict JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of everything that changes the numbers."""
+    return hashlib.sha256(json.dumps(_clean(config), sort_keys=True).encode()).hexdigest()
+
+
+def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
+    """Write ``data`` as strict JSON atomically (temp file in the same folder, then rename)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(_clean(data), f, indent=1, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_finished(path: str | os.PathLike[str] | None, digest: str) -> list[dict[str, Any]]:
+    """The finished per-seed runs of an earlier ``r.json`` with the same config hash.
+
+    A missing file or another configuration gives ``[]`` (the run starts afresh and the file
+    is overwritten); an unreadable file is an error rather than silently discarded work.
+    """
+    if path is None or not Path(path).exists():
+        return []
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"{path}: cannot resume from it ({exc}); move it away or choose another --out"
+        ) from exc
+    if not isinstance(data, dict) or data.get("config_hash") != digest:
+        return []
+    runs = data.get("runs", [])
+    return [r for r in runs if isinstance(r, dict)]
+
+
+def summarize_runs(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (setting, method, shots): means and population stds over seeds, signs kept."""
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["setting"], run["method"], run["shots"]), []).append(run)
+    rows = []
+    for (setting, method, shots), members in sorted(groups.items()):
+        members.sort(key=lambda r: r["seed"])
+        row: dict[str, Any] = {
+            "setting": setting,
+            "method": method,
+            "shots": shots,
+            "seeds": [r["seed"] for r in members],
+            "test_size": int(np.mean([r["test_size"] for r in members])),
+        }
+        per_seed = {}
+        for m in METRICS:
+            values = [r.get(m) for r in members]
+            per_seed[m] = values
+            finite = [v for v in values if v is not None]
+            if m in ("srcc", "kendall"):
+                ok = len(finite) == len(values) and finite
+                row[f"{m}_mean"] = float(np.mean(finite)) if ok else None
+                row[f"{m}_std"] = float(np.std(finite)) if ok else None
+        row["per_seed"] = per_seed
+        rows.append(row)
+    return rows

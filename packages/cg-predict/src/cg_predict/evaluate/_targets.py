@@ -1,0 +1,285 @@
+"""Which benchmark tables give each target and source family, as graphs, labels and proxies.
+
+Test settings of a target (``SETTINGS``):
+
+* ``"a"``: the NAS-Bench-Suite-Zero cells of the target (NB-101 500, NB-201 724/725/724 per
+  dataset, NB-301 725), with every proxy's precomputed real-data score on exactly these cells.
+  OFA-MobileNetV3 has no such table, so it has no setting (a).
+* ``"b"``: large test sets, against FLOPs and params of the cg-ir graphs: NB-101 a seeded
+  sample of 5,000 of the 30,001 CSV cells; NB-201 the 4,096 cells without a ``none`` edge
+  (the paper's set; 200-epoch test accuracy of the chosen dataset); NB-301 all 725; OFA all
+  2,223 subnets (2,162 distinct networks; twins stay together through the split).
+* ``"b-all"``: NB-201 only, all 15,625 cells.
+
+Labels a source family contributes (one dataset per family, so a family is one
+standardisation group): NB-101 the 30,001-cell CSV (108-epoch CIFAR-10 validation accuracy);
+NB-201 the 4,096 cells without ``none``, CIFAR-10 200-epoch test accuracy; NB-301 the 725
+NAS-Bench-Suite-Zero cells (CIFAR-10); OFA-MobileNetV3 the 2,223 subnets (ImageNet top-1).
+
+Quick mode samples at most ``QUICK_SOURCE_CELLS`` cells per source family and
+``QUICK_TEST_CELLS`` cells per large test set (seeded, independent of the run seeds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from tqdm.auto import tqdm
+
+import cg_ir
+from cg_ir.features import FEATURE_SCHEMA_VERSION
+from cg_predict.data import BenchmarkTable, load_benchmark
+from cg_predict.errors import InvalidArgumentError
+from cg_predict.graphs import GraphSet, cache_dir
+
+__all__ = [
+    "DATASETS",
+    "FAMILIES",
+    "QUICK_SOURCE_CELLS",
+    "QUICK_TEST_CELLS",
+    "SETTINGS",
+    "CellSet",
+    "settings_of",
+    "source_cells",
+    "target_cells",
+]
+
+FAMILIES: tuple[str, ...] = ("nb101", "nb201", "nb301", "ofa-mbv3")
+# the datasets of each target; the first is the default
+DATASETS: dict[str, tuple[str, ...]] = {
+    "nb101": ("cifar10",),
+    "nb201": ("cifar10", "cifar100", "ImageNet16-120"),
+    "nb301": ("cifar10",),
+    "ofa-mbv3": ("imagenet",),
+}
+SETTINGS: tuple[str, ...] = ("a", "b", "b-all")
+QUICK_SOURCE_CELLS = 600
+QUICK_TEST_CELLS = 1000
+NB101_TEST_CELLS = 5000
+_SAMPLE_SEED = 20240  # fixed: the sampled cells do not change with the run seeds
+_CACHE_FORMAT = 1
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class CellSet:
+    """Labelled cells of one family and dataset, with their graphs and ranking baselines.
+
+    Attributes:
+        family: the cg-ir family name.
+        dataset: the dataset of the labels.
+        name: where the cells come from (e.g. ``"zc-nb201"``, ``"nb201-200ep (no none)"``).
+        keys: architecture keys (the benchmark file's encoding).
+        labels: accuracies (%).
+        graphs: the packed graphs, with canonical hashes (isomorphism classes).
+        proxies: ``{name: scores}`` usable as predictors (higher = better): the benchmark's
+            precomputed scores (setting a) or ``flops``/``params`` of the cg-ir graphs.
+    """
+
+    family: str
+    dataset: str
+    name: str
+    keys: tuple[str, ...]
+    labels: FloatArray
+    graphs: GraphSet
+    proxies: dict[str, FloatArray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def subset(self, indices: npt.ArrayLike) -> CellSet:
+        """The cells at ``indices``, in that order."""
+        idx = np.asarray(indices, dtype=np.int64)
+        return CellSet(
+            self.family,
+            self.dataset,
+            self.name,
+            tuple(self.keys[i] for i in idx),
+            self.labels[idx],
+            self.graphs.subset(idx),
+            {k: v[idx] for k, v in self.proxies.items()},
+        )
+
+
+def settings_of(target: str) -> tuple[str, ...]:
+    """The test settings a target has (see the module docstring)."""
+    if target == "ofa-mbv3":
+        return ("b",)
+    if target == "nb201":
+        return SETTINGS
+    return ("a", "b")
+
+
+def _check(family: str, dataset: str | None = None) -> None:
+    if family not in FAMILIES:
+        raise InvalidArgumentError(f"unknown family {family!r}; valid: {', '.join(FAMILIES)}")
+    if dataset is not None and dataset not in DATASETS[family]:
+        valid = ", ".join(DATASETS[family])
+        raise InvalidArgumentError(f"{family} has no dataset {dataset!r}; valid: {valid}")
+
+
+def _sample(n: int, limit: int | None) -> npt.NDArray[np.int64]:
+    """Sorted indices of a seeded sample of ``limit`` of ``n`` cells (all when ``limit`` allows)."""
+    if limit is None or limit >= n:
+        return np.arange(n, dtype=np.int64)
+    rng = np.random.default_rng(_SAMPLE_SEED)
+    return np.sort(rng.choice(n, size=limit, replace=False)).astype(np.int64)
+
+
+def graphs_with_costs(
+    family: str, keys: tuple[str, ...], *, progress: bool = True
+) -> tuple[GraphSet, FloatArray, FloatArray]:
+    """Packed graphs (with hashes), FLOPs and params of ``keys``, cached on disk.
+
+    One pass builds each graph once for both; the cache (``cache_dir()/evaluate``) is keyed by
+    the family, the key list and the cg-ir and feature-schema versions.
+    """
+    sha = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    meta_expected = {
+        "format": _CACHE_FORMAT,
+        "family": family,
+        "keys_sha256": sha,
+        "cg_ir_version": cg_ir.__version__,
+        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "vocab_version": cg_ir.VOCAB_VERSION,
+    }
+    path = cache_dir() / "evaluate" / f"cells-{family}-{sha[:20]}.npz"
+    if path.exists():
+        try:
+            gs, meta = GraphSet.load(path)
+            costs = meta.pop("costs")
+            if meta == meta_expected and len(gs) == len(keys):
+                return gs, np.asarray(costs[0], float), np.asarray(costs[1], float)
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or stale: rebuilt below
+    fam = cg_ir.families.get(family)
+    flops: list[float] = []
+    params: list[float] = []
+
+    def build() -> object:
+        for key in keys:
+            g = fam.to_cg(fam.parse(key))
+            flops.append(float(g.flops))
+            params.append(float(g.params))
+            yield g
+
+    gs = GraphSet.from_graphs(
+        tqdm(build(), total=len(keys), disable=not progress, desc=f"{family} graphs", unit="cg"),
+        hashes=True,
+    )
+    gs.save(path, {**meta_expected, "costs": [flops, params]})
+    return gs, np.asarray(flops), np.asarray(params)
+
+
+def _cells(
+    table: BenchmarkTable,
+    name: str,
+    indices: npt.NDArray[np.int64],
+    *,
+    table_proxies: bool,
+    progress: bool,
+) -> CellSet:
+    keys = tuple(table.keys[i] for i in indices)
+    gs, flops, params = graphs_with_costs(table.family, keys, progress=progress)
+    if table_proxies:
+        proxies = {p: table.proxy(p)[indices] for p in table.proxy_names}
+    else:
+        proxies = {"flops": flops, "params": params}
+    return CellSet(table.family, table.dataset, name, keys, table.labels()[indices], gs, proxies)
+
+
+def _no_none(table: BenchmarkTable) -> npt.NDArray[np.int64]:
+    """Indices of the NB-201 cells without a ``none`` edge (op id 1): the paper's 4,096."""
+    return np.array(
+        [i for i, k in enumerate(table.keys) if "1" not in k.strip("()").split(", ")],
+        dtype=np.int64,
+    )
+
+
+def target_cells(
+    target: str,
+    dataset: str,
+    setting: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    quick: bool = False,
+    progress: bool = True,
+) -> CellSet:
+    """The labelled cells a target is tested on in ``setting`` (see the module docstring).
+
+    Raises:
+        InvalidArgumentError: unknown target, dataset or setting, or a setting the target
+            does not have.
+    """
+    _check(target, dataset)
+    if setting not in settings_of(target):
+        raise InvalidArgumentError(
+            f"{target} has no test setting {setting!r}; valid: {', '.join(settings_of(target))}"
+        )
+    if setting == "a":
+        table = load_benchmark(f"zc-{target}", data_dir, dataset=dataset)
+        return _cells(
+            table, table.name, _sample(len(table), None), table_proxies=True, progress=progress
+        )
+    cap = QUICK_TEST_CELLS if quick else None
+    if target == "nb101":
+        table = load_benchmark("nb101-30k", data_dir)
+        limit = NB101_TEST_CELLS if cap is None else min(cap, NB101_TEST_CELLS)
+        return _cells(
+            table, table.name, _sample(len(table), limit), table_proxies=False, progress=progress
+        )
+    if target == "nb201":
+        table = load_benchmark("nb201-200ep", data_dir, dataset=dataset)
+        base = _no_none(table) if setting == "b" else np.arange(len(table), dtype=np.int64)
+        name = "nb201-200ep (no none)" if setting == "b" else "nb201-200ep (all)"
+        return _cells(
+            table, name, base[_sample(len(base), cap)], table_proxies=False, progress=progress
+        )
+    table = load_benchmark("zc-nb301" if target == "nb301" else "ofa-mbv3", data_dir)
+    return _cells(
+        table, table.name, _sample(len(table), cap), table_proxies=False, progress=progress
+    )
+
+
+def source_cells(
+    family: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    limit: int | None = None,
+    progress: bool = True,
+) -> CellSet:
+    """The labelled cells a source family contributes (one dataset; module docstring).
+
+    Args:
+        family: the source family.
+        data_dir: the data directory (default ``$CGNAS_DATA_DIR``).
+        limit: at most this many cells (a seeded sample), e.g. ``QUICK_SOURCE_CELLS``.
+        progress: show a progress bar while building graphs.
+    """
+    _check(family)
+    if family == "nb101":
+        table = load_benchmark("nb101-30k", data_dir)
+        base = np.arange(len(table), dtype=np.int64)
+        name = table.name
+    elif family == "nb201":
+        table = load_benchmark("nb201-200ep", data_dir, dataset="cifar10")
+        base = _no_none(table)
+        name = "nb201-200ep (no none)"
+    else:
+        table = load_benchmark("zc-nb301" if family == "nb301" else "ofa-mbv3", data_dir)
+        base = np.arange(len(table), dtype=np.int64)
+        name = table.name
+    return _cells(
+        table, name, base[_sample(len(base), limit)], table_proxies=False, progress=progress
+    )
+
+
+def cache_path_hint() -> Path:
+    """Where graphs of evaluation cells are cached."""
+    return cache_dir() / "evaluate"

@@ -1,0 +1,185 @@
+"""Tests of the transfer protocol: splits, leakage guard, results file, determinism, resuming."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cg_predict.checkpoint import save_encoder
+from cg_predict.encoder import Encoder, EncoderConfig
+from cg_predict.errors import InvalidArgumentError
+from cg_predict.evaluate import (
+    TargetLeakError,
+    check_no_target_labels,
+    class_ids,
+    evaluate,
+    few_shot_split,
+)
+from cg_predict.evaluate._results import config_hash, load_finished, summarize_runs, write_json
+from cg_predict.evaluate.cli import register_evaluate
+
+DATA_DIR = os.environ.get("CGNAS_DATA_DIR", "")
+
+
+@pytest.mark.property
+@given(
+    st.lists(st.integers(0, 30), min_size=12, max_size=80),
+    st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=60, deadline=None)
+def test_split_never_tests_a_twin_of_a_labelled_cell(classes: list[int], seed: int) -> None:
+    hashes = [f"h{c}" for c in classes]
+    n_classes = len(set(classes))
+    if n_classes < 4:
+        return
+    top = n_classes - 2
+    split = few_shot_split(hashes, [0, top // 2, top], np.random.default_rng(seed))
+    labelled = split.labelled[top]
+    assert len({hashes[i] for i in labelled}) == top  # one cell per class
+    assert not {hashes[i] for i in labelled} & {hashes[i] for i in split.test}
+    assert set(split.test) | {
+        i for i, h in enumerate(hashes) if h in {hashes[j] for j in labelled}
+    } == set(range(len(hashes)))
+    # nested: fewer shots are a prefix of more shots
+    assert list(split.labelled[top // 2]) == list(labelled[: top // 2])
+    assert len(split.labelled[0]) == 0
+
+
+def test_split_is_seeded() -> None:
+    hashes = [f"h{i % 17}" for i in range(60)]
+    a = few_shot_split(hashes, [5, 10], np.random.default_rng(3))
+    b = few_shot_split(hashes, [5, 10], np.random.default_rng(3))
+    c = few_shot_split(hashes, [5, 10], np.random.default_rng(4))
+    assert a.labelled[10].tolist() == b.labelled[10].tolist()
+    assert a.test.tolist() == b.test.tolist()
+    assert a.labelled[10].tolist() != c.labelled[10].tolist()
+
+
+def test_split_rejects_too_many_shots() -> None:
+    with pytest.raises(InvalidArgumentError, match="isomorphism classes"):
+        few_shot_split(["a", "b", "c", "a"], [2], np.random.default_rng(0))
+    assert class_ids(["x", "y", "x"]).tolist() == [0, 1, 0]
+
+
+def test_leak_guard() -> None:
+    check_no_target_labels(["nb201/cifar10", "nb301/cifar10"], "nb101")
+    with pytest.raises(TargetLeakError, match="nb201/cifar100"):
+        check_no_target_labels(["nb101/cifar10", "nb201/cifar100"], "nb201")
+    assert issubclass(TargetLeakError, RuntimeError)
+
+
+def test_target_cannot_be_a_source() -> None:
+    with pytest.raises(InvalidArgumentError, match="cannot be a source"):
+        evaluate("nb201", sources=["nb101", "nb201"], seeds=1)
+    with pytest.raises(InvalidArgumentError, match="no dataset"):
+        evaluate("nb101", dataset="cifar100")
+    with pytest.raises(InvalidArgumentError, match="shots"):
+        evaluate("nb101", shots=[1])
+    with pytest.raises(InvalidArgumentError, match="no test setting"):
+        evaluate("ofa-mbv3", setting="a")
+
+
+def test_results_file_roundtrip(tmp_path) -> None:
+    runs = [
+        {
+            "setting": "a",
+            "method": "m",
+            "shots": 10,
+            "seed": s,
+            "test_size": 5,
+            "srcc": v,
+            "kendall": v / 2,
+            "precision@5%": 1.0,
+            "precision@10%": 0.5,
+            "ndcg@10": 0.9,
+            "mae": None,
+        }
+        for s, v in enumerate([0.5, -0.3])
+    ]
+    rows = summarize_runs(runs)
+    assert rows[0]["srcc_mean"] == pytest.approx(0.1)  # signs kept, not absolute values
+    assert rows[0]["per_seed"]["srcc"] == [0.5, -0.3]
+    digest = config_hash({"x": 1})
+    path = tmp_path / "r.json"
+    write_json(path, {"config_hash": digest, "runs": runs, "bad": float("nan")})
+    assert json.loads(path.read_text())["bad"] is None  # strict JSON
+    assert load_finished(path, digest) == runs
+    assert load_finished(path, config_hash({"x": 2})) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temp file left
+
+
+def test_cli_reports_errors(tmp_path, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    register_evaluate(parser.add_subparsers())
+    args = parser.parse_args(
+        ["evaluate", "--target", "nb101", "--sources", "nb101", "--out", str(tmp_path / "r.json")]
+    )
+    assert args.shots == [0, 10, 20, 50]
+    assert args.func(args) == 2
+    assert "cannot be a source" in capsys.readouterr().err
+
+
+TINY = dict(
+    sources=["nb201"],
+    shots=[0, 5],
+    seeds=2,
+    setting="a",
+    quick=True,
+    epochs=1,
+    fine_tune_epochs=2,
+    source_limit=40,
+    model={"encoder": {"dim": 16, "op_dim": 8, "num_layers": 2}, "head": {"hidden": [16]}},
+    progress=False,
+)
+
+
+@pytest.mark.needs_data
+@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
+def test_tiny_run_is_deterministic_and_resumable(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    seen_groups: list[str] = []
+    import cg_predict.evaluate._protocol as protocol
+
+    real_fit = protocol.fit
+
+    def spy_fit(model, graphs, labels, families, **kw):  # type: ignore[no-untyped-def]
+        seen_groups.extend(families)
+        return real_fit(model, graphs, labels, families, **kw)
+
+    monkeypatch.setattr(protocol, "fit", spy_fit)
+    encoder = Encoder(EncoderConfig(dim=16, op_dim=8, num_layers=2))
+    save_encoder(tmp_path / "enc.pt", encoder, {"pretraining_method": "cl"})
+    tiny = {**TINY, "encoder_path": tmp_path / "enc.pt"}
+    out = tmp_path / "r.json"
+    first = evaluate("nb301", out=out, **tiny)
+    assert seen_groups and {g.split("/")[0] for g in seen_groups} == {"nb201"}
+    methods = {r["method"] for r in first["results"]}
+    assert {
+        "gnn-fine-tune",
+        "gnn-head",
+        "gnn-target-only",
+        "gbm-flops-params-proxies",
+        "proxy:synflow",
+        "proxy:flops",
+        "cl-fine-tune",
+        "cl-head",
+    } <= methods
+    row = next(r for r in first["results"] if r["method"] == "gnn-fine-tune" and r["shots"] == 5)
+    assert len(row["per_seed"]["srcc"]) == 2 and row["test_size"] > 700
+    assert json.loads(out.read_text())["results"] == first["results"]
+    # same seed, same numbers: a fresh run (source model retrained) gives identical results
+    for trained in (tmp_path / "cache" / "evaluate").glob("source-*.pt"):
+        trained.unlink()
+    out2 = tmp_path / "r2.json"
+    second = evaluate("nb301", out=out2, **tiny)
+    assert second["runs"] == first["runs"]
+    # resuming: every (setting, seed) is finished, so nothing is recomputed
+    monkeypatch.setattr(protocol, "few_shot_split", None)  # would fail if called
+    third = evaluate("nb301", out=out2, **tiny)
+    assert third["runs"] == first["runs"]
