@@ -1,6 +1,7 @@
 """cg-ir: any CNN as a computation graph of primitive operators."""
 
 from cg_ir import families
+from cg_ir._atomic import atomic_output
 from cg_ir._graph import ComputationGraph
 from cg_ir._node import Node, Shape
 from cg_ir._vocab import VOCAB_VERSION, vocabulary
@@ -28,6 +29,8 @@ __all__ = [
     # conversion
     "from_module",
     "families",
+    # files
+    "atomic_output",
     # errors
     "CgIrError",
     "GraphSerializationError",

@@ -28,8 +28,8 @@ import torch
 
 import cg_ir
 import cg_predict
+from cg_ir import atomic_output
 from cg_ir.features import FEATURE_SCHEMA_VERSION
-from cg_predict._atomic import atomic_output
 from cg_predict.encoder import Encoder, EncoderConfig
 from cg_predict.errors import CheckpointError, InvalidArgumentError
 from cg_predict.model import PredictorNet

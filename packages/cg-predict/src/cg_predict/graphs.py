@@ -26,9 +26,8 @@ from torch_geometric.data import Batch
 from tqdm.auto import tqdm
 
 import cg_ir
-from cg_ir import ComputationGraph, Node
+from cg_ir import ComputationGraph, Node, atomic_output
 from cg_ir.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION, node_features, op_ids
-from cg_predict._atomic import atomic_output
 from cg_predict.errors import InvalidArgumentError
 
 __all__ = ["CACHE_DIR_ENV", "GraphSet", "cache_dir", "family_graphs"]

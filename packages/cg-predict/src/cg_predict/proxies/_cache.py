@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from cg_ir import atomic_output
 from cg_predict.errors import ProxyCacheError
 
 __all__ = ["ProxyCache", "ProxyScore"]
@@ -125,13 +125,7 @@ class ProxyCache:
 
 
 def write_json_atomic(path: Path, payload: object) -> None:
-    """Write ``payload`` as JSON to a temporary file next to ``path``, then rename it over."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=1, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write ``payload`` as JSON to ``path`` atomically (see ``cg_ir.atomic_output``)."""
+    text = json.dumps(payload, indent=1, allow_nan=False) + "\n"
+    with atomic_output(path) as handle:
+        handle.write(text.encode("utf-8"))
