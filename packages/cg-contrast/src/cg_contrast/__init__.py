@@ -1,5 +1,11 @@
-"""cg-contrast."""
+"""cg-contrast: contrastive pretraining of cg-predict encoders on unlabeled computation graphs.
+
+Submodules (imported on use; ``import cg_contrast`` stays cheap): ``spectral``, ``retrieval``,
+``loss``, ``augment``, ``pools``, ``pretrain``, ``pipeline``, ``cli``, ``errors``.
+"""
+
+from cg_contrast.errors import CgContrastError, InvalidArgumentError, PretrainCheckpointError
 
 __version__ = "0.1.0"
 
-__all__: list[str] = []
+__all__ = ["CgContrastError", "InvalidArgumentError", "PretrainCheckpointError", "__version__"]
