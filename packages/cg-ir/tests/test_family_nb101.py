@@ -51,7 +51,7 @@ def _data_file(*parts: str) -> Path:
     root = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
     path = root.joinpath(*parts)
     if not path.is_file():
-        pytest.skip(f"benchmark data not found at {path}; set CGNAS_DATA_DIR")
+        pytest.fail(f"benchmark data not found at {path}; point CGNAS_DATA_DIR at the data folder")
     return path
 
 

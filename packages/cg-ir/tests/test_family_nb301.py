@@ -35,7 +35,7 @@ def _keys() -> list[str]:
     root = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
     path = root / DATA_FILE
     if not path.is_file():
-        pytest.skip(f"benchmark data not found at {path}; set CGNAS_DATA_DIR")
+        pytest.fail(f"benchmark data not found at {path}; point CGNAS_DATA_DIR at the data folder")
     return list(json.loads(path.read_text())["cifar10"])
 
 

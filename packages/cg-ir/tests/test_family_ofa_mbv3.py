@@ -25,7 +25,7 @@ def _data_rows() -> list[dict[str, str]]:
     root = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
     path = root / DATA_FILE
     if not path.is_file():
-        pytest.skip(f"benchmark data not found at {path}; set CGNAS_DATA_DIR")
+        pytest.fail(f"benchmark data not found at {path}; point CGNAS_DATA_DIR at the data folder")
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
 

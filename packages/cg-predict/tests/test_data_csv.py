@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from cg_predict.data import (
 )
 from cg_predict.errors import InvalidArgumentError, InvalidLabelError, MalformedDataError
 
-ASSETS = Path(__file__).parent / "assets" / "data"
+# the data-folder layout built from tests/assets by conftest.py (real file names)
+ASSETS = Path(os.environ["CGNAS_TEST_ASSETS"])
 NB101 = Path("nb101") / "nb101_nasbenchvis_30k.csv"
 NB201 = Path("nb201") / "nb201_200ep_test_acc.csv"
 OFA = Path("ofa-mbv3") / "ofa_mbv3_w10_imagenet_top1.csv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from cg_predict.data import DATA_DIR_ENV, load_benchmark, load_zc_nasbench, resolve_data_dir
 from cg_predict.errors import BenchmarkDataError, CgPredictError
 
-ASSETS = Path(__file__).parent / "assets" / "data"
+# the data-folder layout built from tests/assets by conftest.py (real file names)
+ASSETS = Path(os.environ["CGNAS_TEST_ASSETS"])
 
 
 def test_explicit_dir_wins_over_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

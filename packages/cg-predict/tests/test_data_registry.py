@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 from cg_predict.data import BENCHMARKS, FAMILIES, clear_table_cache, load_benchmark
 from cg_predict.errors import InvalidArgumentError, UnknownBenchmarkError
 
-ASSETS = Path(__file__).parent / "assets" / "data"
+# the data-folder layout built from tests/assets by conftest.py (real file names)
+ASSETS = Path(os.environ["CGNAS_TEST_ASSETS"])
 FILE_BENCHMARKS = [name for name in BENCHMARKS if name != "analognas-nb201"]
 
 

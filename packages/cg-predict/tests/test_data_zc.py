@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import pytest
 from cg_predict.data import ArchRecord, load_zc_nasbench
 from cg_predict.errors import InvalidArgumentError, InvalidLabelError, MalformedDataError
 
-ASSETS = Path(__file__).parent / "assets" / "data"
+# the data-folder layout built from tests/assets by conftest.py (real file names)
+ASSETS = Path(os.environ["CGNAS_TEST_ASSETS"])
 ZC = "nas-bench-suite-zero"
 
 
