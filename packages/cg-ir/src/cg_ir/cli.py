@@ -26,13 +26,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from cg_ir.errors import CgIrError
 
 if TYPE_CHECKING:
+    import torch
+
     from cg_ir._graph import ComputationGraph
 
 __all__ = [
     "COMMAND_GROUP",
     "OUTPUT_SUFFIXES",
     "build_parser",
+    "UsageError",
     "family_statistics",
+    "load_user_module",
     "main",
     "write_graph",
 ]
@@ -43,7 +47,7 @@ _BUILTIN = ("convert", "inspect", "summary", "families")
 _PROG = "cgnas"
 
 
-class _UsageError(CgIrError, ValueError):
+class UsageError(CgIrError, ValueError):
     """A command-line argument that cannot be used (reported as one line, exit status 2)."""
 
 
@@ -55,63 +59,73 @@ class _Parser(argparse.ArgumentParser):
 
 
 # -- convert --------------------------------------------------------------------------------
-def _input_shape(text: str) -> tuple[int, ...]:
+def _input_shape(text: str | None) -> tuple[int, ...]:
+    if text is None:
+        raise UsageError("--module needs --input-shape, e.g. --input-shape 1,3,224,224")
     try:
         shape = tuple(int(v) for v in text.split(","))
     except ValueError:
         shape = ()
     if len(shape) not in (3, 4) or min(shape) < 1:
-        raise _UsageError(
+        raise UsageError(
             f"--input-shape {text!r} is not 3 or 4 positive integers (C,H,W or N,C,H,W), "
             "e.g. 1,3,224,224"
         )
     return shape
 
 
-def _load_factory_module(spec: str) -> Any:
+def _call_factory(spec: str) -> object:
     """``FACTORY()`` of ``FILE.py:FACTORY``, the file imported by its path."""
     file, sep, name = spec.rpartition(":")
     if not sep or not file or not name:
-        raise _UsageError(f"--module {spec!r} is not FILE.py:FACTORY")
+        raise UsageError(f"--module {spec!r} is not FILE.py:FACTORY")
     path = Path(file)
     if not path.is_file():
-        raise FileNotFoundError(f"--module: no such file {file!r}")
+        raise UsageError(f"--module: no file {file!r} (no such file or directory)")
     loader_spec = importlib.util.spec_from_file_location(f"_cgnas_user_{path.stem}", path)
     if loader_spec is None or loader_spec.loader is None:
-        raise _UsageError(f"--module: {file!r} cannot be imported as Python (use a .py file)")
+        raise UsageError(f"--module: {file!r} cannot be imported as Python (use a .py file)")
     module = importlib.util.module_from_spec(loader_spec)
     try:
         loader_spec.loader.exec_module(module)
     except Exception as exc:
-        raise _UsageError(
+        raise UsageError(
             f"--module: importing {file!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
     factory = getattr(module, name, None)
     if not callable(factory):
-        raise _UsageError(f"--module: {file!r} has no callable {name!r}")
+        raise UsageError(f"--module: {file!r} has no callable {name!r}")
     try:
         return factory()
     except Exception as exc:
-        raise _UsageError(f"--module: {name}() raised {type(exc).__name__}: {exc}") from exc
+        raise UsageError(f"--module: {name}() raised {type(exc).__name__}: {exc}") from exc
+
+
+def load_user_module(spec: str, input_shape: str | None) -> tuple[torch.nn.Module, tuple[int, ...]]:
+    """The network of ``--module FILE.py:FACTORY`` and its parsed ``--input-shape``.
+
+    Shared by every ``cgnas`` command that accepts a user's module; bad arguments raise
+    ``UsageError``, which ``cgnas`` prints as one line with exit status 2.
+    """
+    shape = _input_shape(input_shape)
+    network = _call_factory(spec)
+    import torch
+
+    if not isinstance(network, torch.nn.Module):
+        raise UsageError(
+            f"--module: the factory returned a {type(network).__name__}, not a torch.nn.Module"
+        )
+    return network, shape
 
 
 def _graph_from_args(args: argparse.Namespace) -> ComputationGraph:
     if args.module is not None:
-        if args.input_shape is None:
-            raise _UsageError("--module needs --input-shape, e.g. --input-shape 1,3,224,224")
-        shape = _input_shape(args.input_shape)
-        network = _load_factory_module(args.module)
-        import torch
-
-        if not isinstance(network, torch.nn.Module):
-            raise _UsageError(
-                f"--module: the factory returned a {type(network).__name__}, not a torch.nn.Module"
-            )
+        network, shape = load_user_module(args.module, args.input_shape)
         from cg_ir.fx import from_module
 
         return from_module(network, shape)
     if args.family is None or args.arch is None:
-        raise _UsageError("give --family and --arch, or --module and --input-shape")
+        raise UsageError("give --family and --arch, or --module and --input-shape")
     from cg_ir import families
 
     family = families.get(args.family)
@@ -141,7 +155,7 @@ def write_graph(graph: ComputationGraph, path: Path) -> None:
 
 def _check_suffix(path: Path) -> None:
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise _UsageError(
+        raise UsageError(
             f"cannot write {str(path)!r}: the output suffix must be one of "
             f"{', '.join(OUTPUT_SUFFIXES)}"
         )
@@ -243,13 +257,13 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     from cg_ir import families
 
     if args.per_family < 1:
-        raise _UsageError(f"--per-family must be at least 1, got {args.per_family}")
+        raise UsageError(f"--per-family must be at least 1, got {args.per_family}")
     if args.workers < 1:
-        raise _UsageError(f"--workers must be at least 1, got {args.workers}")
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     names = args.family or families.names()
     unknown = sorted(set(names) - set(families.names()))
     if unknown:
-        raise _UsageError(f"unknown families {unknown}; registered: {', '.join(families.names())}")
+        raise UsageError(f"unknown families {unknown}; registered: {', '.join(families.names())}")
     header = (
         f"{'family':<10} {'graphs':>6} {'nodes mean':>10} {'min':>5} {'max':>5} "
         f"{'edges':>7} {'params (M)':>10} {'FLOPs (M)':>10} {'CGs/s':>8}"

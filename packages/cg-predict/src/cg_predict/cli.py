@@ -13,7 +13,6 @@ Errors are raised and ``cgnas`` (``cg_ir.cli.main``) prints them as one line
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from cg_ir.cli import load_user_module
 from cg_predict.errors import InvalidArgumentError
 
 __all__ = ["register_predict", "run_predict"]
@@ -77,50 +77,6 @@ def register_predict(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _input_shape(text: str | None) -> tuple[int, ...]:
-    if text is None:
-        raise InvalidArgumentError("--module needs --input-shape, e.g. --input-shape 1,3,32,32")
-    try:
-        shape = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        shape = ()
-    if len(shape) not in (3, 4) or min(shape) < 1:
-        raise InvalidArgumentError(
-            f"--input-shape {text!r} is not 3 or 4 positive integers (C,H,W or N,C,H,W), "
-            "e.g. 1,3,32,32"
-        )
-    return shape
-
-
-def _load_module(spec: str) -> Any:
-    """``FACTORY()`` of ``FILE.py:FACTORY``."""
-    file, sep, name = spec.rpartition(":")
-    if not sep or not file or not name:
-        raise InvalidArgumentError(f"--module {spec!r} is not FILE.py:FACTORY")
-    path = Path(file)
-    if not path.is_file():
-        raise InvalidArgumentError(f"--module: no file {file!r}")
-    loader_spec = importlib.util.spec_from_file_location(f"_cgnas_user_{path.stem}", path)
-    if loader_spec is None or loader_spec.loader is None:
-        raise InvalidArgumentError(f"--module: {file!r} cannot be imported as Python")
-    module = importlib.util.module_from_spec(loader_spec)
-    try:
-        loader_spec.loader.exec_module(module)
-    except Exception as exc:
-        raise InvalidArgumentError(
-            f"--module: importing {file!r} failed: {type(exc).__name__}: {exc}"
-        ) from exc
-    factory = getattr(module, name, None)
-    if not callable(factory):
-        raise InvalidArgumentError(f"--module: {file!r} has no callable {name!r}")
-    try:
-        return factory()
-    except Exception as exc:
-        raise InvalidArgumentError(
-            f"--module: {name}() raised {type(exc).__name__}: {exc}"
-        ) from exc
-
-
 def _keys(args: argparse.Namespace) -> list[tuple[str, str]]:
     if args.arch:
         if not args.family:
@@ -159,19 +115,12 @@ def run_predict(args: argparse.Namespace) -> int:
     Errors are raised (``CgPredictError``/``CgIrError``, all ``ValueError``, ``LookupError``
     or ``OSError``); ``cgnas`` prints them as one line and exits with status 2.
     """
-    import torch
-
     from cg_predict.predictor import Predictor
 
     items: Sequence[Any]
     input_shape: tuple[int, ...] | None = None
     if args.module:
-        input_shape = _input_shape(args.input_shape)
-        network = _load_module(args.module)
-        if not isinstance(network, torch.nn.Module):
-            raise InvalidArgumentError(
-                f"--module: the factory returned a {type(network).__name__}, not a torch.nn.Module"
-            )
+        network, input_shape = load_user_module(args.module, args.input_shape)
         items, labels = [network], [args.module]
     else:
         if args.input_shape:
