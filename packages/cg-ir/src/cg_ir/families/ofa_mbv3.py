@@ -36,6 +36,7 @@ import numpy as np
 
 from cg_ir.errors import InvalidSpecError
 from cg_ir.families._base import Family
+from cg_ir.families._keys import int_list, key_fields
 from cg_ir.families._ofa_layout import STAGES, block_layouts, build_graph
 
 if TYPE_CHECKING:
@@ -178,25 +179,11 @@ class OfaMbv3Family(Family[OfaMbv3Spec]):
         Raises:
             InvalidSpecError: malformed key or invalid spec; the message says which part.
         """
-        if not isinstance(key, str):
-            raise InvalidSpecError(f"an ofa-mbv3 key is a string {_KEY_FORM!r}, got {key!r}")
-        fields: dict[str, str] = {}
-        for part in key.strip().split("|"):
-            name, sep, value = part.partition("=")
-            name = name.strip()
-            if not sep or name not in ("ks", "e", "d", "r") or name in fields:
-                raise InvalidSpecError(
-                    f"cannot parse ofa-mbv3 key {key!r}: bad or repeated field {part!r}; "
-                    f"expected {_KEY_FORM!r} (comma-separated ints)"
-                )
-            fields[name] = value
-        missing = [f for f in ("ks", "e", "d", "r") if f not in fields]
-        if missing:
-            raise InvalidSpecError(
-                f"ofa-mbv3 key {key!r} lacks field(s) {missing}; expected {_KEY_FORM!r}"
-            )
+        fields = key_fields(
+            "ofa-mbv3", key, ("ks", "e", "d", "r"), _KEY_FORM, "comma-separated ints"
+        )
+        ks, e, d = (int_list("ofa-mbv3", key, _KEY_FORM, fields[f]) for f in ("ks", "e", "d"))
         try:
-            ks, e, d = ([int(v) for v in fields[f].split(",")] for f in ("ks", "e", "d"))
             r = int(fields["r"])
         except ValueError as err:
             raise InvalidSpecError(

@@ -39,6 +39,7 @@ import numpy as np
 from cg_ir.errors import InvalidSpecError
 from cg_ir.families._base import Family
 from cg_ir.families._builder import GraphBuilder
+from cg_ir.families._keys import int_list, key_fields
 
 if TYPE_CHECKING:
     import torch
@@ -134,30 +135,10 @@ class ResNetFamily(Family[ResNetSpec]):
         Raises:
             InvalidSpecError: malformed key or invalid spec; the message says which part.
         """
-        if not isinstance(key, str):
-            raise InvalidSpecError(f"a resnet key is a string {_KEY_FORM!r}, got {key!r}")
-        fields: dict[str, str] = {}
-        for part in key.strip().split("|"):
-            name, sep, value = part.partition("=")
-            name = name.strip()
-            if not sep or name not in ("block", "depths", "widths") or name in fields:
-                raise InvalidSpecError(
-                    f"cannot parse resnet key {key!r}: bad or repeated field {part!r}; "
-                    f"expected {_KEY_FORM!r}"
-                )
-            fields[name] = value.strip()
-        missing = [f for f in ("block", "depths", "widths") if f not in fields]
-        if missing:
-            raise InvalidSpecError(
-                f"resnet key {key!r} lacks field(s) {missing}; expected {_KEY_FORM!r}"
-            )
-        try:
-            depths, widths = ([int(v) for v in fields[f].split(",")] for f in ("depths", "widths"))
-        except ValueError as err:
-            raise InvalidSpecError(
-                f"resnet key {key!r} holds a value that is not an integer ({err}); "
-                f"expected {_KEY_FORM!r}"
-            ) from None
+        fields = key_fields("resnet", key, ("block", "depths", "widths"), _KEY_FORM)
+        depths, widths = (
+            int_list("resnet", key, _KEY_FORM, fields[f]) for f in ("depths", "widths")
+        )
         return ResNetSpec(fields["block"], tuple(depths), tuple(widths))
 
     def key(self, spec: ResNetSpec) -> str:
