@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -26,6 +27,7 @@ from cg_predict.proxies import (
     log_scale,
     proxy_agreement,
 )
+from cg_predict.proxies._layers import twice_differentiable
 
 SHAPE = (3, 12, 12)
 NB201_KEY = "(0, 2, 3, 2, 3, 1)"
@@ -240,3 +242,36 @@ def test_flops_and_params_come_from_the_traced_graph(tmp_path):
     }
     other = compute_proxies(tiny_net(seed=1), SHAPE, ["snip", "params"], batch_size=4, cache=cache)
     assert not other["snip"].cached and other["params"].cached
+
+
+def hard_activation_net(seed: int = 0) -> nn.Module:
+    """MobileNetV3's activations, whose backward PyTorch cannot differentiate again."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),  # nwot reads ReLU codes
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.Hardswish(),
+        nn.Conv2d(8, 8, 1),
+        nn.Hardsigmoid(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 5),
+    )
+
+
+def test_every_proxy_runs_through_hard_swish_and_hard_sigmoid():
+    net = hard_activation_net()
+    scores = compute_proxies(net, SHAPE, list(NETWORK_PROXIES), batch_size=4)
+    assert all(math.isfinite(s.value) for s in scores.values())
+    # the twins live only in grasp's private copy
+    assert type(net[4]) is nn.Hardswish and type(net[6]) is nn.Hardsigmoid
+
+
+def test_grasp_twins_compute_the_same_function():
+    net = hard_activation_net().eval()
+    x = torch.randn(4, *SHAPE)
+    twin = twice_differentiable(copy.deepcopy(net))
+    assert not any(isinstance(m, nn.Hardswish | nn.Hardsigmoid) for m in twin.modules())
+    torch.testing.assert_close(twin(x), net(x))

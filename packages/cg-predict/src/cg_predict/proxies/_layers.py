@@ -8,7 +8,7 @@ from torch import nn
 
 from cg_predict.errors import ProxyComputationError
 
-__all__ = ["WEIGHTED", "cross_entropy", "logits", "weighted_layers"]
+__all__ = ["WEIGHTED", "cross_entropy", "logits", "twice_differentiable", "weighted_layers"]
 
 # The layers whose weights the pruning-based proxies score, as in Abdelfattah et al. 2021
 # (there: Conv2d and Linear); every convolution dimension counts here.
@@ -54,3 +54,38 @@ def cross_entropy(
 ) -> torch.Tensor:
     """Mean cross-entropy of ``net`` on the batch (the loss of snip, grasp, fisher, grad_norm)."""
     return F.cross_entropy(logits(net(inputs), proxy, inputs.shape[0]), targets)
+
+
+class _ClampHardsigmoid(nn.Module):
+    """``relu6(x + 3) / 6`` through ``clamp``, which, unlike ``hardsigmoid``, has a 2nd derivative."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x + 3.0).clamp(0.0, 6.0) / 6.0
+
+
+class _ClampHardswish(_ClampHardsigmoid):
+    """``x * relu6(x + 3) / 6``, twice differentiable (see ``_ClampHardsigmoid``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * super().forward(x)
+
+
+_TWICE_DIFFERENTIABLE: dict[type[nn.Module], type[nn.Module]] = {
+    nn.Hardsigmoid: _ClampHardsigmoid,
+    nn.Hardswish: _ClampHardswish,
+}
+
+
+def twice_differentiable(net: nn.Module) -> nn.Module:
+    """``net`` with every ``nn.Hardsigmoid``/``nn.Hardswish`` replaced, in place, by a twin.
+
+    PyTorch has no derivative of ``hardsigmoid_backward``/``hardswish_backward``, so a
+    Hessian-vector product (grasp) through MobileNetV3's activations fails; the twins compute
+    the same values with ``clamp``. Only for the private copies the proxies run on.
+    """
+    for parent in list(net.modules()):
+        for name, child in list(parent.named_children()):
+            twin = _TWICE_DIFFERENTIABLE.get(type(child))
+            if twin is not None:
+                setattr(parent, name, twin())
+    return net

@@ -6,7 +6,8 @@ conv and linear layer, and ``H`` the Hessian of ``L`` in those weights, the scor
 pruning criterion because accuracy correlated negatively with it), so higher = better.
 ``Hg`` is one Hessian-vector product: differentiate ``g_detached . dL/dW`` (built with
 ``create_graph``) once more. Both derivatives come from one forward pass; the reference code
-runs the same batch forward twice, which gives the same logits in train mode.
+runs the same batch forward twice, which gives the same logits in train mode. Hard sigmoid and
+hard swish modules are swapped for twice-differentiable twins first (``twice_differentiable``).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cg_predict.proxies._layers import cross_entropy, weighted_layers
+from cg_predict.proxies._layers import cross_entropy, twice_differentiable, weighted_layers
 
 __all__ = ["grasp"]
 
 
 def grasp(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """Grasp of ``net`` on ``(inputs, targets)``."""
+    net = twice_differentiable(net)
     weights = [weight for _, weight in weighted_layers(net, "grasp")]
     loss = cross_entropy(net, inputs, targets, "grasp")
     grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
