@@ -23,6 +23,7 @@ from cg_predict.evaluate import (
 )
 from cg_predict.evaluate._results import config_hash, load_finished, summarize_runs, write_json
 from cg_predict.evaluate.cli import register_evaluate
+from cg_predict.proxies import NETWORK_PROXIES, compute_proxies
 
 DATA_DIR = os.environ.get("CGNAS_DATA_DIR", "")
 
@@ -83,6 +84,8 @@ def test_target_cannot_be_a_source() -> None:
         evaluate("nb101", shots=[1])
     with pytest.raises(InvalidArgumentError, match="no test setting"):
         evaluate("ofa-mbv3", setting="a")
+    with pytest.raises(InvalidArgumentError, match="live_sample_size"):
+        evaluate("nb301", live_sample_size=-1)
 
 
 def test_results_file_roundtrip(tmp_path) -> None:
@@ -183,3 +186,31 @@ def test_tiny_run_is_deterministic_and_resumable(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(protocol, "few_shot_split", None)  # would fail if called
     third = evaluate("nb301", out=out2, **tiny)
     assert third["runs"] == first["runs"]
+
+
+@pytest.mark.needs_data
+@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
+def test_setting_b_scores_live_proxies_on_a_sample(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    tiny = {**TINY, "setting": "b", "seeds": 1, "live_sample_size": 4}
+    result = evaluate("nb301", **tiny)
+    assert result["config"]["settings"] == ["b", "b-live"]
+    by_setting: dict[str, set[str]] = {}
+    for row in result["results"]:
+        by_setting.setdefault(row["setting"], set()).add(row["method"])
+    live = {f"proxy:{p}" for p in NETWORK_PROXIES}
+    assert live <= by_setting["b-live"] and not live & by_setting["b"]
+    assert {"gnn-fine-tune", "gbm-flops-params-proxies", "proxy:flops"} <= by_setting["b-live"]
+    sizes = {r["test_size"] for r in result["results"] if r["setting"] == "b-live"}
+    assert sizes and max(sizes) <= 4
+    # the scores come back from the on-disk cache: same numbers without recomputing
+    monkeypatch.setattr("cg_predict.evaluate._live.compute_proxies", _cached_only)
+    again = evaluate("nb301", **tiny)
+    assert again["runs"] == result["runs"]
+
+
+def _cached_only(*args, cache, **kwargs):  # type: ignore[no-untyped-def]
+    """``compute_proxies`` that fails unless every score is a cache hit."""
+    scores = compute_proxies(*args, cache=cache, **kwargs)
+    assert all(s.cached for s in scores.values())
+    return scores

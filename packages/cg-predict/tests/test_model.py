@@ -22,6 +22,7 @@ CONFIGS = [
     EncoderConfig(gnn="gine", reverse_edges=True),
     EncoderConfig(reverse_edges=True),
     EncoderConfig(readout="attention", dim=64, op_dim=24, num_layers=2),
+    EncoderConfig(readout="mean-sum"),
 ]
 
 
@@ -86,6 +87,22 @@ def test_embedding_does_not_depend_on_batch_company(toy_data):
         alone = enc.embed(gs.batch([3]))
         together = enc.embed(gs.batch([0, 3, 5]))[1:2]
     torch.testing.assert_close(alone, together)
+
+
+def test_mean_sum_readout_is_mean_and_asinh_sum_mixed(toy_data):
+    graphs, _ = toy_data(4)
+    batch = GraphSet.from_graphs(graphs).batch()
+    torch.manual_seed(0)
+    enc = Encoder(EncoderConfig(readout="mean-sum")).eval()
+    assert enc.size_proj is not None
+    with torch.no_grad():
+        h = enc.node_states(batch)
+        sizes = torch.bincount(batch.batch).unsqueeze(1)
+        total = torch.zeros(4, enc.dim).index_add_(0, batch.batch, h)
+        expected = enc.size_proj(torch.cat([total / sizes, torch.asinh(total)], dim=1))
+        torch.testing.assert_close(enc.embed(batch), expected)
+        alone = enc.embed(GraphSet.from_graphs(graphs[2:3]).batch())
+        torch.testing.assert_close(alone, expected[2:3])
 
 
 def test_sparse_aggregation_equals_pyg_edge_index_path(toy_data):

@@ -38,12 +38,13 @@ from cg_contrast.pools import Pool
 from cg_contrast.retrieval import SpectralIndex
 from cg_ir import atomic_output
 from cg_predict.encoder import Encoder, EncoderConfig
+from cg_predict.evaluate import DEFAULT_MODEL
 
 __all__ = ["METHODS", "PretrainConfig", "PretrainResult", "pretrain"]
 
 METHODS = ("retrieval", "augment", "dropout")
 _STATE_FORMAT = "cg-contrast/pretrain-state"
-_DEFAULT_ENCODER = {"gnn": "graphconv", "num_layers": 6, "dim": 32, "op_dim": 16}
+_DEFAULT_ENCODER = DEFAULT_MODEL["encoder"]  # cg-predict's protocol model: rows compare alike
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@
    only (``gnn-head``) on the ``k`` labels; at ``k = 0`` both rows are the zero-shot source
    model. Baselines: ``gnn-target-only`` and ``gbm-flops-params-proxies`` on the same labels
    (``k >= 2``), and every proxy as a predictor (``proxy:<name>``) on the same test cells.
+4. Setting ``b`` also yields ``b-live``: every row again on the test cells inside a seeded
+   sample of ``live_proxies`` cells, where the seven network proxies were computed live
+   (``_live``), so they compete on exactly the same cells.
 
 The paper reports 5 fine-tuning runs of one trained model; so does this protocol: the seeds
 vary the labelled cells and the fine-tuning, not the source training.
@@ -38,8 +41,16 @@ import cg_ir
 import cg_predict
 from cg_predict.checkpoint import load_checkpoint, load_encoder, save_checkpoint
 from cg_predict.errors import CgPredictError, CheckpointError, InvalidArgumentError
-from cg_predict.evaluate._baselines import feature_matrix, gbm_predict, score, target_only_predict
+from cg_predict.evaluate._baselines import feature_matrix
+from cg_predict.evaluate._live import (
+    LIVE_SAMPLE,
+    QUICK_LIVE_BATCH,
+    QUICK_LIVE_SAMPLE,
+    live_proxies,
+    live_sample,
+)
 from cg_predict.evaluate._results import config_hash, load_finished, summarize_runs, write_json
+from cg_predict.evaluate._seed_run import Models, View, seed_rows
 from cg_predict.evaluate._splits import few_shot_split
 from cg_predict.evaluate._targets import (
     DATASETS,
@@ -52,13 +63,21 @@ from cg_predict.evaluate._targets import (
 )
 from cg_predict.graphs import GraphSet, cache_dir
 from cg_predict.model import PredictorNet
-from cg_predict.training import embed, fine_tune, fit, predict
+from cg_predict.proxies import DEFAULT_BATCH_SIZE
+from cg_predict.training import embed, fit
 
 __all__ = ["DEFAULT_MODEL", "TargetLeakError", "check_no_target_labels", "evaluate"]
 
-# The paper's k-GNN (GraphConv x 6, tanh, mean readout) with a 2-layer head.
+# The paper's k-GNN (GraphConv x 6) with a 2-layer head; the readout adds a log-scaled sum to
+# the paper's mean (``EncoderConfig.readout``: it measured far better on NB-101 and NB-201).
 DEFAULT_MODEL: dict[str, Any] = {
-    "encoder": {"gnn": "graphconv", "num_layers": 6, "dim": 32, "op_dim": 16},
+    "encoder": {
+        "gnn": "graphconv",
+        "num_layers": 6,
+        "dim": 32,
+        "op_dim": 16,
+        "readout": "mean-sum",
+    },
     "head": {"hidden": [32, 32]},
 }
 FloatArray = npt.NDArray[np.float64]
@@ -151,39 +170,6 @@ def _train_source(
     return model, meta
 
 
-def _predict_methods(
-    name: str,
-    model: PredictorNet,
-    cells: CellSet,
-    train_idx: npt.NDArray[np.int64],
-    test_idx: npt.NDArray[np.int64],
-    test_embedding: torch.Tensor,
-    ft: dict[str, Any],
-    seed: int,
-    device: str,
-) -> dict[str, tuple[FloatArray, bool]]:
-    """``{method: (test predictions, in accuracy units?)}`` of one pretrained model."""
-    if len(train_idx) == 0:
-        zero = model.head.to(device).eval()(test_embedding).double().detach().cpu().numpy()
-        return {f"{name}-fine-tune": (zero, False), f"{name}-head": (zero, False)}
-    labelled, y = cells.graphs.subset(train_idx), cells.labels[train_idx]
-    out: dict[str, tuple[FloatArray, bool]] = {}
-    full = copy.deepcopy(model)
-    stats = fine_tune(full, labelled, y, mode="full", seed=seed, device=device, **ft)
-    mean, std = stats.target_stats["target"]
-    out[f"{name}-fine-tune"] = (
-        predict(full, cells.graphs.subset(test_idx), device=device) * std + mean,
-        True,
-    )
-    head = copy.deepcopy(model)
-    stats = fine_tune(head, labelled, y, mode="head", seed=seed, device=device, **ft)
-    mean, std = stats.target_stats["target"]
-    with torch.inference_mode():
-        z = head.head.eval()(test_embedding).double().cpu().numpy()
-    out[f"{name}-head"] = (z * std + mean, True)
-    return out
-
-
 @contextlib.contextmanager
 def _torch_threads(threads: int | None) -> Iterator[None]:
     """Run with ``threads`` torch CPU threads, restoring the previous number afterwards."""
@@ -215,6 +201,7 @@ def evaluate(
     loss: str = "mse+rank",
     lr: float = 1e-3,
     source_limit: int | None = None,
+    live_sample_size: int | None = None,
     device: str = "cpu",
     threads: int | None = 1,
     progress: bool = True,
@@ -241,6 +228,8 @@ def evaluate(
         loss: ``"mse"`` or ``"mse+rank"`` (source training and fine-tuning).
         lr: source training learning rate.
         source_limit: cap on source cells per family (default 600 quick, all full).
+        live_sample_size: cells of setting ``b`` whose proxies are computed live for the
+            ``b-live`` rows (default 200 full, 8 quick at batch 8; 0: no ``b-live``).
         device: torch device.
         threads: torch CPU threads while evaluating (restored afterwards); None leaves the
             setting alone. One thread is the default because these graphs are small: on a
@@ -295,6 +284,17 @@ def evaluate(
         limit = (
             source_limit if source_limit is not None else (QUICK_SOURCE_CELLS if quick else None)
         )
+        live_size = (
+            live_sample_size
+            if live_sample_size is not None
+            else (QUICK_LIVE_SAMPLE if quick else LIVE_SAMPLE)
+        )
+        if live_size < 0:
+            raise InvalidArgumentError(f"live_sample_size={live_size} must be 0 (none) or more")
+        live_batch = QUICK_LIVE_BATCH if quick else DEFAULT_BATCH_SIZE
+        reported = list(settings)
+        if live_size > 0 and "b" in settings:
+            reported.insert(settings.index("b") + 1, "b-live")
         encoder = None
         if encoder_path is not None:
             loaded = load_encoder(encoder_path, device)
@@ -309,12 +309,13 @@ def evaluate(
             "dataset": dataset,
             "sources": source_list,
             "shots": shot_list,
-            "settings": settings,
+            "settings": reported,
             "quick": quick,
             "model": net_config,
             "train": train,
             "fine_tune": ft,
             "source_limit": limit,
+            "live_proxies": {"sample": live_size, "batch_size": live_batch},
             "encoder": None
             if encoder is None or encoder_path is None
             else [os.fspath(encoder_path), encoder[1], encoder[2]],
@@ -369,70 +370,29 @@ def evaluate(
                 for k, (m, _) in models.items()
             }
             features = feature_matrix(cells.proxies)
+            live = None
+            if name == "b" and live_size > 0:
+                sample = live_sample(len(cells), live_size)
+                scores = live_proxies(
+                    cells, sample, batch_size=live_batch, device=device, progress=progress
+                )
+                live = (sample, scores)
             for seed in tqdm(range(seeds), disable=not progress, desc=f"{target} {name} seeds"):
                 if (name, seed) in done:
                     continue
                 assert cells.graphs.hashes is not None  # graphs_with_costs always records them
                 split = few_shot_split(cells.graphs.hashes, shot_list, np.random.default_rng(seed))
-                test, y_test = split.test, cells.labels[split.test]
-                new: list[dict[str, Any]] = []
-
-                base = {"setting": name, "seed": seed, "test_size": len(test)}
-
-                def record(
-                    method: str,
-                    k: int,
-                    pred: FloatArray,
-                    with_mae: bool,
-                    base: dict[str, Any] = base,
-                    y_test: FloatArray = y_test,
-                    new: list[dict[str, Any]] = new,
-                ) -> None:
-                    row = {**base, "method": method, "shots": k}
-                    new.append({**row, **score(y_test, pred, with_mae=with_mae)})
-
-                for k in shot_list:
-                    labelled = split.labelled[k]
-                    for mname, (net, _) in models.items():
-                        preds = _predict_methods(
-                            mname,
-                            net,
-                            cells,
-                            labelled,
-                            test,
-                            embeddings[mname][test],
-                            ft,
-                            seed,
-                            device,
-                        )
-                        for method, (pred, acc) in preds.items():
-                            record(method, k, pred, acc)
-                    if k >= 2:
-                        y = cells.labels[labelled]
-                        record(
-                            "gnn-target-only",
-                            k,
-                            target_only_predict(
-                                net_config,
-                                cells.graphs.subset(labelled),
-                                y,
-                                cells.graphs.subset(test),
-                                epochs=ft["epochs"] * 2,
-                                lr=ft["lr"],
-                                loss=loss,
-                                seed=seed,
-                                device=device,
-                            ),
-                            True,
-                        )
-                        record(
-                            "gbm-flops-params-proxies",
-                            k,
-                            gbm_predict(features[labelled], y, features[test], seed=seed),
-                            True,
-                        )
-                    for proxy, values in sorted(cells.proxies.items()):
-                        record(f"proxy:{proxy}", k, values[test], False)
+                test = split.test
+                views = [View(name, np.ones(len(test), dtype=bool), cells.proxies)]
+                if live is not None:
+                    sample, scores = live
+                    by_cell = {p: np.full(len(cells), np.nan) for p in scores}
+                    for p, values in scores.items():
+                        by_cell[p][sample] = values
+                    inside = np.isin(test, sample)
+                    views.append(View("b-live", inside, {**cells.proxies, **by_cell}))
+                trained = Models({k: m for k, (m, _) in models.items()}, embeddings, net_config)
+                new = seed_rows(trained, cells, split, views, features, ft, seed, device)
                 runs.extend(new)
                 if out is not None:
                     write_json(out, document())

@@ -18,7 +18,9 @@ __all__ = ["register_evaluate", "run_evaluate"]
 _EPILOG = """\
 settings: a = NAS-Bench-Suite-Zero cells (every proxy's real-data score on the same test cells);
 b = large test sets (NB-101 5k of 30k, NB-201 4,096 without 'none' plus all 15,625 as b-all,
-NB-301 725, OFA 2,223); both = every setting the target has.
+NB-301 725, OFA 2,223); both = every setting the target has. Setting b also reports b-live:
+every method on the test cells of a seeded sample (--live-proxies, default 200; quick 8) whose
+seven network proxies are computed live on the real modules.
 
 examples:
   cgnas evaluate --target nb101 --sources nb201,nb301 --shots 0,10,20,50 --seeds 5 --out r.json
@@ -54,8 +56,20 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--encoder", metavar="PATH", help="pretrained encoder checkpoint")
     parser.add_argument("--quick", action="store_true", help="CI mode: fewer cells and epochs")
     parser.add_argument("--data-dir", metavar="DIR", help="benchmark data ($CGNAS_DATA_DIR)")
+    parser.add_argument(
+        "--source-cells",
+        type=int,
+        metavar="N",
+        help="at most N labelled cells per source family, seeded (default: all; quick 600)",
+    )
     parser.add_argument("--epochs", type=int, help="source training epochs")
     parser.add_argument("--fine-tune-epochs", type=int, help="fine-tuning epochs")
+    parser.add_argument(
+        "--live-proxies",
+        type=int,
+        metavar="N",
+        help="cells of setting b scored by live proxies (default 200; quick 8; 0 = none)",
+    )
     parser.add_argument("--loss", default="mse+rank", help="mse or mse+rank (default)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--out", required=True, metavar="r.json", help="results file (resumable)")
@@ -83,6 +97,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             fine_tune_epochs=args.fine_tune_epochs,
             loss=args.loss,
+            live_sample_size=args.live_proxies,
+            source_limit=args.source_cells,
             device=args.device,
         )
     except (CgPredictError, OSError) as exc:

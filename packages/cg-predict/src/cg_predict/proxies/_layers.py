@@ -57,7 +57,7 @@ def cross_entropy(
 
 
 class _ClampHardsigmoid(nn.Module):
-    """``relu6(x + 3) / 6`` through ``clamp``, which, unlike ``hardsigmoid``, has a 2nd derivative."""
+    """``relu6(x + 3) / 6`` via ``clamp``: unlike ``hardsigmoid``, twice differentiable."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x + 3.0).clamp(0.0, 6.0) / 6.0

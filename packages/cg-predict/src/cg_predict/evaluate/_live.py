@@ -1,0 +1,84 @@
+"""Zero-cost proxies computed live on a seeded sample of a large test set (setting ``b-live``).
+
+Proxies cost seconds per network on a CPU (NB-201 ~5 s for all seven at batch 32, NB-301 ~9 s,
+OFA-MobileNetV3 ~26 s, NB-101 ~30 s), so setting (b) scores them on a sample of its cells
+(``LIVE_SAMPLE`` full, ``QUICK_LIVE_SAMPLE`` quick). The sample is drawn with a fixed seed,
+independent of the run seeds; each network is the cg-ir family's module with weights from
+``init_seed(0, key)`` and one shared synthetic batch (seed 0), as in ``proxy_agreement``. NB-201
+modules have CIFAR-10's 10 classes whatever the target dataset. Scores are cached on disk
+(``ProxyCache``, one file per family) so reruns, resumed runs and other datasets of the same
+family do not recompute them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from tqdm.auto import tqdm
+
+import cg_ir
+from cg_predict.evaluate._targets import CellSet
+from cg_predict.graphs import cache_dir
+from cg_predict.proxies import DEFAULT_BATCH_SIZE, NETWORK_PROXIES, ProxyCache, compute_proxies
+from cg_predict.proxies.agreement import init_seed
+
+__all__ = ["LIVE_SAMPLE", "QUICK_LIVE_SAMPLE", "QUICK_LIVE_BATCH", "live_proxies", "live_sample"]
+
+LIVE_SAMPLE = 200
+QUICK_LIVE_SAMPLE = 8
+QUICK_LIVE_BATCH = 8
+_LIVE_SEED = 20241
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def live_sample(n_cells: int, size: int) -> npt.NDArray[np.int64]:
+    """Sorted indices of a seeded sample of ``size`` of ``n_cells`` cells (all if fewer).
+
+    Examples:
+        >>> live_sample(10, 3).tolist() == live_sample(10, 3).tolist()
+        True
+        >>> live_sample(2, 5).tolist()
+        [0, 1]
+    """
+    if size >= n_cells:
+        return np.arange(n_cells, dtype=np.int64)
+    rng = np.random.default_rng(_LIVE_SEED)
+    return np.sort(rng.choice(n_cells, size=size, replace=False)).astype(np.int64)
+
+
+def live_proxies(
+    cells: CellSet,
+    indices: npt.NDArray[np.int64],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[str, FloatArray]:
+    """``{proxy: scores}`` of every network proxy on the cells at ``indices``, in that order."""
+    family = cg_ir.families.get(cells.family)
+    path = cache_dir() / "evaluate" / f"live-proxies-{cells.family}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cache = ProxyCache(path)
+    names = list(NETWORK_PROXIES)
+    scores: dict[str, list[float]] = {name: [] for name in names}
+    keys = [cells.keys[int(i)] for i in indices]
+    for key in tqdm(keys, disable=not progress, desc=f"{cells.family} live proxies", unit="net"):
+        spec = family.parse(key)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed(0, key))
+            module = family.to_module(spec)
+        result = compute_proxies(
+            module,
+            family.input_shape(spec),
+            names,
+            batch_size=batch_size,
+            seed=0,
+            device=device,
+            graph=family.to_cg(spec),
+            cache=cache,
+        )
+        for name in names:
+            scores[name].append(result[name].value)
+    return {name: np.asarray(values, dtype=np.float64) for name, values in scores.items()}

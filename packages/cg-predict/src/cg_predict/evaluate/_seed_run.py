@@ -1,0 +1,136 @@
+"""One seed of the protocol: every method's predictions on the test cells, scored per view."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from cg_predict.evaluate._baselines import gbm_predict, score, target_only_predict
+from cg_predict.evaluate._splits import FewShotSplit
+from cg_predict.evaluate._targets import CellSet
+from cg_predict.model import PredictorNet
+from cg_predict.training import fine_tune, predict
+
+__all__ = ["Models", "View", "seed_rows"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Models:
+    """The source-trained predictors, their embeddings of the target cells, the net config."""
+
+    models: dict[str, PredictorNet]
+    embeddings: dict[str, torch.Tensor]
+    config: dict[str, Any]
+
+
+class View(NamedTuple):
+    """Which test cells a setting's rows score, and the proxies that compete there.
+
+    Attributes:
+        setting: the ``setting`` field of its rows.
+        mask: over the seed's test cells (in ``split.test`` order).
+        proxies: ``{name: score per cell of the CellSet}`` (NaN where not computed).
+    """
+
+    setting: str
+    mask: npt.NDArray[np.bool_]
+    proxies: dict[str, FloatArray]
+
+
+def _predict_methods(
+    name: str,
+    model: PredictorNet,
+    cells: CellSet,
+    train_idx: npt.NDArray[np.int64],
+    test_idx: npt.NDArray[np.int64],
+    test_embedding: torch.Tensor,
+    ft: dict[str, Any],
+    seed: int,
+    device: str,
+) -> dict[str, tuple[FloatArray, bool]]:
+    """``{method: (test predictions, in accuracy units?)}`` of one pretrained model."""
+    if len(train_idx) == 0:
+        zero = model.head.to(device).eval()(test_embedding).double().detach().cpu().numpy()
+        return {f"{name}-fine-tune": (zero, False), f"{name}-head": (zero, False)}
+    labelled, y = cells.graphs.subset(train_idx), cells.labels[train_idx]
+    out: dict[str, tuple[FloatArray, bool]] = {}
+    full = copy.deepcopy(model)
+    stats = fine_tune(full, labelled, y, mode="full", seed=seed, device=device, **ft)
+    mean, std = stats.target_stats["target"]
+    out[f"{name}-fine-tune"] = (
+        predict(full, cells.graphs.subset(test_idx), device=device) * std + mean,
+        True,
+    )
+    head = copy.deepcopy(model)
+    stats = fine_tune(head, labelled, y, mode="head", seed=seed, device=device, **ft)
+    mean, std = stats.target_stats["target"]
+    with torch.inference_mode():
+        z = head.head.eval()(test_embedding).double().cpu().numpy()
+    out[f"{name}-head"] = (z * std + mean, True)
+    return out
+
+
+def seed_rows(
+    trained: Models,
+    cells: CellSet,
+    split: FewShotSplit,
+    views: list[View],
+    features: FloatArray,
+    ft: dict[str, Any],
+    seed: int,
+    device: str,
+) -> list[dict[str, Any]]:
+    """Per-seed result rows of every (view, method, shots) on ``split``'s test cells."""
+    test = split.test
+    y_test = cells.labels[test]
+    rows: list[dict[str, Any]] = []
+
+    def record(view: View, method: str, k: int, pred: FloatArray, with_mae: bool) -> None:
+        if view.mask.any():
+            rows.append(
+                {
+                    "setting": view.setting,
+                    "seed": seed,
+                    "test_size": int(view.mask.sum()),
+                    "method": method,
+                    "shots": k,
+                    **score(y_test[view.mask], pred[view.mask], with_mae=with_mae),
+                }
+            )
+
+    for k in split.labelled:
+        labelled = split.labelled[k]
+        for name, net in trained.models.items():
+            embedding = trained.embeddings[name][test]
+            preds = _predict_methods(name, net, cells, labelled, test, embedding, ft, seed, device)
+            for method, (pred, in_accuracy) in preds.items():
+                for view in views:
+                    record(view, method, k, pred, in_accuracy)
+        if k >= 2:
+            y = cells.labels[labelled]
+            only = target_only_predict(
+                trained.config,
+                cells.graphs.subset(labelled),
+                y,
+                cells.graphs.subset(test),
+                epochs=ft["epochs"] * 2,
+                lr=ft["lr"],
+                loss=ft["loss"],
+                seed=seed,
+                device=device,
+            )
+            gbm = gbm_predict(features[labelled], y, features[test], seed=seed)
+            for view in views:
+                record(view, "gnn-target-only", k, only, True)
+                record(view, "gbm-flops-params-proxies", k, gbm, True)
+        for view in views:
+            for proxy, values in sorted(view.proxies.items()):
+                record(view, f"proxy:{proxy}", k, values[test], False)
+    return rows
