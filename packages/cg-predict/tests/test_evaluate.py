@@ -204,7 +204,7 @@ def test_setting_b_scores_live_proxies_on_a_sample(tmp_path, monkeypatch) -> Non
     sizes = {r["test_size"] for r in result["results"] if r["setting"] == "b-live"}
     assert sizes and max(sizes) <= 4
     # the scores come back from the on-disk cache: same numbers without recomputing
-    monkeypatch.setattr("cg_predict.evaluate._live.compute_proxies", _cached_only)
+    monkeypatch.setattr("cg_predict.proxies.agreement.compute_proxies", _cached_only)
     again = evaluate("nb301", **tiny)
     assert again["runs"] == result["runs"]
 

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from tqdm.auto import tqdm
 
-import cg_ir
 from cg_predict.evaluate._targets import CellSet
 from cg_predict.graphs import cache_dir
-from cg_predict.proxies import DEFAULT_BATCH_SIZE, NETWORK_PROXIES, ProxyCache, compute_proxies
-from cg_predict.proxies.agreement import init_seed
+from cg_predict.proxies import DEFAULT_BATCH_SIZE, NETWORK_PROXIES, ProxyCache
+from cg_predict.proxies.agreement import cell_proxies
 
 __all__ = ["LIVE_SAMPLE", "QUICK_LIVE_SAMPLE", "QUICK_LIVE_BATCH", "live_proxies", "live_sample"]
 
@@ -57,7 +55,6 @@ def live_proxies(
     progress: bool = True,
 ) -> dict[str, FloatArray]:
     """``{proxy: scores}`` of every network proxy on the cells at ``indices``, in that order."""
-    family = cg_ir.families.get(cells.family)
     path = cache_dir() / "evaluate" / f"live-proxies-{cells.family}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     cache = ProxyCache(path)
@@ -65,19 +62,8 @@ def live_proxies(
     scores: dict[str, list[float]] = {name: [] for name in names}
     keys = [cells.keys[int(i)] for i in indices]
     for key in tqdm(keys, disable=not progress, desc=f"{cells.family} live proxies", unit="net"):
-        spec = family.parse(key)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(init_seed(0, key))
-            module = family.to_module(spec)
-        result = compute_proxies(
-            module,
-            family.input_shape(spec),
-            names,
-            batch_size=batch_size,
-            seed=0,
-            device=device,
-            graph=family.to_cg(spec),
-            cache=cache,
+        result = cell_proxies(
+            cells.family, key, names, seed=0, batch_size=batch_size, device=device, cache=cache
         )
         for name in names:
             scores[name].append(result[name].value)

@@ -18,11 +18,11 @@ from cg_ir import families
 from cg_predict.data import load_zc_nasbench
 from cg_predict.errors import InvalidArgumentError
 from cg_predict.metrics import spearman
-from cg_predict.proxies._cache import ProxyCache, write_json_atomic
+from cg_predict.proxies._cache import ProxyCache, ProxyScore, write_json_atomic
 from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, compute_proxies
 from cg_predict.proxies._registry import ALL, PROXY_VERSION, resolve_names
 
-__all__ = ["proxy_agreement", "init_seed"]
+__all__ = ["cell_proxies", "init_seed", "proxy_agreement"]
 
 _MIN_PAIRS = 3
 
@@ -33,6 +33,37 @@ def init_seed(seed: int, key: str) -> int:
     Derived from both, so a cell gets the same weights whichever sample or order it comes in.
     """
     return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:4], "big")
+
+
+def cell_proxies(
+    family_name: str,
+    key: str,
+    names: Iterable[str],
+    *,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str = "cpu",
+    cache: ProxyCache | None = None,
+) -> dict[str, ProxyScore]:
+    """Proxies of one benchmark cell: cg-ir's module, weights from ``init_seed(seed, key)``.
+
+    The batch is the synthetic one of ``seed``; the graph is the family's fast-path graph.
+    """
+    family = families.get(family_name)
+    spec = family.parse(key)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed(seed, key))
+        module = family.to_module(spec)
+    return compute_proxies(
+        module,
+        family.input_shape(spec),
+        names,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        graph=family.to_cg(spec),
+        cache=cache,
+    )
 
 
 def proxy_agreement(
@@ -106,24 +137,17 @@ def proxy_agreement(
         "proxy_version": PROXY_VERSION,
     }
     cells = _resume(Path(out), config) if out is not None else {}
-    family = families.get("nb201")
-
     from tqdm.auto import tqdm
 
     todo = [r for r in records if r.key not in cells]
     for record in tqdm(todo, desc="proxies", unit="net", disable=not progress):
-        spec = family.parse(record.key)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(init_seed(seed, record.key))
-            module = family.to_module(spec)
-        scores = compute_proxies(
-            module,
-            family.input_shape(spec),
+        scores = cell_proxies(
+            "nb201",
+            record.key,
             wanted,
-            batch_size=batch_size,
             seed=seed,
+            batch_size=batch_size,
             device=device,
-            graph=family.to_cg(spec),
             cache=cache,
         )
         cells[record.key] = {
