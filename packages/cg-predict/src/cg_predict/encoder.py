@@ -51,9 +51,9 @@ class EncoderConfig:
             1.5x faster on the CPU, where tanh is the most expensive op of a layer.
         readout: ``"mean"`` (the paper's), ``"attention"``, or ``"mean-sum"``: the mean and
             the asinh of the sum of the node states, mixed by a linear layer. A mean cannot
-            see how big a graph is; in leave-one-family-out transfer with 50 target labels
-            (2 seeds, 2,000 source cells per family) ``"mean-sum"`` raised the SRCC on NB-101
-            from 0.375 to 0.722 and on NB-201 CIFAR-10 to 0.897.
+            see how big a graph is; in leave-one-family-out transfer (the workspace's
+            ``tools/compare_readouts.py``) ``"mean-sum"`` ranked NB-101 and NB-201 far better
+            and NB-301 a little worse than ``"mean"``.
         reverse_edges: also pass messages from consumer to producer.
         num_ops: size of the op vocabulary (``len(cg_ir.vocabulary())``).
         num_features: float features per node (``len(FEATURE_COLUMNS)``).

@@ -218,8 +218,8 @@ def evaluate(
         encoder_path: a pretrained encoder (``checkpoint.load_encoder``); adds the rows
             ``<pretraining_method>-fine-tune`` and ``<pretraining_method>-head``.
         quick: CI/book mode: <= 600 source cells per family, <= 1000 test cells, fewer source
-            epochs (fine-tuning keeps its 100 epochs: with 25, 50 NB-101 labels made the
-            source model worse, SRCC 0.18 instead of 0.63).
+            epochs (fine-tuning keeps its 100 epochs: with 25, 50 NB-101 labels left the
+            source model worse than 10 did).
         data_dir: the benchmark data directory (default ``$CGNAS_DATA_DIR``).
         out: write ``r.json`` here after every seed; finished seeds of the same
             configuration are read back and skipped (resuming).
