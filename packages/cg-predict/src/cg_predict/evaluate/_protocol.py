@@ -12,7 +12,7 @@
    model. Baselines: ``gnn-target-only`` and ``gbm-flops-params-proxies`` on the same labels
    (``k >= 2``), and every proxy as a predictor (``proxy:<name>``) on the same test cells.
 4. Setting ``b`` also yields ``b-live``: every row again on the test cells inside a seeded
-   sample of ``live_proxies`` cells, where the seven network proxies were computed live
+   sample of ``live_sample_size`` cells, where the seven network proxies were computed live
    (``_live``), so they compete on exactly the same cells.
 
 The paper reports 5 fine-tuning runs of one trained model; so does this protocol: the seeds
