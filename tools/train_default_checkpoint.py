@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--activation", default="relu")
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--dim", type=int, default=32)
-    parser.add_argument("--readout", default="mean")
+    parser.add_argument("--readout", default="mean-sum")
     parser.add_argument("--reverse-edges", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: best when busy)")
     parser.add_argument("--no-progress", action="store_true")

@@ -49,11 +49,11 @@ class EncoderConfig:
             ReLU is the default: in-family on NB-201 (800 training cells, 15 epochs, test on
             unseen isomorphism classes) it ranked better (SRCC 0.77 vs 0.71) and trains about
             1.5x faster on the CPU, where tanh is the most expensive op of a layer.
-        readout: ``"mean"`` (the paper's), ``"attention"``, or ``"mean-sum"``: the mean and
-            the asinh of the sum of the node states, mixed by a linear layer. A mean cannot
-            see how big a graph is; in leave-one-family-out transfer (the workspace's
-            ``tools/compare_readouts.py``) ``"mean-sum"`` ranked NB-101 and NB-201 far better
-            and NB-301 a little worse than ``"mean"``.
+        readout: ``"mean-sum"`` (default), ``"mean"`` (the paper's) or ``"attention"``.
+            ``"mean-sum"`` mixes the mean and the asinh of the sum of the node states with a
+            linear layer. A mean cannot see how big a graph is; in leave-one-family-out
+            transfer (the workspace's ``tools/compare_readouts.py``) ``"mean-sum"`` ranked
+            NB-101 and NB-201 far better and NB-301 a little worse than ``"mean"``.
         reverse_edges: also pass messages from consumer to producer.
         num_ops: size of the op vocabulary (``len(cg_ir.vocabulary())``).
         num_features: float features per node (``len(FEATURE_COLUMNS)``).
@@ -72,7 +72,7 @@ class EncoderConfig:
     dim: int = 32
     op_dim: int = 16
     activation: str = "relu"
-    readout: str = "mean"
+    readout: str = "mean-sum"
     reverse_edges: bool = False
     num_ops: int = len(vocabulary())
     num_features: int = len(FEATURE_COLUMNS)
