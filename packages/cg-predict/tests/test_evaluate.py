@@ -188,6 +188,44 @@ def test_tiny_run_is_deterministic_and_resumable(tmp_path, monkeypatch) -> None:
     assert third["runs"] == first["runs"]
 
 
+def _tiny_encoder(path, method: str) -> None:  # type: ignore[no-untyped-def]
+    encoder = Encoder(EncoderConfig(dim=16, op_dim=8, num_layers=2))
+    save_encoder(path, encoder, {"pretraining_method": method})
+
+
+@pytest.mark.needs_data
+@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
+def test_several_encoders_share_one_run_and_can_be_unfrozen(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    import cg_predict.evaluate._protocol as protocol
+
+    frozen_during_fit: list[bool] = []
+    real_fit = protocol.fit
+
+    def spy_fit(model, graphs, labels, families, **kw):  # type: ignore[no-untyped-def]
+        frozen_during_fit.append(not any(p.requires_grad for p in model.encoder.parameters()))
+        return real_fit(model, graphs, labels, families, **kw)
+
+    monkeypatch.setattr(protocol, "fit", spy_fit)
+    _tiny_encoder(tmp_path / "a.pt", "cl-a")
+    _tiny_encoder(tmp_path / "b.pt", "cl-b")
+    tiny = {**TINY, "seeds": 1, "encoder_path": [tmp_path / "a.pt", tmp_path / "b.pt"]}
+    result = evaluate("nb301", unfreeze_encoder=True, **tiny)
+    methods = {r["method"] for r in result["results"]}
+    assert {"gnn-fine-tune", "cl-a-fine-tune", "cl-a-head", "cl-b-fine-tune"} <= methods
+    # supervised: one end-to-end fit; each encoder: frozen head fit, then unfrozen fit
+    assert frozen_during_fit == [False, True, False, True, False]
+    assert set(result["metadata"]["source_training"]["cl-a"]) >= {"fit", "fit_unfrozen"}
+    assert result["config"]["unfreeze_encoder"] is True
+
+
+def test_encoders_must_add_distinct_rows(tmp_path) -> None:
+    _tiny_encoder(tmp_path / "a.pt", "cl-a")
+    _tiny_encoder(tmp_path / "b.pt", "cl-a")
+    with pytest.raises(InvalidArgumentError, match="distinct pretraining methods"):
+        evaluate("nb301", **{**TINY, "encoder_path": [tmp_path / "a.pt", tmp_path / "b.pt"]})
+
+
 @pytest.mark.needs_data
 @pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
 def test_setting_b_scores_live_proxies_on_a_sample(tmp_path, monkeypatch) -> None:

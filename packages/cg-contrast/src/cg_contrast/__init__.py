@@ -1,7 +1,8 @@
 """cg-contrast: contrastive pretraining of cg-predict encoders on unlabeled computation graphs.
 
 Submodules (imported on use; ``import cg_contrast`` stays cheap): ``spectral``, ``retrieval``,
-``loss``, ``augment``, ``pools``, ``pretrain``, ``pipeline``, ``cli``, ``errors``.
+``loss``, ``augment``, ``pools``, ``pretrain``, ``pipeline``, ``ablation``, ``cli``,
+``errors``.
 """
 
 from cg_contrast.errors import CgContrastError, InvalidArgumentError, PretrainCheckpointError

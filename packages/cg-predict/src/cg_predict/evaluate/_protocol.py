@@ -2,8 +2,9 @@
 
 1. The source families' labels (never a label of the target family, from any dataset) train
    the predictor once per call (seed ``0``; early stopping on a 10% source validation split;
-   cached on disk by configuration). With ``encoder_path`` a second predictor is trained the
-   same way on a frozen pretrained encoder (only its head learns from the sources).
+   cached on disk by configuration). With ``encoder_path`` one more predictor per pretrained
+   encoder is trained the same way on it, frozen (only its head learns from the sources);
+   ``unfreeze_encoder`` then trains the whole network on the sources as a second stage.
 2. For every seed, ``few_shot_split`` draws ``max(shots)`` labelled target cells from distinct
    isomorphism classes (nested: 10 shots are the first 10 of 20); the test set is every cell
    whose class is not labelled, the same for every shot count and method of that seed.
@@ -128,8 +129,14 @@ def _train_source(
     train: dict[str, Any],
     device: str,
     progress: bool,
+    unfreeze: bool = False,
 ) -> tuple[PredictorNet, dict[str, Any]]:
-    """Train (or load from the disk cache) the predictor on the source families' labels."""
+    """Train (or load from the disk cache) the predictor on the source families' labels.
+
+    With a pretrained ``encoder`` the head learns on it frozen; ``unfreeze`` then trains the
+    whole network (a second ``fit`` of the same length), so that a head fitted to the
+    pretrained features guides the encoder's first updates.
+    """
     groups = [f"{c.family}/{c.dataset}" for c in sources for _ in range(len(c))]
     check_no_target_labels(groups, target)
     digest = hashlib.sha256(
@@ -137,7 +144,7 @@ def _train_source(
             {
                 "config": config,
                 "train": train,
-                "encoder": None if encoder is None else list(encoder[1:]),
+                "encoder": None if encoder is None else [*encoder[1:], unfreeze],
                 "sources": [[c.name, c.dataset, list(c.keys)] for c in sources],
                 "versions": [cg_ir.__version__, cg_predict.__version__],
             },
@@ -165,9 +172,38 @@ def _train_source(
     result = fit(model, graphs, labels, groups, seed=0, device=device, progress=progress, **train)
     for p in model.parameters():
         p.requires_grad_(True)
-    meta = {"fit": result.to_dict(), "trained_on": sorted(set(groups))}
+    meta: dict[str, Any] = {"fit": result.to_dict(), "trained_on": sorted(set(groups))}
+    if encoder is not None and unfreeze:
+        second = fit(
+            model, graphs, labels, groups, seed=0, device=device, progress=progress, **train
+        )
+        meta["fit_unfrozen"] = second.to_dict()
     save_checkpoint(path, model, meta)
     return model, meta
+
+
+def _pretrained_encoders(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None, device: str
+) -> dict[str, tuple[Any, str, str]]:
+    """``{path: (encoder, row name, sha256 of the file)}``; row names must be distinct."""
+    if paths is None:
+        return {}
+    listed = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    encoders: dict[str, tuple[Any, str, str]] = {}
+    for path in listed:
+        loaded = load_encoder(path, device)
+        name = str(loaded.metadata.get("pretraining_method", "pretrained"))
+        clash = [p for p, e in encoders.items() if e[1] == name]
+        if name == "gnn" or clash:
+            raise InvalidArgumentError(
+                f"encoder {os.fspath(path)!r} would add rows named {name!r}, like "
+                f"{clash[0] if clash else 'the supervised GNN'!r}; pass encoders of distinct "
+                "pretraining methods (or run evaluate once per encoder)"
+            )
+        # the weights, not the path, identify the encoder (cached models, resuming)
+        sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        encoders[os.fspath(path)] = (loaded.encoder, name, sha)
+    return encoders
 
 
 @contextlib.contextmanager
@@ -190,7 +226,8 @@ def evaluate(
     seeds: int = 5,
     *,
     setting: str | Sequence[str] | None = "both",
-    encoder_path: str | os.PathLike[str] | None = None,
+    encoder_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+    unfreeze_encoder: bool = False,
     quick: bool = False,
     data_dir: str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
@@ -215,8 +252,11 @@ def evaluate(
         shots: labelled target cells per run (0 = zero-shot).
         seeds: number of seeds (0, 1, ..., seeds - 1).
         setting: ``"a"``, ``"b"`` (NB-201: with ``"b-all"``), ``"both"`` or a list.
-        encoder_path: a pretrained encoder (``checkpoint.load_encoder``); adds the rows
-            ``<pretraining_method>-fine-tune`` and ``<pretraining_method>-head``.
+        encoder_path: one or more pretrained encoders (``checkpoint.load_encoder``); each adds
+            the rows ``<pretraining_method>-fine-tune`` and ``<pretraining_method>-head``
+            (methods must differ). The supervised rows are computed once for all of them.
+        unfreeze_encoder: after the head has learnt the sources on a frozen pretrained
+            encoder, train the whole network on the sources too (default: stay frozen).
         quick: CI/book mode: <= 600 source cells per family, <= 1000 test cells, fewer source
             epochs (fine-tuning keeps its 100 epochs: with 25, 50 NB-101 labels left the
             source model worse than 10 did).
@@ -297,15 +337,7 @@ def evaluate(
         reported = list(settings)
         if live_size > 0 and "b" in settings:
             reported.insert(settings.index("b") + 1, "b-live")
-        encoder = None
-        if encoder_path is not None:
-            loaded = load_encoder(encoder_path, device)
-            encoder = (
-                loaded.encoder,
-                str(loaded.metadata.get("pretraining_method", "pretrained")),
-                # the weights, not the path, identify the encoder (cached models, resuming)
-                hashlib.sha256(Path(encoder_path).read_bytes()).hexdigest(),
-            )
+        encoders = _pretrained_encoders(encoder_path, device)
         config = {
             "target": target,
             "dataset": dataset,
@@ -318,9 +350,8 @@ def evaluate(
             "fine_tune": ft,
             "source_limit": limit,
             "live_proxies": {"sample": live_size, "batch_size": live_batch},
-            "encoder": None
-            if encoder is None or encoder_path is None
-            else [os.fspath(encoder_path), encoder[1], encoder[2]],
+            "encoder": [[path, name, sha] for path, (_, name, sha) in encoders.items()] or None,
+            "unfreeze_encoder": unfreeze_encoder if encoders else None,
         }
         digest = config_hash(config)
         runs = load_finished(out, digest)
@@ -332,9 +363,9 @@ def evaluate(
         timings["load_sources_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         models = {"gnn": _train_source(src, target, net_config, None, train, device, progress)}
-        if encoder is not None:
+        for encoder in encoders.values():
             models[encoder[1]] = _train_source(
-                src, target, net_config, encoder, train, device, progress
+                src, target, net_config, encoder, train, device, progress, unfreeze_encoder
             )
         timings["train_sources_s"] = time.perf_counter() - t0
 

@@ -26,6 +26,7 @@ examples:
   cgnas evaluate --target nb101 --sources nb201,nb301 --shots 0,10,20,50 --seeds 5 --out r.json
   cgnas evaluate --target nb201 --dataset cifar100 --quick --setting a --out r.json
   cgnas evaluate --target nb301 --encoder encoder.pt --out r.json
+  cgnas evaluate --target nb201 --encoder retrieval.pt --encoder augment.pt --out r.json
 """
 
 
@@ -53,7 +54,17 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--shots", type=_int_list, default=[0, 10, 20, 50], help="e.g. 0,10,20,50")
     parser.add_argument("--seeds", type=int, default=None, help="seeds (default 5; quick: 2)")
     parser.add_argument("--setting", default="both", help="a, b or both (default both)")
-    parser.add_argument("--encoder", metavar="PATH", help="pretrained encoder checkpoint")
+    parser.add_argument(
+        "--encoder",
+        metavar="PATH",
+        action="append",
+        help="pretrained encoder checkpoint (repeatable: one set of rows per encoder)",
+    )
+    parser.add_argument(
+        "--unfreeze-encoder",
+        action="store_true",
+        help="after the head learns the sources on the frozen encoder, train it all on them",
+    )
     parser.add_argument("--quick", action="store_true", help="CI mode: fewer cells and epochs")
     parser.add_argument("--data-dir", metavar="DIR", help="benchmark data ($CGNAS_DATA_DIR)")
     parser.add_argument(
@@ -91,6 +102,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             seeds,
             setting=args.setting,
             encoder_path=args.encoder,
+            unfreeze_encoder=args.unfreeze_encoder,
             quick=args.quick,
             data_dir=args.data_dir,
             out=args.out,

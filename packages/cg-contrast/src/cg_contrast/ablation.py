@@ -1,0 +1,184 @@
+"""The pretraining ablation: supervised GNN vs the three CL methods, leave-one-family-out.
+
+One pool (every family, unlabeled), one encoder per method (seed ``pretrain_seed``), then
+``cg_predict.evaluate`` on every target with all encoders at once, so the supervised rows and
+the CL rows share source cells, test cells, labelled cells and seeds. Everything lands in
+``work_dir`` (``<method>.pt``, ``<target>.json``, ``<target>-frozen.json``) and is resumed
+from there: a finished encoder of the same configuration is reused, an interrupted one
+continues from its per-epoch state, and finished evaluation seeds are skipped. Processes may
+split the work by ``methods`` and ``targets`` (e.g. one per core) over the same ``work_dir``.
+
+Examples:
+    >>> AblationConfig(quick=True).pretrain_config("dropout").method
+    'dropout'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cg_contrast.errors import InvalidArgumentError
+from cg_contrast.pipeline import PRETRAINING_METHODS, pretrain_encoder
+from cg_contrast.pools import DEFAULT_FAMILIES
+from cg_contrast.pretrain import METHODS, PretrainConfig
+
+__all__ = ["ABLATION_TARGETS", "AblationConfig", "ablation_rows", "run_ablation"]
+
+ABLATION_TARGETS = ("nb101", "nb201", "nb301")
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """What the ablation runs (defaults: the full-size run reported in the book).
+
+    Attributes:
+        targets: target families (CIFAR-10, setting ``a``: NAS-Bench-Suite-Zero test cells).
+        methods: pretraining methods (``cg_contrast.pretrain.METHODS``).
+        families: families of the unlabeled pool (it includes the targets, unlabeled).
+        pool_size: graphs in the pool, split evenly over ``families``.
+        epochs: pretraining epochs.
+        pretrain_seed: the seed of the pool and of every encoder.
+        seeds: evaluation seeds (labelled cells and fine-tuning), as in ``cgnas evaluate``.
+        shots: labelled target cells.
+        source_cells: cap on labelled cells per source family (None: all).
+        source_epochs: source-training epochs (early stopping).
+        unfreeze_encoder: after the head has learnt the sources on the frozen pretrained
+            encoder, train the whole network on them too (the book compares both; results
+            go to ``<target>.json``, frozen ones to ``<target>-frozen.json``).
+        quick: ``cg_predict.evaluate``'s quick mode (fewer test cells and source epochs).
+    """
+
+    targets: tuple[str, ...] = ABLATION_TARGETS
+    methods: tuple[str, ...] = METHODS
+    families: tuple[str, ...] = DEFAULT_FAMILIES
+    pool_size: int = 50000
+    epochs: int = 5
+    pretrain_seed: int = 0
+    seeds: int = 5
+    shots: tuple[int, ...] = (0, 10, 20, 50)
+    source_cells: int | None = 2000
+    source_epochs: int = 25
+    unfreeze_encoder: bool = True
+    quick: bool = False
+    pretrain: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad:
+            raise InvalidArgumentError(f"unknown methods {bad}; valid: {', '.join(METHODS)}")
+        bad = [t for t in self.targets if t not in ABLATION_TARGETS]
+        if bad:
+            raise InvalidArgumentError(
+                f"unknown targets {bad}; valid: {', '.join(ABLATION_TARGETS)}"
+            )
+
+    def pretrain_config(self, method: str) -> PretrainConfig:
+        """The :class:`PretrainConfig` of ``method`` (``pretrain`` overrides its fields)."""
+        return PretrainConfig(
+            **{"method": method, "epochs": self.epochs, "seed": self.pretrain_seed, **self.pretrain}
+        )
+
+
+def _encoder_is_done(path: Path, config: PretrainConfig, pool_size: int) -> bool:
+    from cg_predict.checkpoint import load_encoder
+    from cg_predict.errors import CheckpointError
+
+    if not path.exists():
+        return False
+    try:
+        meta = load_encoder(path).metadata
+    except CheckpointError:
+        return False  # damaged: pretrained again
+    want = {**config.identity(), "epochs": config.epochs}
+    return bool(meta.get("config") == want and meta.get("pool_size") == pool_size)
+
+
+def run_ablation(
+    config: AblationConfig,
+    work_dir: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Pretrain the missing encoders, evaluate every target; ``{target: evaluate result}``."""
+    from cg_predict.evaluate import evaluate
+
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    encoders = []
+    for method in config.methods:
+        path = work / f"{method}.pt"
+        pretrain_config = config.pretrain_config(method)
+        if not _encoder_is_done(path, pretrain_config, config.pool_size):
+            pretrain_encoder(
+                path,
+                pretrain_config,
+                families=config.families,
+                pool_size=config.pool_size,
+                resume=True,
+                device=device,
+                progress=progress,
+            )
+        encoders.append(path)
+    return {
+        target: evaluate(
+            target,
+            "cifar10",
+            shots=config.shots,
+            seeds=config.seeds,
+            setting="a",
+            encoder_path=encoders,
+            unfreeze_encoder=config.unfreeze_encoder,
+            quick=config.quick,
+            data_dir=data_dir,
+            out=work / f"{target}{'' if config.unfreeze_encoder else '-frozen'}.json",
+            epochs=config.source_epochs,
+            source_limit=config.source_cells,
+            device=device,
+            progress=progress,
+        )
+        for target in config.targets
+    }
+
+
+def _cell(result: dict[str, Any], method: str, shots: int) -> str:
+    row = next(
+        (r for r in result["results"] if r["method"] == method and r["shots"] == shots), None
+    )
+    if row is None or row["srcc_mean"] is None:
+        return "–"
+    return f"{row['srcc_mean']:.3f} ± {row['srcc_std']:.3f}"
+
+
+def ablation_rows(
+    result: dict[str, Any], methods: Sequence[str] = METHODS
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (one per shot count) of SRCC mean ± std: supervised, then each CL."""
+    header = [
+        "shots",
+        "supervised GNN",
+        *(f"CL {m}" for m in methods),
+        "best proxy",
+    ]
+    rows = []
+    for k in result["config"]["shots"]:
+        proxies = [
+            (r["srcc_mean"], r["method"].removeprefix("proxy:"))
+            for r in result["results"]
+            if r["method"].startswith("proxy:") and r["shots"] == k and r["srcc_mean"] is not None
+        ]
+        best = max(proxies, default=None)
+        rows.append(
+            [
+                str(k),
+                _cell(result, "gnn-fine-tune", k),
+                *(_cell(result, f"{PRETRAINING_METHODS[m]}-fine-tune", k) for m in methods),
+                "–" if best is None else f"{best[0]:.3f} ({best[1]})",
+            ]
+        )
+    return header, rows

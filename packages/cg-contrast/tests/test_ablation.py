@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import cg_contrast.ablation as ablation
+from cg_contrast.ablation import AblationConfig, ablation_rows, run_ablation
+from cg_contrast.errors import InvalidArgumentError
+
+TINY = AblationConfig(
+    targets=("nb201",),
+    families=("nb201", "nb301"),
+    pool_size=40,
+    epochs=1,
+    seeds=1,
+    shots=(0, 5),
+    source_cells=40,
+    source_epochs=1,
+    quick=True,
+    pretrain={"batch_size": 16},
+    unfreeze_encoder=False,
+)
+
+
+def test_unknown_method_or_target_is_rejected() -> None:
+    with pytest.raises(InvalidArgumentError, match="unknown methods"):
+        AblationConfig(methods=("retrieval", "bogus"))
+    with pytest.raises(InvalidArgumentError, match="unknown targets"):
+        AblationConfig(targets=("ofa-mbv3",))
+
+
+def test_pretrain_overrides_reach_the_pretrain_config() -> None:
+    config = TINY.pretrain_config("augment")
+    assert (config.method, config.epochs, config.batch_size) == ("augment", 1, 16)
+
+
+@pytest.mark.needs_data
+@pytest.mark.skipif(
+    not os.environ.get("CGNAS_DATA_DIR"), reason="CGNAS_DATA_DIR is not set (CI sets it)"
+)
+def test_ablation_compares_every_method_and_resumes(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    first = run_ablation(TINY, tmp_path / "work", progress=False)
+    header, rows = ablation_rows(first["nb201"])
+    assert header == [
+        "shots",
+        "supervised GNN",
+        "CL retrieval",
+        "CL augment",
+        "CL dropout",
+        "best proxy",
+    ]
+    assert [r[0] for r in rows] == ["0", "5"]
+    assert all("±" in cell for row in rows for cell in row[1:5])
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == [
+        "augment.pt",
+        "dropout.pt",
+        "nb201-frozen.json",
+        "retrieval.pt",
+    ]
+
+    # finished encoders and seeds are reused, not recomputed
+    def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("pretrained again")
+
+    monkeypatch.setattr(ablation, "pretrain_encoder", fail)
+    again = run_ablation(TINY, tmp_path / "work", progress=False)
+    assert again["nb201"]["runs"] == first["nb201"]["runs"]
