@@ -115,6 +115,9 @@ def test_results_file_roundtrip(tmp_path) -> None:
     assert load_finished(path, digest) == runs
     assert load_finished(path, config_hash({"x": 2})) == []
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temp file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0o600
 
 
 def test_cli_reports_errors(tmp_path, capsys) -> None:

@@ -6,13 +6,13 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cg_ir import atomic_output
 from cg_predict.errors import InvalidArgumentError
 
 __all__ = ["config_hash", "load_finished", "summarize_runs", "write_json"]
@@ -40,18 +40,10 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
-    """Write ``data`` as strict JSON atomically (temp file in the same folder, then rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_clean(data), f, indent=1, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as strict JSON atomically (``cg_ir.atomic_output``: the usual permissions)."""
+    text = json.dumps(_clean(data), indent=1, allow_nan=False) + "\n"
+    with atomic_output(path) as f:
+        f.write(text.encode())
 
 
 def load_finished(path: str | os.PathLike[str] | None, digest: str) -> list[dict[str, Any]]:
