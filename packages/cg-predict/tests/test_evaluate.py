@@ -145,6 +145,19 @@ TINY = dict(
 )
 
 
+def _spy_on_fit(monkeypatch, record) -> None:  # type: ignore[no-untyped-def]
+    """Call ``record(model, families)`` before every source-training ``fit`` of the protocol."""
+    import cg_predict.evaluate._protocol as protocol
+
+    real_fit = protocol.fit
+
+    def spy_fit(model, graphs, labels, families, **kw):  # type: ignore[no-untyped-def]
+        record(model, families)
+        return real_fit(model, graphs, labels, families, **kw)
+
+    monkeypatch.setattr(protocol, "fit", spy_fit)
+
+
 @pytest.mark.needs_data
 @pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
 def test_tiny_run_is_deterministic_and_resumable(tmp_path, monkeypatch) -> None:
@@ -152,13 +165,7 @@ def test_tiny_run_is_deterministic_and_resumable(tmp_path, monkeypatch) -> None:
     seen_groups: list[str] = []
     import cg_predict.evaluate._protocol as protocol
 
-    real_fit = protocol.fit
-
-    def spy_fit(model, graphs, labels, families, **kw):  # type: ignore[no-untyped-def]
-        seen_groups.extend(families)
-        return real_fit(model, graphs, labels, families, **kw)
-
-    monkeypatch.setattr(protocol, "fit", spy_fit)
+    _spy_on_fit(monkeypatch, lambda model, families: seen_groups.extend(families))
     encoder = Encoder(EncoderConfig(dim=16, op_dim=8, num_layers=2))
     save_encoder(tmp_path / "enc.pt", encoder, {"pretraining_method": "cl"})
     tiny = {**TINY, "encoder_path": tmp_path / "enc.pt"}
@@ -200,16 +207,13 @@ def _tiny_encoder(path, method: str) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
 def test_several_encoders_share_one_run_and_can_be_unfrozen(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
-    import cg_predict.evaluate._protocol as protocol
-
     frozen_during_fit: list[bool] = []
-    real_fit = protocol.fit
-
-    def spy_fit(model, graphs, labels, families, **kw):  # type: ignore[no-untyped-def]
-        frozen_during_fit.append(not any(p.requires_grad for p in model.encoder.parameters()))
-        return real_fit(model, graphs, labels, families, **kw)
-
-    monkeypatch.setattr(protocol, "fit", spy_fit)
+    _spy_on_fit(
+        monkeypatch,
+        lambda model, _: frozen_during_fit.append(
+            not any(p.requires_grad for p in model.encoder.parameters())
+        ),
+    )
     _tiny_encoder(tmp_path / "a.pt", "cl-a")
     _tiny_encoder(tmp_path / "b.pt", "cl-b")
     tiny = {**TINY, "seeds": 1, "encoder_path": [tmp_path / "a.pt", tmp_path / "b.pt"]}
