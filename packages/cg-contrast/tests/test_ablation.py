@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -67,3 +68,10 @@ def test_ablation_compares_every_method_and_resumes(tmp_path, monkeypatch) -> No
     monkeypatch.setattr(ablation, "pretrain_encoder", fail)
     again = run_ablation(TINY, tmp_path / "work", progress=False)
     assert again["nb201"]["runs"] == first["nb201"]["runs"]
+    # an encoder of another pool is not reused
+    with pytest.raises(AssertionError, match="pretrained again"):
+        run_ablation(
+            dataclasses.replace(TINY, families=("nb201", "nb101")),
+            tmp_path / "work",
+            progress=False,
+        )

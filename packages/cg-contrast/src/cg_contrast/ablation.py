@@ -83,7 +83,8 @@ class AblationConfig:
         )
 
 
-def _encoder_is_done(path: Path, config: PretrainConfig, pool_size: int) -> bool:
+def _encoder_is_done(path: Path, config: PretrainConfig, ablation: AblationConfig) -> bool:
+    """Whether ``path`` holds an encoder pretrained with ``config`` on the ablation's pool."""
     from cg_predict.checkpoint import load_encoder
     from cg_predict.errors import CheckpointError
 
@@ -93,8 +94,14 @@ def _encoder_is_done(path: Path, config: PretrainConfig, pool_size: int) -> bool
         meta = load_encoder(path).metadata
     except CheckpointError:
         return False  # damaged: pretrained again
-    want = {**config.identity(), "epochs": config.epochs}
-    return bool(meta.get("config") == want and meta.get("pool_size") == pool_size)
+    found = [meta.get(k) for k in ("config", "families", "pool_size", "pool_seed")]
+    want = [
+        {**config.identity(), "epochs": config.epochs},
+        list(ablation.families),
+        ablation.pool_size,
+        config.seed,
+    ]
+    return found == want
 
 
 def run_ablation(
@@ -114,7 +121,7 @@ def run_ablation(
     for method in config.methods:
         path = work / f"{method}.pt"
         pretrain_config = config.pretrain_config(method)
-        if not _encoder_is_done(path, pretrain_config, config.pool_size):
+        if not _encoder_is_done(path, pretrain_config, config):
             pretrain_encoder(
                 path,
                 pretrain_config,
