@@ -6,7 +6,13 @@ import os
 import pytest
 
 import cg_contrast.ablation as ablation
-from cg_contrast.ablation import AblationConfig, ablation_rows, run_ablation
+from cg_contrast.ablation import (
+    AblationConfig,
+    ablation_rows,
+    best_proxy,
+    run_ablation,
+    summary_row,
+)
 from cg_contrast.errors import InvalidArgumentError
 
 TINY = AblationConfig(
@@ -75,3 +81,22 @@ def test_ablation_compares_every_method_and_resumes(tmp_path, monkeypatch) -> No
             tmp_path / "work",
             progress=False,
         )
+
+
+def test_best_proxy_and_summary_rows_read_an_evaluate_result() -> None:
+    def row(method: str, shots: int, srcc: float | None) -> dict[str, object]:
+        return {"method": method, "shots": shots, "srcc_mean": srcc, "srcc_std": 0.0}
+
+    result = {
+        "results": [
+            row("proxy:nwot", 0, 0.7),
+            row("proxy:flops", 0, 0.8),
+            row("proxy:snip", 0, None),
+            row("proxy:nwot", 10, 0.6),
+            row("gnn-fine-tune", 10, 0.5),
+        ]
+    }
+    assert best_proxy(result, 0) == (0.8, "flops")
+    assert best_proxy(result, 20) is None
+    assert summary_row(result, "gnn-fine-tune", 10)["srcc_mean"] == 0.5  # type: ignore[index]
+    assert summary_row(result, "gnn-fine-tune", 0) is None

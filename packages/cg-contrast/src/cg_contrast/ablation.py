@@ -26,7 +26,14 @@ from cg_contrast.pipeline import PRETRAINING_METHODS, pretrain_encoder
 from cg_contrast.pools import DEFAULT_FAMILIES
 from cg_contrast.pretrain import METHODS, PretrainConfig
 
-__all__ = ["ABLATION_TARGETS", "AblationConfig", "ablation_rows", "run_ablation"]
+__all__ = [
+    "ABLATION_TARGETS",
+    "AblationConfig",
+    "ablation_rows",
+    "best_proxy",
+    "run_ablation",
+    "summary_row",
+]
 
 ABLATION_TARGETS = ("nb101", "nb201", "nb301")
 
@@ -153,10 +160,25 @@ def run_ablation(
     }
 
 
-def _cell(result: dict[str, Any], method: str, shots: int) -> str:
-    row = next(
+def summary_row(result: dict[str, Any], method: str, shots: int) -> dict[str, Any] | None:
+    """The ``results`` row of ``method`` at ``shots`` in an evaluate result (None if absent)."""
+    return next(
         (r for r in result["results"] if r["method"] == method and r["shots"] == shots), None
     )
+
+
+def best_proxy(result: dict[str, Any], shots: int) -> tuple[float, str] | None:
+    """``(mean SRCC, proxy name)`` of the best proxy on the test cells of ``shots``."""
+    scored = [
+        (r["srcc_mean"], r["method"].removeprefix("proxy:"))
+        for r in result["results"]
+        if r["method"].startswith("proxy:") and r["shots"] == shots and r["srcc_mean"] is not None
+    ]
+    return max(scored, default=None)
+
+
+def _cell(result: dict[str, Any], method: str, shots: int) -> str:
+    row = summary_row(result, method, shots)
     if row is None or row["srcc_mean"] is None:
         return "–"
     return f"{row['srcc_mean']:.3f} ± {row['srcc_std']:.3f}"
@@ -174,12 +196,7 @@ def ablation_rows(
     ]
     rows = []
     for k in result["config"]["shots"]:
-        proxies = [
-            (r["srcc_mean"], r["method"].removeprefix("proxy:"))
-            for r in result["results"]
-            if r["method"].startswith("proxy:") and r["shots"] == k and r["srcc_mean"] is not None
-        ]
-        best = max(proxies, default=None)
+        best = best_proxy(result, k)
         rows.append(
             [
                 str(k),
