@@ -1,4 +1,4 @@
-"""Bulk conversion (serial and two workers) and the many-graphs file."""
+"""Bulk conversion (serial, two workers, a given executor) and the many-graphs file."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import given, settings
 
 from cg_ir import GraphSerializationError, InvalidSpecError, families
 from cg_ir.bulk import convert_many, load_graphs, save_graphs
+from cg_ir.executor import LocalExecutor
 from cg_ir.testing import computation_graphs
 
 KEYS = ["(0, 1, 2, 3, 4, 0)", "(1, 1, 1, 1, 1, 1)", "(2, 2, 2, 2, 2, 2)", "(4, 3, 2, 1, 0, 1)"]
@@ -27,6 +28,17 @@ def test_convert_many_serial_matches_to_cg():
 def test_convert_many_two_workers_same_order():
     graphs = convert_many("nb201", KEYS * 3, workers=2, chunksize=2, progress=False)
     assert graphs == convert_many("nb201", KEYS * 3, progress=False)
+
+
+def test_convert_many_through_an_executor_left_open():
+    serial = convert_many("nb201", KEYS * 3, progress=False)
+    with LocalExecutor(workers=2, chunksize=2) as executor:
+        assert convert_many("nb201", KEYS * 3, executor=executor, progress=False) == serial
+        assert executor._pool is not None  # not closed by convert_many: reusable
+        assert convert_many("nb201", KEYS[:1], executor=executor, progress=False) == serial[:1]
+    assert convert_many("nb201", KEYS, executor=LocalExecutor(), progress=False) == serial[:4]
+    with pytest.raises(ValueError, match="pass workers and chunksize to the executor"):
+        convert_many("nb201", KEYS, workers=2, executor=LocalExecutor(), progress=False)
 
 
 def test_convert_many_errors():
@@ -100,4 +112,7 @@ def test_workers_need_an_installed_family():
 
     with pytest.raises(ValueError, match="'local-nb201' is not installed through the"):
         convert_many(Local(), KEYS, workers=2, progress=False)
+    with pytest.raises(ValueError, match="'local-nb201' is not installed through the"):
+        convert_many(Local(), KEYS, executor=LocalExecutor(workers=2), progress=False)
     assert len(convert_many(Local(), KEYS, progress=False)) == len(KEYS)
+    assert len(convert_many(Local(), KEYS[:1], workers=2, progress=False)) == 1  # no pool

@@ -6,12 +6,15 @@ import copy
 import json
 import math
 import os
+import pickle
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from cg_ir import families
+from cg_ir.executor import Executor, LocalExecutor
 from cg_predict.errors import (
     InvalidArgumentError,
     ProxyCacheError,
@@ -23,11 +26,13 @@ from cg_predict.proxies import (
     NETWORK_PROXIES,
     ProxyCache,
     ProxyScore,
+    _compute,
     compute_proxies,
     log_scale,
     proxy_agreement,
 )
 from cg_predict.proxies._layers import twice_differentiable
+from cg_predict.proxies.agreement import cell_proxies, map_cell_proxies
 
 SHAPE = (3, 12, 12)
 NB201_KEY = "(0, 2, 3, 2, 3, 1)"
@@ -275,3 +280,127 @@ def test_grasp_twins_compute_the_same_function():
     twin = twice_differentiable(copy.deepcopy(net))
     assert not any(isinstance(m, nn.Hardswish | nn.Hardsigmoid) for m in twin.modules())
     torch.testing.assert_close(twin(x), net(x))
+
+
+class _Spy(Executor):
+    """The out-of-process code path, run here: what goes out and back is pickled, as between
+    processes (spawning workers that import torch costs ~15 s on a busy 2-core runner); each
+    map's number of items is recorded."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def map(self, fn, items, *, progress=False, desc=None):  # type: ignore[no-untyped-def]
+        fn, items = pickle.loads(pickle.dumps((fn, list(items))))
+        self.sizes.append(len(items))
+        results = LocalExecutor().map(fn, items, progress=progress, desc=desc)
+        return pickle.loads(pickle.dumps(results))
+
+    def close(self) -> None:
+        pass
+
+
+def _values(results):  # type: ignore[no-untyped-def]
+    return [{n: (s.value, s.cached) for n, s in r.items()} for r in results]
+
+
+def test_map_cell_proxies_through_executors_matches_the_serial_loop(tmp_path, monkeypatch):
+    keys = [NB201_KEY, "(1, 1, 1, 1, 1, 1)", NB201_KEY]  # a key met twice reads the cache
+    names = ["nwot", "synflow", "params"]
+    serial = [cell_proxies("nb201", k, names, batch_size=4) for k in keys]
+    spy = _Spy()
+    assert _values(map_cell_proxies("nb201", keys, names, batch_size=4)) == _values(serial)
+    assert _values(map_cell_proxies("nb201", keys, names, batch_size=4, executor=spy)) == (
+        _values(serial)
+    )
+    # with a cache: part of it known beforehand, the rest computed, then all hits
+    caches, known = {}, {}
+    for how in ("serial", "spy", "other"):
+        cache = caches[how] = ProxyCache(tmp_path / f"{how}.json")
+        known[how] = cell_proxies("nb201", keys[1], ["nwot"], batch_size=4, cache=cache)["nwot"]
+    loop = [cell_proxies("nb201", k, names, batch_size=4, cache=caches["serial"]) for k in keys]
+    runs = []
+    run = _compute._run
+    monkeypatch.setattr(_compute, "_run", lambda name, *a: runs.append(name) or run(name, *a))
+    with _Spy() as other:  # a second, independent run on its own cache
+        through = {
+            how: map_cell_proxies("nb201", keys, names, batch_size=4, cache=caches[how], executor=e)
+            for how, e in (("spy", spy), ("other", other))
+        }
+    assert spy.sizes == [3, 2]  # with a cache, the repeated key is not sent twice
+    # only the missing scores are computed (looking the cache up computes nothing)
+    assert sorted(runs) == sorted(["nwot", "synflow", "synflow"] * 2)
+    entries = {k: ProxyCache(tmp_path / "serial.json").get(k) for k in caches["serial"]._entries}
+    for how, result in through.items():
+        assert _values(result) == _values(loop)
+        assert result[1]["nwot"] == known[how]._replace(cached=True)  # read, not recomputed
+        again = ProxyCache(tmp_path / f"{how}.json")  # saved to disk by the caller
+        assert {k: again.get(k).value for k in entries} == {k: e.value for k, e in entries.items()}
+        assert len(again) == len(entries)
+    hits = map_cell_proxies("nb201", keys, names, batch_size=4, cache=again, executor=spy)
+    assert spy.sizes == [3, 2, 0] and all(s.cached for r in hits for s in r.values())
+
+
+def test_live_proxies_with_an_executor_match_without(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from cg_predict.evaluate._live import live_proxies
+
+    some = {n: NETWORK_PROXIES[n] for n in ("nwot", "snip")}
+    monkeypatch.setattr("cg_predict.evaluate._live.NETWORK_PROXIES", some)
+    cells = SimpleNamespace(
+        family="nb201", keys=(NB201_KEY, "(1, 1, 1, 1, 1, 1)", "(4, 0, 1, 2, 3, 4)")
+    )
+    indices = np.array([2, 0], dtype=np.int64)
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "plain"))
+    plain = live_proxies(cells, indices, batch_size=4, progress=False)
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "spread"))
+    spy = _Spy()
+    spread = live_proxies(cells, indices, batch_size=4, progress=False, executor=spy)
+    again = live_proxies(cells, indices, batch_size=4, progress=False, executor=spy)
+    assert list(plain) == list(spread) == ["nwot", "snip"]
+    for name in plain:
+        np.testing.assert_array_equal(plain[name], spread[name])
+        np.testing.assert_array_equal(plain[name], again[name])
+    assert spy.sizes == [2, 0]  # the second run came from the cache
+
+
+@pytest.mark.slow
+def test_live_proxies_in_two_worker_processes_match_this_process(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from cg_predict.evaluate._live import live_proxies
+
+    cells = SimpleNamespace(
+        family="nb201", keys=(NB201_KEY, "(1, 1, 1, 1, 1, 1)", "(4, 0, 1, 2, 3, 4)")
+    )
+    indices = np.arange(3, dtype=np.int64)
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "here"))
+    here = live_proxies(cells, indices, batch_size=4, progress=False)
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "workers"))
+    with LocalExecutor(workers=2) as two:
+        there = live_proxies(cells, indices, batch_size=4, progress=False, executor=two)
+    assert list(here) == list(there) == list(NETWORK_PROXIES)
+    for name in here:
+        np.testing.assert_array_equal(here[name], there[name])
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
+def test_proxy_agreement_through_an_executor(tmp_path):
+    names = ["synflow", "nwot", "params"]
+    here = proxy_agreement(4, 0, DATA_DIR, names=names, batch_size=4)
+    spy = _Spy()
+    out = tmp_path / "agreement.json"
+    spread = proxy_agreement(4, 0, DATA_DIR, names=names, batch_size=4, out=out, executor=spy)
+    assert spy.sizes == [4]
+    assert list(spread["cells"]) == list(here["cells"])
+    for key, cell in here["cells"].items():
+        ours = spread["cells"][key]["ours"]
+        assert {n: s["value"] for n, s in ours.items()} == {
+            n: s["value"] for n, s in cell["ours"].items()
+        }
+    assert spread["proxies"].keys() == here["proxies"].keys()
+    again = proxy_agreement(4, 0, DATA_DIR, names=names, batch_size=4, out=out, executor=spy)
+    assert spy.sizes == [4, 0] and again["cells"] == spread["cells"]  # resumed from out

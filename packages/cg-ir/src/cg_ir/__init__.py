@@ -6,10 +6,12 @@ from cg_ir._graph import ComputationGraph
 from cg_ir._node import Node, Shape
 from cg_ir._vocab import VOCAB_VERSION, vocabulary
 from cg_ir.errors import (
+    BackendUnavailableError,
     CgIrError,
     GraphSerializationError,
     InvalidGraphError,
     InvalidSpecError,
+    UnknownBackendError,
     UnknownFamilyError,
     UnsupportedOperatorError,
     UntraceableModuleError,
@@ -32,10 +34,12 @@ __all__ = [
     # files
     "atomic_output",
     # errors
+    "BackendUnavailableError",
     "CgIrError",
     "GraphSerializationError",
     "InvalidGraphError",
     "InvalidSpecError",
+    "UnknownBackendError",
     "UnknownFamilyError",
     "UnsupportedOperatorError",
     "UntraceableModuleError",

@@ -1,9 +1,10 @@
 """Converting many architectures at once, and storing many graphs in one compact file.
 
 ``convert_many`` runs a family's ``to_cg`` (the fast structural path for cell families) over a
-list of specs, with a progress bar and optionally several worker processes. ``save_graphs`` /
-``load_graphs`` keep a list of graphs in one gzip-compressed JSON file that stores every
-distinct node once, so a whole benchmark (15,625 NB-201 graphs) stays small and loads fast.
+list of specs, with a progress bar, in this process, in worker processes or on Ray (any
+``cg_ir.executor.Executor``). ``save_graphs`` / ``load_graphs`` keep a list of graphs in one
+gzip-compressed JSON file that stores every distinct node once, so a whole benchmark (15,625
+NB-201 graphs) stays small and loads fast.
 
 Examples:
     >>> from cg_ir import families
@@ -19,9 +20,9 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
-import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
 from importlib.metadata import entry_points
@@ -34,6 +35,7 @@ from cg_ir._node import Node
 from cg_ir._serialize import SCHEMA_VERSION, _node_from_dict
 from cg_ir._vocab import VOCAB_VERSION
 from cg_ir.errors import GraphSerializationError
+from cg_ir.executor import Executor, LocalExecutor
 from cg_ir.families import ENTRY_POINT_GROUP, Family, get
 
 __all__ = ["FILE_FORMAT", "FILE_FORMAT_VERSION", "convert_many", "load_graphs", "save_graphs"]
@@ -41,20 +43,18 @@ __all__ = ["FILE_FORMAT", "FILE_FORMAT_VERSION", "convert_many", "load_graphs", 
 FILE_FORMAT = "cg-ir-graphs"
 FILE_FORMAT_VERSION = 1
 
+
 # -- conversion ----------------------------------------------------------------------------
-# Worker processes receive the family's registered name and string keys only: both pickle
-# cheaply and work under the "spawn" start method, where nothing of the parent is inherited.
-_worker_family: Family[Any] | None = None
+# Outside this process, tasks receive the family's registered name and string keys only: both
+# pickle cheaply and work under "spawn" or on Ray, where nothing of the caller is inherited.
+@functools.cache
+def _family(name: str) -> Family[Any]:
+    return get(name)
 
 
-def _init_worker(name: str) -> None:
-    global _worker_family
-    _worker_family = get(name)
-
-
-def _convert_key(key: str) -> ComputationGraph:
-    assert _worker_family is not None, "worker used without _init_worker"
-    return _worker_family.to_cg(_worker_family.parse(key))
+def _convert_key(name: str, key: str) -> ComputationGraph:
+    family = _family(name)
+    return family.to_cg(family.parse(key))
 
 
 def convert_many(
@@ -64,40 +64,55 @@ def convert_many(
     workers: int = 1,
     progress: bool = True,
     chunksize: int | None = None,
+    executor: Executor | None = None,
 ) -> list[ComputationGraph]:
     """The graphs of ``specs`` (in order), built with ``family.to_cg``.
 
     Args:
-        family: a registered family or its name. With ``workers > 1`` it must be findable by
-            name in a fresh process (installed through entry points), since workers look it up.
+        family: a registered family or its name. Outside this process (``workers > 1``, or an
+            executor that is not ``in_process``) it must be findable by name in a fresh process
+            (installed through entry points), since workers look it up.
         specs: specs of the family, or their string keys (a ``str`` is parsed as a key).
-        workers: processes to use; 1 converts in this process.
+        workers: processes to use; 1 converts in this process. Shorthand for
+            ``executor=LocalExecutor(workers, chunksize=chunksize)``.
         progress: show a tqdm progress bar on stderr.
         chunksize: specs per task sent to a worker; None picks one that gives each worker
             about 16 tasks (few round trips, yet a balanced end).
+        executor: where to convert (any ``cg_ir.executor.Executor``: local processes or Ray);
+            it is left open, for reuse. Give either it or ``workers`` / ``chunksize``.
 
     Raises:
         InvalidSpecError: a key does not parse (raised before any worker starts).
         UnknownFamilyError: no family of that name.
-        ValueError: ``workers`` or ``chunksize`` is below 1, or ``workers > 1`` for a family
-            registered only in this process.
-    """
-    from tqdm.auto import tqdm
+        ValueError: ``workers`` or ``chunksize`` is below 1, ``executor`` comes with
+            ``workers`` or ``chunksize``, or conversion outside this process is asked for a
+            family registered only in this process.
 
+    Examples:
+        >>> from cg_ir.executor import LocalExecutor
+        >>> with LocalExecutor() as executor:
+        ...     graphs = convert_many("nb201", ["(0, 1, 2, 3, 4, 0)"], executor=executor,
+        ...                           progress=False)
+        >>> graphs[0].output_shape
+        (10, 1, 1)
+    """
     fam = get(family) if isinstance(family, str) else family
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
-    if chunksize is not None and chunksize < 1:
-        raise ValueError(f"chunksize must be at least 1, got {chunksize}")
+    if executor is not None and (workers != 1 or chunksize is not None):
+        raise ValueError(
+            "pass workers and chunksize to the executor, not to convert_many with executor="
+        )
+    own = executor is None
+    if executor is None:
+        # built before parsing, so that bad workers / chunksize are reported first; its pool
+        # starts only on the first map
+        executor = LocalExecutor(workers, chunksize=chunksize)
     parsed = [fam.parse(s) if isinstance(s, str) else s for s in specs]
-    bar = tqdm(total=len(parsed), desc=f"{fam.name} CGs", unit="CG", disable=not progress)
+    if own and len(parsed) < 2:
+        executor = LocalExecutor()  # no worker pool for a single spec
+    desc = f"{fam.name} CGs"
     try:
-        if workers == 1 or len(parsed) < 2:
-            graphs = []
-            for spec in parsed:
-                graphs.append(fam.to_cg(spec))
-                bar.update()
-            return graphs
+        if executor.in_process:
+            return executor.map(fam.to_cg, parsed, progress=progress, desc=desc)
         installed = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
         if fam.name not in installed:
             raise ValueError(
@@ -105,16 +120,11 @@ def convert_many(
                 "points, so worker processes cannot find it: use workers=1 or install it"
             )
         keys = [fam.key(spec) for spec in parsed]
-        size = chunksize or max(1, len(keys) // (16 * workers))
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, initializer=_init_worker, initargs=(fam.name,)) as pool:
-            graphs = []
-            for graph in pool.imap(_convert_key, keys, chunksize=size):
-                graphs.append(graph)
-                bar.update()
-            return graphs
+        task = functools.partial(_convert_key, fam.name)
+        return executor.map(task, keys, progress=progress, desc=desc)
     finally:
-        bar.close()
+        if own:
+            executor.close()
 
 
 # -- storage -------------------------------------------------------------------------------

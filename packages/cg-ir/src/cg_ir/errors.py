@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 __all__ = [
+    "BackendUnavailableError",
     "CgIrError",
     "GraphSerializationError",
     "InvalidGraphError",
     "InvalidSpecError",
+    "UnknownBackendError",
     "UnknownFamilyError",
     "UnsupportedOperatorError",
     "UntraceableModuleError",
@@ -27,6 +29,14 @@ class InvalidSpecError(CgIrError, ValueError):
 
 class UnknownFamilyError(CgIrError, LookupError):
     """No family is registered under the requested name."""
+
+
+class UnknownBackendError(CgIrError, ValueError):
+    """No executor backend has the requested name (``cg_ir.executor.BACKENDS`` lists them)."""
+
+
+class BackendUnavailableError(CgIrError, ImportError):
+    """An executor backend's package is not installed; the message gives the ``pip`` command."""
 
 
 class GraphSerializationError(CgIrError, ValueError):

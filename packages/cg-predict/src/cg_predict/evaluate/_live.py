@@ -7,19 +7,20 @@ independent of the run seeds; each network is the cg-ir family's module with wei
 ``init_seed(0, key)`` and one shared synthetic batch (seed 0), as in ``proxy_agreement``. NB-201
 modules have CIFAR-10's 10 classes whatever the target dataset. Scores are cached on disk
 (``ProxyCache``, one file per family) so reruns, resumed runs and other datasets of the same
-family do not recompute them.
+family do not recompute them. An executor (``cg_ir.executor``) spreads the networks over worker
+processes or a Ray cluster.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from tqdm.auto import tqdm
 
+from cg_ir.executor import Executor
 from cg_predict.evaluate._targets import CellSet
 from cg_predict.graphs import cache_dir
 from cg_predict.proxies import DEFAULT_BATCH_SIZE, NETWORK_PROXIES, ProxyCache
-from cg_predict.proxies.agreement import cell_proxies
+from cg_predict.proxies.agreement import map_cell_proxies
 
 __all__ = ["LIVE_SAMPLE", "QUICK_LIVE_SAMPLE", "QUICK_LIVE_BATCH", "live_proxies", "live_sample"]
 
@@ -53,18 +54,32 @@ def live_proxies(
     batch_size: int = DEFAULT_BATCH_SIZE,
     device: str = "cpu",
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> dict[str, FloatArray]:
-    """``{proxy: scores}`` of every network proxy on the cells at ``indices``, in that order."""
+    """``{proxy: scores}`` of every network proxy on the cells at ``indices``, in that order.
+
+    ``executor`` (``cg_ir.executor``: worker processes or Ray) computes the cells elsewhere;
+    the cache is read and written in this process and the scores are the same as without one
+    (see ``map_cell_proxies``).
+    """
     path = cache_dir() / "evaluate" / f"live-proxies-{cells.family}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     cache = ProxyCache(path)
     names = list(NETWORK_PROXIES)
-    scores: dict[str, list[float]] = {name: [] for name in names}
     keys = [cells.keys[int(i)] for i in indices]
-    for key in tqdm(keys, disable=not progress, desc=f"{cells.family} live proxies", unit="net"):
-        result = cell_proxies(
-            cells.family, key, names, seed=0, batch_size=batch_size, device=device, cache=cache
-        )
-        for name in names:
-            scores[name].append(result[name].value)
-    return {name: np.asarray(values, dtype=np.float64) for name, values in scores.items()}
+    results = map_cell_proxies(
+        cells.family,
+        keys,
+        names,
+        seed=0,
+        batch_size=batch_size,
+        device=device,
+        cache=cache,
+        executor=executor,
+        progress=progress,
+        desc=f"{cells.family} live proxies",
+    )
+    return {
+        name: np.asarray([result[name].value for result in results], dtype=np.float64)
+        for name in names
+    }

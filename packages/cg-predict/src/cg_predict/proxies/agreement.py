@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import os
 import platform
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from cg_ir import families
-from cg_predict.data import load_zc_nasbench
+from cg_ir.executor import Executor, LocalExecutor
+from cg_predict.data import ArchRecord, load_zc_nasbench
 from cg_predict.errors import InvalidArgumentError
 from cg_predict.metrics import spearman
 from cg_predict.proxies._cache import ProxyCache, ProxyScore, write_json_atomic
 from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, compute_proxies
 from cg_predict.proxies._registry import ALL, PROXY_VERSION, resolve_names
 
-__all__ = ["cell_proxies", "init_seed", "proxy_agreement"]
+__all__ = ["cell_proxies", "init_seed", "map_cell_proxies", "proxy_agreement"]
 
 _MIN_PAIRS = 3
 
@@ -66,6 +68,184 @@ def cell_proxies(
     )
 
 
+def map_cell_proxies(
+    family_name: str,
+    keys: Sequence[str],
+    names: Iterable[str],
+    *,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str = "cpu",
+    cache: ProxyCache | None = None,
+    executor: Executor | None = None,
+    progress: bool = False,
+    desc: str | None = None,
+) -> list[dict[str, ProxyScore]]:
+    """``[cell_proxies(family_name, key, names, ...) for key in keys]``, through ``executor``.
+
+    Without an executor (or with one that runs in this process) this is exactly that loop,
+    ``cache`` consulted and saved cell by cell. With one that runs elsewhere (worker processes,
+    Ray; see ``cg_ir.executor``) the cache stays in this process: each cell's cache keys are
+    looked up here first (which builds the cell's module, but computes no proxy), only cells
+    with a missing score are sent out, each with its known scores, and what they compute is
+    stored in ``cache`` (saved once) when the results are back. The scores are the same either
+    way, ``cached`` flags and ``seconds`` included; torch runs with the caller's thread count.
+
+    Args:
+        family_name: a cg-ir family, findable by name where the executor runs.
+        keys: the cells' keys.
+        names: proxies to compute (see ``compute_proxies``).
+        seed: the weights' seed (``init_seed``) and the synthetic batch's.
+        batch_size: examples of the synthetic batch.
+        device: where the proxies run (in the executor's workers).
+        cache: a proxy cache consulted and filled.
+        executor: where to compute (None: in this process).
+        progress: show a progress bar.
+        desc: the progress bar's label.
+
+    Returns:
+        ``{name: ProxyScore}`` of each cell, in the order of ``keys``.
+
+    Examples:
+        >>> from cg_ir.executor import LocalExecutor
+        >>> keys = ["(0, 2, 3, 2, 3, 1)", "(1, 1, 1, 1, 1, 1)"]
+        >>> with LocalExecutor() as executor:
+        ...     scores = map_cell_proxies("nb201", keys, ["params"], executor=executor)
+        >>> [s["params"].value for s in scores] == [
+        ...     cell_proxies("nb201", key, ["params"])["params"].value for key in keys
+        ... ]
+        True
+    """
+    wanted = resolve_names(names)
+    if executor is None or executor.in_process:
+        one = functools.partial(
+            cell_proxies,
+            family_name,
+            names=wanted,
+            seed=seed,
+            batch_size=batch_size,
+            device=device,
+            cache=cache,
+        )
+        return (executor or LocalExecutor()).map(one, keys, progress=progress, desc=desc)
+
+    results: list[dict[str, ProxyScore]] = [{} for _ in keys]
+    jobs: list[_CellJob] = []
+    sent: dict[str, int] = {}  # key -> its job
+    repeats: list[tuple[int, int]] = []  # (cell, job): a key met again reads the first's scores
+    for i, key in enumerate(keys):
+        if cache is not None and key in sent:
+            repeats.append((i, sent[key]))
+            continue
+        known: dict[str, ProxyScore] | None = None
+        if cache is not None:
+            probe = _ProbeCache(cache)
+            scores = cell_proxies(
+                family_name,
+                key,
+                wanted,
+                seed=seed,
+                batch_size=batch_size,
+                device=device,
+                cache=probe,
+            )
+            if not probe.missed:
+                results[i] = scores
+                continue
+            known = probe.hits
+        sent[key] = len(jobs)
+        jobs.append(_CellJob(family_name, key, wanted, seed, batch_size, device, known, i))
+    done = executor.map(_cell_job, jobs, progress=progress, desc=desc)
+    for job, (scores, new) in zip(jobs, done, strict=True):
+        results[job.position] = scores
+        for cache_key, score in new.items():
+            assert cache is not None  # only a cache's cells have entries to store
+            cache.put(cache_key, score)
+    for i, j in repeats:
+        results[i] = {name: score._replace(cached=True) for name, score in done[j][0].items()}
+    if cache is not None:
+        cache.save()
+    return results
+
+
+class _CellJob(NamedTuple):
+    """One cell's proxies for a worker: its arguments and the cache entries known for it."""
+
+    family: str
+    key: str
+    names: tuple[str, ...]
+    seed: int
+    batch_size: int
+    device: str
+    known: dict[str, ProxyScore] | None  # None: no cache
+    position: int  # the cell's place in the caller's list
+
+
+def _cell_job(job: _CellJob) -> tuple[dict[str, ProxyScore], dict[str, ProxyScore]]:
+    """In a worker: the cell's scores and the new cache entries (those not ``known``)."""
+    cache = None if job.known is None else _MemoryCache(job.known)
+    scores = cell_proxies(
+        job.family,
+        job.key,
+        job.names,
+        seed=job.seed,
+        batch_size=job.batch_size,
+        device=job.device,
+        cache=cache,
+    )
+    return scores, {} if cache is None else cache.new_entries()
+
+
+_UNKNOWN = ProxyScore(math.nan, 0.0, cached=True)
+
+
+class _ProbeCache(ProxyCache):
+    """Looks a cell's keys up in ``source`` and computes nothing.
+
+    A miss is answered with a placeholder marked ``cached`` (``compute_proxies`` then neither
+    runs that proxy nor stores it) and noted in ``missed``; hits are collected in ``hits``.
+    """
+
+    def __init__(self, source: ProxyCache) -> None:
+        self.path = source.path
+        self._entries: dict[str, ProxyScore] = {}
+        self._dirty: dict[str, ProxyScore] = {}
+        self._source = source
+        self.hits: dict[str, ProxyScore] = {}
+        self.missed = False
+
+    def get(self, key: str) -> ProxyScore | None:
+        """The source's score of ``key``, else a placeholder (and ``missed`` is set)."""
+        score = self._source.get(key)
+        if score is None:
+            self.missed = True
+            return _UNKNOWN
+        self.hits[key] = score
+        return score
+
+    def put(self, key: str, score: ProxyScore) -> None:
+        """Nothing: a probe stores nothing."""
+
+    def save(self) -> None:
+        """Nothing: a probe stores nothing."""
+
+
+class _MemoryCache(ProxyCache):
+    """A cache in memory, holding ``entries``; ``save`` writes nothing (the caller stores)."""
+
+    def __init__(self, entries: dict[str, ProxyScore]) -> None:
+        self.path = Path(os.devnull)
+        self._entries = dict(entries)
+        self._dirty = {}
+
+    def save(self) -> None:
+        """Nothing: the new entries go back to the caller (``new_entries``)."""
+
+    def new_entries(self) -> dict[str, ProxyScore]:
+        """The entries put since creation."""
+        return dict(self._dirty)
+
+
 def proxy_agreement(
     n_cells: int = 100,
     seed: int = 0,
@@ -78,6 +258,7 @@ def proxy_agreement(
     out: str | os.PathLike[str] | None = None,
     cache: ProxyCache | None = None,
     progress: bool = False,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Our proxies vs. NAS-Bench-Suite-Zero's on a seeded sample of its NB-201 cells.
 
@@ -101,6 +282,9 @@ def proxy_agreement(
             settings, its cells are reused (the run resumes).
         cache: a proxy cache consulted and filled along the way.
         progress: show a progress bar.
+        executor: computes the cells' proxies elsewhere (worker processes, Ray: see
+            ``cg_ir.executor`` and ``map_cell_proxies``); ``out`` and ``cache`` are then
+            written when all cells are back. None: in this process, cell by cell.
 
     Returns:
         ``{"config": ..., "source": file, "proxies": {name: {"srcc_ours_theirs",
@@ -140,6 +324,22 @@ def proxy_agreement(
     from tqdm.auto import tqdm
 
     todo = [r for r in records if r.key not in cells]
+    if executor is not None and not executor.in_process:
+        every = map_cell_proxies(
+            "nb201",
+            [r.key for r in todo],
+            wanted,
+            seed=seed,
+            batch_size=batch_size,
+            device=device,
+            cache=cache,
+            executor=executor,
+            progress=progress,
+            desc="proxies",
+        )
+        for record, scores in zip(todo, every, strict=True):
+            cells[record.key] = _cell_entry(record, scores, wanted)
+        todo = []
     for record in tqdm(todo, desc="proxies", unit="net", disable=not progress):
         scores = cell_proxies(
             "nb201",
@@ -150,12 +350,7 @@ def proxy_agreement(
             device=device,
             cache=cache,
         )
-        cells[record.key] = {
-            "label": record.label,
-            "ours": {n: {"value": s.value, "seconds": s.seconds} for n, s in scores.items()},
-            "theirs": {n: record.proxies[n] for n in wanted},
-            "their_seconds": {n: record.extra.get(f"{n}_time", math.nan) for n in wanted},
-        }
+        cells[record.key] = _cell_entry(record, scores, wanted)
         if out is not None:
             _write(Path(out), {"config": config, "cells": cells})
     ordered = {r.key: cells[r.key] for r in records}
@@ -168,6 +363,17 @@ def proxy_agreement(
     if out is not None:
         _write(Path(out), result)
     return result
+
+
+def _cell_entry(
+    record: ArchRecord, scores: dict[str, ProxyScore], names: tuple[str, ...]
+) -> dict[str, Any]:
+    return {
+        "label": record.label,
+        "ours": {n: {"value": s.value, "seconds": s.seconds} for n, s in scores.items()},
+        "theirs": {n: record.proxies[n] for n in names},
+        "their_seconds": {n: record.extra.get(f"{n}_time", math.nan) for n in names},
+    }
 
 
 def _summary(cells: dict[str, Any], names: tuple[str, ...]) -> dict[str, dict[str, float]]:
