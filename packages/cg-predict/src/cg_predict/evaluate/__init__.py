@@ -8,12 +8,13 @@ Examples:
     2
 """
 
-from cg_predict.evaluate._protocol import (
-    DEFAULT_MODEL,
+from cg_predict.evaluate._leaks import (
     TargetLeakError,
+    check_model_not_trained_on,
     check_no_target_labels,
-    evaluate,
+    labelled_families,
 )
+from cg_predict.evaluate._protocol import DEFAULT_MODEL, evaluate, train_source_model
 from cg_predict.evaluate._splits import FewShotSplit, class_ids, few_shot_split
 from cg_predict.evaluate._targets import (
     DATASETS,
@@ -33,11 +34,14 @@ __all__ = [
     "CellSet",
     "FewShotSplit",
     "TargetLeakError",
+    "check_model_not_trained_on",
     "check_no_target_labels",
     "class_ids",
     "evaluate",
     "few_shot_split",
+    "labelled_families",
     "settings_of",
     "source_cells",
     "target_cells",
+    "train_source_model",
 ]

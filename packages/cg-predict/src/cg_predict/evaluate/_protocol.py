@@ -40,9 +40,15 @@ from tqdm.auto import tqdm
 
 import cg_ir
 import cg_predict
+from cg_ir.provenance import code_digest
 from cg_predict.checkpoint import load_checkpoint, load_encoder, save_checkpoint
-from cg_predict.errors import CgPredictError, CheckpointError, InvalidArgumentError
+from cg_predict.errors import CheckpointError, InvalidArgumentError
 from cg_predict.evaluate._baselines import feature_matrix
+from cg_predict.evaluate._leaks import (
+    TargetLeakError,
+    check_model_not_trained_on,
+    check_no_target_labels,
+)
 from cg_predict.evaluate._live import (
     LIVE_SAMPLE,
     QUICK_LIVE_BATCH,
@@ -67,7 +73,13 @@ from cg_predict.model import PredictorNet
 from cg_predict.proxies import DEFAULT_BATCH_SIZE
 from cg_predict.training import embed, fit
 
-__all__ = ["DEFAULT_MODEL", "TargetLeakError", "check_no_target_labels", "evaluate"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "TargetLeakError",
+    "check_no_target_labels",
+    "evaluate",
+    "train_source_model",
+]
 
 # The paper's k-GNN (GraphConv x 6) with a 2-layer head; the readout adds a log-scaled sum to
 # the paper's mean (``EncoderConfig.readout``: it measured far better on NB-101 and NB-201).
@@ -84,28 +96,6 @@ DEFAULT_MODEL: dict[str, Any] = {
 FloatArray = npt.NDArray[np.float64]
 
 
-class TargetLeakError(CgPredictError, RuntimeError):
-    """A label of the target family was about to train the source model."""
-
-
-def check_no_target_labels(groups: Sequence[str], target: str) -> None:
-    """Raise ``TargetLeakError`` if any training group (``family/dataset``) is the target's.
-
-    Examples:
-        >>> check_no_target_labels(["nb201/cifar10", "nb301/cifar10"], "nb101")
-        >>> check_no_target_labels(["nb101/cifar10"], "nb101")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        cg_predict.evaluate._protocol.TargetLeakError: ...
-    """
-    leaked = sorted({g for g in groups if g.split("/")[0] == target})
-    if leaked:
-        raise TargetLeakError(
-            f"labels of the target family {target!r} ({', '.join(leaked)}) are in the source "
-            "training set; leave-one-family-out forbids any label of the target family"
-        )
-
-
 def _settings(target: str, setting: str | Sequence[str] | None) -> list[str]:
     available = settings_of(target)
     if setting is None or setting == "both":
@@ -119,6 +109,17 @@ def _settings(target: str, setting: str | Sequence[str] | None) -> list[str]:
             f"{target} has no test setting {bad}; valid: {', '.join(available)} or 'both'"
         )
     return wanted
+
+
+def _source_training(quick: bool, epochs: int | None, lr: float, loss: str) -> dict[str, Any]:
+    """``fit`` arguments of source training (early stopping on a source validation split)."""
+    return {
+        "epochs": epochs or (10 if quick else 40),
+        "lr": lr,
+        "loss": loss,
+        "batch_size": 64,
+        "patience": 3 if quick else 10,
+    }
 
 
 def _train_source(
@@ -147,6 +148,8 @@ def _train_source(
                 "encoder": None if encoder is None else [*encoder[1:], unfreeze],
                 "sources": [[c.name, c.dataset, list(c.keys)] for c in sources],
                 "versions": [cg_ir.__version__, cg_predict.__version__],
+                # the code that trains, not only its configuration: a change retrains
+                "code": code_digest("cg_ir", "cg_predict"),
             },
             sort_keys=True,
         ).encode()
@@ -183,15 +186,22 @@ def _train_source(
 
 
 def _pretrained_encoders(
-    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None, device: str
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+    device: str,
+    target: str,
 ) -> dict[str, tuple[Any, str, str]]:
-    """``{path: (encoder, row name, sha256 of the file)}``; row names must be distinct."""
+    """``{path: (encoder, row name, sha256 of the file)}``; row names must be distinct.
+
+    An encoder whose metadata lists the target among its labelled training data (or does not
+    say what it was trained on) is refused: ``TargetLeakError``.
+    """
     if paths is None:
         return {}
     listed = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     encoders: dict[str, tuple[Any, str, str]] = {}
     for path in listed:
         loaded = load_encoder(path, device)
+        check_model_not_trained_on(loaded.metadata, target, f"encoder {os.fspath(path)!r}")
         name = str(loaded.metadata.get("pretraining_method", "pretrained"))
         clash = [p for p, e in encoders.items() if e[1] == name]
         if name == "gnn" or clash:
@@ -284,7 +294,8 @@ def evaluate(
 
     Raises:
         InvalidArgumentError: unknown target, dataset, setting, or the target among sources.
-        TargetLeakError: a target label reached source training (a bug; never expected).
+        TargetLeakError: a target label reached source training (a bug; never expected), or
+            an encoder was trained on target labels (e.g. ``Predictor.default()``'s).
     """
     with _torch_threads(threads):
         start = time.perf_counter()
@@ -311,13 +322,7 @@ def evaluate(
             )
         settings = _settings(target, setting)
         net_config = PredictorNet.from_config(model or DEFAULT_MODEL).config()
-        train = {
-            "epochs": epochs or (10 if quick else 40),
-            "lr": lr,
-            "loss": loss,
-            "batch_size": 64,
-            "patience": 3 if quick else 10,
-        }
+        train = _source_training(quick, epochs, lr, loss)
         ft: dict[str, Any] = {
             "epochs": fine_tune_epochs or 100,
             "lr": fine_tune_lr,
@@ -337,7 +342,7 @@ def evaluate(
         reported = list(settings)
         if live_size > 0 and "b" in settings:
             reported.insert(settings.index("b") + 1, "b-live")
-        encoders = _pretrained_encoders(encoder_path, device)
+        encoders = _pretrained_encoders(encoder_path, device, target)
         config = {
             "target": target,
             "dataset": dataset,
@@ -436,3 +441,43 @@ def evaluate(
         if out is not None:
             write_json(out, result)
         return result
+
+
+def train_source_model(
+    target: str,
+    sources: Sequence[str] | None = None,
+    *,
+    quick: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
+    model: dict[str, Any] | None = None,
+    epochs: int | None = None,
+    source_limit: int | None = None,
+    loss: str = "mse+rank",
+    lr: float = 1e-3,
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[PredictorNet, dict[str, Any]]:
+    """The protocol's source model for ``target``: trained on the other families' labels only.
+
+    ``target`` may be any family name, labelled or not (a search over the ResNet space or a
+    user's family): the sources are the labelled families other than the target.
+
+    The same training as ``evaluate``'s step 1 (defaults included) and the same disk cache, so
+    a search (cg-evo) and an evaluation of one target share one source model. The metadata's
+    ``trained_on`` lists the ``family/dataset`` groups whose labels it saw.
+
+    Raises:
+        InvalidArgumentError: unknown target or sources, or the target among the sources.
+    """
+    default_sources = [f for f in ("nb101", "nb201", "nb301") if f != target]
+    source_list = list(default_sources if sources is None else sources)
+    if target in source_list or not source_list or any(s not in FAMILIES for s in source_list):
+        raise InvalidArgumentError(
+            f"sources {source_list} must be non-empty, among {', '.join(FAMILIES)} and exclude "
+            f"the target {target!r} (leave-one-family-out)"
+        )
+    net_config = PredictorNet.from_config(model or DEFAULT_MODEL).config()
+    train = _source_training(quick, epochs, lr, loss)
+    limit = source_limit if source_limit is not None else (QUICK_SOURCE_CELLS if quick else None)
+    src = [source_cells(f, data_dir, limit=limit, progress=progress) for f in source_list]
+    return _train_source(src, target, net_config, None, train, device, progress)
