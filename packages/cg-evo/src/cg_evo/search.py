@@ -1,0 +1,350 @@
+"""Run a search over a labelled pool for several seeds: ``run_search`` and its results file.
+
+Per seed, a strategy spends ``queries`` paid oracle queries on the budgeted candidates; the
+runner records the queried keys in order, the best label so far after every paid query and
+its rank in the budgeted space (1 = the space's best label). Seeds are independent (numpy
+generator and torch seeded from the seed alone) and can run in parallel on any
+``cg_ir.executor`` backend, with the same numbers as in one process.
+
+The results file (``--out``) is rewritten atomically after every finished seed; a rerun with
+the same configuration and the same code (``config_digest`` includes a digest of cg-ir,
+cg-predict and cg-evo's sources) skips the seeds it holds and gives the same result as an
+uninterrupted run. Results of other settings or other code are not reused.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from tqdm.auto import tqdm
+
+import cg_evo
+import cg_ir
+import cg_predict
+from cg_evo import strategies
+from cg_evo.budget import Budget
+from cg_evo.errors import InvalidSearchError
+from cg_evo.oracle import Oracle, load_oracle
+from cg_evo.space import MUTATION, Queries, QueryBudgetExhausted, SearchSpace
+from cg_evo.strategies import Context, StrategySettings
+from cg_evo.surrogate import FineTuneConfig, SearchPredictor, source_predictor
+from cg_ir.executor import get_executor
+from cg_ir.provenance import code_digest, file_sha256
+from cg_predict.evaluate._results import config_hash, load_finished, write_json
+from cg_predict.model import PredictorNet
+
+__all__ = ["FORMAT", "TOP_FRACTION", "SearchConfig", "run_search", "run_seed", "summarize"]
+
+FORMAT = "cg-evo/search"
+FORMAT_VERSION = 1
+TOP_FRACTION = 0.001  # "top 0.1%"
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that changes a search's numbers (the results file's ``config``).
+
+    Attributes:
+        family: the cg-ir family searched (one with an oracle: ``cg_evo.oracle.ORACLES``).
+        dataset: the oracle's dataset (default the family's first).
+        strategy: a ``cg_evo.strategies`` name.
+        queries: paid oracle queries per seed (the search budget).
+        seeds: seeds ``0 .. seeds - 1``.
+        budget: cost limits on the candidates.
+        settings: strategy settings.
+        fine_tune: how the predictor learns from paid labels (predictor strategies).
+        quick: quick-mode source model (fewer source cells and epochs; CI and the book).
+        checkpoint: a predictor checkpoint to start from instead of the source model (refused
+            if it saw the family's labels).
+    """
+
+    family: str
+    dataset: str | None = None
+    strategy: str = "predictor-ea"
+    queries: int = 100
+    seeds: int = 20
+    budget: Budget = field(default_factory=Budget)
+    settings: StrategySettings = field(default_factory=StrategySettings)
+    fine_tune: FineTuneConfig = field(default_factory=FineTuneConfig)
+    quick: bool = False
+    checkpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.queries < 1 or self.seeds < 1:
+            raise InvalidSearchError(
+                f"need at least 1 query and 1 seed, got queries={self.queries}, seeds={self.seeds}"
+            )
+        strategies.get(self.strategy)  # raises UnknownStrategyError listing the names
+
+    @property
+    def uses_predictor(self) -> bool:
+        """Whether the strategy needs the predictor."""
+        return strategies.get(self.strategy).uses_predictor
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able settings, with the digest of the code that runs them."""
+        return {
+            "family": self.family,
+            "dataset": self.dataset,
+            "strategy": self.strategy,
+            "queries": self.queries,
+            "seeds": self.seeds,
+            "budget": self.budget.to_dict(),
+            "settings": self.settings.to_dict(),
+            "fine_tune": self.fine_tune.to_dict() if self.uses_predictor else None,
+            "quick": self.quick,
+            "checkpoint": self.checkpoint,
+            "code": code_digest("cg_ir", "cg_predict", "cg_evo"),
+        }
+
+
+def _curve_at(run: dict[str, Any], length: int) -> FloatArray:
+    curve = np.asarray(run["best_so_far"], dtype=np.float64)
+    if len(curve) < length:  # the space ran out of classes: the best stays
+        curve = np.concatenate([curve, np.full(length - len(curve), curve[-1])])
+    return curve[:length]
+
+
+def run_seed(
+    config: SearchConfig,
+    seed: int,
+    space: SearchSpace,
+    base: PredictorNet | None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """One seed of ``config`` on ``space``: the run record written to the results file."""
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    queries = Queries(space, config.queries)
+    predictor = None
+    if config.uses_predictor:
+        assert base is not None, "a predictor strategy needs the source model"
+        predictor = SearchPredictor(base, space.graphs, config.fine_tune, seed=seed, device=device)
+    ctx = Context(space, queries, rng, config.settings, predictor, seed)
+    torch.manual_seed(seed)
+    try:
+        strategies.get(config.strategy).run(ctx)
+    except QueryBudgetExhausted:
+        pass
+    labels = np.asarray(queries.labels, dtype=np.float64)
+    best = np.maximum.accumulate(labels) if len(labels) else labels
+    best_label = float(space.labels.max())
+    top = space.top_threshold(TOP_FRACTION)
+
+    def first_reaching(level: float) -> int:
+        hit = np.flatnonzero(best >= level - 1e-9)
+        return int(hit[0]) + 1 if hit.size else config.queries + 1
+
+    return {
+        "seed": seed,
+        "queried": [space.keys[i] for i in queries.order],
+        "labels": labels.tolist(),
+        "best_so_far": best.tolist(),
+        "rank_so_far": space.ranks(best).tolist(),
+        "queries_to_best": first_reaching(best_label),
+        "queries_to_top01": first_reaching(top),
+        "free_twin_hits": queries.free_hits,
+        "refits": [] if predictor is None else predictor.refits,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def summarize(runs: list[dict[str, Any]], queries: int) -> dict[str, Any]:
+    """Medians over seeds: queries to the best and to the top 0.1%, and the best-so-far curve."""
+    curves = np.stack([_curve_at(r, queries) for r in runs])
+    ranks = np.stack(
+        [np.asarray(r["rank_so_far"] + [r["rank_so_far"][-1]] * queries)[:queries] for r in runs]
+    )
+    q25, median, q75 = np.percentile(curves, [25, 50, 75], axis=0)
+    to_best = [r["queries_to_best"] for r in runs]
+    to_top = [r["queries_to_top01"] for r in runs]
+    return {
+        "seeds": len(runs),
+        "queries_to_best_median": float(np.median(to_best)),
+        "queries_to_best_quartiles": [float(v) for v in np.percentile(to_best, [25, 75])],
+        "queries_to_top01_median": float(np.median(to_top)),
+        "queries_to_top01_quartiles": [float(v) for v in np.percentile(to_top, [25, 75])],
+        "found_best": sum(v <= queries for v in to_best),
+        "final_best_median": float(median[-1]),
+        "final_rank_median": float(np.median(ranks[:, -1])),
+        "best_so_far_median": median.tolist(),
+        "best_so_far_q25": q25.tolist(),
+        "best_so_far_q75": q75.tolist(),
+        "rank_so_far_median": np.median(ranks, axis=0).tolist(),
+        "seconds_per_seed_median": float(np.median([r["seconds"] for r in runs])),
+    }
+
+
+def _space_record(oracle: Oracle, space: SearchSpace) -> dict[str, Any]:
+    return {
+        "family": oracle.family,
+        "dataset": oracle.dataset,
+        "benchmark": oracle.benchmark,
+        "label": oracle.label_name,
+        "pool_size": space.pool_size,
+        "candidates": len(space),
+        "classes": space.num_classes,
+        "budget": space.budget.to_dict(),
+        "best_label": float(space.labels.max()),
+        "top01_threshold": space.top_threshold(TOP_FRACTION),
+        "top01_count": int(np.sum(space.labels >= space.top_threshold(TOP_FRACTION))),
+        "mutation": MUTATION,
+        "whole_space": space.whole_space,
+        "twins": "isomorphic twins cost one query: the first twin's label is reused for the rest",
+    }
+
+
+def _provenance(
+    oracle: Oracle, source: dict[str, Any] | None, backend: str, device: str, seconds: float
+) -> dict[str, Any]:
+    path = oracle.source_path
+    return {
+        "versions": {
+            "cg_evo": cg_evo.__version__,
+            "cg_predict": cg_predict.__version__,
+            "cg_ir": cg_ir.__version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "code_digest": code_digest("cg_ir", "cg_predict", "cg_evo"),
+        "data_files": {} if path is None else {path.name: file_sha256(path)},
+        "source_model": None
+        if source is None
+        else {k: source.get(k) for k in ("trained_on", "method") if k in source},
+        "backend": backend,
+        "device": device,
+        "wall_seconds": seconds,
+    }
+
+
+@dataclass(frozen=True)
+class _SeedJob:
+    """What a worker needs to run one seed (picklable: a config, a seed, plain model state)."""
+
+    config: SearchConfig
+    seed: int
+    data_dir: str | None
+    device: str
+    model_config: dict[str, Any] | None
+    model_state: dict[str, torch.Tensor] | None
+
+
+def _run_job(job: _SeedJob) -> dict[str, Any]:
+    torch.set_num_threads(1)
+    oracle = load_oracle(job.config.family, job.config.dataset, job.data_dir)
+    space = SearchSpace.from_oracle(oracle, job.config.budget)
+    base = None
+    if job.model_config is not None and job.model_state is not None:
+        base = PredictorNet.from_config(job.model_config)
+        base.load_state_dict(job.model_state)
+        base.eval()
+    return run_seed(job.config, job.seed, space, base, job.device)
+
+
+def run_search(
+    config: SearchConfig,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    backend: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run ``config`` for every seed and return (and write to ``out``) the results document.
+
+    Args:
+        config: the search.
+        data_dir: benchmark data (default ``$CGNAS_DATA_DIR``).
+        out: results JSON, rewritten after every seed; finished seeds of the same
+            configuration and code are read back and skipped.
+        backend: ``"local"`` or ``"ray"`` (``cg_ir.executor``); seeds run in parallel.
+        workers: parallel workers (local processes or Ray CPUs); 1 runs in this process.
+        address: a Ray cluster to join (``"auto"``, ``"ray://host:10001"``); None starts one.
+        device: torch device of the predictor.
+        progress: a progress bar over seeds.
+
+    Raises:
+        InvalidSearchError, NoCandidatesError: unusable settings or budget.
+        TargetLeakError: the checkpoint saw the family's labels.
+        BenchmarkDataError: the oracle's table is missing.
+    """
+    start = time.perf_counter()
+    oracle = load_oracle(config.family, config.dataset, data_dir)
+    space = SearchSpace.from_oracle(oracle, config.budget, progress=progress)
+    if config.queries > space.num_classes:
+        raise InvalidSearchError(
+            f"{config.queries} queries exceed the {space.num_classes} distinct networks under "
+            f"the budget ({space.budget.describe()}); ask for at most {space.num_classes}"
+        )
+    settings = config.to_dict()
+    digest = config_hash(settings)
+    runs = sorted(load_finished(out, digest), key=lambda r: r["seed"])
+    done = {r["seed"] for r in runs}
+    base, meta = None, None
+    if config.uses_predictor:
+        base, meta = source_predictor(
+            config.family,
+            checkpoint=config.checkpoint,
+            quick=config.quick,
+            data_dir=data_dir,
+            device=device,
+            progress=progress,
+        )
+
+    def document() -> dict[str, Any]:
+        ordered = sorted(runs, key=lambda r: r["seed"])
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "config": settings,
+            "config_hash": digest,
+            "space": _space_record(oracle, space),
+            "runs": ordered,
+            "summary": summarize(ordered, config.queries) if ordered else None,
+            "provenance": _provenance(oracle, meta, backend, device, time.perf_counter() - start),
+        }
+
+    todo = [s for s in range(config.seeds) if s not in done]
+    bar = tqdm(total=config.seeds, initial=len(done), disable=not progress, desc=config.strategy)
+    if workers <= 1 and backend == "local":
+        for seed in todo:
+            runs.append(run_seed(config, seed, space, base, device))
+            bar.update()
+            if out is not None:
+                write_json(out, document())
+    elif todo:
+        jobs = [
+            _SeedJob(
+                config,
+                seed,
+                None if data_dir is None else os.fspath(data_dir),
+                device,
+                None if base is None else base.config(),
+                None if base is None else {k: v.cpu() for k, v in base.state_dict().items()},
+            )
+            for seed in todo
+        ]
+        with get_executor(backend, workers, address) as executor:
+            # one round of ``workers`` seeds at a time, so finished rounds are saved (resuming)
+            for begin in range(0, len(jobs), max(1, workers)):
+                for record in executor.map(_run_job, jobs[begin : begin + max(1, workers)]):
+                    runs.append(record)
+                    bar.update()
+                if out is not None:
+                    write_json(out, document())
+    bar.close()
+    result = document()
+    if out is not None:
+        write_json(out, result)
+    return result

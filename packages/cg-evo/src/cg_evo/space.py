@@ -1,0 +1,236 @@
+"""The space a search runs in: a family's labelled pool, restricted to a cost budget.
+
+Candidates are the pool's architectures that fit the budget, in pool (table) order, each with
+its computation graph, costs and isomorphism class (canonical hash of the graph). Isomorphic
+twins are distinct rows with their own labels; a search pays for the first twin it asks for
+and gets that label back, free, for every later twin (``Queries``).
+
+**Mutation inside a pool.** A mutation moves to a random candidate among those nearest to
+the parent in the family's key encoding: fewest differing positions between the integers of
+the two canonical keys (Hamming distance), never the parent's own network (isomorphism
+class). On NB-201, whose pool is the whole space, these are exactly the single-edge changes of
+``nb201``'s own ``mutate`` (one edge gets another op, the graph changes). In sparse pools
+(NB-101's 30,001 of 423,624 cells, NB-301's 725, OFA's 2,223) a parent's single-edit neighbours
+are mostly outside the pool, so the move goes to the nearest candidates that are in it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from cg_evo.budget import Budget
+from cg_evo.errors import InvalidSearchError, NoCandidatesError
+from cg_evo.oracle import Oracle
+from cg_ir import families
+from cg_ir.families import Family
+from cg_predict.graphs import GraphSet
+
+__all__ = ["MUTATION", "Queries", "QueryBudgetExhausted", "SearchSpace"]
+
+MUTATION = (
+    "a random pool candidate nearest to the parent (fewest differing integers of the canonical "
+    "key), another network; on NB-201 (the whole space) the single-edge changes"
+)
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def _key_codes(family: Family[Any], keys: Sequence[str]) -> npt.NDArray[np.int32]:
+    """The integers of each canonical key, padded with -1 to one length (for Hamming moves)."""
+    rows = [[int(v) for v in re.findall(r"-?\d+", family.key(family.parse(k)))] for k in keys]
+    width = max((len(r) for r in rows), default=0)
+    codes = np.full((len(rows), width), -1, dtype=np.int32)
+    for i, row in enumerate(rows):
+        codes[i, : len(row)] = row
+    return codes
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Candidates of a search: a pool's rows that fit ``budget``, in pool order.
+
+    Attributes:
+        family: the cg-ir family.
+        keys: candidate keys (the oracle's encoding).
+        labels: their oracle labels.
+        costs: ``{cost: values}`` of the candidates (``flops``, ``params``, table costs).
+        graphs: the candidates' packed graphs (with canonical hashes).
+        classes: isomorphism class id of each candidate (equal ids: twins).
+        budget: the resolved budget.
+        pool_size: rows of the pool before the budget.
+        whole_space: whether the pool is the whole family (mutation never leaves it).
+    """
+
+    family: Family[Any]
+    keys: tuple[str, ...]
+    labels: FloatArray
+    costs: dict[str, FloatArray]
+    graphs: GraphSet
+    classes: IntArray
+    budget: Budget
+    pool_size: int
+    whole_space: bool
+    _codes: npt.NDArray[np.int32] | None = field(repr=False, default=None)
+
+    @classmethod
+    def from_oracle(
+        cls, oracle: Oracle, budget: Budget | None = None, *, progress: bool = False
+    ) -> SearchSpace:
+        """The candidates of ``oracle``'s pool under ``budget`` (graphs cached on disk).
+
+        Raises:
+            NoCandidatesError: nothing fits the budget.
+            InvalidSearchError: the budget names a cost the pool lacks.
+        """
+        from cg_predict.evaluate._targets import graphs_with_costs
+
+        graphs, flops, params = graphs_with_costs(oracle.family, oracle.keys, progress=progress)
+        costs = {"flops": flops, "params": params, **oracle.costs}
+        budget = (budget or Budget()).resolve(costs)
+        keep = np.flatnonzero(budget.mask(costs))
+        if keep.size == 0:
+            raise NoCandidatesError(
+                f"no architecture of the {oracle.benchmark} pool fits the budget "
+                f"({budget.describe()}); smallest: "
+                + ", ".join(f"{c} {v.min():.4g}" for c, v in sorted(costs.items()))
+            )
+        assert graphs.hashes is not None  # graphs_with_costs always records them
+        hashes = graphs.hashes[keep]
+        ids: dict[str, int] = {}
+        classes = np.array([ids.setdefault(str(h), len(ids)) for h in hashes], dtype=np.int64)
+        return cls(
+            family=families.get(oracle.family),
+            keys=tuple(oracle.keys[i] for i in keep),
+            labels=oracle.labels[keep],
+            costs={c: v[keep] for c, v in costs.items()},
+            graphs=graphs.subset(keep),
+            classes=classes,
+            budget=budget,
+            pool_size=len(oracle),
+            whole_space=oracle.whole_space,
+        )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def num_classes(self) -> int:
+        """Distinct networks (isomorphism classes) among the candidates."""
+        return int(self.classes.max()) + 1
+
+    def cost(self, name: str) -> FloatArray:
+        """One cost of every candidate; InvalidSearchError listing the costs when unknown."""
+        if name not in self.costs:
+            raise InvalidSearchError(
+                f"unknown cost {name!r} for this space; costs: {', '.join(sorted(self.costs))}"
+            )
+        return self.costs[name]
+
+    def _codes_matrix(self) -> npt.NDArray[np.int32]:
+        if self._codes is None:
+            object.__setattr__(self, "_codes", _key_codes(self.family, self.keys))
+        assert self._codes is not None
+        return self._codes
+
+    def nearest(self, index: int, rng: np.random.Generator) -> int:
+        """A random candidate among those nearest to ``index`` (Hamming on key integers)."""
+        codes = self._codes_matrix()
+        distance = (codes != codes[index]).sum(axis=1)
+        distance[self.classes == self.classes[index]] = codes.shape[1] + 1
+        best = np.flatnonzero(distance == distance.min())
+        return int(rng.choice(best))
+
+    def mutate(self, index: int, rng: np.random.Generator) -> int:
+        """A candidate one move from candidate ``index`` (see the module docstring).
+
+        Raises:
+            NoCandidatesError: the space holds a single network.
+        """
+        if self.num_classes < 2:
+            raise NoCandidatesError("the space has a single network: nothing to mutate to")
+        return self.nearest(index, rng)
+
+    def ranks(self, values: FloatArray) -> IntArray:
+        """Rank of each value among the candidates' labels (1 = the best label; ties share)."""
+        ordered = np.sort(self.labels)
+        return (len(ordered) - np.searchsorted(ordered, values, side="right") + 1).astype(np.int64)
+
+    def top_threshold(self, fraction: float) -> float:
+        """The lowest label of the best ``ceil(fraction * len)`` candidates (at least one)."""
+        count = max(1, int(np.ceil(fraction * len(self))))
+        return float(np.sort(self.labels)[-count])
+
+
+class QueryBudgetExhausted(Exception):  # noqa: N818 (control flow, not an error)
+    """Raised inside a strategy when the query budget is spent; the runner catches it."""
+
+
+class Queries:
+    """What a search has paid the oracle for, in order; twins come back free.
+
+    Args:
+        space: the candidates.
+        budget: paid queries allowed.
+
+    Examples:
+        >>> import numpy as np
+        >>> from types import SimpleNamespace
+        >>> space = SimpleNamespace(labels=np.array([1.0, 2.0, 3.0]), classes=np.array([0, 0, 1]))
+        >>> q = Queries(space, budget=2)
+        >>> q.ask(0), q.ask(1), q.paid, q.free_hits
+        (1.0, 1.0, 1, 1)
+    """
+
+    def __init__(self, space: Any, budget: int) -> None:
+        self.space = space
+        self.budget = budget
+        self.order: list[int] = []
+        self.labels: list[float] = []
+        self._by_class: dict[int, float] = {}
+        self.free_hits = 0
+
+    @property
+    def paid(self) -> int:
+        """Queries paid so far."""
+        return len(self.order)
+
+    @property
+    def remaining(self) -> int:
+        """Queries still allowed."""
+        return self.budget - self.paid
+
+    def known(self, index: int) -> bool:
+        """Whether candidate ``index``'s class has been queried (its label is known)."""
+        return int(self.space.classes[index]) in self._by_class
+
+    def ask(self, index: int) -> float:
+        """The label of candidate ``index``: paid once per class, then free for its twins.
+
+        Raises:
+            QueryBudgetExhausted: a new class was asked for with no query left.
+        """
+        cls = int(self.space.classes[index])
+        if cls in self._by_class:
+            self.free_hits += 1
+            return self._by_class[cls]
+        if self.remaining <= 0:
+            raise QueryBudgetExhausted
+        label = float(self.space.labels[index])
+        self._by_class[cls] = label
+        self.order.append(int(index))
+        self.labels.append(label)
+        return label
+
+    def label(self, index: int) -> float:
+        """The known label of candidate ``index``'s class (KeyError if it was never paid for)."""
+        return self._by_class[int(self.space.classes[index])]
+
+    def known_indices(self) -> list[int]:
+        """Candidates paid for, in query order."""
+        return list(self.order)

@@ -1,0 +1,94 @@
+"""What every strategy gets: the candidates, the paid queries, a seeded generator, settings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from cg_evo.space import Queries, SearchSpace
+    from cg_evo.surrogate import SearchPredictor
+
+__all__ = ["WARM_DESIGNS", "Context", "Strategy", "StrategySettings", "shuffled_descending"]
+
+WARM_DESIGNS = ("zero-shot", "cost")
+
+
+@dataclass(frozen=True)
+class StrategySettings:
+    """Settings shared by the strategies (each reads the ones it needs).
+
+    Attributes:
+        population: regularized evolution's population (the newest members survive).
+        tournament: members drawn per parent choice; the best-labelled one is the parent.
+        mutants: mutants the predictor screens per generation (predictor-ea).
+        per_generation: best-predicted candidates queried per generation (predictor-ea and
+            predictor-topk).
+        warm_start: first queries of the predictor strategies.
+        warm_design: how they are chosen: ``"zero-shot"`` (the source model's ranking of
+            every candidate, the paper's) or ``"cost"`` (a declared initial design: largest
+            ``cost`` first, as ``cost-order`` would start).
+        cost: the cost ``cost-order`` sorts by, largest first.
+        proxy: the cg-predict proxy ``proxy-order`` sorts by, largest first.
+        proxy_candidates: candidates ``proxy-order`` scores (a seeded sample); None scores all.
+    """
+
+    population: int = 20
+    tournament: int = 5
+    mutants: int = 100
+    per_generation: int = 5
+    warm_start: int = 10
+    warm_design: str = "zero-shot"
+    cost: str = "params"
+    proxy: str = "synflow"
+    proxy_candidates: int | None = None
+
+    def __post_init__(self) -> None:
+        from cg_evo.errors import InvalidSearchError
+
+        if self.warm_design not in WARM_DESIGNS:
+            raise InvalidSearchError(
+                f"warm_design={self.warm_design!r}; choose one of {', '.join(WARM_DESIGNS)}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields."""
+        return asdict(self)
+
+
+@dataclass
+class Context:
+    """One seed's search state handed to a strategy."""
+
+    space: SearchSpace
+    queries: Queries
+    rng: np.random.Generator
+    settings: StrategySettings
+    predictor: SearchPredictor | None = None
+    seed: int = 0
+
+
+class Strategy(Protocol):
+    """A search strategy: spends ``ctx.queries`` until its budget raises QueryBudgetExhausted."""
+
+    name: str
+    uses_predictor: bool
+
+    def run(self, ctx: Context) -> None:
+        """Query candidates through ``ctx.queries.ask`` (the runner stops it at the budget)."""
+
+
+def shuffled_descending(values: npt.ArrayLike, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Indices by decreasing value, ties in random order, NaN last.
+
+    Examples:
+        >>> shuffled_descending([1.0, 3.0, float("nan"), 3.0], np.random.default_rng(0))[-2:]
+        array([0, 2])
+    """
+    v = np.asarray(values, dtype=np.float64)
+    key = np.where(np.isnan(v), -np.inf, v)
+    tie_break = rng.permutation(len(v))
+    return np.lexsort((tie_break, -key)).astype(np.int64)

@@ -1,0 +1,109 @@
+"""Regularized evolution (Real et al., AAAI 2019), with and without a predictor screening it.
+
+``rea``: a population of ``population`` random candidates; then, repeatedly, a tournament of
+``tournament`` members picks the best-labelled parent, its mutant is queried and joins the
+population, and the oldest member leaves.
+
+``predictor-ea`` (the seed paper's search): the first ``warm_start`` queries follow the
+declared initial design (``warm_design``: the source model's best zero-shot candidates, or the
+largest); the predictor is fine-tuned on every label paid for (on the
+``FineTuneConfig.growth`` schedule). Each generation breeds ``mutants`` mutants by tournament
+selection from the population, the predictor scores them, and only the ``per_generation``
+best-predicted ones not queried before are queried (they count as queries, as the fine-tuning
+samples do); they join the population and the oldest members leave.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from cg_evo.space import Queries
+from cg_evo.strategies._base import Context, shuffled_descending
+
+__all__ = ["PredictorEvolution", "RegularizedEvolution", "refit_if_due", "warm_start"]
+
+
+def _tournament(population: deque[int], queries: Queries, ctx: Context) -> int:
+    members = list(population)
+    drawn = ctx.rng.choice(len(members), size=min(ctx.settings.tournament, len(members)))
+    labels = [queries.label(members[int(i)]) for i in drawn]
+    return members[int(drawn[int(np.argmax(labels))])]
+
+
+class RegularizedEvolution:
+    """Oracle-only regularized evolution (``rea``)."""
+
+    name = "rea"
+    uses_predictor = False
+
+    def run(self, ctx: Context) -> None:
+        """Random initial population, then one mutant of a tournament winner per query."""
+        q, space = ctx.queries, ctx.space
+        population: deque[int] = deque(maxlen=ctx.settings.population)
+        for index in ctx.rng.permutation(len(space)):
+            if len(population) == ctx.settings.population:
+                break
+            if not q.known(int(index)):
+                q.ask(int(index))
+                population.append(int(index))
+        while True:
+            child = space.mutate(_tournament(population, q, ctx), ctx.rng)
+            q.ask(child)
+            population.append(child)
+
+
+def warm_start(ctx: Context) -> list[int]:
+    """Query the ``warm_start`` first candidates of the declared design; return them.
+
+    ``zero-shot``: the source model's best-predicted candidates; ``cost``: the largest by
+    ``settings.cost`` (ties in seeded random order). Distinct networks only.
+    """
+    assert ctx.predictor is not None
+    if ctx.settings.warm_design == "cost":
+        order = shuffled_descending(ctx.space.cost(ctx.settings.cost), ctx.rng)
+    else:
+        scores = ctx.predictor.scores(np.arange(len(ctx.space)))
+        order = np.argsort(-scores, kind="stable")
+    chosen: list[int] = []
+    for index in order:
+        if len(chosen) == ctx.settings.warm_start:
+            break
+        if not ctx.queries.known(int(index)):
+            ctx.queries.ask(int(index))
+            chosen.append(int(index))
+    return chosen
+
+
+def refit_if_due(ctx: Context) -> None:
+    """Fine-tune the predictor on all paid labels when the schedule says so."""
+    assert ctx.predictor is not None
+    q = ctx.queries
+    if ctx.predictor.due(q.paid):
+        ctx.predictor.refit(q.known_indices(), list(q.labels))
+
+
+class PredictorEvolution:
+    """Regularized evolution whose mutants are screened by the predictor (``predictor-ea``)."""
+
+    name = "predictor-ea"
+    uses_predictor = True
+
+    def run(self, ctx: Context) -> None:
+        """Warm start, then generations of screened mutants (see the module docstring)."""
+        assert ctx.predictor is not None
+        q, space, s = ctx.queries, ctx.space, ctx.settings
+        population: deque[int] = deque(warm_start(ctx), maxlen=s.population)
+        while True:
+            refit_if_due(ctx)
+            parents = [_tournament(population, q, ctx) for _ in range(s.mutants)]
+            mutants = {space.mutate(parent, ctx.rng) for parent in parents}
+            fresh = np.array(sorted(i for i in mutants if not q.known(i)), dtype=np.int64)
+            if fresh.size == 0:  # every mutant is known: screen random unknown candidates
+                sample = ctx.rng.permutation(len(space))[: s.mutants]
+                fresh = np.array([i for i in sample if not q.known(int(i))], dtype=np.int64)
+            scores = ctx.predictor.scores(fresh)
+            for index in fresh[np.argsort(-scores, kind="stable")][: s.per_generation]:
+                q.ask(int(index))
+                population.append(int(index))

@@ -1,0 +1,155 @@
+"""The predictor a search uses: a source model that never saw the searched family's labels.
+
+``source_predictor`` trains (or reads from cg-predict's cache) the leave-one-family-out source
+model of ``cgnas evaluate`` for the searched family: labels of the other families only, from
+any dataset never the searched family's. A checkpoint or encoder passed in is refused when its
+metadata lists the searched family among its labelled training data (``Predictor.default()``'s
+does: it saw every family), or does not say what it was trained on.
+
+``SearchPredictor`` then adapts a copy of that model to the labels the search has paid for:
+every refit fine-tunes a fresh copy of the source model on all labels so far (so the result
+does not depend on the order of earlier refits), for a fixed number of optimiser steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from cg_predict.checkpoint import load_checkpoint
+from cg_predict.evaluate import check_model_not_trained_on, train_source_model
+from cg_predict.model import PredictorNet
+from cg_predict.training import fine_tune, predict
+
+__all__ = ["FineTuneConfig", "SearchPredictor", "source_predictor"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class FineTuneConfig:
+    """How the search predictor learns from paid labels.
+
+    Attributes:
+        mode: ``"full"`` (encoder and head, end to end) or ``"head"``.
+        steps: optimiser steps per refit (epochs = steps / batches per epoch, rounded up), so
+            a refit costs about the same with 10 labels or 200.
+        lr: Adam learning rate.
+        loss: ``"mse"`` or ``"mse+rank"``.
+        batch_size: graphs per step.
+        growth: refit once the paid labels have grown by this factor since the last refit
+            (1.5: after 10, 15, 23, 35, ... labels), so refits stay few as labels accumulate.
+    """
+
+    mode: str = "full"
+    steps: int = 200
+    lr: float = 1e-3
+    loss: str = "mse+rank"
+    batch_size: int = 16
+    growth: float = 1.5
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields."""
+        return asdict(self)
+
+
+def source_predictor(
+    family: str,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    quick: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[PredictorNet, dict[str, Any]]:
+    """The model a search on ``family`` starts from, and its metadata.
+
+    Raises:
+        TargetLeakError: ``checkpoint`` was trained on ``family``'s labels or does not say.
+        CheckpointError: ``checkpoint`` is unreadable.
+    """
+    if checkpoint is not None:
+        loaded = load_checkpoint(checkpoint, device)
+        check_model_not_trained_on(loaded.metadata, family, f"checkpoint {os.fspath(checkpoint)!r}")
+        return loaded.model, loaded.metadata
+    model, meta = train_source_model(
+        family, quick=quick, data_dir=data_dir, device=device, progress=progress
+    )
+    check_model_not_trained_on(meta, family, "the source model")
+    return model, meta
+
+
+class SearchPredictor:
+    """Scores candidates with the source model, fine-tuned on the labels paid for so far.
+
+    Args:
+        base: the source model (never changed).
+        graphs: the candidates' packed graphs (``SearchSpace.graphs``).
+        config: fine-tuning settings.
+        seed: seeds every refit (with the number of labels, so refits differ).
+        device: torch device.
+    """
+
+    def __init__(
+        self,
+        base: PredictorNet,
+        graphs: Any,
+        config: FineTuneConfig,
+        *,
+        seed: int,
+        device: str = "cpu",
+    ) -> None:
+        self._base = base
+        self.model = copy.deepcopy(base).eval()
+        self.graphs = graphs
+        self.config = config
+        self.seed = seed
+        self.device = device
+        self.refits: list[int] = []  # labels at each refit
+        self._scores: dict[int, float] = {}
+
+    def scores(self, indices: npt.ArrayLike) -> FloatArray:
+        """Predicted scores of candidates ``indices`` under the current model (cached)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        missing = np.array([i for i in dict.fromkeys(idx.tolist()) if i not in self._scores])
+        if missing.size:
+            values = predict(self.model, self.graphs.subset(missing), device=self.device)
+            self._scores.update(zip(missing.tolist(), values.tolist(), strict=True))
+        return np.array([self._scores[int(i)] for i in idx], dtype=np.float64)
+
+    def due(self, labels: int) -> bool:
+        """Whether ``labels`` paid labels call for a refit (see ``FineTuneConfig.growth``)."""
+        if labels < 2:
+            return False
+        if not self.refits:
+            return True
+        return labels >= math.ceil(self.refits[-1] * self.config.growth)
+
+    def refit(self, indices: list[int], labels: list[float]) -> None:
+        """Fine-tune a fresh copy of the source model on ``labels`` of candidates ``indices``."""
+        cfg = self.config
+        model = copy.deepcopy(self._base)
+        batches = math.ceil(len(indices) / cfg.batch_size)
+        with torch.random.fork_rng(devices=[]):
+            fine_tune(
+                model,
+                self.graphs.subset(indices),
+                np.asarray(labels, dtype=np.float64),
+                mode=cfg.mode,
+                epochs=max(1, math.ceil(cfg.steps / batches)),
+                lr=cfg.lr,
+                batch_size=cfg.batch_size,
+                loss=cfg.loss,
+                seed=self.seed * 100_003 + len(indices),
+                device=self.device,
+            )
+        self.model = model.eval()
+        self.refits.append(len(indices))
+        self._scores = {}

@@ -1,0 +1,199 @@
+"""The strategies: registry, baselines (orders, regularized evolution) and predictor searches.
+
+Every run is one seed of ``run_seed`` on the session's whole NB-201 space with small query
+budgets; the predictor strategies start from the quick source model (cached on disk).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cg_evo import strategies
+from cg_evo.errors import InvalidSearchError, UnknownStrategyError
+from cg_evo.search import SearchConfig, run_seed
+from cg_evo.strategies import StrategySettings
+from cg_evo.strategies._base import shuffled_descending
+from cg_evo.surrogate import FineTuneConfig
+
+BUILTIN = ["cost-order", "predictor-ea", "predictor-topk", "proxy-order", "random", "rea"]
+PREDICTOR_SETTINGS = StrategySettings(warm_start=5, per_generation=5, mutants=20)
+PREDICTOR_FINE_TUNE = FineTuneConfig(steps=20)
+
+
+def _run(space: Any, strategy: str, queries: int, seed: int = 0, base: Any = None, **kw: Any):  # type: ignore[no-untyped-def]
+    config = SearchConfig("nb201", strategy=strategy, queries=queries, seeds=1, quick=True, **kw)
+    return run_seed(config, seed, space, base)
+
+
+def _without_seconds(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in run.items() if k != "seconds"}
+
+
+def _assert_pays_distinct(space: Any, run: dict[str, Any], queries: int) -> None:
+    index = {k: i for i, k in enumerate(space.keys)}
+    classes = [int(space.classes[index[k]]) for k in run["queried"]]
+    assert len(run["queried"]) == queries == len(run["labels"])
+    assert len(set(classes)) == queries  # every paid query is another network
+    assert run["labels"] == [float(space.labels[index[k]]) for k in run["queried"]]
+
+
+# -- registry (no data) ----------------------------------------------------------------------
+def test_registry_lists_the_builtin_strategies() -> None:
+    names = strategies.names()
+    assert set(BUILTIN) <= set(names) and names == sorted(names)
+    for name in BUILTIN:
+        strategy = strategies.get(name)
+        assert strategy.name == name
+        assert strategy.uses_predictor == name.startswith("predictor-")
+    assert strategies.get("rea") is not strategies.get("rea")  # a new instance each time
+
+
+def test_unknown_strategy_lists_the_registered_ones() -> None:
+    with pytest.raises(UnknownStrategyError, match="no strategy named 'bayesopt'") as info:
+        strategies.get("bayesopt")
+    assert all(name in str(info.value) for name in BUILTIN)
+    assert isinstance(info.value, InvalidSearchError) and isinstance(info.value, ValueError)
+    with pytest.raises(UnknownStrategyError, match="'bayesopt'"):
+        SearchConfig("nb201", strategy="bayesopt")
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(InvalidSearchError, match="zero-shot, cost"):
+        StrategySettings(warm_design="latin-hypercube")
+    with pytest.raises(InvalidSearchError, match="queries=0"):
+        SearchConfig("nb201", strategy="random", queries=0)
+    with pytest.raises(InvalidSearchError, match="seeds=0"):
+        SearchConfig("nb201", strategy="random", seeds=0)
+
+
+def test_shuffled_descending_breaks_ties_by_seed_and_puts_nan_last() -> None:
+    values = [1.0, 3.0, float("nan"), 3.0, 2.0, 3.0]
+    orders = {tuple(shuffled_descending(values, np.random.default_rng(s))) for s in range(30)}
+    for order in orders:
+        assert set(order[:3]) == {1, 3, 5} and order[3:] == (4, 0, 2)
+    assert len(orders) > 1  # ties come in a seeded random order
+    again = shuffled_descending(values, np.random.default_rng(7))
+    assert again.tolist() == shuffled_descending(values, np.random.default_rng(7)).tolist()
+
+
+# -- baselines (benchmark data) --------------------------------------------------------------
+@pytest.mark.needs_data
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cost_order_reaches_the_top_fast_on_nb201(nb201_space, seed: int) -> None:
+    run = _run(nb201_space, "cost-order", 20, seed)
+    _assert_pays_distinct(nb201_space, run, 20)
+    assert run["queries_to_top01"] <= 20  # NB-201's largest cells are among its best
+    params = nb201_space.costs["params"]
+    first = nb201_space.keys.index(run["queried"][0])
+    assert params[first] == params.max()
+    queried = [params[nb201_space.keys.index(k)] for k in run["queried"]]
+    assert queried == sorted(queried, reverse=True)  # largest first
+
+
+@pytest.mark.needs_data
+@pytest.mark.parametrize(
+    ("strategy", "queries", "settings"),
+    [
+        ("random", 20, StrategySettings()),
+        ("rea", 20, StrategySettings(population=5, tournament=3)),
+        ("proxy-order", 5, StrategySettings(proxy="synflow", proxy_candidates=8)),
+    ],
+)
+def test_baselines_pay_exactly_their_budget(nb201_space, strategy, queries, settings) -> None:
+    run = _run(nb201_space, strategy, queries, 0, settings=settings)
+    _assert_pays_distinct(nb201_space, run, queries)
+    assert run["refits"] == [] and run["best_so_far"] == list(np.maximum.accumulate(run["labels"]))
+
+
+@pytest.mark.needs_data
+@pytest.mark.parametrize("strategy", ["random", "rea"])
+def test_baselines_are_deterministic(nb201_space, strategy: str) -> None:
+    settings = StrategySettings(population=5, tournament=3)
+    first = _run(nb201_space, strategy, 15, 4, settings=settings)
+    second = _run(nb201_space, strategy, 15, 4, settings=settings)
+    other = _run(nb201_space, strategy, 15, 5, settings=settings)
+    assert first["queried"] == second["queried"]
+    assert _without_seconds(first) == _without_seconds(second)
+    assert first["queried"] != other["queried"]
+
+
+@pytest.mark.needs_data
+def test_rea_mutates_after_the_random_population(nb201_space) -> None:
+    run = _run(nb201_space, "rea", 25, 0, settings=StrategySettings(population=5, tournament=3))
+    _assert_pays_distinct(nb201_space, run, 25)
+    keys = [tuple(int(c) for c in k.strip("()").split(",")) for k in run["queried"]]
+    # each child is one edge from its parent, a population member: a paid query or the free
+    # twin of one, so (nearly) every query after the population is one edge from an earlier one
+    near = sum(
+        any(sum(a != b for a, b in zip(child, earlier, strict=True)) == 1 for earlier in keys[:i])
+        for i, child in enumerate(keys[5:], start=5)
+    )
+    assert near >= 15
+
+
+# -- predictor strategies (benchmark data, quick source model) -------------------------------
+@pytest.fixture(scope="module")
+def predictor_runs(nb201_space, nb201_source) -> dict[str, list[dict[str, Any]]]:
+    """Two runs of each predictor strategy, same seed (the expensive part, shared)."""
+    return {
+        strategy: [
+            _run(
+                nb201_space,
+                strategy,
+                20,
+                0,
+                nb201_source,
+                settings=PREDICTOR_SETTINGS,
+                fine_tune=PREDICTOR_FINE_TUNE,
+            )
+            for _ in range(2)
+        ]
+        for strategy in ("predictor-ea", "predictor-topk")
+    }
+
+
+@pytest.mark.needs_data
+@pytest.mark.parametrize("strategy", ["predictor-ea", "predictor-topk"])
+def test_predictor_strategies_pay_exactly_their_budget(
+    nb201_space, predictor_runs, strategy
+) -> None:
+    run = predictor_runs[strategy][0]
+    _assert_pays_distinct(nb201_space, run, 20)
+    refits = run["refits"]
+    assert refits, "the predictor never learned from the paid labels"
+    assert refits == sorted(set(refits)) and refits[0] >= PREDICTOR_SETTINGS.warm_start
+    assert refits[-1] < 20
+
+
+@pytest.mark.needs_data
+@pytest.mark.parametrize("strategy", ["predictor-ea", "predictor-topk"])
+def test_predictor_strategies_are_deterministic_on_the_cpu(predictor_runs, strategy) -> None:
+    first, second = predictor_runs[strategy]
+    assert _without_seconds(first) == _without_seconds(second)
+
+
+@pytest.mark.needs_data
+def test_cost_warm_design_starts_with_the_largest(nb201_space, nb201_source) -> None:
+    settings = StrategySettings(
+        warm_start=5, per_generation=5, mutants=20, warm_design="cost", cost="params"
+    )
+    run = _run(
+        nb201_space,
+        "predictor-ea",
+        10,
+        0,
+        nb201_source,
+        settings=settings,
+        fine_tune=PREDICTOR_FINE_TUNE,
+    )
+    _assert_pays_distinct(nb201_space, run, 10)
+    params = nb201_space.costs["params"]
+    warm = [params[nb201_space.keys.index(k)] for k in run["queried"][:5]]
+    assert warm[0] == params.max()
+    assert warm == sorted(warm, reverse=True)
+    # the same warm start as cost-order's (same seed, same tie-breaking)
+    baseline = _run(nb201_space, "cost-order", 5, 0)
+    assert run["queried"][:5] == baseline["queried"]
