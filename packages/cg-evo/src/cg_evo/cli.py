@@ -86,6 +86,10 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--checkpoint", help="start from this predictor checkpoint instead")
     parser.add_argument("--quick", action="store_true", help="quick source model (CI, book)")
+    parser.add_argument(
+        "--source-cells", type=_positive_int, help="labelled cells per source family (sampled)"
+    )
+    parser.add_argument("--source-epochs", type=_positive_int, help="source training epochs")
     parser.add_argument("--data-dir", metavar="DIR", help="benchmark data ($CGNAS_DATA_DIR)")
     parser.add_argument("--backend", default="local", choices=("local", "ray"))
     parser.add_argument("--workers", type=_positive_int, default=1, help="parallel seeds")
@@ -176,6 +180,8 @@ def run_search_command(args: argparse.Namespace) -> int:
             ),
             fine_tune=FineTuneConfig(mode=args.fine_tune),
             quick=args.quick,
+            source_cells=args.source_cells,
+            source_epochs=args.source_epochs,
             checkpoint=args.checkpoint,
         )
         result = run_search(

@@ -30,13 +30,14 @@ import cg_ir
 import cg_predict
 from cg_evo import strategies
 from cg_evo.budget import Budget
-from cg_evo.errors import InvalidSearchError
+from cg_evo.errors import InvalidSearchError, SearchStateError
 from cg_evo.oracle import Oracle, load_oracle
 from cg_evo.space import MUTATION, Queries, QueryBudgetExhausted, SearchSpace
 from cg_evo.strategies import Context, StrategySettings
 from cg_evo.surrogate import FineTuneConfig, SearchPredictor, source_predictor
 from cg_ir.executor import get_executor
 from cg_ir.provenance import code_digest, file_sha256
+from cg_predict.errors import InvalidArgumentError
 from cg_predict.evaluate._results import config_hash, load_finished, write_json
 from cg_predict.model import PredictorNet
 
@@ -62,6 +63,9 @@ class SearchConfig:
         settings: strategy settings.
         fine_tune: how the predictor learns from paid labels (predictor strategies).
         quick: quick-mode source model (fewer source cells and epochs; CI and the book).
+        source_cells: at most this many labelled cells per source family (a seeded sample;
+            default: the protocol's, 600 quick, all otherwise).
+        source_epochs: source training epochs (default: the protocol's, 10 quick, 40).
         checkpoint: a predictor checkpoint to start from instead of the source model (refused
             if it saw the family's labels).
     """
@@ -75,6 +79,8 @@ class SearchConfig:
     settings: StrategySettings = field(default_factory=StrategySettings)
     fine_tune: FineTuneConfig = field(default_factory=FineTuneConfig)
     quick: bool = False
+    source_cells: int | None = None
+    source_epochs: int | None = None
     checkpoint: str | None = None
 
     def __post_init__(self) -> None:
@@ -101,6 +107,8 @@ class SearchConfig:
             "settings": self.settings.to_dict(),
             "fine_tune": self.fine_tune.to_dict() if self.uses_predictor else None,
             "quick": self.quick,
+            "source_cells": self.source_cells,
+            "source_epochs": self.source_epochs,
             "checkpoint": self.checkpoint,
             "code": code_digest("cg_ir", "cg_predict", "cg_evo"),
         }
@@ -203,10 +211,16 @@ def _space_record(oracle: Oracle, space: SearchSpace) -> dict[str, Any]:
 
 
 def _provenance(
-    oracle: Oracle, source: dict[str, Any] | None, backend: str, device: str, seconds: float
+    oracle: Oracle,
+    source: dict[str, Any] | None,
+    seeds: list[int],
+    backend: str,
+    device: str,
+    seconds: float,
 ) -> dict[str, Any]:
     path = oracle.source_path
     return {
+        "seeds": seeds,
         "versions": {
             "cg_evo": cg_evo.__version__,
             "cg_predict": cg_predict.__version__,
@@ -278,6 +292,7 @@ def run_search(
         InvalidSearchError, NoCandidatesError: unusable settings or budget.
         TargetLeakError: the checkpoint saw the family's labels.
         BenchmarkDataError: the oracle's table is missing.
+        SearchStateError: ``out`` exists but cannot be read (truncated, not JSON).
     """
     start = time.perf_counter()
     oracle = load_oracle(config.family, config.dataset, data_dir)
@@ -289,7 +304,10 @@ def run_search(
         )
     settings = config.to_dict()
     digest = config_hash(settings)
-    runs = sorted(load_finished(out, digest), key=lambda r: r["seed"])
+    try:
+        runs = sorted(load_finished(out, digest), key=lambda r: r["seed"])
+    except InvalidArgumentError as exc:  # unreadable: refuse rather than overwrite its work
+        raise SearchStateError(str(exc)) from exc
     done = {r["seed"] for r in runs}
     base, meta = None, None
     if config.uses_predictor:
@@ -297,6 +315,8 @@ def run_search(
             config.family,
             checkpoint=config.checkpoint,
             quick=config.quick,
+            source_cells=config.source_cells,
+            source_epochs=config.source_epochs,
             data_dir=data_dir,
             device=device,
             progress=progress,
@@ -312,7 +332,14 @@ def run_search(
             "space": _space_record(oracle, space),
             "runs": ordered,
             "summary": summarize(ordered, config.queries) if ordered else None,
-            "provenance": _provenance(oracle, meta, backend, device, time.perf_counter() - start),
+            "provenance": _provenance(
+                oracle,
+                meta,
+                [r["seed"] for r in ordered],
+                backend,
+                device,
+                time.perf_counter() - start,
+            ),
         }
 
     todo = [s for s in range(config.seeds) if s not in done]

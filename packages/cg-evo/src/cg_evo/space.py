@@ -8,10 +8,11 @@ and gets that label back, free, for every later twin (``Queries``).
 **Mutation inside a pool.** A mutation moves to a random candidate among those nearest to
 the parent in the family's key encoding: fewest differing positions between the integers of
 the two canonical keys (Hamming distance), never the parent's own network (isomorphism
-class). On NB-201, whose pool is the whole space, these are exactly the single-edge changes of
+class) and, while any other is left, never a network the search has already queried. On
+NB-201, whose pool is the whole space, the nearest networks are the single-edge changes of
 ``nb201``'s own ``mutate`` (one edge gets another op, the graph changes). In sparse pools
-(NB-101's 30,001 of 423,624 cells, NB-301's 725, OFA's 2,223) a parent's single-edit neighbours
-are mostly outside the pool, so the move goes to the nearest candidates that are in it.
+(NB-101's 30,001 of 423,624 cells, NB-301's 725, OFA's 2,223) a parent's single-edit
+neighbours are mostly outside the pool, so the move goes to the nearest candidates in it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ __all__ = ["MUTATION", "Queries", "QueryBudgetExhausted", "SearchSpace"]
 
 MUTATION = (
     "a random pool candidate nearest to the parent (fewest differing integers of the canonical "
-    "key), another network; on NB-201 (the whole space) the single-edge changes"
+    "key), another network not queried yet; on NB-201 (the whole space) the single-edge changes"
 )
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -138,23 +139,45 @@ class SearchSpace:
         assert self._codes is not None
         return self._codes
 
-    def nearest(self, index: int, rng: np.random.Generator) -> int:
-        """A random candidate among those nearest to ``index`` (Hamming on key integers)."""
+    def nearest(
+        self,
+        index: int,
+        rng: np.random.Generator,
+        known: npt.NDArray[np.bool_] | None = None,
+    ) -> int:
+        """A random candidate among those nearest to ``index`` (Hamming on key integers).
+
+        ``known`` (one flag per class) marks networks already queried: they are passed over
+        while any other network is left, so a search never stalls on known neighbours.
+        """
         codes = self._codes_matrix()
         distance = (codes != codes[index]).sum(axis=1)
-        distance[self.classes == self.classes[index]] = codes.shape[1] + 1
+        excluded = self.classes == self.classes[index]
+        if known is not None:
+            fresh = ~known[self.classes]
+            if np.any(fresh & ~excluded):
+                excluded |= ~fresh
+        distance[excluded] = codes.shape[1] + 1
         best = np.flatnonzero(distance == distance.min())
         return int(rng.choice(best))
 
-    def mutate(self, index: int, rng: np.random.Generator) -> int:
+    def mutate(
+        self,
+        index: int,
+        rng: np.random.Generator,
+        known: npt.NDArray[np.bool_] | None = None,
+    ) -> int:
         """A candidate one move from candidate ``index`` (see the module docstring).
+
+        With ``known`` (``Queries.known_classes``) the move goes to the nearest networks not
+        queried yet, as an evolution that mutates until it meets a new architecture would.
 
         Raises:
             NoCandidatesError: the space holds a single network.
         """
         if self.num_classes < 2:
             raise NoCandidatesError("the space has a single network: nothing to mutate to")
-        return self.nearest(index, rng)
+        return self.nearest(index, rng, known)
 
     def ranks(self, values: FloatArray) -> IntArray:
         """Rank of each value among the candidates' labels (1 = the best label; ties share)."""
@@ -193,6 +216,8 @@ class Queries:
         self.order: list[int] = []
         self.labels: list[float] = []
         self._by_class: dict[int, float] = {}
+        self.known_classes = np.zeros(int(np.max(space.classes)) + 1, dtype=bool)
+        """One flag per isomorphism class: queried already (``SearchSpace.mutate``'s ``known``)."""
         self.free_hits = 0
 
     @property
@@ -223,6 +248,7 @@ class Queries:
             raise QueryBudgetExhausted
         label = float(self.space.labels[index])
         self._by_class[cls] = label
+        self.known_classes[cls] = True
         self.order.append(int(index))
         self.labels.append(label)
         return label

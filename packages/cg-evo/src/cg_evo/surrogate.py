@@ -65,11 +65,16 @@ def source_predictor(
     *,
     checkpoint: str | os.PathLike[str] | None = None,
     quick: bool = False,
+    source_cells: int | None = None,
+    source_epochs: int | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     device: str = "cpu",
     progress: bool = True,
 ) -> tuple[PredictorNet, dict[str, Any]]:
     """The model a search on ``family`` starts from, and its metadata.
+
+    Without ``checkpoint``: cg-predict's ``train_source_model`` for ``family`` (``quick``,
+    ``source_cells`` per source family and ``source_epochs`` as there).
 
     Raises:
         TargetLeakError: ``checkpoint`` was trained on ``family``'s labels or does not say.
@@ -80,7 +85,13 @@ def source_predictor(
         check_model_not_trained_on(loaded.metadata, family, f"checkpoint {os.fspath(checkpoint)!r}")
         return loaded.model, loaded.metadata
     model, meta = train_source_model(
-        family, quick=quick, data_dir=data_dir, device=device, progress=progress
+        family,
+        quick=quick,
+        source_limit=source_cells,
+        epochs=source_epochs,
+        data_dir=data_dir,
+        device=device,
+        progress=progress,
     )
     check_model_not_trained_on(meta, family, "the source model")
     return model, meta

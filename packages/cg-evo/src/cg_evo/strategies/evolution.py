@@ -49,7 +49,7 @@ class RegularizedEvolution:
                 q.ask(int(index))
                 population.append(int(index))
         while True:
-            child = space.mutate(_tournament(population, q, ctx), ctx.rng)
+            child = space.mutate(_tournament(population, q, ctx), ctx.rng, q.known_classes)
             q.ask(child)
             population.append(child)
 
@@ -98,7 +98,7 @@ class PredictorEvolution:
         while True:
             refit_if_due(ctx)
             parents = [_tournament(population, q, ctx) for _ in range(s.mutants)]
-            mutants = {space.mutate(parent, ctx.rng) for parent in parents}
+            mutants = {space.mutate(parent, ctx.rng, q.known_classes) for parent in parents}
             fresh = np.array(sorted(i for i in mutants if not q.known(i)), dtype=np.int64)
             if fresh.size == 0:  # every mutant is known: screen random unknown candidates
                 sample = ctx.rng.permutation(len(space))[: s.mutants]
