@@ -34,7 +34,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():  # type: ignore[no-untyped-def]
+def _one_torch_thread():
     """A busy 2-core runner: torch's default thread pool oversubscribes it (and numbers that
     depend on the thread count must match across backends)."""
     before = torch.get_num_threads()

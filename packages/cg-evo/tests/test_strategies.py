@@ -13,7 +13,9 @@ import pytest
 
 from cg_evo import strategies
 from cg_evo.errors import InvalidSearchError, UnknownStrategyError
+from cg_evo.oracle import load_oracle
 from cg_evo.search import SearchConfig, run_seed
+from cg_evo.space import Queries, SearchSpace
 from cg_evo.strategies import StrategySettings
 from cg_evo.strategies._base import shuffled_descending
 from cg_evo.surrogate import FineTuneConfig
@@ -23,8 +25,12 @@ PREDICTOR_SETTINGS = StrategySettings(warm_start=5, per_generation=5, mutants=20
 PREDICTOR_FINE_TUNE = FineTuneConfig(steps=20)
 
 
-def _run(space: Any, strategy: str, queries: int, seed: int = 0, base: Any = None, **kw: Any):  # type: ignore[no-untyped-def]
-    config = SearchConfig("nb201", strategy=strategy, queries=queries, seeds=1, quick=True, **kw)
+def _run(
+    space: Any, strategy: str, queries: int, seed: int = 0, base: Any = None, **kw: Any
+) -> dict[str, Any]:
+    """One seed of ``strategy`` on ``space`` (``kw``: more ``SearchConfig`` fields)."""
+    family = space.family.name
+    config = SearchConfig(family, strategy=strategy, queries=queries, seeds=1, quick=True, **kw)
     return run_seed(config, seed, space, base)
 
 
@@ -132,6 +138,31 @@ def test_rea_mutates_after_the_random_population(nb201_space) -> None:
         for i, child in enumerate(keys[5:], start=5)
     )
     assert near >= 15
+
+
+@pytest.mark.needs_data
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rea_terminates_in_a_sparse_pool(data_dir, monkeypatch, seed: int) -> None:
+    # In NB-301's pool of 725 cells nearest neighbours can be mutual (A's only nearest cell
+    # is B and B's is A): once the population holds only such known networks, every mutant is
+    # a free hit, so rea must still end (spend its budget, or stop) instead of looping forever.
+    space = SearchSpace.from_oracle(load_oracle("nb301", data_dir=data_dir))
+    real_ask = Queries.ask
+    asks = {"count": 0}
+
+    def guarded(self: Queries, index: int) -> float:
+        asks["count"] += 1
+        if asks["count"] > 20_000:
+            raise AssertionError(
+                f"rea asked 20,000 times without ending (paid {self.paid} of {self.budget}): "
+                "its mutants are all networks it already knows"
+            )
+        return real_ask(self, index)
+
+    monkeypatch.setattr(Queries, "ask", guarded)
+    run = _run(space, "rea", 10, seed, settings=StrategySettings(population=5, tournament=3))
+    assert len(run["queried"]) <= 10
+    assert asks["count"] < 20_000
 
 
 # -- predictor strategies (benchmark data, quick source model) -------------------------------

@@ -95,6 +95,9 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=_positive_int, default=1, help="parallel seeds")
     parser.add_argument("--address", help="Ray cluster address ('auto', 'ray://host:10001')")
     parser.add_argument("--device", default="cpu", help="torch device of the predictor")
+    parser.add_argument(
+        "--threads", type=_positive_int, default=1, help="torch CPU threads (small graphs: 1)"
+    )
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--out", "-o", required=True, metavar="s.json", help="results (resumable)")
     parser.set_defaults(func=run_search_command)
@@ -136,6 +139,7 @@ def _run_predicted(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             out=args.out,
             device=args.device,
+            threads=args.threads,
             progress=args.progress,
         )
     except (CgEvoError, CgPredictError, CgIrError, OSError) as exc:
@@ -192,6 +196,7 @@ def run_search_command(args: argparse.Namespace) -> int:
             workers=args.workers,
             address=args.address,
             device=args.device,
+            threads=args.threads,
             progress=args.progress,
         )
     except (CgEvoError, CgPredictError, CgIrError, OSError) as exc:

@@ -28,6 +28,7 @@ from cg_evo.errors import InvalidSearchError, NoCandidatesError
 from cg_evo.strategies import StrategySettings
 from cg_evo.surrogate import source_predictor
 from cg_ir import families
+from cg_ir.executor import torch_threads
 from cg_ir.provenance import code_digest
 from cg_predict.evaluate._results import write_json
 from cg_predict.graphs import GraphSet
@@ -128,6 +129,7 @@ def search_predicted(
     data_dir: str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
     device: str = "cpu",
+    threads: int | None = 1,
     progress: bool = True,
 ) -> dict[str, Any]:
     """The best predicted architectures of ``family`` under ``budget``, per seed.
@@ -144,6 +146,7 @@ def search_predicted(
         data_dir: benchmark data for the source families.
         out: write the results JSON here (atomically).
         device: torch device.
+        threads: torch CPU threads while searching (restored afterwards; None: unchanged).
         progress: a progress bar over seeds.
 
     Raises:
@@ -174,7 +177,7 @@ def search_predicted(
         progress=progress,
     )
     runs = []
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch_threads(threads):
         for seed in tqdm(range(seeds), disable=not progress, desc=f"{family} predicted"):
             torch.manual_seed(seed)
             runs.append(_seed_run(fam, model, budget, evaluations, settings, seed, device))

@@ -35,7 +35,7 @@ from cg_evo.oracle import Oracle, load_oracle
 from cg_evo.space import MUTATION, Queries, QueryBudgetExhausted, SearchSpace
 from cg_evo.strategies import Context, StrategySettings
 from cg_evo.surrogate import FineTuneConfig, SearchPredictor, source_predictor
-from cg_ir.executor import get_executor
+from cg_ir.executor import get_executor, torch_threads
 from cg_ir.provenance import code_digest, file_sha256
 from cg_predict.errors import InvalidArgumentError
 from cg_predict.evaluate._results import config_hash, load_finished, write_json
@@ -96,13 +96,16 @@ class SearchConfig:
         return strategies.get(self.strategy).uses_predictor
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able settings, with the digest of the code that runs them."""
+        """JSON-able settings, with the digest of the code that runs them.
+
+        The number of seeds is left out: every seed's run is the same function of the rest, so
+        a rerun with more seeds reuses the seeds already done (the provenance lists them).
+        """
         return {
             "family": self.family,
             "dataset": self.dataset,
             "strategy": self.strategy,
             "queries": self.queries,
-            "seeds": self.seeds,
             "budget": self.budget.to_dict(),
             "settings": self.settings.to_dict(),
             "fine_tune": self.fine_tune.to_dict() if self.uses_predictor else None,
@@ -253,7 +256,7 @@ class _SeedJob:
 
 
 def _run_job(job: _SeedJob) -> dict[str, Any]:
-    torch.set_num_threads(1)
+    # the executor runs this with the caller's torch thread count (run_search's ``threads``)
     oracle = load_oracle(job.config.family, job.config.dataset, job.data_dir)
     space = SearchSpace.from_oracle(oracle, job.config.budget)
     base = None
@@ -273,6 +276,7 @@ def run_search(
     workers: int = 1,
     address: str | None = None,
     device: str = "cpu",
+    threads: int | None = 1,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run ``config`` for every seed and return (and write to ``out``) the results document.
@@ -286,6 +290,10 @@ def run_search(
         workers: parallel workers (local processes or Ray CPUs); 1 runs in this process.
         address: a Ray cluster to join (``"auto"``, ``"ray://host:10001"``); None starts one.
         device: torch device of the predictor.
+        threads: torch CPU threads while searching, in this process and in every worker
+            (restored afterwards); None leaves the setting alone. One is the default: these
+            graphs are small, and on a loaded 2-core machine two threads made fine-tuning
+            over 20x slower.
         progress: a progress bar over seeds.
 
     Raises:
@@ -294,6 +302,20 @@ def run_search(
         BenchmarkDataError: the oracle's table is missing.
         SearchStateError: ``out`` exists but cannot be read (truncated, not JSON).
     """
+    with torch_threads(threads):
+        return _search(config, data_dir, out, backend, workers, address, device, progress)
+
+
+def _search(
+    config: SearchConfig,
+    data_dir: str | os.PathLike[str] | None,
+    out: str | os.PathLike[str] | None,
+    backend: str,
+    workers: int,
+    address: str | None,
+    device: str,
+    progress: bool,
+) -> dict[str, Any]:
     start = time.perf_counter()
     oracle = load_oracle(config.family, config.dataset, data_dir)
     space = SearchSpace.from_oracle(oracle, config.budget, progress=progress)

@@ -48,6 +48,11 @@ class CostOrder:
         query_in_order(ctx, shuffled_descending(ctx.space.cost(ctx.settings.cost), ctx.rng))
 
 
+# (family, proxy, key) -> score, for this process: a cached score still costs building the
+# module (its weights are part of the disk cache's key), so every seed after the first reads here
+_SCORES: dict[tuple[str, str, str], float] = {}
+
+
 def proxy_scores(ctx: Context, indices: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     """``settings.proxy`` of candidates ``indices``, computed live on cg-ir's modules.
 
@@ -58,22 +63,19 @@ def proxy_scores(ctx: Context, indices: npt.NDArray[np.int64]) -> npt.NDArray[np
     from cg_predict.proxies import DEFAULT_BATCH_SIZE, ProxyCache
     from cg_predict.proxies.agreement import cell_proxies
 
-    name = ctx.settings.proxy
-    path = cache_dir() / "evaluate" / f"live-proxies-{ctx.space.family.name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cache = ProxyCache(path)
-    values = [
-        cell_proxies(
-            ctx.space.family.name,
-            ctx.space.keys[int(i)],
-            [name],
-            seed=0,
-            batch_size=DEFAULT_BATCH_SIZE,
-            cache=cache,
-        )[name].value
-        for i in indices
-    ]
-    return np.asarray(values, dtype=np.float64)
+    name, family = ctx.settings.proxy, ctx.space.family.name
+    keys = [ctx.space.keys[int(i)] for i in indices]
+    missing = [k for k in keys if (family, name, k) not in _SCORES]
+    if missing:
+        path = cache_dir() / "evaluate" / f"live-proxies-{family}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cache = ProxyCache(path)
+        for key in missing:
+            scores = cell_proxies(
+                family, key, [name], seed=0, batch_size=DEFAULT_BATCH_SIZE, cache=cache
+            )
+            _SCORES[family, name, key] = scores[name].value
+    return np.array([_SCORES[family, name, k] for k in keys], dtype=np.float64)
 
 
 class ProxyOrder:

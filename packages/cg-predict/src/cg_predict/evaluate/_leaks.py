@@ -80,8 +80,10 @@ def labelled_families(metadata: Mapping[str, Any]) -> set[str] | None:
         said = True
         # "target" is the group of labels that fine-tuning adds; it names no family
         found |= {str(g).split("/")[0] for g in stats if g != "target"}
+    # label-free only when it says so, or (older encoders) names a pretraining method and
+    # nothing about labels; ``labels_used: true`` without ``trained_on`` cannot be checked
     label_free = metadata.get("labels_used") is False or (
-        isinstance(metadata.get("pretraining_method"), str)
+        isinstance(metadata.get("pretraining_method"), str) and "labels_used" not in metadata
     )
     if not said and label_free:
         return set()

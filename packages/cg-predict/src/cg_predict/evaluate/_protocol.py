@@ -22,14 +22,13 @@ vary the labelled cells and the fine-tuning, not the source training.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import json
 import os
 import platform
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from tqdm.auto import tqdm
 
 import cg_ir
 import cg_predict
+from cg_ir.executor import torch_threads
 from cg_ir.provenance import code_digest
 from cg_predict.checkpoint import load_checkpoint, load_encoder, save_checkpoint
 from cg_predict.errors import CheckpointError, InvalidArgumentError
@@ -216,18 +216,6 @@ def _pretrained_encoders(
     return encoders
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` torch CPU threads, restoring the previous number afterwards."""
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def evaluate(
     target: str,
     dataset: str | None = None,
@@ -297,7 +285,7 @@ def evaluate(
         TargetLeakError: a target label reached source training (a bug; never expected), or
             an encoder was trained on target labels (e.g. ``Predictor.default()``'s).
     """
-    with _torch_threads(threads):
+    with torch_threads(threads):
         start = time.perf_counter()
         if target not in FAMILIES:
             raise InvalidArgumentError(f"unknown target {target!r}; valid: {', '.join(FAMILIES)}")

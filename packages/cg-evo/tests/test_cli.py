@@ -1,0 +1,77 @@
+"""``cgnas search``: a tiny run end to end, and one-line errors (exit 2, no output file)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cg_ir.cli import main
+
+
+def _search(path, *extra: str) -> list[str]:
+    return ["search", "--family", "nb201", "--no-progress", "--out", str(path), *extra]
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cgnas") and "error:" in err, err
+    assert "\n" not in err and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def test_search_is_a_cgnas_command(capsys) -> None:
+    assert main(["search", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--strategy" in out and "--max-flops" in out and "predictor-ea" in out
+
+
+@pytest.mark.needs_data
+def test_search_writes_results(tmp_path, capsys) -> None:
+    path = tmp_path / "s.json"
+    argv = ["--strategy", "cost-order", "--budget", "10", "--seeds", "2"]
+    assert main(_search(path, *argv)) == 0
+    data = json.loads(path.read_text())
+    assert data["config"]["strategy"] == "cost-order" and data["config"]["queries"] == 10
+    assert [r["seed"] for r in data["runs"]] == [0, 1]
+    assert all(len(r["best_so_far"]) == 10 for r in data["runs"])
+    assert data["summary"]["seeds"] == 2
+    out = capsys.readouterr().out
+    assert "cost-order on nb201 cifar10" in out and str(path) in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["--family", "nb999"], ["nb999", "nb201, nb101, nb301, ofa-mbv3"]),
+        (["--family", "resnet"], ["'resnet'", "no labelled pool"]),  # a family without oracle
+        (["--max-flops", "abc"], ["'abc'", "K/M/G/T"]),
+        (["--budget", "0"], ["--budget", "'0' is not a positive integer"]),  # argparse
+        (["--seeds", "-3"], ["--seeds"]),
+        (["--strategy", "bayesopt"], ["--strategy", "bayesopt"]),
+    ],
+    ids=["unknown-family", "no-oracle", "bad-amount", "zero-budget", "bad-seeds", "strategy"],
+)
+def test_bad_inputs_exit_2_without_output(tmp_path, capsys, argv, needles) -> None:
+    path = tmp_path / "s.json"
+    assert main(_search(path, *argv)) == 2
+    _one_line_error(capsys, *needles)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.needs_data
+def test_a_cost_the_space_lacks_exits_2(tmp_path, capsys) -> None:
+    path = tmp_path / "s.json"
+    assert main(_search(path, "--strategy", "random", "--max-latency", "1M")) == 2
+    _one_line_error(capsys, "no latency cost", "flops, params")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.needs_data
+def test_an_impossible_budget_exits_2(tmp_path, capsys) -> None:
+    path = tmp_path / "s.json"
+    assert main(_search(path, "--strategy", "random", "--max-params", "1")) == 2
+    _one_line_error(capsys, "fits the budget", "params <= 1")
+    assert list(tmp_path.iterdir()) == []

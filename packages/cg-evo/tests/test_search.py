@@ -1,0 +1,290 @@
+"""``run_search``: the results file, its summary and provenance, resuming, and the Ray backend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import cg_evo.search as search
+from cg_evo.budget import Budget
+from cg_evo.errors import InvalidSearchError
+from cg_evo.search import FORMAT, SearchConfig, run_search, summarize
+from cg_evo.space import SearchSpace
+from cg_evo.strategies import StrategySettings
+
+NB201_TABLE = "nb201_200ep_test_acc.csv"
+REA = StrategySettings(population=5, tournament=3)
+
+
+def _without_seconds(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in runs]
+
+
+# -- summary (no data) -----------------------------------------------------------------------
+def test_summarize_medians_and_padding() -> None:
+    runs = [
+        {
+            "best_so_far": [1.0, 2.0, 3.0, 3.0],
+            "rank_so_far": [5, 3, 1, 1],
+            "queries_to_best": 3,
+            "queries_to_top01": 3,
+            "seconds": 1.0,
+        },
+        {  # the space ran out after 2 classes: the curve stays at its end
+            "best_so_far": [2.0, 2.0],
+            "rank_so_far": [4, 4],
+            "queries_to_best": 5,
+            "queries_to_top01": 5,
+            "seconds": 3.0,
+        },
+    ]
+    summary = summarize(runs, queries=4)
+    assert summary["seeds"] == 2
+    assert summary["best_so_far_median"] == [1.5, 2.0, 2.5, 2.5]
+    assert summary["best_so_far_q25"] == [1.25, 2.0, 2.25, 2.25]
+    assert summary["best_so_far_q75"] == [1.75, 2.0, 2.75, 2.75]
+    assert summary["rank_so_far_median"] == [4.5, 3.5, 2.5, 2.5]
+    assert summary["final_best_median"] == 2.5 and summary["final_rank_median"] == 2.5
+    assert summary["queries_to_best_median"] == 4.0
+    assert summary["queries_to_top01_median"] == 4.0
+    assert summary["found_best"] == 1  # 5 = budget + 1: not reached
+    assert summary["seconds_per_seed_median"] == 2.0
+
+
+# -- the results file (benchmark data) -------------------------------------------------------
+_ORACLES: dict[tuple[str, str | None], Any] = {}
+_SPACES: dict[tuple[Any, ...], SearchSpace] = {}
+
+
+@pytest.fixture
+def shared_spaces(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    """Let in-process ``run_search`` calls reuse oracles and spaces (each costs seconds to
+    load); workers of other backends load their own."""
+    real_load, real_space = search.load_oracle, SearchSpace.from_oracle
+
+    def load(family: str, dataset: str | None = None, data_dir: Any = None) -> Any:
+        key = (family, dataset)
+        if key not in _ORACLES:
+            _ORACLES[key] = real_load(family, dataset, data_dir)
+        return _ORACLES[key]
+
+    def space(oracle: Any, budget: Budget | None = None, *, progress: bool = False) -> Any:
+        key = (oracle.benchmark, oracle.dataset, *sorted((budget or Budget()).limits.items()))
+        if key not in _SPACES:
+            _SPACES[key] = real_space(oracle, budget, progress=progress)
+        return _SPACES[key]
+
+    monkeypatch.setattr(search, "load_oracle", load)
+    monkeypatch.setattr(SearchSpace, "from_oracle", space)
+
+
+@pytest.fixture
+def seeds_run(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The seeds ``run_search`` computes (rather than reads back from the results file)."""
+    seen: list[int] = []
+    real = search.run_seed
+
+    def spy(config, seed, *args, **kwargs):
+        seen.append(seed)
+        return real(config, seed, *args, **kwargs)
+
+    monkeypatch.setattr(search, "run_seed", spy)
+    return seen
+
+
+def _config(**kw: Any) -> SearchConfig:
+    defaults: dict[str, Any] = dict(family="nb201", strategy="rea", queries=8, seeds=3)
+    defaults["settings"] = REA
+    return SearchConfig(**{**defaults, **kw})
+
+
+@pytest.mark.needs_data
+def test_results_file(tmp_path, data_dir, shared_spaces, nb201_space) -> None:
+    out = tmp_path / "s.json"
+    queries = 8
+    result = run_search(
+        _config(strategy="random", queries=queries), data_dir=data_dir, out=out, progress=False
+    )
+    saved = json.loads(out.read_text())
+    assert saved["runs"] == result["runs"] and saved["summary"] == result["summary"]
+    assert saved["format"] == FORMAT and saved["config"]["strategy"] == "random"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]  # no temp file left
+    keys = set(nb201_space.keys)
+    best_label = float(nb201_space.labels.max())
+    top = nb201_space.top_threshold(0.001)
+    runs = saved["runs"]
+    assert [r["seed"] for r in runs] == [0, 1, 2]
+    for run in runs:
+        best, rank = run["best_so_far"], run["rank_so_far"]
+        assert len(best) == len(rank) == len(run["queried"]) == queries
+        assert set(run["queried"]) <= keys
+        assert all(a <= b for a, b in zip(best, best[1:], strict=False))  # non-decreasing
+        assert all(a >= b for a, b in zip(rank, rank[1:], strict=False))  # non-increasing
+        assert best == list(np.maximum.accumulate(run["labels"]))
+        assert rank == nb201_space.ranks(np.asarray(best)).tolist()
+        reached = [i + 1 for i, b in enumerate(best) if b >= best_label]
+        assert run["queries_to_best"] == (reached[0] if reached else queries + 1)
+        reached = [i + 1 for i, b in enumerate(best) if b >= top]
+        assert run["queries_to_top01"] == (reached[0] if reached else queries + 1)
+    # 8 random queries of 15,625 cells do not find the best: budget + 1
+    assert all(r["queries_to_best"] == queries + 1 for r in runs)
+    summary = saved["summary"]
+    curves = np.array([r["best_so_far"] for r in runs])
+    assert summary["best_so_far_median"] == np.median(curves, axis=0).tolist()
+    assert summary["best_so_far_q25"] == np.percentile(curves, 25, axis=0).tolist()
+    assert summary["best_so_far_q75"] == np.percentile(curves, 75, axis=0).tolist()
+    assert summary["queries_to_best_median"] == queries + 1
+    assert summary["queries_to_top01_median"] == np.median([r["queries_to_top01"] for r in runs])
+    space = saved["space"]
+    assert space["candidates"] == space["pool_size"] == 15_625
+    assert space["best_label"] == best_label and space["benchmark"] == "nb201-200ep"
+    provenance = saved["provenance"]
+    assert set(provenance["versions"]) >= {"cg_evo", "cg_predict", "cg_ir", "torch", "numpy"}
+    assert len(provenance["code_digest"]) == 64
+    table = data_dir / "nb201" / NB201_TABLE
+    assert provenance["data_files"] == {NB201_TABLE: hashlib.sha256(table.read_bytes()).hexdigest()}
+    assert provenance["wall_seconds"] > 0 and provenance["backend"] == "local"
+
+
+@pytest.mark.needs_data
+def test_queries_to_best_when_reached(data_dir, shared_spaces, nb201_space) -> None:
+    # cost-order reaches the NB-201 CIFAR-10 best after 108 (seed 0) and 57 (seed 1) queries
+    result = run_search(
+        _config(strategy="cost-order", queries=80, seeds=2), data_dir=data_dir, progress=False
+    )
+    best_label = float(nb201_space.labels.max())
+    reached, missed = result["runs"][1], result["runs"][0]
+    first = reached["best_so_far"].index(best_label) + 1
+    assert reached["queries_to_best"] == first <= 80
+    assert reached["rank_so_far"][first - 1 :] == [1] * (80 - first + 1)
+    assert missed["queries_to_best"] == 81 and best_label not in missed["best_so_far"]
+    assert missed["rank_so_far"][-1] > 1
+    assert result["summary"]["found_best"] == 1
+    assert result["summary"]["queries_to_best_median"] == (first + 81) / 2
+
+
+@pytest.mark.needs_data
+def test_more_seeds_resume_from_the_results_file(
+    tmp_path, data_dir, shared_spaces, seeds_run
+) -> None:
+    out = tmp_path / "s.json"
+    two = run_search(_config(seeds=2), data_dir=data_dir, out=out, progress=False)
+    assert seeds_run == [0, 1]
+    three = run_search(_config(seeds=3), data_dir=data_dir, out=out, progress=False)
+    assert seeds_run == [0, 1, 2], "the finished seeds were recomputed instead of read back"
+    assert three["runs"][:2] == two["runs"]  # unchanged, "seconds" included
+    fresh = run_search(_config(seeds=3), data_dir=data_dir, out=tmp_path / "f.json", progress=False)
+    assert _without_seconds(fresh["runs"]) == _without_seconds(three["runs"])
+    assert json.loads(out.read_text())["runs"] == three["runs"]
+
+
+@pytest.mark.needs_data
+def test_a_killed_run_resumes_to_the_same_result(
+    tmp_path, data_dir, shared_spaces, monkeypatch
+) -> None:
+    out = tmp_path / "s.json"
+    real = search.run_seed
+
+    def killed_at_seed_2(config, seed, *args, **kwargs):
+        if seed == 2:
+            raise KeyboardInterrupt
+        return real(config, seed, *args, **kwargs)
+
+    monkeypatch.setattr(search, "run_seed", killed_at_seed_2)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(_config(), data_dir=data_dir, out=out, progress=False)
+    partial = json.loads(out.read_text())["runs"]
+    assert [r["seed"] for r in partial] == [0, 1]
+    seen: list[int] = []
+
+    def spy(config, seed, *args, **kwargs):
+        seen.append(seed)
+        return real(config, seed, *args, **kwargs)
+
+    monkeypatch.setattr(search, "run_seed", spy)
+    resumed = run_search(_config(), data_dir=data_dir, out=out, progress=False)
+    assert seen == [2]
+    assert resumed["runs"][:2] == partial
+    fresh = run_search(_config(), data_dir=data_dir, out=tmp_path / "f.json", progress=False)
+    assert _without_seconds(resumed["runs"]) == _without_seconds(fresh["runs"])
+    assert resumed["summary"]["best_so_far_median"] == fresh["summary"]["best_so_far_median"]
+
+
+@pytest.mark.needs_data
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"queries": 6},
+        {"budget": Budget.parse(max_params="median")},
+        {"settings": StrategySettings()},
+    ],
+    ids=["queries", "cost-budget", "settings"],
+)
+def test_other_settings_do_not_reuse_runs(
+    tmp_path, data_dir, shared_spaces, seeds_run, changed
+) -> None:
+    out = tmp_path / "s.json"
+    first = run_search(_config(seeds=2), data_dir=data_dir, out=out, progress=False)
+    other = run_search(_config(seeds=2, **changed), data_dir=data_dir, out=out, progress=False)
+    assert seeds_run == [0, 1, 0, 1]  # every seed computed again
+    assert other["config_hash"] != first["config_hash"]
+    assert json.loads(out.read_text())["config_hash"] == other["config_hash"]  # overwritten
+
+
+@pytest.mark.needs_data
+def test_a_truncated_results_file_is_an_error(tmp_path, data_dir, shared_spaces) -> None:
+    out = tmp_path / "s.json"
+    run_search(_config(seeds=1), data_dir=data_dir, out=out, progress=False)
+    text = out.read_text()
+    out.write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError, match="cannot resume") as info:
+        run_search(_config(seeds=2), data_dir=data_dir, out=out, progress=False)
+    assert str(out) in str(info.value)
+    assert out.read_text() == text[: len(text) // 2]  # left as it was, for the user to look at
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]  # no partial or temp file
+
+
+@pytest.mark.needs_data
+def test_more_queries_than_networks_is_refused(data_dir, shared_spaces) -> None:
+    with pytest.raises(InvalidSearchError, match="exceed the .* distinct networks"):
+        run_search(_config(queries=20_000), data_dir=data_dir, progress=False)
+
+
+# -- the Ray backend -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray of 2 CPUs for the module (RayExecutor joins it and leaves it running)."""
+    ray = pytest.importorskip("ray", reason='ray is not installed: pip install "cg-ir[ray]"')
+    assert not ray.is_initialized(), "another test left Ray running"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@pytest.mark.needs_data
+@pytest.mark.parametrize(
+    ("family", "strategy"),
+    [("nb301", "cost-order"), ("nb301", "rea")],  # NB-301: 725 cells, quick for workers to load
+)
+def test_ray_backend_matches_the_local_one(
+    tmp_path, data_dir, shared_spaces, ray_cluster, family, strategy
+) -> None:
+    config = SearchConfig(family, strategy=strategy, queries=10, seeds=2, settings=REA)
+    local = run_search(config, data_dir=data_dir, progress=False)
+    out = tmp_path / "s.json"
+    remote = run_search(
+        config, data_dir=data_dir, out=out, backend="ray", workers=2, progress=False
+    )
+    assert ray_cluster.is_initialized()  # joined, not shut down by the executor
+    assert _without_seconds(remote["runs"]) == _without_seconds(local["runs"])
+    assert [r["seed"] for r in remote["runs"]] == [0, 1]
+    assert remote["provenance"]["backend"] == "ray"
+    assert remote["config_hash"] == local["config_hash"]
+    assert json.loads(out.read_text())["runs"] == remote["runs"]
