@@ -80,7 +80,15 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--per-generation", type=_positive_int, default=5, help="queries per generation/round"
     )
-    parser.add_argument("--warm-start", type=_positive_int, default=10, help="zero-shot queries")
+    parser.add_argument(
+        "--warm-start", type=_positive_int, default=10, help="first queries of predictor strategies"
+    )
+    parser.add_argument(
+        "--warm-design",
+        default="zero-shot",
+        choices=("zero-shot", "cost"),
+        help="how they are chosen: the source model's zero-shot ranking, or largest --cost first",
+    )
     parser.add_argument(
         "--fine-tune", default="full", choices=("full", "head"), help="predictor fine-tuning"
     )
@@ -115,95 +123,79 @@ def _budget(args: argparse.Namespace) -> Any:
     )
 
 
-def _run_predicted(args: argparse.Namespace) -> int:
-    from cg_evo.errors import CgEvoError, InvalidSearchError
+def _run_predicted(args: argparse.Namespace) -> str:
+    from cg_evo.errors import InvalidSearchError
     from cg_evo.predicted import search_predicted
     from cg_evo.strategies import StrategySettings
-    from cg_ir.errors import CgIrError
-    from cg_predict.errors import CgPredictError
 
-    try:
-        if args.strategy != "predictor-ea":
-            raise InvalidSearchError(
-                f"--objective predicted runs a predictor-guided evolution; --strategy "
-                f"{args.strategy} needs an oracle (labelled pool)"
-            )
-        result = search_predicted(
-            args.family,
-            evaluations=args.budget,
-            seeds=args.seeds,
-            budget=_budget(args),
-            settings=StrategySettings(population=args.population, mutants=args.mutants),
-            checkpoint=args.checkpoint,
-            quick=args.quick,
-            data_dir=args.data_dir,
-            out=args.out,
-            device=args.device,
-            threads=args.threads,
-            progress=args.progress,
+    if args.strategy != "predictor-ea":
+        raise InvalidSearchError(
+            f"--objective predicted runs a predictor-guided evolution; --strategy "
+            f"{args.strategy} needs an oracle (labelled pool)"
         )
-    except (CgEvoError, CgPredictError, CgIrError, OSError) as exc:
-        print(f"cgnas: error: {exc}".replace("\n", " "), file=sys.stderr)
-        return 2
+    result = search_predicted(
+        args.family,
+        evaluations=args.budget,
+        seeds=args.seeds,
+        budget=_budget(args),
+        settings=StrategySettings(population=args.population, mutants=args.mutants),
+        checkpoint=args.checkpoint,
+        quick=args.quick,
+        data_dir=args.data_dir,
+        out=args.out,
+        device=args.device,
+        threads=args.threads,
+        progress=args.progress,
+    )
     best = result["best"]
-    print(
+    return (
         f"best predicted {args.family} architecture ({result['score']}): {best['key']} "
         f"predicted score {best['predicted_score']:.3f}, FLOPs {best['flops']:.4g}, "
         f"params {best['params']:.4g} -> {args.out}"
     )
-    return 0
 
 
-def run_search_command(args: argparse.Namespace) -> int:
-    """Run ``cgnas search`` from parsed arguments; one-line errors, exit status 2."""
-    from cg_evo.errors import CgEvoError
+def _run_oracle(args: argparse.Namespace) -> str:
     from cg_evo.search import SearchConfig, run_search
     from cg_evo.strategies import StrategySettings
     from cg_evo.surrogate import FineTuneConfig
-    from cg_ir.errors import CgIrError
-    from cg_predict.errors import CgPredictError
 
-    if args.objective == "predicted":
-        return _run_predicted(args)
-    try:
-        config = SearchConfig(
-            family=args.family,
-            dataset=args.dataset,
-            strategy=args.strategy,
-            queries=args.budget,
-            seeds=args.seeds,
-            budget=_budget(args),
-            settings=StrategySettings(
-                population=args.population,
-                mutants=args.mutants,
-                per_generation=args.per_generation,
-                warm_start=args.warm_start,
-                cost=args.cost,
-                proxy=args.proxy,
-                proxy_candidates=args.proxy_candidates,
-            ),
-            fine_tune=FineTuneConfig(mode=args.fine_tune),
-            quick=args.quick,
-            source_cells=args.source_cells,
-            source_epochs=args.source_epochs,
-            checkpoint=args.checkpoint,
-        )
-        result = run_search(
-            config,
-            data_dir=args.data_dir,
-            out=args.out,
-            backend=args.backend,
-            workers=args.workers,
-            address=args.address,
-            device=args.device,
-            threads=args.threads,
-            progress=args.progress,
-        )
-    except (CgEvoError, CgPredictError, CgIrError, OSError) as exc:
-        print(f"cgnas: error: {exc}".replace("\n", " "), file=sys.stderr)
-        return 2
+    config = SearchConfig(
+        family=args.family,
+        dataset=args.dataset,
+        strategy=args.strategy,
+        queries=args.budget,
+        seeds=args.seeds,
+        budget=_budget(args),
+        settings=StrategySettings(
+            population=args.population,
+            mutants=args.mutants,
+            per_generation=args.per_generation,
+            warm_start=args.warm_start,
+            warm_design=args.warm_design,
+            cost=args.cost,
+            proxy=args.proxy,
+            proxy_candidates=args.proxy_candidates,
+        ),
+        fine_tune=FineTuneConfig(mode=args.fine_tune),
+        quick=args.quick,
+        source_cells=args.source_cells,
+        source_epochs=args.source_epochs,
+        checkpoint=args.checkpoint,
+    )
+    result = run_search(
+        config,
+        data_dir=args.data_dir,
+        out=args.out,
+        backend=args.backend,
+        workers=args.workers,
+        address=args.address,
+        device=args.device,
+        threads=args.threads,
+        progress=args.progress,
+    )
     summary, space = result["summary"], result["space"]
-    print(
+    return (
         f"{config.strategy} on {space['family']} {space['dataset']} "
         f"({space['candidates']} candidates, budget: {space['budget'] or 'none'}), "
         f"{summary['seeds']} seeds x {config.queries} queries: best found by "
@@ -212,4 +204,18 @@ def run_search_command(args: argparse.Namespace) -> int:
         f"{summary['queries_to_top01_median']:g}, final best (median) "
         f"{summary['final_best_median']:.3f} -> {args.out}"
     )
+
+
+def run_search_command(args: argparse.Namespace) -> int:
+    """Run ``cgnas search`` from parsed arguments; one-line errors, exit status 2."""
+    from cg_evo.errors import CgEvoError
+    from cg_ir.errors import CgIrError
+    from cg_predict.errors import CgPredictError
+
+    try:
+        line = _run_predicted(args) if args.objective == "predicted" else _run_oracle(args)
+    except (CgEvoError, CgPredictError, CgIrError, OSError) as exc:
+        print(f"cgnas: error: {exc}".replace("\n", " "), file=sys.stderr)
+        return 2
+    print(line)
     return 0

@@ -225,13 +225,12 @@ class RayExecutor(Executor):
         ValueError: ``workers`` or ``chunksize`` is below 1.
 
     Examples:
-        Skipped as doctests (starting Ray takes seconds); the tests run a local Ray.
+        A local Ray with two workers, or an existing cluster (not run as doctests: starting
+        Ray takes seconds; ``tests/test_executor.py`` runs a local Ray)::
 
-        >>> with RayExecutor(workers=2) as executor:  # doctest: +SKIP
-        ...     executor.map(abs, [-2, 1, -3])
-        [2, 1, 3]
-        >>> RayExecutor(address="ray://head-node:10001")  # doctest: +SKIP
-        RayExecutor(address='ray://head-node:10001')
+            with RayExecutor(workers=2) as executor:
+                executor.map(abs, [-2, 1, -3])  # [2, 1, 3]
+            RayExecutor(address="ray://head-node:10001")  # or "auto", or $RAY_ADDRESS
     """
 
     def __init__(
@@ -282,10 +281,6 @@ class RayExecutor(Executor):
 
         Raises:
             RuntimeError: the executor is closed.
-
-        Examples:
-            >>> RayExecutor(workers=2).map(abs, [-1, 2])  # doctest: +SKIP
-            [1, 2]
         """
         if self._closed:
             raise RuntimeError("this RayExecutor is closed")
