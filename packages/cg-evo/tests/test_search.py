@@ -32,6 +32,7 @@ def test_summarize_medians_and_padding() -> None:
             "best_so_far": [1.0, 2.0, 3.0, 3.0],
             "rank_so_far": [5, 3, 1, 1],
             "queries_to_best": 3,
+            "queries_to_near_best": 2,
             "queries_to_top01": 3,
             "seconds": 1.0,
         },
@@ -39,6 +40,7 @@ def test_summarize_medians_and_padding() -> None:
             "best_so_far": [2.0, 2.0],
             "rank_so_far": [4, 4],
             "queries_to_best": 5,
+            "queries_to_near_best": 5,
             "queries_to_top01": 5,
             "seconds": 3.0,
         },
@@ -52,6 +54,7 @@ def test_summarize_medians_and_padding() -> None:
     assert summary["final_best_median"] == 2.5 and summary["final_rank_median"] == 2.5
     assert summary["queries_to_best_median"] == 4.0
     assert summary["queries_to_top01_median"] == 4.0
+    assert summary["queries_to_near_best_median"] == 3.5
     assert summary["found_best"] == 1  # 5 = budget + 1: not reached
     assert summary["seconds_per_seed_median"] == 2.0
 
@@ -131,6 +134,8 @@ def test_results_file(tmp_path, data_dir, shared_spaces, nb201_space) -> None:
         assert run["queries_to_best"] == (reached[0] if reached else queries + 1)
         reached = [i + 1 for i, b in enumerate(best) if b >= top]
         assert run["queries_to_top01"] == (reached[0] if reached else queries + 1)
+        reached = [i + 1 for i, b in enumerate(best) if b >= best_label - 0.1]
+        assert run["queries_to_near_best"] == (reached[0] if reached else queries + 1)
     # 8 random queries of 15,625 cells do not find the best: budget + 1
     assert all(r["queries_to_best"] == queries + 1 for r in runs)
     summary = saved["summary"]
