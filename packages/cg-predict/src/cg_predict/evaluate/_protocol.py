@@ -111,6 +111,20 @@ def _settings(target: str, setting: str | Sequence[str] | None) -> list[str]:
     return wanted
 
 
+def _source_families(target: str, sources: Sequence[str] | None) -> list[str]:
+    """The labelled source families of ``target`` (default: the NAS-Bench families but it)."""
+    default_sources = [f for f in ("nb101", "nb201", "nb301") if f != target]
+    source_list = list(default_sources if sources is None else sources)
+    if target in source_list:
+        raise InvalidArgumentError(
+            f"the target {target!r} cannot be a source (leave-one-family-out); "
+            f"use e.g. --sources {','.join(default_sources)}"
+        )
+    if not source_list or any(s not in FAMILIES for s in source_list):
+        raise InvalidArgumentError(f"sources {source_list} must be among {', '.join(FAMILIES)}")
+    return source_list
+
+
 def _source_training(quick: bool, epochs: int | None, lr: float, loss: str) -> dict[str, Any]:
     """``fit`` arguments of source training (early stopping on a source validation split)."""
     return {
@@ -293,15 +307,7 @@ def evaluate(
         if dataset not in DATASETS[target]:
             valid = ", ".join(DATASETS[target])
             raise InvalidArgumentError(f"{target} has no dataset {dataset!r}; valid: {valid}")
-        default_sources = [f for f in ("nb101", "nb201", "nb301") if f != target]
-        source_list = list(default_sources if sources is None else sources)
-        if target in source_list:
-            raise InvalidArgumentError(
-                f"the target {target!r} cannot be a source (leave-one-family-out); "
-                f"use e.g. --sources {','.join(default_sources)}"
-            )
-        if not source_list or any(s not in FAMILIES for s in source_list):
-            raise InvalidArgumentError(f"sources {source_list} must be among {', '.join(FAMILIES)}")
+        source_list = _source_families(target, sources)
         shot_list = sorted({int(k) for k in shots})
         if seeds < 1 or any(k == 1 or k < 0 for k in shot_list):
             raise InvalidArgumentError(
@@ -457,13 +463,7 @@ def train_source_model(
     Raises:
         InvalidArgumentError: unknown target or sources, or the target among the sources.
     """
-    default_sources = [f for f in ("nb101", "nb201", "nb301") if f != target]
-    source_list = list(default_sources if sources is None else sources)
-    if target in source_list or not source_list or any(s not in FAMILIES for s in source_list):
-        raise InvalidArgumentError(
-            f"sources {source_list} must be non-empty, among {', '.join(FAMILIES)} and exclude "
-            f"the target {target!r} (leave-one-family-out)"
-        )
+    source_list = _source_families(target, sources)
     net_config = PredictorNet.from_config(model or DEFAULT_MODEL).config()
     train = _source_training(quick, epochs, lr, loss)
     limit = source_limit if source_limit is not None else (QUICK_SOURCE_CELLS if quick else None)
