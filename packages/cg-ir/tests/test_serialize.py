@@ -15,7 +15,7 @@ from cg_ir import (
     vocabulary,
 )
 from cg_ir.features import FEATURE_COLUMNS
-from cg_ir.testing import computation_graphs
+from cg_ir.testing import attention_graph, computation_graphs
 
 X = (4, 8, 8)
 
@@ -48,7 +48,7 @@ def test_round_trip_keeps_concat_order_and_names():
     again = ComputationGraph.from_json(text.encode())
     assert again == g and again.edges[3] == (0, 3) and again.nodes[1].name == "c1"
     data = json.loads(text)
-    assert data["schema_version"] == 1 and data["vocab_version"] == "v1"
+    assert data["schema_version"] == 2 and data["vocab_version"] == "v2"
     assert "kernel_size" not in data["nodes"][2]  # defaults are left out
 
 
@@ -67,15 +67,31 @@ def test_truncated_json():
 def test_wrong_schema_version():
     data = small_graph().to_dict()
     data["schema_version"] = 99
-    _error(json.dumps(data), "schema_version 99 is not supported (this cg-ir reads 1)")
+    readable = "(this cg-ir reads schema 1 with vocabulary v1, schema 2 with vocabulary v2)"
+    _error(
+        json.dumps(data), f"schema_version 99 with vocab_version 'v2' is not supported {readable}"
+    )
     del data["schema_version"]
-    _error(json.dumps(data), "schema_version None is not supported")
+    _error(json.dumps(data), "schema_version None with vocab_version 'v2' is not supported")
 
 
 def test_wrong_vocab_version():
     data = small_graph().to_dict()
     data["vocab_version"] = "v0"
-    _error(json.dumps(data), "vocab_version 'v0' is not supported (this cg-ir uses v1)")
+    _error(json.dumps(data), "vocab_version 'v0' is not supported (this cg-ir reads schema 1")
+
+
+def test_schema_1_files_still_read():
+    # every v1 op kept its id and (C, H, W) shapes are valid v2 shapes: old files read as they are
+    data = small_graph().to_dict()
+    data["schema_version"], data["vocab_version"] = 1, "v1"
+    assert ComputationGraph.from_dict(data) == small_graph()
+
+
+def test_token_graph_round_trip():
+    g = attention_graph()
+    again = ComputationGraph.from_json(g.to_json())
+    assert again == g and again.nodes[4].op == "parameter"
 
 
 def test_unknown_node_field():

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from cg_ir import _hash
-from cg_ir._node import Node
+from cg_ir._node import BINARY_OPS, Node, Shape
 from cg_ir._validate import validate_graph
 from cg_ir._vocab import VOCAB_VERSION
 
@@ -17,14 +17,18 @@ if TYPE_CHECKING:
 
 __all__ = ["ComputationGraph"]
 
+_COMMUTATIVE_OPS = frozenset({"add", "mul", "maximum", "minimum"})
+
 
 class ComputationGraph:
     """A network as a DAG of primitive operators; edges are tensors and carry no features.
 
     Nodes are listed in topological order, the first is the single ``input`` node and the last
-    the single ``output`` node. The graph is validated on construction (acyclic, one source and
-    one sink, shapes consistent along every edge, known ops) and cannot be changed afterwards.
-    The order of a node's incoming edges is the order of its inputs (it matters for concat).
+    the single ``output`` node. Besides the input, only ``parameter`` and ``constant`` nodes (the
+    tensors a network owns, entering as operands) are sources. The graph is validated on
+    construction (acyclic, one sink, shapes consistent along every edge, known ops) and cannot
+    be changed afterwards. The order of a node's incoming edges is the order of its inputs (it
+    matters for concat, sub, div and matmul).
 
     Examples:
         >>> from cg_ir import ComputationGraph, Node
@@ -72,11 +76,11 @@ class ComputationGraph:
         return len(self._edges)
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
+    def input_shape(self) -> Shape:
         return self._nodes[0].output_shape
 
     @property
-    def output_shape(self) -> tuple[int, int, int]:
+    def output_shape(self) -> Shape:
         return self._nodes[-1].output_shape
 
     def predecessors(self, index: int) -> tuple[int, ...]:
@@ -106,7 +110,7 @@ class ComputationGraph:
         """FLOPs of every node at batch size 1 (see ``Node.flops``)."""
         preds = self._adjacency()[0]
         return [
-            node.flops * (len(preds[i]) - 1) if node.op in ("add", "mul") else node.flops
+            node.flops * (len(preds[i]) - 1) if node.op in BINARY_OPS else node.flops
             for i, node in enumerate(self._nodes)
         ]
 
@@ -144,7 +148,8 @@ class ComputationGraph:
         depth = [0] * self.num_nodes
         preds = self._adjacency()[0]
         for i in range(1, self.num_nodes):
-            depth[i] = 1 + max(depth[p] for p in preds[i])
+            # parameter and constant nodes are sources like the input: depth 0
+            depth[i] = 1 + max((depth[p] for p in preds[i]), default=-1)
         colors = self._node_colors()
         return sorted(range(self.num_nodes), key=lambda i: (depth[i], colors[i]))
 
@@ -157,7 +162,7 @@ class ComputationGraph:
         for s, d in self._edges:
             by_dst.setdefault(position[d], []).append(position[s])
         for d, sources in by_dst.items():
-            if nodes[d].op != "concat":  # only concat's input order changes its result
+            if nodes[d].op in _COMMUTATIVE_OPS:  # elsewhere the input order changes the result
                 sources.sort()
         edges = [(s, d) for d in sorted(by_dst) for s in by_dst[d]]
         return ComputationGraph(nodes, edges)

@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "graph_from_dict", "graph_from_json", "graph_to_dict", "graph_to_json"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# (schema, vocabulary) versions this cg-ir reads: v2 only added ops and shapes of any rank, so
+# every file of v1 is a valid v2 graph.
+_READABLE = {(1, "v1"), (SCHEMA_VERSION, VOCAB_VERSION)}
+_SHAPE_FIELDS = ("input_shape", "output_shape")
 _PAIR_FIELDS = ("input_shape", "output_shape", "kernel_size", "stride", "padding", "dilation")
 _FIELD_TYPES: dict[str, type] = {
     **{field: tuple for field in _PAIR_FIELDS},
@@ -64,6 +68,7 @@ def _node_from_dict(index: int, entry: Any) -> Node:
         expected = _FIELD_TYPES[field]
         if field in _PAIR_FIELDS:
             ok = isinstance(value, list) and all(type(v) is int for v in value)
+            ok = ok and (len(value) == 2 or field in _SHAPE_FIELDS)
             value = tuple(value) if ok else value
         else:
             ok = type(value) is expected
@@ -81,15 +86,12 @@ def graph_from_dict(data: Any) -> ComputationGraph:
 
     if not isinstance(data, dict):
         raise GraphSerializationError("a serialized graph must be a JSON object")
-    schema = data.get("schema_version")
-    if schema != SCHEMA_VERSION:
+    versions = (data.get("schema_version"), data.get("vocab_version"))
+    if versions not in _READABLE:
+        readable = ", ".join(f"schema {a} with vocabulary {b}" for a, b in sorted(_READABLE))
         raise GraphSerializationError(
-            f"schema_version {schema!r} is not supported (this cg-ir reads {SCHEMA_VERSION})"
-        )
-    vocab = data.get("vocab_version")
-    if vocab != VOCAB_VERSION:
-        raise GraphSerializationError(
-            f"vocab_version {vocab!r} is not supported (this cg-ir uses {VOCAB_VERSION})"
+            f"schema_version {versions[0]!r} with vocab_version {versions[1]!r} is not "
+            f"supported (this cg-ir reads {readable})"
         )
     nodes, edges = data.get("nodes"), data.get("edges")
     if not isinstance(nodes, list) or not isinstance(edges, list):

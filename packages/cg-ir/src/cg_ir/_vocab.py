@@ -7,7 +7,7 @@ from importlib import resources
 
 __all__ = ["OOV_ID", "VOCAB_VERSION", "Vocabulary", "vocabulary"]
 
-VOCAB_VERSION = "v1"
+VOCAB_VERSION = "v2"
 OOV_ID = 0
 _OOV_TOKEN = "<oov>"
 

@@ -28,7 +28,10 @@ from cg_ir._atomic import atomic_output
 from cg_ir._node import (
     ACTIVATION_OPS,
     ADAPTIVE_POOL_OPS,
+    DATA_MOVEMENT_OPS,
+    NARY_OPS,
     NORM_OPS,
+    PAD_OPS,
     POOL_OPS,
     UPSAMPLE_OPS,
     Node,
@@ -52,6 +55,9 @@ CATEGORY_COLORS: dict[str, str] = {
     "pool": "#fdae6b",
     "upsample": "#fcbba1",
     "merge": "#cbc9e2",
+    "attention": "#e7969c",
+    "owned": "#fff2ae",
+    "movement": "#e5e5e5",
     "other": "#f4f4f4",
 }
 """Fill colour of each op category (``category(op)``) in DOT and in drawings."""
@@ -82,8 +88,14 @@ def category(op: str) -> str:
         return "pool"
     if op in UPSAMPLE_OPS:
         return "upsample"
-    if op in ("add", "mul", "concat"):
+    if op in NARY_OPS:
         return "merge"
+    if op == "matmul":
+        return "attention"
+    if op in ("parameter", "constant"):
+        return "owned"
+    if op in DATA_MOVEMENT_OPS or op in PAD_OPS:
+        return "movement"
     return "other"
 
 
@@ -158,7 +170,10 @@ class _Layout:
         n = graph.num_nodes
         depth = [0] * n
         for i in range(1, n):
-            depth[i] = 1 + max(depth[p] for p in graph.predecessors(i))
+            depth[i] = 1 + max((depth[p] for p in graph.predecessors(i)), default=-1)
+        for i in range(n - 1, 0, -1):
+            if not graph.predecessors(i):  # a parameter or constant: just above its first use
+                depth[i] = min(depth[s] for s in graph.successors(i)) - 1
         self.row: list[int] = list(depth)
         self.preds: list[list[int]] = [[] for _ in range(n)]
         self.succs: list[list[int]] = [[] for _ in range(n)]

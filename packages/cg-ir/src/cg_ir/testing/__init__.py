@@ -7,7 +7,15 @@ reproducible hypothesis settings. Feed the strategies to ``hypothesis.given``.
 """
 
 from cg_ir.testing import strategies
+from cg_ir.testing._examples import attention_graph
 from cg_ir.testing.profiles import PROFILES, load_profile
 from cg_ir.testing.strategies import computation_graphs, reordered_graphs
 
-__all__ = ["PROFILES", "computation_graphs", "load_profile", "reordered_graphs", "strategies"]
+__all__ = [
+    "PROFILES",
+    "attention_graph",
+    "computation_graphs",
+    "load_profile",
+    "reordered_graphs",
+    "strategies",
+]
