@@ -104,3 +104,16 @@ def test_features_project_every_rank():
     assert x[0, rank] * 4 == 3 and x[3, rank] * 4 == 2  # image input, (L, C) tokens
     channels = [name for name, _ in FEATURE_COLUMNS].index("out_channels_tensor")
     assert x[3, channels] * 512 == TOKENS[1]
+
+
+def test_canonical_form_keeps_the_input_first_among_sources():
+    x = (4, 8, 8)
+    nodes = [Node("input", x, x)]
+    edges = []
+    for k in range(6):  # sources whose colours may sort before the input's
+        nodes += [Node("parameter", (4, 1, 1), (4, 1, 1)), Node("mul", x, x)]
+        edges += [(len(nodes) - 3 if k else 0, len(nodes) - 1), (len(nodes) - 2, len(nodes) - 1)]
+    nodes.append(Node("output", x, x))
+    edges.append((len(nodes) - 2, len(nodes) - 1))
+    g = ComputationGraph(nodes, edges)
+    assert g.canonical().nodes[0].op == "input" and g.same_structure(g.canonical())

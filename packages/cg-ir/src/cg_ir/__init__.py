@@ -11,6 +11,7 @@ from cg_ir.errors import (
     GraphSerializationError,
     InvalidGraphError,
     InvalidSpecError,
+    ModelFileNotFoundError,
     UnknownBackendError,
     UnknownFamilyError,
     UnsupportedOperatorError,
@@ -30,6 +31,7 @@ __all__ = [
     "vocabulary",
     # conversion
     "from_module",
+    "from_onnx",
     "families",
     # files
     "atomic_output",
@@ -39,6 +41,7 @@ __all__ = [
     "GraphSerializationError",
     "InvalidGraphError",
     "InvalidSpecError",
+    "ModelFileNotFoundError",
     "UnknownBackendError",
     "UnknownFamilyError",
     "UnsupportedOperatorError",
@@ -47,9 +50,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # from_module pulls in torch; importing cg_ir alone must stay cheap
+    # from_module pulls in torch and from_onnx onnx; importing cg_ir alone must stay cheap
     if name == "from_module":
         from cg_ir.fx import from_module
 
         return from_module
+    if name == "from_onnx":
+        from cg_ir.onnx import from_onnx
+
+        return from_onnx
     raise AttributeError(f"module 'cg_ir' has no attribute {name!r}")

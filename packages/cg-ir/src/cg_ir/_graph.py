@@ -151,7 +151,8 @@ class ComputationGraph:
             # parameter and constant nodes are sources like the input: depth 0
             depth[i] = 1 + max((depth[p] for p in preds[i]), default=-1)
         colors = self._node_colors()
-        return sorted(range(self.num_nodes), key=lambda i: (depth[i], colors[i]))
+        # the input first: parameter and constant sources share its depth
+        return sorted(range(self.num_nodes), key=lambda i: (depth[i], i != 0, colors[i]))
 
     def canonical(self) -> ComputationGraph:
         """The same graph with nodes in canonical order and names dropped."""

@@ -8,6 +8,7 @@ __all__ = [
     "GraphSerializationError",
     "InvalidGraphError",
     "InvalidSpecError",
+    "ModelFileNotFoundError",
     "UnknownBackendError",
     "UnknownFamilyError",
     "UnsupportedOperatorError",
@@ -41,6 +42,10 @@ class BackendUnavailableError(CgIrError, ImportError):
 
 class GraphSerializationError(CgIrError, ValueError):
     """A serialized graph cannot be read (bad JSON, wrong schema or vocabulary version)."""
+
+
+class ModelFileNotFoundError(CgIrError, FileNotFoundError):
+    """A model file to convert (e.g. an ONNX file) does not exist; the message names the path."""
 
 
 class UnsupportedOperatorError(CgIrError, NotImplementedError):

@@ -1,0 +1,112 @@
+"""``from_onnx``: an ONNX model, from any exporter, to its computation graph.
+
+ONNX shape inference gives every tensor's shape at batch size 1; each ONNX node is lowered to
+the primitive op the torch.fx path (``cg_ir.from_module``) makes of the torch layer it came
+from, with the same attributes and shapes. Constant subgraphs (shape arithmetic, reshaped
+weights) are evaluated with ONNX's reference implementation; initializers feeding a conv, norm
+or linear layer are its weights; any other initializer used as an operand is a ``parameter``
+node (a ``Constant`` node's value a ``constant`` node).
+
+Exporting torch models so that ``from_onnx(export).same_structure(from_module(model))``: use the
+torch.export-based exporter as ``torch.onnx.export(model.eval(), (x,), path, dynamo=True,
+optimize=False)`` (needs ``onnxscript``), or the TorchScript one, about ten times faster, as
+``torch.onnx.export(model.eval(), (x,), path, dynamo=False,
+training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)``. Both keep every layer
+as its own ONNX node. What the ONNX file no longer shows cannot come back, so these graphs differ
+from ``from_module``'s by design:
+
+- BatchNormalization fused into the preceding Conv (the defaults of both exporters:
+  ``dynamo=True`` with ``optimize=True``; ``dynamo=False`` in eval mode with constant folding):
+  one ``conv`` with ``bias=True`` and no ``batch_norm`` node.
+- The TorchScript exporter merges identical ops on one tensor (common subexpression
+  elimination): DARTS/NAS-Bench-201 cells whose edges each apply ReLU to the same node keep one
+  ``relu`` (and one pooling of a kind per tensor), NAS-Bench-101 cells one channel ``slice``
+  per tensor and width. The torch.export-based exporter keeps them (it cannot export
+  nasbench_pytorch's networks, which assert on a buffer).
+- ``cg_ir.nn.Zero`` (``new_zeros``) exports as constant zeros with no edge from its input. When
+  the exporter kept the ``Shape`` the zeros were made from (``Shape -> ConstantOfShape``), the
+  ``zero`` node is fed by that tensor as in ``from_module``; otherwise ``x + zeros`` folds to
+  ``x`` (as ``from_module`` folds ``zeros_like``), and the ``zero`` node and its ``add`` are
+  missing. NAS-Bench-201's ``none`` edges vanish in either path; ``x * 0`` is a ``zero`` node.
+- ``AdaptiveAvgPool2d``/``AdaptiveMaxPool2d`` to a size other than 1 export as ``AveragePool``/
+  ``MaxPool``: ``avg_pool``/``max_pool`` instead of ``adaptive_*_pool``. Conversely a pooling
+  window that covers the whole map without padding (how ``AdaptiveMaxPool2d(1)`` exports) is
+  ``global_*_pool``, also for a ``MaxPool2d(kernel_size=H)`` that ``from_module`` records as
+  ``max_pool``.
+- ``Conv2d(padding_mode="reflect")`` exports as ``Pad`` + ``Conv``: ``pad_reflect`` +
+  ``conv(padding=(0, 0))``, where ``from_module`` records ``conv(padding=p)``.
+- Uneven padding (TensorFlow's ``SAME`` with an odd total) becomes a ``pad_constant`` node before
+  the conv or pool with ``padding=(0, 0)``; ``from_module`` has no such case.
+- Norm layers are ``affine`` when their scale or shift is an initializer (learned), not when they
+  come from ``Constant`` nodes (how exporters write ``affine=False``); a float initializer used as
+  an operand is a ``parameter`` node, a ``Constant`` a ``constant`` node.
+
+Exporters also split layers into patterns that are fused back here: SiLU (``x * Sigmoid(x)``),
+Hardswish before opset 14 (``x * HardSigmoid(x)``), GELU before opset 20 (``Erf``), GroupNorm
+(``Reshape -> InstanceNormalization -> Reshape -> Mul -> Add``), a Linear on a channels-last map
+or on tokens (``MatMul`` + ``Add``), a conv without bias given a computed zero bias
+(``dynamo=True, optimize=False``), weights deduplicated through ``Identity`` nodes or transposed by
+a ``Transpose`` node, ``Clip(0, 6)`` (``relu6``), ``Gemm`` with ``transB``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from cg_ir._graph import ComputationGraph
+
+if TYPE_CHECKING:
+    import onnx as onnx_lib
+
+__all__ = ["from_onnx"]
+
+
+def from_onnx(
+    model: str | os.PathLike[str] | bytes | onnx_lib.ModelProto, *, name: str = ""
+) -> ComputationGraph:
+    """The computation graph of an ONNX model at batch size 1.
+
+    Args:
+        model: a path to an ``.onnx`` file, its bytes, or a loaded ``onnx.ModelProto``.
+        name: what error messages call the model (default: the file name or "the model").
+
+    Returns:
+        The validated computation graph; node names are the torch module paths the exporter
+        recorded (else the ONNX node names).
+
+    Raises:
+        ModelFileNotFoundError: the file does not exist.
+        GraphSerializationError: the file is truncated or not ONNX, or ONNX shape inference
+            rejects the model.
+        UnsupportedOperatorError: an ONNX op has no cg-ir primitive, or its input shapes are
+            unknown; the message names the op, the node and what to do.
+
+    Examples:
+        >>> from onnx import TensorProto, helper, numpy_helper
+        >>> import numpy as np
+        >>> x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
+        >>> y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+        >>> w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+        >>> graph = helper.make_graph(
+        ...     [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        ...      helper.make_node("Relu", ["c"], ["y"])], "net", [x], [y], [w])
+        >>> g = from_onnx(helper.make_model(graph))
+        >>> [n.op for n in g.nodes], g.params
+        (['input', 'conv', 'relu', 'output'], 108)
+    """
+    from cg_ir.errors import CgIrError
+    from cg_ir.onnx._fuse import fuse
+    from cg_ir.onnx._load import load_model, value_shapes
+    from cg_ir.onnx._lower import Lowerer
+
+    proto, base_dir = load_model(model)
+    inferred, shapes = value_shapes(proto)
+    nodes = fuse(inferred.graph.node, inferred.graph, shapes)
+    try:
+        return Lowerer(inferred, nodes, shapes, base_dir).run()
+    except CgIrError as error:
+        label = name or (os.fspath(model) if isinstance(model, (str, os.PathLike)) else "")
+        if label:
+            error.add_note(f"while converting the ONNX model {label!r}")
+        raise
