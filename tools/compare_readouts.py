@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                 epochs=args.epochs,
                 progress=False,
             )
-            rows = result["results"]
+            rows = [r for r in result["results"] if r["unit"] == "class"]  # headline unit
             best = {
                 k: max(
                     (r["srcc_mean"], r["method"][6:])

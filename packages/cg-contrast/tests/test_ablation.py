@@ -12,6 +12,7 @@ from cg_contrast.ablation import (
     best_proxy,
     run_ablation,
     summary_row,
+    supervised_control,
 )
 from cg_contrast.errors import InvalidArgumentError
 
@@ -56,10 +57,12 @@ def test_ablation_compares_every_method_and_resumes(tmp_path, monkeypatch) -> No
         "CL retrieval",
         "CL augment",
         "CL dropout",
-        "best proxy",
+        "best proxy (oracle: best on the test cells)",
     ]
     assert [r[0] for r in rows] == ["0", "5"]
-    assert all("±" in cell for row in rows for cell in row[1:5])
+    # one seed: a mean without a spread (the sample std of one value is undefined)
+    assert all(cell[0].isdigit() or cell[0] == "-" for row in rows for cell in row[1:5])
+    assert not any("±" in cell for row in rows for cell in row[1:5])
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == [
         "augment.pt",
         "dropout.pt",
@@ -83,20 +86,51 @@ def test_ablation_compares_every_method_and_resumes(tmp_path, monkeypatch) -> No
         )
 
 
-def test_best_proxy_and_summary_rows_read_an_evaluate_result() -> None:
-    def row(method: str, shots: int, srcc: float | None) -> dict[str, object]:
-        return {"method": method, "shots": shots, "srcc_mean": srcc, "srcc_std": 0.0}
+def _row(
+    method: str, shots: int, srcc: float | None, unit: str = "class", std: float | None = 0.01
+):  # type: ignore[no-untyped-def]
+    return {"method": method, "shots": shots, "unit": unit, "srcc_mean": srcc, "srcc_std": std}
 
+
+def test_best_proxy_and_summary_rows_read_an_evaluate_result() -> None:
     result = {
         "results": [
-            row("proxy:nwot", 0, 0.7),
-            row("proxy:flops", 0, 0.8),
-            row("proxy:snip", 0, None),
-            row("proxy:nwot", 10, 0.6),
-            row("gnn-fine-tune", 10, 0.5),
+            _row("proxy:nwot", 0, 0.7),
+            _row("proxy:flops", 0, 0.8),
+            _row("proxy:flops", 0, 0.95, unit="row"),  # twins counted again: not the headline
+            _row("proxy:snip", 0, None),
+            _row("proxy:nwot", 10, 0.6),
+            _row("gnn-fine-tune", 10, 0.5),
+            _row("gnn-fine-tune", 10, 0.4, unit="row"),
         ]
     }
     assert best_proxy(result, 0) == (0.8, "flops")
     assert best_proxy(result, 20) is None
     assert summary_row(result, "gnn-fine-tune", 10)["srcc_mean"] == 0.5  # type: ignore[index]
+    assert summary_row(result, "gnn-fine-tune", 10, "row")["srcc_mean"] == 0.4  # type: ignore[index]
     assert summary_row(result, "gnn-fine-tune", 0) is None
+    assert supervised_control(result) == "gnn-fine-tune"
+
+
+def test_unfrozen_runs_compare_cl_with_the_two_stage_control() -> None:
+    result = {
+        "config": {"shots": [0]},
+        "results": [
+            _row("gnn-fine-tune", 0, 0.5),
+            _row("supervised-2stage-fine-tune", 0, 0.6, std=None),
+            _row("supervised-2stage-fine-tune", 0, 0.4, unit="row"),
+            _row("cl-retrieval-fine-tune", 0, 0.7),
+            _row("proxy:flops", 0, 0.3),
+        ],
+    }
+    assert supervised_control(result) == "supervised-2stage-fine-tune"
+    header, rows = ablation_rows(result, ["retrieval"])
+    assert header == [
+        "shots",
+        "supervised GNN",
+        "supervised GNN, 2 stages",
+        "CL retrieval",
+        "best proxy (oracle: best on the test cells)",
+    ]
+    # per class, sample std (none for one seed), and the per-row mean where it differs
+    assert rows == [["0", "0.500 ± 0.010", "0.600 [rows 0.400]", "0.700 ± 0.010", "0.300 (flops)"]]

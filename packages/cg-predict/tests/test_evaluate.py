@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cg_ir import ComputationGraph, Node
 from cg_predict.checkpoint import save_encoder
 from cg_predict.encoder import Encoder, EncoderConfig
 from cg_predict.errors import InvalidArgumentError
 from cg_predict.evaluate import (
+    CellSet,
+    FewShotSplit,
     TargetLeakError,
     check_no_target_labels,
     class_ids,
     evaluate,
     few_shot_split,
 )
+from cg_predict.evaluate._protocol import _train_source
 from cg_predict.evaluate._results import config_hash, load_finished, summarize_runs, write_json
+from cg_predict.evaluate._seed_run import Models, View, seed_rows
 from cg_predict.evaluate.cli import register_evaluate
+from cg_predict.graphs import GraphSet
+from cg_predict.model import PredictorNet
 from cg_predict.proxies import NETWORK_PROXIES, compute_proxies
+from cg_predict.training import embed
 
 DATA_DIR = os.environ.get("CGNAS_DATA_DIR", "")
 
@@ -95,6 +105,7 @@ def test_results_file_roundtrip(tmp_path) -> None:
             "method": "m",
             "shots": 10,
             "seed": s,
+            "unit": "class",
             "test_size": 5,
             "srcc": v,
             "kendall": v / 2,
@@ -107,6 +118,16 @@ def test_results_file_roundtrip(tmp_path) -> None:
     ]
     rows = summarize_runs(runs)
     assert rows[0]["srcc_mean"] == pytest.approx(0.1)  # signs kept, not absolute values
+    assert rows[0]["srcc_std"] == pytest.approx(np.std([0.5, -0.3], ddof=1))  # sample std
+    assert rows[0]["srcc_std"] == pytest.approx(0.565685425)  # not the population 0.4
+    assert rows[0]["unit"] == "class"
+    assert summarize_runs(runs[:1])[0]["srcc_std"] is None  # one seed: no spread
+    # a unit is its own row: per class and per row never share a mean
+    both = summarize_runs([*runs, *({**r, "unit": "row", "srcc": 0.9} for r in runs)])
+    assert [(r["unit"], r["srcc_mean"]) for r in both] == [
+        ("class", rows[0]["srcc_mean"]),
+        ("row", 0.9),
+    ]
     assert rows[0]["per_seed"]["srcc"] == [0.5, -0.3]
     digest = config_hash({"x": 1})
     path = tmp_path / "r.json"
@@ -183,8 +204,11 @@ def test_tiny_run_is_deterministic_and_resumable(tmp_path, monkeypatch) -> None:
         "cl-fine-tune",
         "cl-head",
     } <= methods
-    row = next(r for r in first["results"] if r["method"] == "gnn-fine-tune" and r["shots"] == 5)
-    assert len(row["per_seed"]["srcc"]) == 2 and row["test_size"] > 700
+    rows = [r for r in first["results"] if r["method"] == "gnn-fine-tune" and r["shots"] == 5]
+    assert [r["unit"] for r in rows] == ["class", "row"]
+    assert (
+        len(rows[0]["per_seed"]["srcc"]) == 2 and 700 < rows[0]["test_size"] <= rows[1]["test_size"]
+    )
     assert json.loads(out.read_text())["results"] == first["results"]
     # same seed, same numbers: a fresh run (source model retrained) gives identical results
     for trained in (tmp_path / "cache" / "evaluate").glob("source-*.pt"):
@@ -220,8 +244,15 @@ def test_several_encoders_share_one_run_and_can_be_unfrozen(tmp_path, monkeypatc
     result = evaluate("nb301", unfreeze_encoder=True, **tiny)
     methods = {r["method"] for r in result["results"]}
     assert {"gnn-fine-tune", "cl-a-fine-tune", "cl-a-head", "cl-b-fine-tune"} <= methods
-    # supervised: one end-to-end fit; each encoder: frozen head fit, then unfrozen fit
-    assert frozen_during_fit == [False, True, False, True, False]
+    # the CL models' two-stage schedule has its supervised control, with as many fits
+    assert {"supervised-2stage-fine-tune", "supervised-2stage-head"} <= methods
+    # supervised: one end-to-end fit; its control two; each encoder: frozen head fit, then
+    # unfrozen fit
+    assert frozen_during_fit == [False, False, False, True, False, True, False]
+    assert set(result["metadata"]["source_training"]["supervised-2stage"]) >= {
+        "fit",
+        "fit_unfrozen",
+    }
     assert set(result["metadata"]["source_training"]["cl-a"]) >= {"fit", "fit_unfrozen"}
     assert result["config"]["unfreeze_encoder"] is True
 
@@ -259,3 +290,63 @@ def _cached_only(*args, cache, **kwargs):  # type: ignore[no-untyped-def]
     scores = compute_proxies(*args, cache=cache, **kwargs)
     assert all(s.cached for s in scores.values())
     return scores
+
+
+def _twin_cells(hashes: list[str], labels: list[float], proxy: list[float]) -> CellSet:
+    """Cells that share one small graph, with the given isomorphism classes (hashes)."""
+    g = ComputationGraph(
+        [
+            Node("input", (3, 8, 8), (3, 8, 8)),
+            Node("relu", (3, 8, 8), (3, 8, 8)),
+            Node("output", (3, 8, 8), (3, 8, 8)),
+        ],
+        [(0, 1), (1, 2)],
+    )
+    packed = GraphSet.from_graphs([g] * len(hashes))
+    gs = GraphSet(packed.x, packed.op, packed.edge_index, packed.node_ptr, packed.edge_ptr, hashes)
+    keys = tuple(str(i) for i in range(len(hashes)))
+    return CellSet("toy", "cifar10", "toy", keys, np.asarray(labels), gs, {"p": np.asarray(proxy)})
+
+
+def test_rows_are_scored_per_isomorphism_class_and_per_row() -> None:
+    # class A: 10 twins whose mean label (5) is the best, though 9 of them have the worst;
+    # the proxy ranks the four classes perfectly, the 13 rows badly
+    hashes = ["A"] * 10 + ["B", "C", "D"]
+    cells = _twin_cells(hashes, [0.0] * 9 + [50.0, 1.0, 2.0, 3.0], [4.0] * 10 + [1.0, 2.0, 3.0])
+    test = np.arange(len(hashes))
+    split = FewShotSplit({0: np.zeros(0, np.int64)}, test)
+    net = PredictorNet.from_config(TINY["model"])  # type: ignore[arg-type]
+    trained = Models({"gnn": net}, {"gnn": torch.from_numpy(embed(net.encoder, cells.graphs))}, {})
+    view = View("a", np.ones(len(test), dtype=bool), cells.proxies)
+    runs = seed_rows(trained, cells, split, [view], np.zeros((13, 1)), {}, 0, "cpu")
+    by = {(r["method"], r["unit"]): r for r in runs}
+    assert by["proxy:p", "class"]["srcc"] == pytest.approx(1.0)
+    assert by["proxy:p", "class"]["test_size"] == 4
+    assert by["proxy:p", "row"]["srcc"] < -0.5 and by["proxy:p", "row"]["test_size"] == 13
+    # the GNN scores one graph for all: tied, so undefined per class as per row
+    assert {(m, u) for m, u in by} == {
+        (m, u) for m in ("gnn-fine-tune", "gnn-head", "proxy:p") for u in ("class", "row")
+    }
+    assert by["gnn-head", "class"]["test_size"] == 4
+    rows = summarize_runs(runs)
+    assert [(r["method"], r["unit"]) for r in rows][-2:] == [
+        ("proxy:p", "class"),
+        ("proxy:p", "row"),
+    ]
+
+
+def test_supervised_two_stage_control_fits_the_whole_network_twice(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    hashes = [f"h{i % 9}" for i in range(24)]
+    source = _twin_cells(hashes, list(np.linspace(0.0, 1.0, 24)), [0.0] * 24)
+    source = dataclasses.replace(source, family="nb201")
+    config = PredictorNet.from_config(TINY["model"]).config()
+    train = {"epochs": 2, "lr": 1e-3, "loss": "mse", "batch_size": 8, "patience": None}
+    fits: list[bool] = []
+    _spy_on_fit(
+        monkeypatch, lambda model, _: fits.append(all(p.requires_grad for p in model.parameters()))
+    )
+    _, one = _train_source([source], "nb301", config, None, train, "cpu", False)
+    _, two = _train_source([source], "nb301", config, None, train, "cpu", False, second_stage=True)
+    assert fits == [True, True, True]  # one fit, then two, every one of the whole network
+    assert "fit_unfrozen" not in one and two["fit_unfrozen"]["epochs_run"] == 2

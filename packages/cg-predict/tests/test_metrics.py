@@ -13,6 +13,7 @@ from scipy import stats
 from cg_predict.errors import MetricInputError
 from cg_predict.metrics import (
     bootstrap_ci,
+    class_means,
     kendall_tau,
     mae,
     ndcg_at_k,
@@ -124,14 +125,25 @@ def test_mae():
         mae([1.0, 2.0], [1.0, math.inf])
 
 
-def test_summarize_is_population_std_with_signs():
+def test_summarize_is_sample_std_with_signs():
     mean, std = summarize([-0.2, 0.4, 0.7])
-    assert mean == pytest.approx(0.3) and std == pytest.approx(np.std([-0.2, 0.4, 0.7]))
-    assert summarize([0.5]) == (0.5, 0.0)
+    assert mean == pytest.approx(0.3) and std == pytest.approx(np.std([-0.2, 0.4, 0.7], ddof=1))
+    assert std == pytest.approx(0.458257569)  # not the population std, 0.374
+    mean, std = summarize([0.5])
+    assert mean == 0.5 and math.isnan(std)  # one seed has no spread to estimate
     mean, std = summarize([0.5, math.nan])
     assert math.isnan(mean) and math.isnan(std)
     with pytest.raises(MetricInputError, match="non-empty"):
         summarize([])
+
+
+def test_class_means_give_one_row_per_class():
+    y, p = class_means(["b", "a", "b", "c", "a"], [1.0, 2.0, 3.0, 4.0, 6.0], [5, 1, 7, 0, 1])
+    assert y.tolist() == [2.0, 4.0, 4.0] and p.tolist() == [6.0, 1.0, 0.0]  # b, a, c
+    _, p = class_means(["a", "a", "b"], [1.0, 2.0, 3.0], [math.nan, 1.0, -math.inf])
+    assert math.isnan(p[0]) and p[1] == -math.inf
+    with pytest.raises(MetricInputError, match="one length"):
+        class_means(["a", "b"], [1.0, 2.0], [1.0])
 
 
 def test_bootstrap_is_seeded_and_brackets_the_estimate():

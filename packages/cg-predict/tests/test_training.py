@@ -29,7 +29,7 @@ def two_families(toy_data):
     families = ["a"] * 80 + ["b"] * 80
     y = y.copy()
     y[80:] = 40 + 5 * y[80:]
-    return GraphSet.from_graphs(graphs), y, families
+    return GraphSet.from_graphs(graphs, hashes=True), y, families
 
 
 def test_fit_learns_a_within_family_ranking(two_families):
@@ -166,3 +166,48 @@ def test_families_too_small_to_split_train_without_validation(two_families):
     gs, y, fams = two_families
     result = fit(_net(), gs.subset([0, 1, 2]), y[:3], fams[:3], val=0.5, epochs=2, progress=False)
     assert result.best_val_srcc is None and result.epochs_run == 2
+
+
+def _val_hashes_of_fit(monkeypatch, gs, y, fams, seed):  # type: ignore[no-untyped-def]
+    """The canonical hashes of the cells ``fit(val=0.3)`` validates on."""
+    import cg_predict.training as training
+
+    seen = []
+    real = training._val_srcc
+
+    def spy(model, val_gs, *args):  # type: ignore[no-untyped-def]
+        seen.append(list(val_gs.hashes))
+        return real(model, val_gs, *args)
+
+    monkeypatch.setattr(training, "_val_srcc", spy)
+    fit(_net(), gs, y, fams, val=0.3, epochs=1, batch_size=64, seed=seed, progress=False)
+    return seen[0]
+
+
+def test_validation_split_keeps_isomorphic_twins_together(toy_data, monkeypatch):
+    # 24 architectures in 1 to 6 copies each: a per-cell split would part some twins
+    distinct, labels = toy_data(24, seed=2)
+    graphs, y, fams = [], [], []
+    for n, (graph, label) in enumerate(zip(distinct, labels, strict=True)):
+        for _ in range(1 + n % 6):
+            graphs.append(graph)
+            y.append(label)
+            fams.append("ab"[n % 2])
+    gs = GraphSet.from_graphs(graphs, hashes=True)
+    assert len(set(gs.hashes)) < len(gs) - 40  # many twins
+    everywhere = {h: list(gs.hashes).count(h) for h in set(gs.hashes)}
+    val = _val_hashes_of_fit(monkeypatch, gs, np.asarray(y), fams, seed=0)
+    assert val and all(val.count(h) == everywhere[h] for h in set(val))  # whole classes
+    assert len(val) < len(gs)
+    # reproducible per seed; another seed draws other classes
+    assert _val_hashes_of_fit(monkeypatch, gs, np.asarray(y), fams, seed=0) == val
+    assert _val_hashes_of_fit(monkeypatch, gs, np.asarray(y), fams, seed=1) != val
+
+
+def test_a_validation_fraction_needs_hashes(two_families):
+    gs, y, fams = two_families
+    unhashed = GraphSet(gs.x, gs.op, gs.edge_index, gs.node_ptr, gs.edge_ptr)
+    with pytest.raises(InvalidArgumentError, match="canonical hashes"):
+        fit(_net(), unhashed, y, fams, val=0.1, epochs=1, progress=False)
+    result = fit(_net(), unhashed, y, fams, val=0, epochs=1, progress=False)
+    assert result.best_val_srcc is None

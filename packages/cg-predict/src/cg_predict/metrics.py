@@ -26,6 +26,7 @@ from cg_predict.errors import MetricInputError
 
 __all__ = [
     "bootstrap_ci",
+    "class_means",
     "kendall_tau",
     "mae",
     "ndcg_at_k",
@@ -187,22 +188,67 @@ def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 
 def summarize(values: Sequence[float] | ArrayLike) -> tuple[float, float]:
-    """Mean and population standard deviation (``ddof=0``) of per-seed values, signs kept.
+    """Mean and sample standard deviation (``ddof=1``) of per-seed values, signs kept.
 
-    NaN values propagate (a seed with an undefined metric makes the summary NaN rather than
-    being dropped silently).
+    The seeds are a sample of the runs one could make, so the spread is the sample standard
+    deviation; with a single value it is undefined (NaN). NaN values propagate (a seed with an
+    undefined metric makes the summary NaN rather than being dropped silently).
 
     Raises:
         MetricInputError: no values, or not 1-D.
 
     Examples:
         >>> summarize([0.5, 0.7])
-        (0.6, 0.09999999999999998)
+        (0.6, 0.14142135623730948)
     """
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1 or array.size == 0:
         raise MetricInputError(f"summarize needs a non-empty 1-D sequence, got shape {array.shape}")
-    return float(np.mean(array)), float(np.std(array, ddof=0))
+    std = float(np.std(array, ddof=1)) if array.size > 1 else math.nan
+    return float(np.mean(array)), std
+
+
+def class_means(
+    classes: Sequence[object] | ArrayLike, y_true: ArrayLike, y_pred: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """One row per class: the mean label and the mean score of the class's members.
+
+    Isomorphic twins (cells with one canonical hash) are one architecture measured several
+    times: scored as separate rows they count that architecture several times, and a size-aware
+    predictor can move a correlation by ranking one large class well. Scoring the class rows
+    counts each architecture once. A score that is the same within a class (any graph
+    predictor) keeps its value; one that differs within a class (a proxy computed on each
+    benchmark cell) becomes the class mean. NaN and infinite scores propagate into their
+    class's mean. Classes come out in order of first appearance.
+
+    Args:
+        classes: every row's class (e.g. its canonical hash).
+        y_true: every row's label.
+        y_pred: every row's score.
+
+    Raises:
+        MetricInputError: the three inputs differ in length, or are not 1-D.
+
+    Examples:
+        >>> y, p = class_means(["a", "b", "a"], [1.0, 5.0, 3.0], [0.2, 0.9, 0.2])
+        >>> y.tolist(), p.tolist()
+        ([2.0, 5.0], [0.2, 0.9])
+    """
+    keys = np.asarray(classes).reshape(-1)
+    a = np.asarray(y_true, dtype=np.float64)
+    b = np.asarray(y_pred, dtype=np.float64)
+    if a.ndim != 1 or b.ndim != 1 or not keys.size == a.size == b.size:
+        raise MetricInputError(
+            f"class_means needs 1-D inputs of one length; got {keys.size} classes, "
+            f"y_true {a.shape}, y_pred {b.shape}"
+        )
+    _, first, inverse, counts = np.unique(
+        keys, return_index=True, return_inverse=True, return_counts=True
+    )
+    order = np.argsort(first, kind="stable")  # np.unique sorts; report by first appearance
+    y_mean = np.bincount(inverse, weights=a) / counts
+    p_mean = np.bincount(inverse, weights=b) / counts
+    return y_mean[order], p_mean[order]
 
 
 def bootstrap_ci(

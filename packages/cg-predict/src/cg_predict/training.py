@@ -4,7 +4,9 @@ Targets are standardised per family (z-scores with the family's own mean and sta
 so families with different accuracy ranges weigh alike and the network learns a within-family
 rank score. The loss is MSE on those z-scores, optionally plus a pairwise logistic ranking loss
 over the pairs of same-family graphs in a batch. ``fit`` stops early on a validation split of
-the source families (mean within-family Spearman correlation) and restores the best weights.
+the source families (mean within-family Spearman correlation) and restores the best weights;
+the split draws isomorphism classes (canonical hashes), so no architecture is both trained on
+and validated on through a twin.
 Both functions are seeded: the same seed on the CPU gives the same numbers.
 """
 
@@ -67,8 +69,9 @@ class FitResult:
         return data
 
 
-def _as_graphset(graphs: Graphs) -> GraphSet:
-    return graphs if isinstance(graphs, GraphSet) else GraphSet.from_graphs(graphs)
+def _as_graphset(graphs: Graphs, *, hashes: bool = False) -> GraphSet:
+    """``graphs`` packed (with canonical hashes when ``hashes``, unless already a GraphSet)."""
+    return graphs if isinstance(graphs, GraphSet) else GraphSet.from_graphs(graphs, hashes=hashes)
 
 
 def _labels(labels: npt.ArrayLike, count: int, what: str) -> FloatArray:
@@ -150,17 +153,41 @@ def embed(
 
 
 def _val_indices(
-    groups: Sequence[str], fraction: float, rng: np.random.Generator
+    groups: Sequence[str],
+    hashes: npt.NDArray[np.str_] | None,
+    fraction: float,
+    rng: np.random.Generator,
 ) -> npt.NDArray[np.int64]:
-    """Sorted indices of ``fraction`` of every group (with at least 4 members), at random."""
+    """Sorted indices of ``fraction`` of every group's isomorphism classes, drawn at random.
+
+    A class (equal ``hashes``) is validated or trained on as a whole, so twins never straddle
+    the split. Groups with fewer than 4 members keep all their cells for training, and so do
+    classes with members in several groups (one family's cells labelled on two datasets).
+    """
     if not 0.0 <= fraction < 1.0:
         raise InvalidArgumentError(f"val={fraction} must be a fraction in [0, 1) or a tuple")
+    if hashes is None:
+        raise InvalidArgumentError(
+            f"val={fraction}: the validation split keeps isomorphic twins together and needs "
+            "canonical hashes; pass a GraphSet packed with hashes=True (or the graphs "
+            "themselves), val=0, or an explicit val=(graphs, labels, families)"
+        )
+    groups_of: dict[str, set[str]] = {}
+    for h, g in zip(hashes.tolist(), groups, strict=True):
+        groups_of.setdefault(h, set()).add(g)
     groups_arr = np.asarray(groups)
-    val = [np.zeros(0, np.int64)]
+    chosen: list[str] = []
     for g in sorted(set(groups)):
-        members = rng.permutation(np.flatnonzero(groups_arr == g))
-        val.append(members[: round(fraction * len(members)) if len(members) >= 4 else 0])
-    return np.sort(np.concatenate(val))
+        members = np.flatnonzero(groups_arr == g)
+        if len(members) < 4:
+            continue
+        classes = sorted(set(hashes[members].tolist()))  # sorted: the draw follows the seed
+        own = [h for h in classes if len(groups_of[h]) == 1]
+        # at least one class of the group stays in training (its standardisation needs it)
+        wanted = min(round(fraction * len(classes)), len(classes) - 1)
+        picked = rng.permutation(len(own))[:wanted]
+        chosen.extend(own[i] for i in picked)
+    return np.flatnonzero(np.isin(hashes, chosen)).astype(np.int64)
 
 
 def _val_srcc(
@@ -207,9 +234,12 @@ def fit(
         train_labels: one accuracy per graph.
         families: the standardisation group of every graph: its family, or ``"family/dataset"``
             when a family comes with labels of several datasets.
-        val: a fraction of every family held out for early stopping (0: no validation, train
-            ``epochs`` epochs), or an explicit ``(graphs, labels, families)`` whose families
-            all occur in training.
+        val: a fraction of every family's isomorphism classes held out for early stopping
+            (whole classes: twins stay on one side; the draw follows ``seed``), 0 for no
+            validation (train ``epochs`` epochs), or an explicit ``(graphs, labels,
+            families)`` whose families all occur in training. A fraction needs canonical
+            hashes: pass computation graphs (hashed here) or a ``GraphSet`` packed with
+            ``hashes=True``.
         epochs: maximum passes over the training graphs.
         lr: Adam learning rate.
         batch_size: graphs per optimisation step.
@@ -225,9 +255,13 @@ def fit(
 
     Returns:
         The :class:`FitResult`, including the per-family ``target_stats``.
+
+    Raises:
+        InvalidArgumentError: inconsistent inputs, an unknown loss, or a validation fraction
+            with a ``GraphSet`` packed without hashes.
     """
     start = time.perf_counter()
-    gs = _as_graphset(train_graphs)
+    gs = _as_graphset(train_graphs, hashes=bool(val) and not isinstance(val, tuple))
     y = _labels(train_labels, len(gs), "train_labels")
     groups = [str(f) for f in families]
     if len(groups) != len(gs):
@@ -243,7 +277,7 @@ def fit(
     if isinstance(val, tuple):
         val_gs, val_groups = _as_graphset(val[0]), [str(f) for f in val[2]]
         val_y = _labels(val[1], len(val_gs), "val labels")
-    elif val and len(val_idx := _val_indices(groups, float(val), rng)):
+    elif val and len(val_idx := _val_indices(groups, gs.hashes, float(val), rng)):
         train_idx = np.setdiff1d(np.arange(len(gs)), val_idx)
         val_gs, val_y = gs.subset(val_idx), y[val_idx]
         val_groups = [groups[i] for i in val_idx]

@@ -5,6 +5,9 @@
 * ``gbm-flops-params-proxies``: scikit-learn's gradient-boosted trees on log-scaled FLOPs,
   params and (setting a) every precomputed zero-cost proxy, with the same few labels.
 * ``proxy:<name>``: a zero-cost proxy (or FLOPs/params) used directly as the ranking score.
+
+Every method is scored twice on the same test cells (``score_units``): once per isomorphism
+class (the headline, ``unit="class"``) and once per cell (``unit="row"``).
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from cg_predict.graphs import GraphSet
 from cg_predict.model import PredictorNet
 from cg_predict.training import fit, predict
 
-__all__ = ["feature_matrix", "gbm_predict", "score", "target_only_predict"]
+__all__ = ["UNITS", "feature_matrix", "gbm_predict", "score", "score_units", "target_only_predict"]
 
 FloatArray = npt.NDArray[np.float64]
+# what a row's correlation is computed over: isomorphism classes (headline), or test cells
+UNITS = ("class", "row")
+_METRIC_NAMES = ("srcc", "kendall", "precision@5%", "precision@10%", "ndcg@10", "mae")
 
 
 def score(y_true: FloatArray, y_pred: FloatArray, *, with_mae: bool) -> dict[str, float | None]:
@@ -45,6 +51,35 @@ def score(y_true: FloatArray, y_pred: FloatArray, *, with_mae: bool) -> dict[str
         "ndcg@10": metrics.ndcg_at_k(y_true, y_pred, 10),
         "mae": metrics.mae(y_true, y_pred) if with_mae else None,
     }
+
+
+def score_units(
+    y_true: FloatArray,
+    y_pred: FloatArray,
+    classes: npt.ArrayLike,
+    *,
+    with_mae: bool,
+) -> dict[str, tuple[int, dict[str, float | None]]]:
+    """``{unit: (size, metrics)}`` of one prediction of the test cells, per ``UNITS``.
+
+    ``"class"``: one row per isomorphism class of the test cells (``classes``, e.g. canonical
+    hashes), with the class-mean label and the class's score (``metrics.class_means``: tied
+    within a class for a graph predictor; a proxy that differs between twins gets the class
+    mean), so an architecture present as many twins counts once. ``"row"``: every test cell.
+    A unit with fewer than two members has no correlation: its metrics are None.
+
+    Examples:
+        >>> y, p = np.array([1.0, 1.0, 1.0, 2.0, 3.0]), np.array([9.0, 9.0, 9.0, 1.0, 2.0])
+        >>> s = score_units(y, p, ["a", "a", "a", "b", "c"], with_mae=False)
+        >>> [(n, round(m["srcc"], 3)) for n, m in s.values()]  # class, then row
+        [(3, -0.5), (5, -0.875)]
+    """
+    y_class, p_class = metrics.class_means(classes, y_true, y_pred)
+    out = {}
+    for unit, (y, p) in zip(UNITS, ((y_class, p_class), (y_true, y_pred)), strict=True):
+        none: dict[str, float | None] = dict.fromkeys(_METRIC_NAMES)
+        out[unit] = (len(y), score(y, p, with_mae=with_mae) if len(y) >= 2 else none)
+    return out
 
 
 def feature_matrix(proxies: Mapping[str, FloatArray]) -> FloatArray:

@@ -1,10 +1,14 @@
 """The paper's leave-one-family-out transfer protocol (``cgnas evaluate``).
 
 1. The source families' labels (never a label of the target family, from any dataset) train
-   the predictor once per call (seed ``0``; early stopping on a 10% source validation split;
-   cached on disk by configuration). With ``encoder_path`` one more predictor per pretrained
-   encoder is trained the same way on it, frozen (only its head learns from the sources);
-   ``unfreeze_encoder`` then trains the whole network on the sources as a second stage.
+   the predictor once per call (seed ``0``; early stopping on a validation split of 10% of
+   every source family's isomorphism classes; cached on disk by configuration). With
+   ``encoder_path`` one more predictor per pretrained encoder is trained the same way on it,
+   frozen (only its head learns from the sources);
+   ``unfreeze_encoder`` then trains the whole network on the sources as a second stage, and
+   adds the supervised control of that schedule (``supervised-2stage``: the supervised
+   network trained, then trained again as a whole for a second fit of the same length), so
+   every pretrained model is compared with a supervised one that had as many fits.
 2. For every seed, ``few_shot_split`` draws ``max(shots)`` labelled target cells from distinct
    isomorphism classes (nested: 10 shots are the first 10 of 20); the test set is every cell
    whose class is not labelled, the same for every shot count and method of that seed.
@@ -15,6 +19,9 @@
 4. Setting ``b`` also yields ``b-live``: every row again on the test cells inside a seeded
    sample of ``live_sample_size`` cells, where the seven network proxies were computed live
    (``_live``), so they compete on exactly the same cells.
+5. Every row is scored per isomorphism class of its test cells (``unit="class"``: class-mean
+   label, the class's prediction; the headline) and per test cell (``unit="row"``), so that an
+   architecture present as many twins (55 copies of NB-101's trivial cell) counts once.
 
 The paper reports 5 fine-tuning runs of one trained model; so does this protocol: the seeds
 vary the labelled cells and the fine-tuning, not the source training.
@@ -43,7 +50,7 @@ from cg_ir.executor import torch_threads
 from cg_ir.provenance import code_digest
 from cg_predict.checkpoint import load_checkpoint, load_encoder, save_checkpoint
 from cg_predict.errors import CheckpointError, InvalidArgumentError
-from cg_predict.evaluate._baselines import feature_matrix
+from cg_predict.evaluate._baselines import UNITS, feature_matrix
 from cg_predict.evaluate._leaks import (
     TargetLeakError,
     check_model_not_trained_on,
@@ -75,6 +82,7 @@ from cg_predict.training import embed, fit
 
 __all__ = [
     "DEFAULT_MODEL",
+    "SUPERVISED_TWO_STAGE",
     "TargetLeakError",
     "check_no_target_labels",
     "evaluate",
@@ -94,6 +102,9 @@ DEFAULT_MODEL: dict[str, Any] = {
     "head": {"hidden": [32, 32]},
 }
 FloatArray = npt.NDArray[np.float64]
+# the supervised control of ``unfreeze_encoder``'s two-stage source training (its rows'
+# prefix): two fits of the whole network, as many as each pretrained model gets
+SUPERVISED_TWO_STAGE = "supervised-2stage"
 
 
 def _settings(target: str, setting: str | Sequence[str] | None) -> list[str]:
@@ -144,13 +155,15 @@ def _train_source(
     train: dict[str, Any],
     device: str,
     progress: bool,
-    unfreeze: bool = False,
+    second_stage: bool = False,
 ) -> tuple[PredictorNet, dict[str, Any]]:
     """Train (or load from the disk cache) the predictor on the source families' labels.
 
-    With a pretrained ``encoder`` the head learns on it frozen; ``unfreeze`` then trains the
-    whole network (a second ``fit`` of the same length), so that a head fitted to the
-    pretrained features guides the encoder's first updates.
+    With a pretrained ``encoder`` the head learns on it frozen; ``second_stage`` then trains
+    the whole network (a second ``fit`` of the same length, metadata ``fit_unfrozen``), so
+    that a head fitted to the pretrained features guides the encoder's first updates.
+    Without an encoder, ``second_stage`` is the supervised control of that schedule: the
+    whole network trained twice.
     """
     groups = [f"{c.family}/{c.dataset}" for c in sources for _ in range(len(c))]
     check_no_target_labels(groups, target)
@@ -159,7 +172,8 @@ def _train_source(
             {
                 "config": config,
                 "train": train,
-                "encoder": None if encoder is None else [*encoder[1:], unfreeze],
+                "encoder": None if encoder is None else list(encoder[1:]),
+                "second_stage": second_stage,
                 "sources": [[c.name, c.dataset, list(c.keys)] for c in sources],
                 "versions": [cg_ir.__version__, cg_predict.__version__],
                 # the code that trains, not only its configuration: a change retrains
@@ -190,7 +204,7 @@ def _train_source(
     for p in model.parameters():
         p.requires_grad_(True)
     meta: dict[str, Any] = {"fit": result.to_dict(), "trained_on": sorted(set(groups))}
-    if encoder is not None and unfreeze:
+    if second_stage:
         second = fit(
             model, graphs, labels, groups, seed=0, device=device, progress=progress, **train
         )
@@ -218,7 +232,7 @@ def _pretrained_encoders(
         check_model_not_trained_on(loaded.metadata, target, f"encoder {os.fspath(path)!r}")
         name = str(loaded.metadata.get("pretraining_method", "pretrained"))
         clash = [p for p, e in encoders.items() if e[1] == name]
-        if name == "gnn" or clash:
+        if name in ("gnn", SUPERVISED_TWO_STAGE) or clash:
             raise InvalidArgumentError(
                 f"encoder {os.fspath(path)!r} would add rows named {name!r}, like "
                 f"{clash[0] if clash else 'the supervised GNN'!r}; pass encoders of distinct "
@@ -268,7 +282,9 @@ def evaluate(
             the rows ``<pretraining_method>-fine-tune`` and ``<pretraining_method>-head``
             (methods must differ). The supervised rows are computed once for all of them.
         unfreeze_encoder: after the head has learnt the sources on a frozen pretrained
-            encoder, train the whole network on the sources too (default: stay frozen).
+            encoder, train the whole network on the sources too (default: stay frozen); with
+            encoders, also adds the supervised control of that schedule, the rows
+            ``supervised-2stage-fine-tune`` and ``supervised-2stage-head``.
         quick: CI/book mode: <= 600 source cells per family, <= 1000 test cells, fewer source
             epochs (fine-tuning keeps its 100 epochs: with 25, 50 NB-101 labels left the
             source model worse than 10 did).
@@ -292,7 +308,10 @@ def evaluate(
 
     Returns:
         The results dict (see the book chapter and ``r.json``): ``config``, ``config_hash``,
-        ``metadata``, ``runs`` (per seed), ``results`` (per setting, method and shots).
+        ``metadata``, ``runs`` (per seed), ``results`` (per setting, method, shots and
+        ``unit``: ``"class"``, scored on one row per isomorphism class of the test cells, the
+        headline, or ``"row"``, on every test cell; ``test_size`` counts the units;
+        ``srcc_std`` is the sample std over seeds, None for one seed).
 
     Raises:
         InvalidArgumentError: unknown target, dataset, setting, or the target among sources.
@@ -351,6 +370,7 @@ def evaluate(
             "live_proxies": {"sample": live_size, "batch_size": live_batch},
             "encoder": [[path, name, sha] for path, (_, name, sha) in encoders.items()] or None,
             "unfreeze_encoder": unfreeze_encoder if encoders else None,
+            "units": list(UNITS),
         }
         digest = config_hash(config)
         runs = load_finished(out, digest)
@@ -362,6 +382,10 @@ def evaluate(
         timings["load_sources_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         models = {"gnn": _train_source(src, target, net_config, None, train, device, progress)}
+        if encoders and unfreeze_encoder:
+            models[SUPERVISED_TWO_STAGE] = _train_source(
+                src, target, net_config, None, train, device, progress, second_stage=True
+            )
         for encoder in encoders.values():
             models[encoder[1]] = _train_source(
                 src, target, net_config, encoder, train, device, progress, unfreeze_encoder

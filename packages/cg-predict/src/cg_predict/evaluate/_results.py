@@ -14,6 +14,7 @@ import numpy as np
 
 from cg_ir import atomic_output
 from cg_predict.errors import InvalidArgumentError
+from cg_predict.metrics import summarize
 
 __all__ = ["config_hash", "load_finished", "summarize_runs", "write_json"]
 
@@ -67,17 +68,26 @@ def load_finished(path: str | os.PathLike[str] | None, digest: str) -> list[dict
 
 
 def summarize_runs(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (setting, method, shots): means and population stds over seeds, signs kept."""
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    """One row per (setting, method, shots, unit): means and sample stds over seeds, signs kept.
+
+    ``unit`` says what each seed's correlation was computed over (``"class"``: one row per
+    isomorphism class of the test cells, the headline; ``"row"``: every test cell) and
+    ``test_size`` counts those units. The std is the sample standard deviation (``ddof=1``,
+    ``metrics.summarize``); None with one seed, where it is undefined. Rows are sorted by
+    (setting, method, shots, unit), so a method's class row comes before its row row.
+    """
+    groups: dict[tuple[str, str, int, str], list[dict[str, Any]]] = {}
     for run in runs:
-        groups.setdefault((run["setting"], run["method"], run["shots"]), []).append(run)
+        key = (run["setting"], run["method"], run["shots"], run["unit"])
+        groups.setdefault(key, []).append(run)
     rows = []
-    for (setting, method, shots), members in sorted(groups.items()):
+    for (setting, method, shots, unit), members in sorted(groups.items()):
         members.sort(key=lambda r: r["seed"])
         row: dict[str, Any] = {
             "setting": setting,
             "method": method,
             "shots": shots,
+            "unit": unit,
             "seeds": [r["seed"] for r in members],
             "test_size": int(np.mean([r["test_size"] for r in members])),
         }
@@ -85,11 +95,17 @@ def summarize_runs(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         for m in METRICS:
             values = [r.get(m) for r in members]
             per_seed[m] = values
-            finite = [v for v in values if v is not None]
             if m in ("srcc", "kendall"):
-                ok = len(finite) == len(values) and finite
-                row[f"{m}_mean"] = float(np.mean(finite)) if ok else None
-                row[f"{m}_std"] = float(np.std(finite)) if ok else None
+                mean, std = _mean_std(values)
+                row[f"{m}_mean"], row[f"{m}_std"] = mean, std
         row["per_seed"] = per_seed
         rows.append(row)
     return rows
+
+
+def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample std of per-seed values; None where a seed is undefined or one seed."""
+    if not values or any(v is None or math.isnan(v) for v in values):
+        return None, None
+    mean, std = summarize([float(v) for v in values if v is not None])
+    return mean, None if math.isnan(std) else std

@@ -1,4 +1,9 @@
-"""One seed of the protocol: every method's predictions on the test cells, scored per view."""
+"""One seed of the protocol: every method's predictions on the test cells, scored per view.
+
+Each (view, method, shots) gives two rows: ``unit="class"`` scores one row per isomorphism
+class of the view's test cells (the headline), ``unit="row"`` every test cell
+(``_baselines.score_units``); ``test_size`` counts the units.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from cg_predict.evaluate._baselines import gbm_predict, score, target_only_predict
+from cg_predict.evaluate._baselines import gbm_predict, score_units, target_only_predict
 from cg_predict.evaluate._splits import FewShotSplit
 from cg_predict.evaluate._targets import CellSet
 from cg_predict.model import PredictorNet
@@ -90,18 +95,25 @@ def seed_rows(
     """Per-seed result rows of every (view, method, shots) on ``split``'s test cells."""
     test = split.test
     y_test = cells.labels[test]
+    assert cells.graphs.hashes is not None  # target cells always record their hashes
+    classes = cells.graphs.hashes[test]
     rows: list[dict[str, Any]] = []
 
     def record(view: View, method: str, k: int, pred: FloatArray, with_mae: bool) -> None:
-        if view.mask.any():
+        if not view.mask.any():
+            return
+        mask = view.mask
+        units = score_units(y_test[mask], pred[mask], classes[mask], with_mae=with_mae)
+        for unit, (size, metrics) in units.items():
             rows.append(
                 {
                     "setting": view.setting,
                     "seed": seed,
-                    "test_size": int(view.mask.sum()),
+                    "unit": unit,
+                    "test_size": size,
                     "method": method,
                     "shots": k,
-                    **score(y_test[view.mask], pred[view.mask], with_mae=with_mae),
+                    **metrics,
                 }
             )
 

@@ -88,6 +88,13 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def _mean_std(mean: float | None, std: float | None) -> str:
+    """``+0.812 ± 0.031`` (sample std over seeds; none with one seed), or ``nan``."""
+    if mean is None:
+        return "nan"
+    return f"{mean:+.3f}" if std is None else f"{mean:+.3f} ± {std:.3f}"
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run the protocol for parsed ``args``; print a short SRCC table; return the exit status."""
     from cg_predict.evaluate._protocol import evaluate  # torch import only when run
@@ -116,10 +123,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     except (CgPredictError, OSError) as exc:
         print(f"cgnas evaluate: error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2
+    # one line per method and shots: the per-class SRCC (the headline), then the per-row one
     for row in result["results"]:
         if not row["method"].startswith("proxy:") or row["shots"] == 0:
-            mean, std = row["srcc_mean"], row["srcc_std"]
-            srcc = "nan" if mean is None else f"{mean:+.3f} ± {std:.3f}"
-            print(f"{row['setting']:6} {row['method']:28} {row['shots']:3}  srcc {srcc}")
+            print(
+                f"{row['setting']:6} {row['method']:28} {row['shots']:3} {row['unit']:5} "
+                f"({row['test_size']:5})  srcc {_mean_std(row['srcc_mean'], row['srcc_std'])}"
+            )
     print(f"wrote {args.out}")
     return 0
