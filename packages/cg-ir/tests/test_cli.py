@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import types
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -103,7 +104,7 @@ def test_usage_errors_are_one_line(capsys):
     assert err.count("\n") == 1 and "the following arguments are required: -o/--output" in err
     status, _, err = run(capsys, "convert", "--family", "nb201", "-o", "x.json")
     assert status == 2
-    assert_one_line_error(err, "give --family and --arch, or --module and --input-shape")
+    assert_one_line_error(err, "give --family and --arch, or --module and --input-shape, or --onnx")
 
 
 MODULE = """
@@ -197,6 +198,86 @@ def test_convert_module_missing_file(tmp_path, capsys):
     assert_one_line_error(err, "no such file")
 
 
+def _nb201_graph() -> ComputationGraph:
+    from cg_ir import families
+
+    family = families.get("nb201")
+    return family.to_cg(family.parse(ARCH))
+
+
+@pytest.fixture
+def onnx_stand_in(monkeypatch):
+    """``cg_ir.onnx`` replaced by a stand-in whose ``from_onnx`` records the paths it reads."""
+    calls = []
+    module = types.ModuleType("cg_ir.onnx")
+
+    def from_onnx(path):
+        calls.append(path)
+        return _nb201_graph()
+
+    module.from_onnx = from_onnx
+    monkeypatch.setitem(sys.modules, "cg_ir.onnx", module)
+    return calls
+
+
+def test_convert_onnx_writes_the_graph_json(tmp_path, capsys, onnx_stand_in):
+    model, out = tmp_path / "net.onnx", tmp_path / "g.json"
+    model.write_bytes(b"read by the stand-in only")
+    status, stdout, err = run(capsys, "convert", "--onnx", str(model), "-o", str(out))
+    assert status == 0, err
+    assert onnx_stand_in == [str(model)] and f"wrote {out}" in stdout
+    assert ComputationGraph.from_json(out.read_text()) == _nb201_graph()
+
+
+def test_convert_onnx_errors(tmp_path, capsys, onnx_stand_in):
+    out = tmp_path / "g.json"
+    status, _, err = run(capsys, "convert", "--onnx", str(tmp_path / "no.onnx"), "-o", str(out))
+    assert status == 2
+    assert_one_line_error(err, "--onnx: no file", "no.onnx")
+    status, _, err = run(
+        capsys, "convert", "--onnx", "a.onnx", "--module", "net.py:build", "-o", str(out)
+    )
+    assert status == 2
+    assert_one_line_error(err, "give one of --family, --module or --onnx, not --module and --onnx")
+    assert list(tmp_path.iterdir()) == [] and onnx_stand_in == []
+
+
+def _conv_relu_onnx(path):
+    """A Conv(3->4, 3x3, bias) + Relu ONNX model on a 1x3x8x8 input, built without torch."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    bias = numpy_helper.from_array(np.zeros(4, np.float32), "b")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[3, 3], pads=[1] * 4),
+            helper.make_node("Relu", ["c"], ["y"]),
+        ],
+        "conv_relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])],
+        initializer=[weight, bias],
+    )
+    onnx.save(helper.make_model(graph), path)
+
+
+def test_convert_real_onnx_file(tmp_path, capsys):
+    pytest.importorskip("cg_ir.onnx", reason="cg_ir.from_onnx is not installed")
+    model, out = tmp_path / "net.onnx", tmp_path / "g.json"
+    _conv_relu_onnx(model)
+    status, _, err = run(capsys, "convert", "--onnx", str(model), "-o", str(out))
+    assert status == 0, err
+    graph = ComputationGraph.from_json(out.read_text())
+    assert graph.params == 4 * 3 * 9 + 4 and graph.output_shape == (4, 8, 8)
+    model.write_bytes(b"not an ONNX model")
+    out.unlink()
+    status, _, err = run(capsys, "convert", "--onnx", str(model), "-o", str(out))
+    assert status == 2 and not out.exists()
+    assert_one_line_error(err, "net.onnx")
+
+
 def test_families_and_summary(capsys):
     status, stdout, _ = run(capsys, "families")
     assert status == 0 and "nb201" in stdout and "15,625" in stdout
@@ -236,6 +317,25 @@ def test_plugins_load_lazily_and_robustly(tmp_path, monkeypatch, capsys):
     assert status == 0 and "warning" not in err
 
 
+def test_unexpected_exception_is_one_line_unless_traceback_asked(tmp_path, monkeypatch, capsys):
+    (tmp_path / "cgnas_buggy_plugin.py").write_text(
+        textwrap.dedent("""
+        def register(subparsers):
+            p = subparsers.add_parser("buggy")
+            p.set_defaults(func=lambda args: {}["missing"])
+    """)
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _fake_plugins(monkeypatch, EntryPoint("buggy", "cgnas_buggy_plugin:register", "g"))
+    monkeypatch.delenv("CGNAS_TRACEBACK", raising=False)
+    status, _, err = run(capsys, "buggy")
+    assert status == 2
+    assert_one_line_error(err, "KeyError: 'missing'", "CGNAS_TRACEBACK=1")
+    monkeypatch.setenv("CGNAS_TRACEBACK", "1")
+    with pytest.raises(KeyError):
+        main(["buggy"])
+
+
 def test_console_entry_subprocess(tmp_path):
     out = tmp_path / "g.json"
     result = subprocess.run(
@@ -267,3 +367,16 @@ def test_import_is_cheap():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_registering_every_command_imports_no_torch():
+    # `cgnas --help` registers every installed plugin: it must stay cheap (no torch, PyG)
+    code = (
+        "import sys, cg_ir.cli; cg_ir.cli.build_parser(); "
+        "print(*[m for m in ('torch', 'torch_geometric') if m in sys.modules] or ['none'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.stdout.split() == ["none"], result.stderr
+    assert "warning" not in result.stderr

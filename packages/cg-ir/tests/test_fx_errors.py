@@ -45,61 +45,29 @@ class Sort(nn.Module):
         return torch.sort(x, dim=1).values
 
 
-class ScalarMul(nn.Module):
+class OneSidedClamp(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * 2.0
+        return x.clamp(min=0.5)
 
 
-class ScalarAdd(nn.Module):
+class DynamicConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 1 + x
+        return F.conv2d(x, x)
 
 
-class Scale(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.gamma = nn.Parameter(torch.ones(4, 1, 1))
-
+class CircularPad(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gamma
+        return F.pad(x, (1, 1, 1, 1), mode="circular")
 
 
-class FunctionalConv(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(4, 4, 1, 1))
-
+class ChannelPad(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight)
+        return F.pad(x, (0, 0, 0, 0, 1, 1))
 
 
-class CatWidth(nn.Module):
+class NhwcBatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([x, x], dim=3)
-
-
-class SliceHeight(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, :, :4]
-
-
-class Sub(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x - x.sigmoid()
-
-
-class PixelShuffleView(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(1, 1, 16, 16)
-
-
-class LinearOnWidth(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc = nn.Linear(8, 8)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(x)
+        return F.batch_norm(x.permute(0, 2, 3, 1), None, None, training=True)
 
 
 class Branchy(nn.Module):
@@ -133,20 +101,13 @@ class ConstantOut(nn.Module):
     [
         (CustomFunction(), "Double.apply", "not one of the layers"),
         (Sort(), "sort", "not lowered"),
-        (ScalarMul(), "mul", "Python scalar 2.0"),
-        (ScalarAdd(), "add", "Python scalar 1"),
-        (Scale(), "mul", "'body.gamma' is a parameter"),
-        (FunctionalConv(), "conv2d", "not lowered"),
-        (CatWidth(), "cat", "along the channels"),
-        (SliceHeight(), "getitem", "only slices of the channels"),
-        (Sub(), "sub", "not lowered"),
-        (PixelShuffleView(), "Tensor.view", "changes the tensor's (C, H, W)"),
-        (LinearOnWidth(), "Linear", "needs a tensor laid out as nhwc or flat"),
-        (nn.LeakyReLU(), "LeakyReLU", "not one of the layers"),
+        (OneSidedClamp(), "clamp", "bounds one side away from 0"),
+        (DynamicConv(), "conv2d", "dynamic weight"),
+        (CircularPad(), "pad", "'circular'"),
+        (ChannelPad(), "pad", "other axes than height and width"),
+        (NhwcBatchNorm(), "batch_norm", "not its channels"),
+        (nn.Tanhshrink(), "Tanhshrink", "not one of the layers"),
         (nn.ConvTranspose2d(4, 4, 2, 2), "ConvTranspose2d", "not one of the layers"),
-        (nn.Upsample(scale_factor=2, mode="bicubic"), "Upsample", "'bicubic'"),
-        (nn.Hardtanh(-1.0, 1.0), "Hardtanh", "not relu6"),
-        (nn.LayerNorm(8), "LayerNorm", "channels-last"),
         (nn.MaxPool2d(2, return_indices=True), "MaxPool2d", "return_indices"),
         (ConstantOut(), "output", "zeros"),
     ],
@@ -162,14 +123,24 @@ def test_unsupported_operator_names_op_and_path(inner: nn.Module, op: str, hint:
 
 
 def test_unsupported_leaf_path_is_the_module_path() -> None:
-    net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Sequential(nn.ReLU(), nn.ELU()))
-    with pytest.raises(UnsupportedOperatorError, match=r"'ELU' at '1\.1'") as caught:
+    net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Sequential(nn.ReLU(), nn.Tanhshrink()))
+    with pytest.raises(UnsupportedOperatorError, match=r"'Tanhshrink' at '1\.1'") as caught:
         from_module(net, SHAPE)
     assert caught.value.module_path == "1.1"
 
 
-@pytest.mark.parametrize("inner", [Branchy(), ShapeBranch()])
+def test_a_block_that_branches_on_shapes_is_kept_whole_and_lowered() -> None:
+    # fx cannot trace ShapeBranch; run at the input's shapes it takes one branch, as
+    # timm's MobileViT block does
+    net = Wrap(ShapeBranch())
+    g = from_module(net, SHAPE)
+    assert [n.op for n in g.nodes] == ["input", "conv", "conv", "output"]
+    assert g.nodes[2].name == "body" and g.params == sum(p.numel() for p in net.parameters())
+
+
+@pytest.mark.parametrize("inner", [Branchy()])
 def test_control_flow_says_how_to_fix(inner: nn.Module) -> None:
+    # a branch on the values of a tensor cannot be decided before training: still an error
     with pytest.raises(UntraceableModuleError) as caught:
         from_module(Wrap(inner), SHAPE)
     message = str(caught.value)
@@ -202,21 +173,3 @@ def test_bad_input_shape(shape: tuple[int, ...]) -> None:
 def test_wrong_input_channels_fail_with_the_shape() -> None:
     with pytest.raises(UntraceableModuleError, match=r"zeros of shape \(1, 5, 8, 8\)"):
         from_module(nn.Conv2d(3, 4, 1), (5, 8, 8))
-
-
-def test_even_kernel_same_padding_is_rejected() -> None:
-    with pytest.raises(UnsupportedOperatorError, match="pads this kernel unevenly"):
-        from_module(nn.Conv2d(3, 4, 2, padding="same"), SHAPE)
-
-
-def test_layer_norm_without_bias_is_rejected() -> None:
-    class Net(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.norm = nn.LayerNorm(3, bias=False)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.norm(x.permute(0, 2, 3, 1))
-
-    with pytest.raises(UnsupportedOperatorError, match=r"bias=False\) has C parameters"):
-        from_module(Net(), SHAPE)

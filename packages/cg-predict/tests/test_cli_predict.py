@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
+import types
 from importlib.metadata import entry_points
 
 import numpy as np
 import pytest
 import torch
 
-from cg_ir import families
+import cg_ir
+import cg_predict
+from cg_ir import ComputationGraph, families
 from cg_ir.cli import main
 from cg_predict.checkpoint import save_checkpoint
 from cg_predict.encoder import EncoderConfig
@@ -17,6 +23,16 @@ from cg_predict.model import PredictorNet
 from cg_predict.predictor import Predictor
 
 KEYS = ["(2, 2, 3, 2, 3, 0)", "(4, 4, 4, 4, 4, 4)", "(0, 2, 2, 3, 2, 1)"]
+NETS = """
+import torch.nn as nn
+
+def small():
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
+
+def wide():
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                         nn.Conv2d(16, 8, 1))
+"""
 
 
 def run(argv: list[str]) -> int:
@@ -32,6 +48,24 @@ def checkpoint(tmp_path):
         path, PredictorNet(EncoderConfig(num_layers=2, dim=16, op_dim=8)), {"method": "gnn"}
     )
     return path
+
+
+@pytest.fixture
+def nets(tmp_path):
+    path = tmp_path / "nets.py"
+    path.write_text(NETS)
+    return path
+
+
+def _graph(family: str, key: str) -> ComputationGraph:
+    return families.get(family).to_cg(families.get(family).parse(key))
+
+
+def _stand_in(monkeypatch, name: str, attribute: str, function) -> None:
+    """``name`` (``cg_ir.onnx``, ``cg_ir.zoo``) replaced by a module with just ``function``."""
+    module = types.ModuleType(name)
+    setattr(module, attribute, function)
+    monkeypatch.setitem(sys.modules, name, module)
 
 
 def test_entry_point_is_declared():
@@ -152,13 +186,134 @@ def test_errors_are_one_line_with_status_2(checkpoint, tmp_path, capsys):
 
 
 def test_usage_errors_exit_2(capsys):
-    assert run(["predict", "--family", "nb201"]) == 2  # none of --arch / --module / --keys-file
+    assert run(["predict", "--family", "nb201"]) == 2  # nothing to score
+    err = capsys.readouterr().err
+    assert err.startswith("cgnas: error: nothing to score: give --arch, --keys-file, --module")
+    assert err.count("\n") == 1
+    assert run(["predict", "--arch"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("cgnas predict: error: ") and err.count("\n") == 1
 
 
-def test_default_checkpoint_is_used_without_checkpoint_option(capsys):
-    key = families.get("nb201").key(families.get("nb201").parse(KEYS[0]))
-    assert run(["predict", "--family", "nb201", "--arch", key]) == 0
+def _module_graph(path, factory: str, shape: tuple[int, ...]) -> ComputationGraph:
+    """The graph of ``factory()`` of the file ``path``, by the Python API."""
+    spec = importlib.util.spec_from_file_location("_nets", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return cg_ir.from_module(getattr(module, factory)(), shape)
+
+
+def test_several_modules_are_scored_in_the_order_given(checkpoint, nets, capsys):
+    specs = [f"{nets}:wide", f"{nets}:small", f"{nets}:wide"]
+    argv = ["predict", "--checkpoint", str(checkpoint), "--input-shape", "1,3,16,16"]
+    assert run([*argv, *(a for spec in specs for a in ("--module", spec))]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [label for _, label in rows] == specs
+    wide, small = (_module_graph(nets, f, (1, 3, 16, 16)) for f in ("wide", "small"))
+    expected = Predictor.load(checkpoint).predict([wide, small, wide])
+    np.testing.assert_allclose([float(score) for score, _ in rows], expected, atol=1e-5)
+
+
+def test_one_input_shape_per_module(checkpoint, nets, capsys):
+    small = f"{nets}:small"
+    argv = ["predict", "--checkpoint", str(checkpoint), "--module", small, "--module", small]
+    assert run([*argv, "--input-shape", "3,8,8", "--input-shape", "1,3,32,32", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    graphs = [_module_graph(nets, "small", shape) for shape in ((3, 8, 8), (1, 3, 32, 32))]
+    expected = Predictor.load(checkpoint).predict(graphs)
+    np.testing.assert_allclose([row["score"] for row in rows], expected, atol=1e-5)
+    assert run([*argv, *["--input-shape", "3,8,8"] * 3]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cgnas: error: 3 --input-shape options for 2 --module options")
+
+
+def test_mixed_sources_keep_the_command_line_order(checkpoint, nets, tmp_path, monkeypatch, capsys):
+    onnx_file, onnx_graph = tmp_path / "net.onnx", _graph("nb201", KEYS[1])
+    onnx_file.write_bytes(b"read by the stand-in only")
+    _stand_in(monkeypatch, "cg_ir.onnx", "from_onnx", lambda path: onnx_graph)
+    zoo_net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU())
+    _stand_in(monkeypatch, "cg_ir.zoo", "load_model", lambda name: (zoo_net, (3, 16, 16)))
+    argv = ["predict", "--checkpoint", str(checkpoint), "--family", "nb201", "--json"]
+    sources = [
+        ("--zoo", "torchvision:tiny"),
+        ("--arch", KEYS[0]),
+        ("--onnx", str(onnx_file)),
+        ("--module", f"{nets}:wide"),
+    ]
+    assert run([*argv, "--input-shape", "3,8,8", *(a for pair in sources for a in pair)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(f"--{row['source']}", row["item"]) for row in rows] == sources
+    expected = Predictor.load(checkpoint).predict(
+        [
+            cg_ir.from_module(zoo_net, (3, 16, 16)),
+            ("nb201", KEYS[0]),
+            onnx_graph,
+            _module_graph(nets, "wide", (3, 8, 8)),
+        ]
+    )
+    np.testing.assert_allclose([row["score"] for row in rows], expected, atol=1e-5)
+
+
+def test_network_source_errors_are_one_line(checkpoint, nets, tmp_path, capsys):
+    pytest.importorskip("cg_ir.zoo", reason="cg_ir.zoo is not installed")
+    small = f"{nets}:small"
+    cases = [
+        (["--onnx", str(tmp_path / "no.onnx")], "--onnx: no file"),
+        (["--zoo", "resnet18"], "resnet18"),
+        (["--module", small, "--module", f"{nets}:wide"], "needs --input-shape"),
+        (["--onnx", str(tmp_path / "no.onnx"), "--input-shape", "3,8,8"], "--module only"),
+    ]
+    for extra, message in cases:
+        assert run(["predict", "--checkpoint", str(checkpoint), *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert err.startswith("cgnas: error: ") and err.count("\n") == 1, err
+        assert message in err, (message, err)
+
+
+def test_onnx_file_is_scored(checkpoint, tmp_path, capsys):
+    pytest.importorskip("cg_ir.onnx", reason="cg_ir.from_onnx is not installed")
+    from onnx import TensorProto, helper, save
+
+    relu = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])],
+    )
+    path = tmp_path / "relu.onnx"
+    save(helper.make_model(relu), path)
+    assert run(["predict", "--checkpoint", str(checkpoint), "--onnx", str(path)]) == 0
     score, label = capsys.readouterr().out.strip().split("\t")
-    assert label == key and np.isfinite(float(score))
+    expected = Predictor.load(checkpoint).predict([cg_ir.from_onnx(path)])
+    assert label == str(path) and float(score) == pytest.approx(float(expected[0]), abs=1e-5)
+
+
+def test_zoo_model_is_scored(checkpoint, capsys):
+    pytest.importorskip("cg_ir.zoo", reason="cg_ir.zoo is not installed")
+    argv = ["predict", "--checkpoint", str(checkpoint), "--zoo", "torchvision:resnet18"]
+    assert run(argv) == 0
+    score, label = capsys.readouterr().out.strip().split("\t")
+    assert label == "torchvision:resnet18" and np.isfinite(float(score))
+
+
+def test_registering_predict_imports_no_torch():
+    code = (
+        "import sys, cg_predict, cg_ir.cli; cg_ir.cli.build_parser('predict'); "
+        "heavy = ('torch', 'torch_geometric', 'cg_predict.predictor'); "
+        "print(*[m for m in heavy if m in sys.modules] or ['none'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.stdout.split() == ["none"], result.stderr
+
+
+def test_public_names_load_on_first_use():
+    assert set(cg_predict.__all__) <= set(dir(cg_predict))
+    for name in cg_predict.__all__:
+        assert getattr(cg_predict, name) is not None
+    from cg_predict import Predictor as public
+
+    assert public is Predictor and cg_predict.data.__name__ == "cg_predict.data"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = cg_predict.nope

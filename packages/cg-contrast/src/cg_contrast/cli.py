@@ -24,10 +24,11 @@ examples:
 
 
 def register_pretrain(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``pretrain`` command to an ``argparse`` sub-parser collection."""
-    from cg_contrast.pools import DEFAULT_FAMILIES
-    from cg_contrast.pretrain import METHODS
+    """Add the ``pretrain`` command to an ``argparse`` sub-parser collection.
 
+    Imports nothing heavy (``cgnas --help`` registers every command): ``--method`` and the
+    default ``--families`` are checked and resolved by :func:`run_pretrain`.
+    """
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "pretrain",
         help="contrastive pretraining of a GNN encoder on unlabeled computation graphs",
@@ -39,14 +40,14 @@ def register_pretrain(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--method",
-        choices=METHODS,
         default="retrieval",
-        help="positives: spectral retrieval (the paper), augmentations, dropout",
+        help="positives: retrieval (spectral retrieval, the paper), augment (augmentations) "
+        "or dropout (default: %(default)s)",
     )
     parser.add_argument(
         "--families",
-        default=",".join(DEFAULT_FAMILIES),
-        help="comma-separated cg-ir families of the pool (default: %(default)s)",
+        help="comma-separated cg-ir families of the pool (default: nb101, nb201, nb301, "
+        "ofa-mbv3 and resnet, cg_contrast.pools.DEFAULT_FAMILIES)",
     )
     parser.add_argument(
         "--pool-size",
@@ -73,9 +74,16 @@ def run_pretrain(args: argparse.Namespace) -> int:
     """Run ``cgnas pretrain`` with parsed ``args``; returns the exit status."""
     import cg_ir
     from cg_contrast.pipeline import pretrain_encoder
-    from cg_contrast.pretrain import PretrainConfig
+    from cg_contrast.pools import DEFAULT_FAMILIES
+    from cg_contrast.pretrain import METHODS, PretrainConfig
 
-    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    if args.method not in METHODS:
+        raise InvalidArgumentError(f"--method {args.method!r} is not one of {', '.join(METHODS)}")
+    families = (
+        list(DEFAULT_FAMILIES)
+        if args.families is None
+        else [f.strip() for f in args.families.split(",") if f.strip()]
+    )
     unknown = sorted(set(families) - set(cg_ir.families.names()))
     if not families or unknown:
         raise InvalidArgumentError(

@@ -8,7 +8,11 @@ Examples:
     True
 """
 
-from cg_evo import strategies
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from cg_evo.budget import Budget, parse_amount
 from cg_evo.errors import (
     CgEvoError,
@@ -18,12 +22,17 @@ from cg_evo.errors import (
     UnknownArchitectureError,
     UnknownStrategyError,
 )
-from cg_evo.oracle import ORACLES, Oracle, load_oracle
-from cg_evo.predicted import search_predicted
-from cg_evo.search import SearchConfig, run_search, summarize
-from cg_evo.space import Queries, SearchSpace
-from cg_evo.strategies import StrategySettings
-from cg_evo.surrogate import FineTuneConfig, SearchPredictor, source_predictor
+
+if (
+    TYPE_CHECKING
+):  # the same names, for type checkers (at run time they come from _LAZY)
+    from cg_evo import strategies
+    from cg_evo.oracle import ORACLES, Oracle, load_oracle
+    from cg_evo.predicted import search_predicted
+    from cg_evo.search import SearchConfig, run_search, summarize
+    from cg_evo.space import Queries, SearchSpace
+    from cg_evo.strategies import StrategySettings
+    from cg_evo.surrogate import FineTuneConfig, SearchPredictor, source_predictor
 
 __version__ = "0.1.0"
 
@@ -55,3 +64,36 @@ __all__ = [
     "UnknownArchitectureError",
     "UnknownStrategyError",
 ]
+
+# public name -> the module defining it (a submodule itself where the name is the module's);
+# torch loads with the first of them used, so `cgnas --help` and `import cg_evo` stay cheap
+_LAZY = {
+    "strategies": "cg_evo.strategies",
+    "ORACLES": "cg_evo.oracle",
+    "Oracle": "cg_evo.oracle",
+    "load_oracle": "cg_evo.oracle",
+    "search_predicted": "cg_evo.predicted",
+    "SearchConfig": "cg_evo.search",
+    "run_search": "cg_evo.search",
+    "summarize": "cg_evo.search",
+    "Queries": "cg_evo.space",
+    "SearchSpace": "cg_evo.space",
+    "StrategySettings": "cg_evo.strategies",
+    "FineTuneConfig": "cg_evo.surrogate",
+    "SearchPredictor": "cg_evo.surrogate",
+    "source_predictor": "cg_evo.surrogate",
+}
+
+
+def __getattr__(name: str) -> object:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'cg_evo' has no attribute {name!r}")
+    module = importlib.import_module(target)
+    value = module if target == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

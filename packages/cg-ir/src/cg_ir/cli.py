@@ -7,8 +7,14 @@ subcommand and its value a callable ``register(subparsers)`` that adds the subpa
 are imported only when their subcommand (or the full help) is asked for, and a broken one
 costs a one-line warning, not the program.
 
-Errors caused by the input (bad key, missing file, unsupported operator, ...) print one line
-``cgnas: error: ...`` on stderr and exit with status 2; no partial output file is left behind.
+Registering a command must stay cheap: ``cgnas --help`` registers every plugin, so a
+``register`` function (and the module defining it) imports no torch, torch-geometric or model
+code; the command's ``func`` imports what it needs when it runs.
+
+Every failure prints one line ``cgnas: error: ...`` on stderr and exits with status 2; no
+partial output file is left behind. Errors caused by the input (bad key, missing file,
+unsupported operator, ...) print their message; any other exception also names its type, and
+setting the environment variable ``CGNAS_TRACEBACK=1`` shows its traceback instead.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ __all__ = [
     "build_parser",
     "UsageError",
     "family_statistics",
+    "load_onnx_graph",
     "load_user_module",
     "main",
     "write_graph",
@@ -45,6 +52,7 @@ COMMAND_GROUP = "cgnas.commands"
 OUTPUT_SUFFIXES = (".json", ".dot", ".png", ".svg")
 _BUILTIN = ("convert", "inspect", "summary", "families")
 _PROG = "cgnas"
+_TRACEBACK_ENV = "CGNAS_TRACEBACK"
 
 
 class UsageError(CgIrError, ValueError):
@@ -118,14 +126,46 @@ def load_user_module(spec: str, input_shape: str | None) -> tuple[torch.nn.Modul
     return network, shape
 
 
+def load_onnx_graph(path: str) -> ComputationGraph:
+    """The computation graph of the ONNX file ``path`` (``--onnx``), by ``cg_ir.from_onnx``.
+
+    Shared by every ``cgnas`` command that accepts an ONNX file; a missing file raises
+    ``UsageError``, which ``cgnas`` prints as one line with exit status 2.
+
+    Examples:
+        >>> load_onnx_graph("no-such-net.onnx")
+        Traceback (most recent call last):
+        ...
+        cg_ir.cli.UsageError: --onnx: no file 'no-such-net.onnx' (no such file or directory)
+    """
+    if not Path(path).is_file():
+        raise UsageError(f"--onnx: no file {path!r} (no such file or directory)")
+    from cg_ir.onnx import from_onnx  # the onnx package loads only when an ONNX file is read
+
+    return from_onnx(path)
+
+
 def _graph_from_args(args: argparse.Namespace) -> ComputationGraph:
+    given = [
+        option
+        for option, value in (
+            ("--family", args.family),
+            ("--module", args.module),
+            ("--onnx", args.onnx),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise UsageError(f"give one of --family, --module or --onnx, not {' and '.join(given)}")
+    if args.onnx is not None:
+        return load_onnx_graph(args.onnx)
     if args.module is not None:
         network, shape = load_user_module(args.module, args.input_shape)
         from cg_ir.fx import from_module
 
         return from_module(network, shape)
     if args.family is None or args.arch is None:
-        raise UsageError("give --family and --arch, or --module and --input-shape")
+        raise UsageError("give --family and --arch, or --module and --input-shape, or --onnx")
     from cg_ir import families
 
     family = families.get(args.family)
@@ -314,12 +354,13 @@ def _cmd_families(args: argparse.Namespace) -> int:
 def _add_builtin_commands(sub: Any) -> None:
     convert = sub.add_parser(
         "convert",
-        help="convert an architecture or a PyTorch module to a computation graph file",
-        description="Convert a family architecture (--family, --arch) or a PyTorch module "
-        "(--module FILE.py:FACTORY, --input-shape) to a graph file: .json (lossless), .dot "
-        "(Graphviz), .png or .svg (a drawing).",
+        help="convert an architecture, a PyTorch module or an ONNX file to a graph file",
+        description="Convert a family architecture (--family, --arch), a PyTorch module "
+        "(--module FILE.py:FACTORY, --input-shape) or an ONNX model (--onnx FILE.onnx) to a "
+        "graph file: .json (lossless), .dot (Graphviz), .png or .svg (a drawing).",
         epilog='examples:\n  cgnas convert --family nb201 --arch "(0, 2, 3, 2, 3, 1)" -o g.json\n'
-        "  cgnas convert --module net.py:build --input-shape 1,3,224,224 -o g.png",
+        "  cgnas convert --module net.py:build --input-shape 1,3,224,224 -o g.png\n"
+        "  cgnas convert --onnx net.onnx -o g.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     convert.add_argument("--family", help="registered family name (see 'cgnas families')")
@@ -331,6 +372,7 @@ def _add_builtin_commands(sub: Any) -> None:
         "--module", metavar="FILE.py:FACTORY", help="a file and a function returning an nn.Module"
     )
     convert.add_argument("--input-shape", metavar="N,C,H,W", help="input shape for --module")
+    convert.add_argument("--onnx", metavar="FILE.onnx", help="an ONNX model file")
     convert.add_argument(
         "-o", "--output", required=True, help=f"output file ({', '.join(OUTPUT_SUFFIXES)})"
     )
@@ -403,6 +445,19 @@ def _fail(message: object) -> int:
     return 2
 
 
+def _explains_itself(exc: Exception) -> bool:
+    """Whether the message of ``exc`` alone tells the user what went wrong.
+
+    True for a missing file, a bad value or a missing package, and for every error a cg-nas
+    package raises on purpose: a class of (or derived from one of) a ``cg_*.errors`` module,
+    so the errors of plugins need no registration here.
+    """
+    return isinstance(exc, (OSError, ValueError, ImportError)) or any(
+        cls.__module__.startswith("cg_") and cls.__module__.endswith(".errors")
+        for cls in type(exc).__mro__
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``cgnas`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -418,10 +473,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
-    except (CgIrError, OSError, ValueError, ImportError) as exc:
-        return _fail(exc)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if _explains_itself(exc):
+            return _fail(exc)
+        if os.environ.get(_TRACEBACK_ENV):  # a bug report wants the traceback
+            raise
+        return _fail(f"{type(exc).__name__}: {exc} (set {_TRACEBACK_ENV}=1 for the traceback)")
     return int(status) if isinstance(status, int) else 0
 
 

@@ -65,4 +65,13 @@ class UnsupportedOperatorError(CgIrError, NotImplementedError):
 
 
 class UntraceableModuleError(CgIrError, RuntimeError):
-    """torch.fx cannot trace the module (data-dependent control flow, untraceable helper)."""
+    """torch.fx cannot trace the module (data-dependent control flow, untraceable helper).
+
+    Attributes:
+        module_type: the class of the innermost submodule being traced when tracing failed
+            (None when it failed in the root module's own code).
+    """
+
+    def __init__(self, message: str, module_type: type | None = None) -> None:
+        super().__init__(message)
+        self.module_type = module_type

@@ -1,8 +1,22 @@
-"""cg-predict: benchmark data, a transferable GNN accuracy predictor, proxies and evaluation."""
+"""cg-predict: benchmark data, a transferable GNN accuracy predictor, proxies and evaluation.
 
-from cg_predict import data, metrics, proxies
-from cg_predict.checkpoint import load_checkpoint, load_encoder, save_checkpoint, save_encoder
-from cg_predict.encoder import Encoder, EncoderConfig
+Importing ``cg_predict`` is cheap: the public names below are imported on first use (module
+``__getattr__``), so ``cgnas --help`` and the error classes do not pull in torch and
+torch-geometric; ``from cg_predict import Predictor`` imports the predictor's modules then.
+
+Examples:
+    >>> import cg_predict
+    >>> issubclass(cg_predict.InvalidArgumentError, ValueError)
+    True
+    >>> cg_predict.Predictor.__name__
+    'Predictor'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from cg_predict.errors import (
     BenchmarkDataError,
     CgPredictError,
@@ -13,11 +27,16 @@ from cg_predict.errors import (
     MetricInputError,
     UnknownBenchmarkError,
 )
-from cg_predict.graphs import GraphSet, family_graphs
-from cg_predict.head import HeadConfig
-from cg_predict.model import PredictorNet
-from cg_predict.predictor import Predictor
-from cg_predict.training import fine_tune, fit
+
+if TYPE_CHECKING:  # the same names, for type checkers (at run time they come from _LAZY)
+    from cg_predict import data, metrics, proxies
+    from cg_predict.checkpoint import load_checkpoint, load_encoder, save_checkpoint, save_encoder
+    from cg_predict.encoder import Encoder, EncoderConfig
+    from cg_predict.graphs import GraphSet, family_graphs
+    from cg_predict.head import HeadConfig
+    from cg_predict.model import PredictorNet
+    from cg_predict.predictor import Predictor
+    from cg_predict.training import fine_tune, fit
 
 __version__ = "0.1.0"
 
@@ -50,3 +69,38 @@ __all__ = [
     "UnknownBenchmarkError",
     "MetricInputError",
 ]
+
+# public name -> the module defining it (a submodule itself where the name is the module's)
+_LAZY = {
+    "data": "cg_predict.data",
+    "metrics": "cg_predict.metrics",
+    "proxies": "cg_predict.proxies",
+    "Predictor": "cg_predict.predictor",
+    "PredictorNet": "cg_predict.model",
+    "Encoder": "cg_predict.encoder",
+    "EncoderConfig": "cg_predict.encoder",
+    "HeadConfig": "cg_predict.head",
+    "GraphSet": "cg_predict.graphs",
+    "family_graphs": "cg_predict.graphs",
+    "fit": "cg_predict.training",
+    "fine_tune": "cg_predict.training",
+    "save_checkpoint": "cg_predict.checkpoint",
+    "load_checkpoint": "cg_predict.checkpoint",
+    "save_encoder": "cg_predict.checkpoint",
+    "load_encoder": "cg_predict.checkpoint",
+}
+
+
+def __getattr__(name: str) -> object:
+    # torch and torch-geometric load only when a name that needs them is first used
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'cg_predict' has no attribute {name!r}")
+    module = importlib.import_module(target)
+    value = module if target == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

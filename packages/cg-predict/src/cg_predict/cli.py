@@ -3,8 +3,13 @@ r"""``cgnas predict``: score architectures with a trained predictor from the com
 Registered in the ``cgnas.commands`` entry-point group (``predict =
 "cg_predict.cli:register_predict"``); the ``cgnas`` program of cg-ir calls
 ``register_predict(subparsers)`` and then the handler stored as the ``func`` default.
+Registering imports neither torch nor the predictor: :func:`run_predict` does, when it runs.
 
-Each scored item prints one line ``<score>\t<item>``; a score is a within-family rank score
+What to score comes from repeatable options, freely mixed: ``--arch KEY`` (of ``--family``),
+``--keys-file FILE``, ``--module FILE.py:FACTORY``, ``--onnx FILE.onnx`` and ``--zoo
+LIBRARY:NAME``. Each scored item prints one line ``<score>\t<item>`` in the order the options
+were given (``--rank``: best first), the item naming its source as it was given (the key, the
+``FILE.py:FACTORY``, the ONNX path, the zoo name). A score is a within-family rank score
 (standardised accuracy: higher is better, comparable only within a family), not an accuracy.
 Errors are raised and ``cgnas`` (``cg_ir.cli.main``) prints them as one line
 ``cgnas: error: ...`` on stderr and exits with status 2, like its own commands.
@@ -16,12 +21,15 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cg_ir.cli import load_user_module
+from cg_ir.cli import load_onnx_graph, load_user_module
 from cg_predict.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from cg_ir import ComputationGraph
 
 __all__ = ["register_predict", "run_predict"]
 
@@ -33,7 +41,38 @@ examples:
   cgnas predict --family nb201 --arch "(2, 2, 3, 2, 3, 0)" --arch "(4, 4, 4, 4, 4, 4)"
   cgnas predict --keys-file keys.txt --family nb301 --rank
   cgnas predict --module mynet.py:build --input-shape 1,3,32,32 --checkpoint ck.pt
+  cgnas predict --module a.py:build --module b.py:build --input-shape 1,3,32,32
+  cgnas predict --onnx net.onnx --zoo torchvision:resnet18 --zoo timm:resnet50 --rank
 """
+
+# option -> the kind of source recorded with its value (also the "source" of a --json row)
+_SOURCE_OPTIONS = {
+    "--arch": ("arch", "KEY", "an architecture key of --family"),
+    "--keys-file": (
+        "keys-file",
+        "FILE",
+        "one key per line (of --family), or 'FAMILY KEY' per line; '#' starts a comment",
+    ),
+    "--module": ("module", "FILE.py:FACTORY", "score FACTORY() from FILE.py (needs --input-shape)"),
+    "--onnx": ("onnx", "FILE.onnx", "score an ONNX model"),
+    "--zoo": ("zoo", "LIBRARY:NAME", "score a model zoo's network, e.g. torchvision:resnet18"),
+}
+
+
+class _AppendSource(argparse.Action):
+    """Appends ``(kind, value)`` to ``sources``: one list keeps the command line's order."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        # a new list, never the shared default
+        setattr(
+            namespace, self.dest, [*(getattr(namespace, self.dest) or []), (self.const, values)]
+        )
 
 
 def register_predict(subparsers: Any) -> argparse.ArgumentParser:
@@ -41,48 +80,41 @@ def register_predict(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "predict",
         help="score architectures with a trained cg-predict checkpoint",
-        description="Score architectures (benchmark keys or a PyTorch module) with a trained "
-        "predictor; one line per item: score, tab, item.",
+        description="Score architectures (benchmark keys, PyTorch modules, ONNX files, zoo\n"
+        "models; every option repeatable, and mixable) with a trained predictor; one line\n"
+        "per item, in the order given: score, tab, item.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--checkpoint", metavar="PATH", help="predictor checkpoint (default: the shipped one)"
     )
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument(
-        "--arch",
-        metavar="KEY",
-        action="append",
-        help="an architecture key of --family (repeatable)",
-    )
-    what.add_argument(
-        "--module",
-        metavar="FILE.py:FACTORY",
-        help="score FACTORY() from FILE.py (needs --input-shape)",
-    )
-    what.add_argument(
-        "--keys-file",
-        metavar="FILE",
-        help="one key per line (of --family), or 'FAMILY KEY' per line; '#' starts a comment",
-    )
+    for option, (kind, metavar, text) in _SOURCE_OPTIONS.items():
+        parser.add_argument(
+            option,
+            dest="sources",
+            action=_AppendSource,
+            const=kind,
+            metavar=metavar,
+            help=f"{text} (repeatable)",
+        )
     parser.add_argument("--family", help="family of --arch / --keys-file keys (e.g. nb201)")
     parser.add_argument(
-        "--input-shape", metavar="[N,]C,H,W", help="input of --module, e.g. 1,3,32,32"
+        "--input-shape",
+        metavar="[N,]C,H,W",
+        action="append",
+        help="input of --module, e.g. 1,3,32,32: once for every --module, or once per --module "
+        "in the same order",
     )
     parser.add_argument("--rank", action="store_true", help="print best predicted first")
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of lines")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    parser.set_defaults(func=run_predict)
+    parser.set_defaults(func=run_predict, sources=[])
     return parser
 
 
-def _keys(args: argparse.Namespace) -> list[tuple[str, str]]:
-    if args.arch:
-        if not args.family:
-            raise InvalidArgumentError("--arch needs --family (e.g. --family nb201)")
-        return [(args.family, key) for key in args.arch]
-    path = Path(args.keys_file)
+def _keys_file(path: Path, family: str | None) -> list[tuple[str, str]]:
+    """The ``(family, key)`` pairs listed in ``path`` (``--keys-file``)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -94,19 +126,75 @@ def _keys(args: argparse.Namespace) -> list[tuple[str, str]]:
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        if args.family:
-            items.append((args.family, line))
+        if family:
+            items.append((family, line))
             continue
-        family, _, key = line.partition(" ")
+        name, _, key = line.partition(" ")
         if not key.strip():
             raise InvalidArgumentError(
                 f"{path}:{number}: expected 'FAMILY KEY' (or pass --family for bare keys), "
                 f"got {line!r}"
             )
-        items.append((family, key.strip()))
+        items.append((name, key.strip()))
     if not items:
         raise InvalidArgumentError(f"--keys-file {str(path)!r} lists no keys")
     return items
+
+
+def _module_shapes(args: argparse.Namespace) -> list[str | None]:
+    """The ``--input-shape`` text of each ``--module``, in order (None where none was given)."""
+    modules = sum(kind == "module" for kind, _ in args.sources)
+    shapes: list[str] = args.input_shape or []
+    if shapes and not modules:
+        raise InvalidArgumentError("--input-shape applies to --module only")
+    if len(shapes) <= 1:
+        return [shapes[0] if shapes else None] * modules
+    if len(shapes) != modules:
+        raise InvalidArgumentError(
+            f"{len(shapes)} --input-shape options for {modules} --module options: give one for "
+            "every --module, or one per --module in the same order"
+        )
+    return list(shapes)
+
+
+def _network_graph(kind: str, value: str, input_shape: str | None) -> ComputationGraph:
+    """The computation graph of one ``--module``, ``--onnx`` or ``--zoo`` network."""
+    if kind == "onnx":
+        return load_onnx_graph(value)
+    from cg_ir.fx import from_module  # torch loads only when a network is scored
+
+    if kind == "module":
+        network, shape = load_user_module(value, input_shape)
+        return from_module(network, shape)
+    from cg_ir.zoo import load_model  # torchvision / timm load only for --zoo
+
+    network, zoo_shape = load_model(value)
+    return from_module(network, zoo_shape)
+
+
+def _items(args: argparse.Namespace) -> tuple[list[Any], list[str], list[str]]:
+    """What to score (graphs and ``(family, key)`` pairs), their labels and source kinds.
+
+    Networks are converted one at a time, so only their graphs stay in memory.
+    """
+    shapes = iter(_module_shapes(args))
+    items: list[Any] = []
+    labels: list[str] = []
+    kinds: list[str] = []
+    for kind, value in args.sources:
+        if kind in ("arch", "keys-file"):
+            pairs = (
+                [(args.family, value)] if kind == "arch" else _keys_file(Path(value), args.family)
+            )
+            items += pairs
+            labels += [key if args.family else f"{family} {key}" for family, key in pairs]
+            kinds += [kind] * len(pairs)
+        else:
+            shape = next(shapes) if kind == "module" else None
+            items.append(_network_graph(kind, value, shape))
+            labels.append(value)
+            kinds.append(kind)
+    return items, labels, kinds
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -115,27 +203,27 @@ def run_predict(args: argparse.Namespace) -> int:
     Errors are raised (``CgPredictError``/``CgIrError``, all ``ValueError``, ``LookupError``
     or ``OSError``); ``cgnas`` prints them as one line and exits with status 2.
     """
+    if not args.sources:
+        raise InvalidArgumentError(
+            f"nothing to score: give {', '.join(_SOURCE_OPTIONS)} (each repeatable)"
+        )
+    if not args.family and any(kind == "arch" for kind, _ in args.sources):
+        raise InvalidArgumentError("--arch needs --family (e.g. --family nb201)")
+    items, labels, kinds = _items(args)
     from cg_predict.predictor import Predictor
 
-    items: Sequence[Any]
-    input_shape: tuple[int, ...] | None = None
-    if args.module:
-        network, input_shape = load_user_module(args.module, args.input_shape)
-        items, labels = [network], [args.module]
-    else:
-        if args.input_shape:
-            raise InvalidArgumentError("--input-shape applies to --module only")
-        items = _keys(args)
-        labels = [key if args.family else f"{family} {key}" for family, key in items]
     predictor = (
         Predictor.load(args.checkpoint, args.device)
         if args.checkpoint
         else Predictor.default(args.device)
     )
-    scores = predictor.predict(items, input_shape=input_shape)
-    order = np.argsort(-scores, kind="stable") if args.rank else range(len(scores))
+    scores = predictor.predict(items)
+    order: Sequence[int] = (
+        np.argsort(-scores, kind="stable").tolist() if args.rank else range(len(scores))
+    )
     if args.json:
-        print(json.dumps([{"item": labels[i], "score": float(scores[i])} for i in order]))
+        rows = [{"item": labels[i], "score": float(scores[i]), "source": kinds[i]} for i in order]
+        print(json.dumps(rows))
     else:
         for i in order:
             print(f"{scores[i]:.6f}\t{labels[i]}")

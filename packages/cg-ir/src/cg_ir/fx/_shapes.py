@@ -87,6 +87,13 @@ def _zero(m: Zero, shape: Shape4) -> Shape4 | None:
     return (shape[0], c, -(-shape[2] // m.stride), -(-shape[3] // m.stride))
 
 
+def _pad(m: Any, shape: Shape4) -> Shape4 | None:
+    if len(shape) != 4 or len(m.padding) != 4:
+        return None
+    left, right, top, bottom = m.padding
+    return (*shape[:2], shape[2] + top + bottom, shape[3] + left + right)
+
+
 _SAME = (
     nn.ReLU,
     nn.Hardtanh,
@@ -96,9 +103,19 @@ _SAME = (
     nn.SiLU,
     nn.GELU,
     nn.Tanh,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.Mish,
+    nn.Softplus,
+    nn.Softsign,
+    nn.Softmax,
+    nn.LogSoftmax,
     nn.Identity,
     nn.modules.dropout._DropoutNd,
 )
+_PADS = (nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d)
 
 
 def module_shape(m: nn.Module, shape: Shape4) -> Shape4 | None:
@@ -110,6 +127,10 @@ def module_shape(m: nn.Module, shape: Shape4) -> Shape4 | None:
     if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
         channels = m.num_features if isinstance(m, nn.BatchNorm2d) else m.num_channels
         return shape if len(shape) == 4 and shape[1] == channels else None
+    if isinstance(m, nn.PReLU):
+        return shape if len(shape) >= 2 and m.num_parameters in (1, shape[1]) else None
+    if isinstance(m, _PADS):
+        return _pad(m, shape)
     if isinstance(m, nn.Conv2d):
         return _conv(m, shape)
     if isinstance(m, nn.Linear):
@@ -134,8 +155,8 @@ def module_shape(m: nn.Module, shape: Shape4) -> Shape4 | None:
 def _broadcast(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Shape4 | None:
     operands = [*args[:2], *(v for k, v in kwargs.items() if k == "other")]
     shapes = [tuple(a.shape) for a in operands if isinstance(a, torch.Tensor)]
-    if any(not isinstance(a, (torch.Tensor, int, float)) for a in operands):
-        return None
+    if not shapes or any(not isinstance(a, (torch.Tensor, int, float)) for a in operands):
+        return None  # arithmetic on sizes (h // p * w) stays Python arithmetic
     return tuple(torch.broadcast_shapes(*shapes))  # type: ignore[no-untyped-call]
 
 
@@ -154,7 +175,9 @@ def _cat(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Shape4 | None:
 def _reduce(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Shape4 | None:
     dims = args[1] if len(args) > 1 else kwargs.get("dim")
     keep = bool(args[2] if len(args) > 2 else kwargs.get("keepdim", False))
-    if not isinstance(args[0], torch.Tensor) or dims is None or set(kwargs) - {"dim", "keepdim"}:
+    if not isinstance(args[0], torch.Tensor) or dims in (None, (), []):
+        return None
+    if set(kwargs) - {"dim", "keepdim"}:
         return None
     shape = tuple(args[0].shape)
     axes = {int(d) % len(shape) for d in (dims if isinstance(dims, (tuple, list)) else (dims,))}
@@ -188,22 +211,71 @@ _FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any]], Shape4 | None]
             F.dropout,
             F.dropout2d,
             torch.zeros_like,
+            F.leaky_relu,
+            F.elu,
+            F.selu,
+            F.celu,
+            F.mish,
+            F.softplus,
+            F.softsign,
+            F.softmax,
+            F.log_softmax,
+            torch.softmax,
+            torch.exp,
+            torch.log,
+            torch.sqrt,
+            torch.rsqrt,
+            torch.abs,
+            torch.neg,
+            operator.neg,
         )
     },
     **{
         f: _broadcast
-        for f in (operator.add, operator.iadd, torch.add, operator.mul, operator.imul, torch.mul)
+        for f in (
+            operator.add,
+            operator.iadd,
+            torch.add,
+            operator.mul,
+            operator.imul,
+            torch.mul,
+            operator.sub,
+            operator.isub,
+            torch.sub,
+            operator.truediv,
+            operator.itruediv,
+            torch.div,
+        )
     },
     torch.cat: _cat,
     torch.concat: _cat,
     torch.mean: _reduce,
     torch.amax: _reduce,
+    torch.sum: _reduce,
 }
 _METHODS: dict[str, Callable[[tuple[Any, ...], dict[str, Any]], Shape4 | None]] = {
-    **{m: _same for m in ("relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_")},
-    **{m: _broadcast for m in ("add", "add_", "mul", "mul_")},
+    **{
+        m: _same
+        for m in (
+            "relu",
+            "relu_",
+            "sigmoid",
+            "sigmoid_",
+            "tanh",
+            "tanh_",
+            "exp",
+            "log",
+            "sqrt",
+            "rsqrt",
+            "abs",
+            "neg",
+            "softmax",
+        )
+    },
+    **{m: _broadcast for m in ("add", "add_", "mul", "mul_", "sub", "sub_", "div", "div_")},
     "mean": _reduce,
     "amax": _reduce,
+    "sum": _reduce,
 }
 
 

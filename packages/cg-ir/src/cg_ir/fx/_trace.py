@@ -187,9 +187,12 @@ def trace(
         with tracer._record_autograd_functions():
             graph = tracer.trace(root, dict(concrete_args) if concrete_args else None)
     except Exception as error:  # any failure of symbolic execution is a tracing failure
+        # fx leaves the submodules it was inside on its stack when their code raises
+        inside = [kind for _, kind in tracer.module_stack.values() if kind is not type(root)]
         raise UntraceableModuleError(
             f"torch.fx cannot trace {name}{_user_frame(error)}: {type(error).__name__}: {error}. "
-            + _FIX
+            + _FIX,
+            inside[-1] if inside else None,
         ) from error
     return graph, tracer.constants
 
@@ -257,7 +260,7 @@ def clean_graph(graph: fx.Graph, modules: Mapping[str, nn.Module]) -> None:
 def _summarize(value: Any) -> Any:
     """What lowering needs of a result: tensor shapes, and Python values as they are."""
     if isinstance(value, torch.Tensor):
-        return TensorMeta(tuple(value.shape))
+        return TensorMeta(tuple(value.shape), value.dtype)
     if isinstance(value, torch.Size):
         return value
     if isinstance(value, (tuple, list)):
@@ -341,7 +344,7 @@ def propagate(
             recorder = _Recorder(module, graph, constants, meta=True)
             recorder.run(torch.zeros(shape, device="meta"))
             return recorder.results
-        except (NotImplementedError, RuntimeError):
+        except Exception:  # noqa: BLE001 - whatever it is, the real run below says it
             pass  # an op without a meta kernel (or one that reads values): run it for real
         recorder = _Recorder(module, graph, constants, meta=False)
         device = next(
@@ -350,8 +353,10 @@ def propagate(
         try:
             recorder.run(torch.zeros(shape, device=device))
         except Exception as error:
+            # a TypeError means a traced size reached code that needs a Python number
+            fix = _FIX if isinstance(error, TypeError) else "check input_shape"
             raise UntraceableModuleError(
                 f"running {type(module).__name__} on zeros of shape {tuple(shape)} failed"
-                f"{_user_frame(error)}: {type(error).__name__}: {error}; check input_shape"
+                f"{_user_frame(error)}: {type(error).__name__}: {error}; {fix}"
             ) from error
     return recorder.results

@@ -8,23 +8,36 @@ Examples:
     2
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from cg_predict.evaluate._leaks import (
     TargetLeakError,
     check_model_not_trained_on,
     check_no_target_labels,
     labelled_families,
 )
-from cg_predict.evaluate._protocol import DEFAULT_MODEL, evaluate, train_source_model
 from cg_predict.evaluate._splits import FewShotSplit, class_ids, few_shot_split
-from cg_predict.evaluate._targets import (
-    DATASETS,
-    FAMILIES,
-    SETTINGS,
-    CellSet,
-    settings_of,
-    source_cells,
-    target_cells,
-)
+
+if (
+    TYPE_CHECKING
+):  # the same names, for type checkers (at run time they come from _LAZY)
+    from cg_predict.evaluate._protocol import (
+        DEFAULT_MODEL,
+        evaluate,
+        train_source_model,
+    )
+    from cg_predict.evaluate._targets import (
+        DATASETS,
+        FAMILIES,
+        SETTINGS,
+        CellSet,
+        settings_of,
+        source_cells,
+        target_cells,
+    )
 
 __all__ = [
     "DATASETS",
@@ -45,3 +58,34 @@ __all__ = [
     "target_cells",
     "train_source_model",
 ]
+
+# name -> defining module: the protocol and the target tables import torch, torch-geometric and
+# the benchmark data, so they load on first use (`cgnas evaluate --help` stays cheap)
+_LAZY = {
+    **dict.fromkeys(("DEFAULT_MODEL", "evaluate", "train_source_model"), "_protocol"),
+    **dict.fromkeys(
+        (
+            "DATASETS",
+            "FAMILIES",
+            "SETTINGS",
+            "CellSet",
+            "settings_of",
+            "source_cells",
+            "target_cells",
+        ),
+        "_targets",
+    ),
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
