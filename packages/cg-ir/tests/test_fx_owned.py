@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from cg_ir.fx import from_module
 
-COUNTED = ("conv", "depthwise_conv", "linear", "matmul")
+COUNTED = ("conv", "depthwise_conv", "filter", "linear", "matmul")
 
 
 def _counted_flops(graph) -> int:
@@ -103,3 +104,45 @@ def test_einsum_products_of_any_index_layout():
     assert "matmul" in g.op_histogram()
     assert _counted_flops(g) == _torch_flops(net, (3, 4, 4))
     assert g.params == sum(p.numel() for p in net.parameters())
+
+
+class ScaledStdConv(nn.Module):
+    """NFNet's scaled weight standardisation: a standardised kernel times a learned gain."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(6, 4, 3, 3))
+        self.gain = nn.Parameter(torch.ones(6, 1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = F.batch_norm(self.weight.reshape(1, 6, -1), None, None, training=True, momentum=0.0)
+        return F.conv2d(x, w.reshape_as(self.weight) * self.gain, padding=1)
+
+
+def test_a_gain_on_a_standardised_kernel_is_its_own_mul():
+    net = ScaledStdConv()
+    g = from_module(net, (4, 8, 8))
+    assert [n.op for n in g.nodes if n.op != "input"][:1] == ["conv"]
+    assert "mul" in g.op_histogram() and g.params == 6 * 4 * 9 + 6
+    assert _counted_flops(g) == _torch_flops(net, (4, 8, 8))
+
+
+class BlurPool(nn.Module):
+    """Anti-aliased downsampling: a fixed binomial kernel in a buffer, per channel."""
+
+    def __init__(self, channels: int = 4) -> None:
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        kernel = (taps[:, None] * taps[None, :]) / 16
+        self.register_buffer("kernel", kernel[None, None].repeat(channels, 1, 1, 1))
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.kernel, stride=2, padding=1, groups=self.channels)
+
+
+def test_a_convolution_with_a_fixed_kernel_is_a_filter():
+    net = BlurPool()
+    g = from_module(net, (4, 8, 8))
+    assert g.op_histogram()["filter"] == 1 and g.params == 0
+    assert _counted_flops(g) == _torch_flops(net, (4, 8, 8))

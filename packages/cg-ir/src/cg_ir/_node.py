@@ -85,19 +85,20 @@ REDUCE_OPS = frozenset({"reduce_sum", "reduce_mean", "reduce_max"})
 class Node(NamedTuple):
     """One primitive operator.
 
-    Shapes are taken at batch size 1 without the batch axis (see ``Shape``). Spatial attributes
-    are (height, width) pairs and are (0, 0) where they do not apply; ``groups``,
-    ``in_channels`` and ``out_channels`` are 0 for ops without weights.
-    ``kernel_size``/``stride``/``padding`` also describe pooling windows; for ``pad_*`` nodes
-    ``padding`` is the (top, left) amount (bottom and right follow from the shapes), for a
-    spatial ``slice`` ``stride`` is the step and ``padding`` the start along H and W. For
-    n-ary ops (add, mul, concat, ...) ``input_shape`` equals ``output_shape``; for ``matmul``
-    (inputs a, b in order) it is a's shape and ``in_channels`` is the contracted size. A
-    ``linear`` node acts on every position of a feature map (``in_channels == C``), on a
-    flattened input (``in_channels == C*H*W``, output ``(out_channels, 1, 1)``) or on the last
-    axis of any other tensor. Norms normalize ``in_channels`` features when it is set, else
-    ``input_shape[0]``; ``prelu`` has ``in_channels`` slopes. ``name`` is the module path the
-    node came from, for people; it is not a feature and does not enter hashes.
+    Shapes are taken at batch size 1 without the batch axis (see ``Shape``). Spatial attributes are
+    (height, width) pairs and are (0, 0) where they do not apply; ``groups``, ``in_channels`` and
+    ``out_channels`` are 0 for ops without weights. ``kernel_size``/``stride``/``padding`` also
+    describe pooling windows; for ``pad_*`` nodes ``padding`` is the (top, left) amount (bottom and
+    right follow from the shapes), for a spatial ``slice`` ``stride`` is the step and ``padding``
+    the start along H and W. For n-ary ops (add, mul, concat, ...) ``input_shape`` equals
+    ``output_shape``; for ``matmul`` (inputs a, b in order) it is a's shape and ``in_channels`` is
+    the contracted size. A ``filter`` node is a convolution whose kernel is fixed, not learned (a
+    blur before subsampling); it has conv's attributes and no parameters. A ``linear`` node acts on
+    every position of a feature map (``in_channels == C``), on a flattened input (``in_channels ==
+    C*H*W``, output ``(out_channels, 1, 1)``) or on the last axis of any other tensor. Norms
+    normalize ``in_channels`` features when it is set, else ``input_shape[0]``; ``prelu`` has
+    ``in_channels`` slopes. ``name`` is the module path the node came from, for people; it is not a
+    feature and does not enter hashes.
 
     Examples:
         >>> n = Node("relu", (16, 32, 32), (16, 32, 32))
@@ -160,18 +161,18 @@ class Node(NamedTuple):
     def flops(self) -> int:
         """Floating-point operations at batch size 1 (multiply and add count as two).
 
-        conv, linear and matmul follow ``torch.utils.flop_counter`` exactly (bias additions are
-        not counted). The other ops use these formulas, with ``n`` the number of output
-        elements: norms ``2n`` (scale and shift once folded), activations ``n``, max/avg
-        pooling ``kh*kw*n``, adaptive and global pooling and reductions one op per input
-        element, upsampling ``n``, binary ops ``n`` per input beyond the first (this property
-        gives one binary op; the graph multiplies by in-degree - 1); concat, padding, data
-        movement (slice, reshape, transpose, gather, roll), zero, parameter, constant, input
-        and output 0.
+        conv (and ``filter``, a convolution with a fixed kernel), linear and matmul follow
+        ``torch.utils.flop_counter`` exactly (bias additions are not counted). The other ops use
+        these formulas, with ``n`` the number of output elements: norms ``2n`` (scale and shift once
+        folded), activations ``n``, max/avg pooling ``kh*kw*n``, adaptive and global pooling and
+        reductions one op per input element, upsampling ``n``, binary ops ``n`` per input beyond the
+        first (this property gives one binary op; the graph multiplies by in-degree - 1); concat,
+        padding, data movement (slice, reshape, transpose, gather, roll), zero, parameter, constant,
+        input and output 0.
         """
         n = prod(self.output_shape)
         op = self.op
-        if op in ("conv", "depthwise_conv"):
+        if op in ("conv", "depthwise_conv", "filter"):
             kh, kw = self.kernel_size
             return 2 * n * (self.in_channels // self.groups) * kh * kw
         if op == "linear":

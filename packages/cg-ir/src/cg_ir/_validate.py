@@ -23,7 +23,11 @@ from cg_ir.errors import InvalidGraphError
 __all__ = ["validate_graph"]
 
 _IMAGE_OPS = (
-    frozenset({"conv", "depthwise_conv"}) | POOL_OPS | ADAPTIVE_POOL_OPS | UPSAMPLE_OPS | PAD_OPS
+    frozenset({"conv", "depthwise_conv", "filter"})
+    | POOL_OPS
+    | ADAPTIVE_POOL_OPS
+    | UPSAMPLE_OPS
+    | PAD_OPS
 )
 """Ops that only act on (C, H, W) feature maps."""
 _SHAPE_KEEPING_OPS = ELEMENTWISE_OPS | SOURCE_OPS | frozenset({"output", "roll"})
@@ -149,7 +153,7 @@ def _check_conv(i: int, node: Node) -> None:
         raise _fail(i, node, "in/out_channels disagree with the tensor shapes")
     if node.groups < 1 or c_in % node.groups or c_out % node.groups:
         raise _fail(i, node, f"groups={node.groups} must divide {c_in} and {c_out}")
-    if (node.op == "depthwise_conv") != (node.groups == c_in > 1):
+    if node.op != "filter" and (node.op == "depthwise_conv") != (node.groups == c_in > 1):
         raise _fail(i, node, "depthwise_conv needs groups == in_channels > 1; conv must not")
     _check_windows(i, node, exact=True)
 
@@ -187,7 +191,7 @@ def _check_node(i: int, node: Node) -> None:  # noqa: C901 - one case per op fam
             raise _fail(i, node, f"matmul of a={shape_in} must contract its last axis")
         if shape_out[-2] != shape_in[-2]:
             raise _fail(i, node, f"matmul output {shape_out} must keep a's rows {shape_in[-2]}")
-    elif op in ("conv", "depthwise_conv"):
+    elif op in ("conv", "depthwise_conv", "filter"):
         _check_conv(i, node)
     elif op == "linear":
         _check_linear(i, node)

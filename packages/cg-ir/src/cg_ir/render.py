@@ -74,7 +74,7 @@ def category(op: str) -> str:
     """The colour category of an op (a key of ``CATEGORY_COLORS``)."""
     if op in ("input", "output"):
         return "io"
-    if op == "conv":
+    if op in ("conv", "filter"):
         return "conv"
     if op == "depthwise_conv":
         return "depthwise"
@@ -112,7 +112,7 @@ def node_label(node: Node) -> list[str]:
         ['conv', '3×3 s2 p1', '32×16×16']
     """
     lines = [node.op]
-    if node.op in ("conv", "depthwise_conv") or node.op in POOL_OPS:
+    if node.op in ("conv", "depthwise_conv", "filter") or node.op in POOL_OPS:
         kh, kw = node.kernel_size
         attrs = [f"{kh}×{kw}", f"s{_pair(node.stride)}", f"p{_pair(node.padding)}"]
         if max(node.dilation) > 1:

@@ -463,8 +463,12 @@ def conv(
     padding: Any,
     dilation: Any,
     groups: int,
+    fixed: bool = False,
 ) -> GraphTensor:
-    """A 2-D convolution with a weight of shape ``weight`` (O, I/groups, kh, kw)."""
+    """A 2-D convolution with a weight of shape ``weight`` (O, I/groups, kh, kw).
+
+    ``fixed``: the kernel is not learned (a blur filter in a buffer): a ``filter`` node.
+    """
     t = spatial(lw, x)
     if len(weight) != 4:
         lw.fail(f"a weight of shape {weight} is not a 2-D convolution's (O, I/groups, kh, kw)")
@@ -477,7 +481,7 @@ def conv(
             t = pad(lw, t, (0, totals[1] % 2, 0, totals[0] % 2), "constant")
     c_in = lw.cg(t)[0]
     return lw.emit(
-        "depthwise_conv" if groups == c_in > 1 else "conv",
+        "filter" if fixed else "depthwise_conv" if groups == c_in > 1 else "conv",
         [t],
         lw.cg(t),
         lw.out_shape("nchw"),

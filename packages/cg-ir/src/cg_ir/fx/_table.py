@@ -56,7 +56,7 @@ from cg_ir.fx._ops import (
     variance,
     zeros,
 )
-from cg_ir.fx._values import graph_tensors, is_feature_map
+from cg_ir.fx._values import GraphTensor, Opaque, graph_tensors, is_feature_map
 
 if TYPE_CHECKING:
     from cg_ir.fx._lower import Lowerer
@@ -90,7 +90,7 @@ def _conv2d(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     weight = owned(lw, arg(args, kwargs, 1, "weight", None), "weight")
     if weight is None:
         lw.fail("it has no weight")
-    return conv(
+    result = conv(
         lw,
         args[0],
         weight.shape,
@@ -99,7 +99,33 @@ def _conv2d(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         arg(args, kwargs, 4, "padding", 0),
         arg(args, kwargs, 5, "dilation", 1),
         int(arg(args, kwargs, 6, "groups", 1)),
+        fixed=weight.trainable_numel == 0,
     )
+    return _output_gain(lw, weight, result)
+
+
+def _output_gain(lw: Lowerer, weight: Opaque, result: GraphTensor) -> GraphTensor:
+    """The learned per-output-channel gain a weight was computed with, as its own ``mul``.
+
+    Scaled weight standardisation (NFNet's ``ScaledStdConv2d``) multiplies the standardised
+    kernel by a gain of one value per output channel: ``conv(x, g * w) = g * conv(x, w)``, so
+    the conv node keeps the kernel's parameters and the gain enters as a ``parameter`` node
+    multiplied into the output, with its own parameters counted.
+    """
+    extra = [s for s in weight.sources if s.trainable and s.shape != weight.shape]
+    if not extra:
+        return result
+    channels = weight.shape[0]
+    if len(extra) > 1 or prod(extra[0].shape) != channels:
+        lw.fail(
+            f"its weight is computed from learned tensors {[s.name for s in extra]} besides "
+            "the kernel; only one gain per output channel is lowered (as a mul)"
+        )
+    gain = GraphTensor(
+        lw.owned_node(Opaque(extra[0].name, (channels, 1, 1), (extra[0],))), "any", (channels, 1, 1)
+    )
+    shape = lw.cg(result)
+    return lw.emit("mul", [result, gain], shape, shape, result.layout)
 
 
 def _conv1d(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
