@@ -46,6 +46,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", help="also write the tables here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="redo what other code wrote in --work (encoders, states, results) instead of "
+        "refusing to reuse it",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)  # small graphs: one thread per process is fastest
     config = AblationConfig(
@@ -58,7 +64,7 @@ def main() -> None:
         unfreeze_encoder=not args.frozen_encoder,
         quick=args.quick,
     )
-    results = run_ablation(config, args.work, progress=not args.quiet)
+    results = run_ablation(config, args.work, progress=not args.quiet, force=args.force)
     tables = {}
     for target, result in results.items():
         header, rows = ablation_rows(result, config.methods)

@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     parser.add_argument("--cache", default=None, help="a proxy cache JSON (optional)")
     parser.add_argument("--out", default="proxy_agreement.json")
+    parser.add_argument(
+        "--force", action="store_true", help="recompute an --out written by other code"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out,
         cache=ProxyCache(args.cache) if args.cache else None,
         progress=True,
+        force=args.force,
     )
     config = result["config"]
     print(

@@ -12,7 +12,7 @@ import pytest
 
 import cg_evo.search as search
 from cg_evo.budget import Budget
-from cg_evo.errors import InvalidSearchError
+from cg_evo.errors import InvalidSearchError, SearchStateError
 from cg_evo.search import FORMAT, SearchConfig, run_search, summarize
 from cg_evo.space import SearchSpace
 from cg_evo.strategies import StrategySettings
@@ -239,6 +239,26 @@ def test_other_settings_do_not_reuse_runs(
     assert seeds_run == [0, 1, 0, 1]  # every seed computed again
     assert other["config_hash"] != first["config_hash"]
     assert json.loads(out.read_text())["config_hash"] == other["config_hash"]  # overwritten
+
+
+@pytest.mark.needs_data
+def test_results_of_other_code_are_refused_unless_forced(
+    tmp_path, data_dir, shared_spaces, seeds_run, monkeypatch
+) -> None:
+    import cg_ir.provenance
+
+    out = tmp_path / "s.json"
+    first = run_search(_config(seeds=1), data_dir=data_dir, out=out, progress=False)
+    assert first["code_digest"] == first["provenance"]["code_digest"]
+    real = cg_ir.provenance._package_digest  # simulate an edit of the sources
+    monkeypatch.setattr(cg_ir.provenance, "_package_digest", lambda name: f"edit:{real(name)}")
+    with pytest.raises(SearchStateError, match="--force") as info:
+        run_search(_config(seeds=2), data_dir=data_dir, out=out, progress=False)
+    assert str(out) in str(info.value) and first["code_digest"] in str(info.value)
+    assert json.loads(out.read_text())["runs"] == first["runs"]  # left as it was
+    forced = run_search(_config(seeds=2), data_dir=data_dir, out=out, progress=False, force=True)
+    assert seeds_run == [0, 0, 1]  # every seed computed again by the new code
+    assert forced["code_digest"] != first["code_digest"]
 
 
 @pytest.mark.needs_data

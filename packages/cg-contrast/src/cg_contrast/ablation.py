@@ -4,9 +4,12 @@ One pool (every family, unlabeled), one encoder per method (seed ``pretrain_seed
 ``cg_predict.evaluate`` on every target with all encoders at once, so the supervised rows and
 the CL rows share source cells, test cells, labelled cells and seeds. Everything lands in
 ``work_dir`` (``<method>.pt``, ``<target>.json``, ``<target>-frozen.json``) and is resumed
-from there: a finished encoder of the same configuration is reused, an interrupted one
-continues from its per-epoch state, and finished evaluation seeds are skipped. Processes may
-split the work by ``methods`` and ``targets`` (e.g. one per core) over the same ``work_dir``.
+from there: a finished encoder of the same configuration and code is reused, an interrupted one
+continues from its per-epoch state, and finished evaluation seeds are skipped. Whatever other
+code wrote there (an encoder, a training state, results) is refused with a ``StaleResultError``
+naming the file, its code digest and the running code's; ``force`` computes it again instead.
+Processes may split the work by ``methods`` and ``targets`` (e.g. one per core) over the same
+``work_dir``.
 
 With ``unfreeze_encoder`` every CL model gets two source fits; the evaluation then also trains
 the supervised control of that schedule (``supervised-2stage``), the fair comparison
@@ -19,16 +22,18 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cg_contrast.errors import InvalidArgumentError
+from cg_contrast.errors import InvalidArgumentError, StaleResultError
 from cg_contrast.pipeline import PRETRAINING_METHODS, pretrain_encoder
 from cg_contrast.pools import DEFAULT_FAMILIES
-from cg_contrast.pretrain import METHODS, PretrainConfig
+from cg_contrast.pretrain import METHODS, PRETRAIN_CODE, PretrainConfig
+from cg_ir.provenance import code_digest
 
 __all__ = [
     "ABLATION_TARGETS",
@@ -43,6 +48,9 @@ __all__ = [
 ABLATION_TARGETS = ("nb101", "nb201", "nb301")
 # cg_predict.evaluate's rows of the supervised control of the two-stage (unfrozen) schedule
 TWO_STAGE_ROWS = "supervised-2stage-fine-tune"
+_FORCE_FIX = (
+    "rerun with force=True (tools/contrast_ablation.py --force) to pretrain it again, or delete it"
+)
 
 
 @dataclass(frozen=True)
@@ -97,8 +105,14 @@ class AblationConfig:
         )
 
 
-def _encoder_is_done(path: Path, config: PretrainConfig, ablation: AblationConfig) -> bool:
-    """Whether ``path`` holds an encoder pretrained with ``config`` on the ablation's pool."""
+def _encoder_is_done(
+    path: Path, config: PretrainConfig, ablation: AblationConfig, force: bool
+) -> bool:
+    """Whether ``path`` holds an encoder pretrained with ``config`` on the ablation's pool.
+
+    Raises:
+        StaleResultError: it was, but by other code (and not ``force``: then it is not done).
+    """
     from cg_predict.checkpoint import load_encoder
     from cg_predict.errors import CheckpointError
 
@@ -115,7 +129,40 @@ def _encoder_is_done(path: Path, config: PretrainConfig, ablation: AblationConfi
         ablation.pool_size,
         config.seed,
     ]
-    return found == want
+    if found != want:
+        return False  # another configuration: pretrained again
+    current, stored = code_digest(*PRETRAIN_CODE), meta.get("code_digest")
+    if stored == current:
+        return True
+    if force:
+        return False
+    raise StaleResultError(path, stored if isinstance(stored, str) else None, current, _FORCE_FIX)
+
+
+def _pretrain(
+    path: Path,
+    config: PretrainConfig,
+    ablation: AblationConfig,
+    force: bool,
+    device: str,
+    progress: bool,
+) -> None:
+    """Pretrain ``path``, resuming its state; with ``force``, afresh if other code wrote it."""
+    run = functools.partial(
+        pretrain_encoder,
+        path,
+        config,
+        families=ablation.families,
+        pool_size=ablation.pool_size,
+        device=device,
+        progress=progress,
+    )
+    try:
+        run(resume=True)
+    except StaleResultError:
+        if not force:
+            raise
+        run(resume=False)
 
 
 def run_ablation(
@@ -125,8 +172,24 @@ def run_ablation(
     data_dir: str | os.PathLike[str] | None = None,
     device: str = "cpu",
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Pretrain the missing encoders, evaluate every target; ``{target: evaluate result}``."""
+    """Pretrain the missing encoders, evaluate every target; ``{target: evaluate result}``.
+
+    Args:
+        config: what to run.
+        work_dir: encoders, training states and results (resumed from; see the module).
+        data_dir: the benchmark data directory (default ``$CGNAS_DATA_DIR``).
+        device: torch device.
+        progress: progress bars.
+        force: pretrain and evaluate again what other code wrote in ``work_dir`` (overwriting
+            it) instead of refusing it; what the running code wrote is still reused.
+
+    Raises:
+        StaleResultError: an encoder or training state in ``work_dir`` was written by other
+            code (and not ``force``).
+        cg_predict.errors.StaleResultError: so was a results file of the same configuration.
+    """
     from cg_predict.evaluate import evaluate
 
     work = Path(work_dir)
@@ -135,16 +198,8 @@ def run_ablation(
     for method in config.methods:
         path = work / f"{method}.pt"
         pretrain_config = config.pretrain_config(method)
-        if not _encoder_is_done(path, pretrain_config, config):
-            pretrain_encoder(
-                path,
-                pretrain_config,
-                families=config.families,
-                pool_size=config.pool_size,
-                resume=True,
-                device=device,
-                progress=progress,
-            )
+        if not _encoder_is_done(path, pretrain_config, config, force):
+            _pretrain(path, pretrain_config, config, force, device, progress)
         encoders.append(path)
     return {
         target: evaluate(
@@ -162,6 +217,7 @@ def run_ablation(
             source_limit=config.source_cells,
             device=device,
             progress=progress,
+            force=force,
         )
         for target in config.targets
     }

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["CgContrastError", "InvalidArgumentError", "PretrainCheckpointError"]
+import os
+
+__all__ = [
+    "CgContrastError",
+    "InvalidArgumentError",
+    "PretrainCheckpointError",
+    "StaleResultError",
+]
 
 
 class CgContrastError(Exception):
@@ -15,3 +22,27 @@ class InvalidArgumentError(CgContrastError, ValueError):
 
 class PretrainCheckpointError(CgContrastError, RuntimeError):
     """A pretraining checkpoint that cannot be resumed (corrupt, or another configuration)."""
+
+
+class StaleResultError(CgContrastError, ValueError):
+    """A file to resume or reuse (training state, an ablation's encoder) made by other code.
+
+    What other code computed may differ, so it is not continued or reused. The message names
+    the file, the code digest it records (or that it records none), the running code's digest
+    and the fix.
+
+    Attributes:
+        path: the file.
+        stored: the code digest it records (None: none recorded).
+        current: the running code's digest.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], stored: str | None, current: str, fix: str
+    ) -> None:
+        self.path, self.stored, self.current = os.fspath(path), stored, current
+        found = "records no code digest" if stored is None else f"has code digest {stored}"
+        super().__init__(
+            f"{self.path} was written by other code ({found}; the running code's is "
+            f"{current}), so it is not reused: {fix}"
+        )

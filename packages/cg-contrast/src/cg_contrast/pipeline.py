@@ -15,7 +15,8 @@ from typing import Any
 
 import cg_contrast
 from cg_contrast.pools import DEFAULT_FAMILIES, unlabeled_pool
-from cg_contrast.pretrain import PretrainConfig, PretrainResult, pretrain
+from cg_contrast.pretrain import PRETRAIN_CODE, PretrainConfig, PretrainResult, pretrain
+from cg_ir.provenance import code_digest
 from cg_predict.checkpoint import save_encoder
 
 __all__ = ["PRETRAINING_METHODS", "pretrain_encoder"]
@@ -42,7 +43,12 @@ def pretrain_encoder(
     """Build (or read from cache) the pool, pretrain, and write the encoder checkpoint ``out``.
 
     The per-epoch training state lives next to ``out`` as ``<out>.state`` (removed once the
-    checkpoint is written); ``resume`` continues from it.
+    checkpoint is written); ``resume`` continues from it if the same code wrote it. The
+    encoder's metadata records the code's digest (``code_digest``).
+
+    Raises:
+        PretrainCheckpointError, StaleResultError: ``resume`` from an unusable state, or from
+            one written by other code (see ``cg_contrast.pretrain.pretrain``).
     """
     config = config or PretrainConfig()
     pool = unlabeled_pool(
@@ -66,6 +72,8 @@ def pretrain_encoder(
         "seconds": result.seconds,
         "labels_used": False,
         "cg_contrast_version": cg_contrast.__version__,
+        # the code that pretrained it: an ablation reuses only an encoder of the running code
+        "code_digest": code_digest(*PRETRAIN_CODE),
     }
     save_encoder(out, result.encoder, metadata)
     state.unlink(missing_ok=True)

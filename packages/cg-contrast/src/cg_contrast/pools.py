@@ -3,16 +3,16 @@
 A pool is drawn by each family's own sampler (``cg_ir.families.get(f).sample_distinct``, a
 seeded ``numpy.random.Generator`` per family), converted with the family's structural fast path
 (``to_cg``) and packed into a ``cg_predict.graphs.GraphSet`` with canonical hashes. Its spectra
-(:mod:`cg_contrast.spectral`) are computed once and stored in the same cache file, which is
-keyed by (families, per-family sizes, seed, cg-ir version, feature-schema version, vocabulary
-version) under ``cg_predict.graphs.cache_dir()`` and written atomically. No labels are read:
-the pool may include the target family's architectures, never their accuracies.
+(:mod:`cg_contrast.spectral`) are computed once and stored in the same cache file
+(``cg_predict.graphs.cached_graph_set`` under ``cg_predict.graphs.cache_dir()``, written
+atomically), keyed by the families, per-family sizes, seed and number of eigenvalues and by the
+code that builds a pool (cg-ir, ``cg_predict.graphs`` and this module with the spectra's): a
+pool built by other code is rebuilt. No labels are read: the pool may include the target
+family's architectures, never their accuracies.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,14 +25,14 @@ from tqdm.auto import tqdm
 import cg_ir
 from cg_contrast.errors import InvalidArgumentError
 from cg_contrast.spectral import K_EIGENVALUES, spectral_features
-from cg_ir import atomic_output
-from cg_ir.features import FEATURE_SCHEMA_VERSION
-from cg_predict.graphs import GraphSet, cache_dir
+from cg_predict.graphs import GRAPH_CODE, GraphSet, cached_graph_set
 
-__all__ = ["DEFAULT_FAMILIES", "Pool", "family_sizes", "unlabeled_pool"]
+__all__ = ["DEFAULT_FAMILIES", "POOL_CODE", "Pool", "family_sizes", "unlabeled_pool"]
 
 DEFAULT_FAMILIES = ("nb101", "nb201", "nb301", "ofa-mbv3", "resnet")
-_POOL_FORMAT = 1  # bump when the cache layout changes
+_POOL_FORMAT = 2  # bump when the cache layout changes
+# the code a cached pool depends on: graph building and packing, sampling here, the spectra
+POOL_CODE = (*GRAPH_CODE, "cg_contrast.pools", "cg_contrast.spectral", "cg_contrast._spectrum")
 
 
 @dataclass
@@ -88,18 +88,6 @@ def family_sizes(families: Sequence[str], total: int) -> dict[str, int]:
     return sizes
 
 
-def _cache_key(sizes: dict[str, int], seed: int, k: int) -> dict[str, Any]:
-    return {
-        "format": _POOL_FORMAT,
-        "sizes": sizes,
-        "seed": seed,
-        "k": k,
-        "cg_ir_version": cg_ir.__version__,
-        "feature_schema_version": FEATURE_SCHEMA_VERSION,
-        "vocab_version": cg_ir.VOCAB_VERSION,
-    }
-
-
 def _build(
     sizes: dict[str, int], seed: int, progress: bool
 ) -> tuple[GraphSet, list[str], list[str]]:
@@ -143,41 +131,15 @@ def unlabeled_pool(
             f"unknown families {unknown}; valid: {sorted(cg_ir.families.names())}"
         )
     sizes = dict(size) if isinstance(size, dict) else family_sizes(list(families), size)
-    expected = _cache_key(sizes, seed, k)
-    digest = hashlib.sha256(json.dumps(expected, sort_keys=True).encode()).hexdigest()[:20]
-    path = cache_dir(directory) / f"pool-{digest}.npz"
-    if use_cache and path.exists():
-        try:
-            graphs, meta = GraphSet.load(path)
-            if meta.get("key") == expected:
-                with np.load(path, allow_pickle=False) as data:
-                    return Pool(
-                        graphs, data["pool_families"], data["pool_spectra"], data["pool_keys"]
-                    )
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or stale: rebuilt below
-    graphs, fams, keys = _build(sizes, seed, progress)
-    spectra = spectral_features(graphs, k, workers=workers, progress=progress)
-    pool = Pool(graphs, np.asarray(fams, dtype=str), spectra, np.asarray(keys, dtype=str))
-    if use_cache:
-        _save(path, pool, expected)
-    return pool
 
+    def build() -> tuple[GraphSet, dict[str, npt.NDArray[Any]]]:
+        graphs, fams, keys = _build(sizes, seed, progress)
+        spectra = spectral_features(graphs, k, workers=workers, progress=progress)
+        arrays = {"families": np.asarray(fams, dtype=str), "spectra": spectra}
+        return graphs, {**arrays, "keys": np.asarray(keys, dtype=str)}
 
-def _save(path: os.PathLike[str] | str, pool: Pool, key: dict[str, Any]) -> None:
-    g = pool.graphs
-    with atomic_output(path) as f:
-        np.savez(
-            f,
-            x=g.x,
-            op=g.op,
-            edge_index=g.edge_index,
-            node_ptr=g.node_ptr,
-            edge_ptr=g.edge_ptr,
-            hashes=g.hashes if g.hashes is not None else np.zeros(0, str),
-            has_hashes=np.array(g.hashes is not None),
-            meta=np.array(json.dumps({"key": key}, sort_keys=True)),
-            pool_families=pool.families,
-            pool_spectra=pool.spectra,
-            pool_keys=pool.keys,
-        )
+    identity = {"pool_format": _POOL_FORMAT, "sizes": sizes, "seed": seed, "k": k}
+    graphs, arrays = cached_graph_set(
+        "pool", identity, build, code=POOL_CODE, directory=directory, use_cache=use_cache
+    )
+    return Pool(graphs, arrays["families"], arrays["spectra"], arrays["keys"])

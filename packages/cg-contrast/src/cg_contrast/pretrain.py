@@ -13,7 +13,9 @@ Three methods (``PretrainConfig.method``):
 
 Determinism: the weights are initialised from ``seed``; epoch ``e`` draws its order,
 positives, augmentations and dropout masks from generators seeded by ``(seed, e)`` only, so a
-run resumed from the checkpoint of epoch ``e`` continues exactly as an uninterrupted one.
+run resumed from the checkpoint of epoch ``e`` continues exactly as an uninterrupted one. The
+state records the digest of the code that trains (``PRETRAIN_CODE``): a state written by other
+code is not resumed (``StaleResultError``).
 """
 
 from __future__ import annotations
@@ -32,19 +34,23 @@ from tqdm.auto import tqdm
 
 from cg_contrast._views import DropoutViews, Projection
 from cg_contrast.augment import Compose, EdgeDrop, NodeFeatureMask, SubgraphCrop
-from cg_contrast.errors import InvalidArgumentError, PretrainCheckpointError
+from cg_contrast.errors import InvalidArgumentError, PretrainCheckpointError, StaleResultError
 from cg_contrast.loss import nt_xent_loss, spectral_supcon_loss
 from cg_contrast.pools import Pool
 from cg_contrast.retrieval import SpectralIndex
 from cg_ir import atomic_output
+from cg_ir.provenance import code_digest
 from cg_predict.encoder import Encoder, EncoderConfig
 from cg_predict.evaluate import DEFAULT_MODEL
 
-__all__ = ["METHODS", "PretrainConfig", "PretrainResult", "pretrain"]
+__all__ = ["METHODS", "PRETRAIN_CODE", "PretrainConfig", "PretrainResult", "pretrain"]
 
 METHODS = ("retrieval", "augment", "dropout")
 _STATE_FORMAT = "cg-contrast/pretrain-state"
 _DEFAULT_ENCODER = DEFAULT_MODEL["encoder"]  # cg-predict's protocol model: rows compare alike
+# the code a pretrained encoder depends on (graphs, pool, model, loop): recorded in the
+# training state and the encoder's metadata, and checked before either is resumed or reused
+PRETRAIN_CODE = ("cg_ir", "cg_predict", "cg_contrast")
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ def _state_payload(
         "format": _STATE_FORMAT,
         "identity": json.dumps({**config.identity(), "pool_size": pool_size}, sort_keys=True),
         "epoch": epoch,
+        "code": code_digest(*PRETRAIN_CODE),
         "history": json.dumps(history),
         "encoder": encoder.state_dict(),
         "projection": proj.state_dict(),
@@ -145,6 +152,16 @@ def _load_state(path: Path, config: PretrainConfig, pool_size: int) -> dict[str,
         raise PretrainCheckpointError(
             f"{str(path)!r} was written by another configuration or pool; resume needs the "
             f"same settings (found {state['identity']}, now {want}); delete it or change --out"
+        )
+    current = code_digest(*PRETRAIN_CODE)
+    if state.get("code") != current:
+        stored = state.get("code")
+        raise StaleResultError(
+            path,
+            stored if isinstance(stored, str) else None,
+            current,
+            "pretrain without --resume (an ablation: force=True, tools/contrast_ablation.py "
+            "--force) to start afresh, or delete it",
         )
     return state
 
@@ -210,10 +227,15 @@ def pretrain(
         pool: unlabeled graphs (:func:`cg_contrast.pools.unlabeled_pool`).
         config: hyper-parameters (default :class:`PretrainConfig`).
         state_path: where the per-epoch training state is written atomically.
-        resume: continue from ``state_path`` if it exists (same config and pool size).
+        resume: continue from ``state_path`` if it exists (same config, pool size and code).
         device: torch device.
         progress: tqdm bars.
         on_epoch_end: called with (epoch, record) after each epoch's checkpoint.
+
+    Raises:
+        PretrainCheckpointError: ``resume`` from a state that cannot be read or was written
+            by another configuration or pool size.
+        StaleResultError: ``resume`` from a state written by other code (``PRETRAIN_CODE``).
     """
     config = config or PretrainConfig()
     if len(pool) < 2:

@@ -108,6 +108,12 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--out", "-o", required=True, metavar="s.json", help="results (resumable)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute the seeds of an --out written by other code (overwriting it) instead "
+        "of refusing to resume it",
+    )
     parser.set_defaults(func=run_search_command)
     return parser
 
@@ -193,6 +199,7 @@ def _run_oracle(args: argparse.Namespace) -> str:
         device=args.device,
         threads=args.threads,
         progress=args.progress,
+        force=args.force,
     )
     summary, space = result["summary"], result["space"]
     return (

@@ -33,4 +33,4 @@ class UnknownArchitectureError(CgEvoError, LookupError):
 
 
 class SearchStateError(CgEvoError, ValueError):
-    """A search results file to resume from is unreadable or was written by other settings."""
+    """A search results file to resume from is unreadable or was written by other code."""

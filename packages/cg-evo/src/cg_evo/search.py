@@ -7,9 +7,11 @@ generator and torch seeded from the seed alone) and can run in parallel on any
 ``cg_ir.executor`` backend, with the same numbers as in one process.
 
 The results file (``--out``) is rewritten atomically after every finished seed; a rerun with
-the same configuration and the same code (``config_digest`` includes a digest of cg-ir,
-cg-predict and cg-evo's sources) skips the seeds it holds and gives the same result as an
-uninterrupted run. Results of other settings or other code are not reused.
+the same configuration and the same code (``code_digest``: a digest of cg-ir, cg-predict and
+cg-evo's sources, recorded in the file) skips the seeds it holds and gives the same result as
+an uninterrupted run. A file of other settings is overwritten; one of the same settings written
+by other code is refused (``SearchStateError``) unless ``force`` recomputes it, like
+``cgnas evaluate``'s results.
 """
 
 from __future__ import annotations
@@ -37,13 +39,14 @@ from cg_evo.strategies import Context, StrategySettings
 from cg_evo.surrogate import FineTuneConfig, SearchPredictor, source_predictor
 from cg_ir.executor import get_executor, torch_threads
 from cg_ir.provenance import code_digest, file_sha256
-from cg_predict.errors import InvalidArgumentError
+from cg_predict.errors import InvalidArgumentError, StaleResultError
 from cg_predict.evaluate._results import config_hash, load_finished, write_json
 from cg_predict.model import PredictorNet
 
 __all__ = [
     "FORMAT",
     "NEAR_BEST",
+    "SEARCH_CODE",
     "TOP_FRACTION",
     "SearchConfig",
     "run_search",
@@ -53,6 +56,8 @@ __all__ = [
 
 FORMAT = "cg-evo/search"
 FORMAT_VERSION = 1
+# the code a search result depends on: its digest is recorded in and checked against ``--out``
+SEARCH_CODE = ("cg_ir", "cg_predict", "cg_evo")
 TOP_FRACTION = 0.001  # "top 0.1%"
 NEAR_BEST = 0.1  # label points: "within 0.1% top-1 of the best" (OFA's accuracies are in %)
 FloatArray = npt.NDArray[np.float64]
@@ -105,7 +110,7 @@ class SearchConfig:
         return strategies.get(self.strategy).uses_predictor
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able settings, with the digest of the code that runs them.
+        """JSON-able settings (the code that runs them is recorded beside them, not here).
 
         The number of seeds is left out: every seed's run is the same function of the rest, so
         a rerun with more seeds reuses the seeds already done (the provenance lists them).
@@ -122,7 +127,6 @@ class SearchConfig:
             "source_cells": self.source_cells,
             "source_epochs": self.source_epochs,
             "checkpoint": self.checkpoint,
-            "code": code_digest("cg_ir", "cg_predict", "cg_evo"),
         }
 
 
@@ -248,7 +252,7 @@ def _provenance(
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        "code_digest": code_digest("cg_ir", "cg_predict", "cg_evo"),
+        "code_digest": code_digest(*SEARCH_CODE),
         "data_files": {} if path is None else {path.name: file_sha256(path)},
         "source_model": None
         if source is None
@@ -294,6 +298,7 @@ def run_search(
     device: str = "cpu",
     threads: int | None = 1,
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Run ``config`` for every seed and return (and write to ``out``) the results document.
 
@@ -301,7 +306,8 @@ def run_search(
         config: the search.
         data_dir: benchmark data (default ``$CGNAS_DATA_DIR``).
         out: results JSON, rewritten after every seed; finished seeds of the same
-            configuration and code are read back and skipped.
+            configuration and code are read back and skipped; a file of the same
+            configuration written by other code is refused unless ``force``.
         backend: ``"local"`` or ``"ray"`` (``cg_ir.executor``); seeds run in parallel.
         workers: parallel workers (local processes or Ray CPUs); 1 runs in this process.
         address: a Ray cluster to join (``"auto"``, ``"ray://host:10001"``); None starts one.
@@ -311,15 +317,18 @@ def run_search(
             graphs are small, and on a loaded 2-core machine two threads made fine-tuning
             over 20x slower.
         progress: a progress bar over seeds.
+        force: recompute every seed of an ``out`` written by other code (and overwrite it)
+            instead of refusing it.
 
     Raises:
         InvalidSearchError, NoCandidatesError: unusable settings or budget.
         TargetLeakError: the checkpoint saw the family's labels.
         BenchmarkDataError: the oracle's table is missing.
-        SearchStateError: ``out`` exists but cannot be read (truncated, not JSON).
+        SearchStateError: ``out`` exists but cannot be read (truncated, not JSON), or holds
+            runs of this configuration computed by other code (and not ``force``).
     """
     with torch_threads(threads):
-        return _search(config, data_dir, out, backend, workers, address, device, progress)
+        return _search(config, data_dir, out, backend, workers, address, device, progress, force)
 
 
 def _search(
@@ -331,6 +340,7 @@ def _search(
     address: str | None,
     device: str,
     progress: bool,
+    force: bool,
 ) -> dict[str, Any]:
     start = time.perf_counter()
     oracle = load_oracle(config.family, config.dataset, data_dir)
@@ -341,11 +351,12 @@ def _search(
             f"the budget ({space.budget.describe()}); ask for at most {space.num_classes}"
         )
     settings = config.to_dict()
-    digest = config_hash(settings)
+    digest, code = config_hash(settings), code_digest(*SEARCH_CODE)
     try:
-        runs = sorted(load_finished(out, digest), key=lambda r: r["seed"])
-    except InvalidArgumentError as exc:  # unreadable: refuse rather than overwrite its work
+        finished = load_finished(out, digest, code=code, force=force)
+    except (InvalidArgumentError, StaleResultError) as exc:  # refuse, not overwrite, its work
         raise SearchStateError(str(exc)) from exc
+    runs = sorted(finished, key=lambda r: r["seed"])
     done = {r["seed"] for r in runs}
     base, meta = None, None
     if config.uses_predictor:
@@ -367,6 +378,7 @@ def _search(
             "format_version": FORMAT_VERSION,
             "config": settings,
             "config_hash": digest,
+            "code_digest": code,
             "space": _space_record(oracle, space),
             "runs": ordered,
             "summary": summarize(ordered, config.queries) if ordered else None,

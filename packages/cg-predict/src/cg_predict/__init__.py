@@ -25,6 +25,7 @@ from cg_predict.errors import (
     InvalidLabelError,
     MalformedDataError,
     MetricInputError,
+    StaleResultError,
     UnknownBenchmarkError,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "InvalidArgumentError",
     "UnknownBenchmarkError",
     "MetricInputError",
+    "StaleResultError",
 ]
 
 # public name -> the module defining it (a submodule itself where the name is the module's)

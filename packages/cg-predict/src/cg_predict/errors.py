@@ -118,3 +118,30 @@ class ProxyCacheError(CgPredictError, ValueError):
 
 
 __all__ += ["ProxyCacheError", "ProxyComputationError", "UnknownProxyError"]
+
+
+class StaleResultError(CgPredictError, ValueError):
+    """A results file to resume was written by other code than the running one.
+
+    Its finished runs came from code that may compute other numbers, so they are not mixed
+    with new ones. The message names the file, the code digest it records (or that it records
+    none) and the running code's, and the fix: recompute with ``--force`` (``force=True``),
+    which overwrites the file, or delete the file.
+
+    Attributes:
+        path: the results file.
+        stored: the code digest the file records (None: none recorded).
+        current: the running code's digest.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], stored: str | None, current: str) -> None:
+        self.path, self.stored, self.current = os.fspath(path), stored, current
+        found = "records no code digest" if stored is None else f"has code digest {stored}"
+        super().__init__(
+            f"{self.path} was written by other code ({found}; the running code's is "
+            f"{current}), so its finished runs are not resumed: rerun with --force "
+            "(force=True) to recompute them and overwrite the file, or delete it"
+        )
+
+
+__all__ += ["StaleResultError"]

@@ -4,9 +4,12 @@ A :class:`GraphSet` holds many graphs in flat arrays (node features, op ids and 
 edges, with CSR-style offsets), so a batch of any graphs is built by a few vectorised gathers
 instead of one ``Data`` object per graph. ``family_graphs`` builds the set of a family's
 architectures with the family's structural fast path (``cg_ir.families.get(f).to_cg``) and
-caches it under ``$CGNAS_CACHE_DIR`` (default ``~/.cache/cgnas``). A cache file is keyed by the
-family and the SHA-256 of the key list; it records the cg-ir version, the feature-schema
-version and the vocabulary version and is rebuilt when any of them differs. Writes are atomic.
+caches it under ``$CGNAS_CACHE_DIR`` (default ``~/.cache/cgnas``). Every cached graph set (also
+the evaluation cells' and cg-contrast's pools) goes through ``cached_graph_set``: a file is
+named by its configuration and records ``cg_ir.provenance.cache_key`` of that configuration and
+of the code that built it (cg-ir's sources and this module by default), the cg-ir, feature-schema
+and vocabulary versions included; a file built by other code or another version is rebuilt and
+replaced, never reused. Writes are atomic.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -28,12 +31,23 @@ from tqdm.auto import tqdm
 import cg_ir
 from cg_ir import ComputationGraph, Node, atomic_output
 from cg_ir.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION, node_features, op_ids
+from cg_ir.provenance import cache_key
 from cg_predict.errors import InvalidArgumentError
 
-__all__ = ["CACHE_DIR_ENV", "GraphSet", "cache_dir", "family_graphs"]
+__all__ = [
+    "CACHE_DIR_ENV",
+    "GRAPH_CODE",
+    "GraphSet",
+    "cache_dir",
+    "cached_graph_set",
+    "family_graphs",
+]
 
 CACHE_DIR_ENV = "CGNAS_CACHE_DIR"
-_CACHE_FORMAT = 1  # bump when the layout of the cache files changes
+_CACHE_FORMAT = 2  # bump when the layout of the cache files changes
+# the code a packed graph set depends on: cg-ir (graphs, features) and this module (packing)
+GRAPH_CODE: tuple[str, ...] = ("cg_ir", "cg_predict.graphs")
+_EXTRA = "extra_"  # prefix of a cache file's extra arrays (costs, spectra, ...)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -275,24 +289,43 @@ class GraphSet:
             yield chunk, self.batch(chunk, device)
 
     # -- persistence ----------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> None:
-        """Write the arrays and a JSON ``meta`` dict to an ``.npz`` file, atomically."""
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        meta: dict[str, Any] | None = None,
+        arrays: Mapping[str, npt.NDArray[Any]] | None = None,
+    ) -> None:
+        """Write the arrays, a JSON ``meta`` dict and extra ``arrays`` to ``.npz``, atomically.
+
+        ``arrays`` (e.g. per-graph costs or spectra) come back from ``load_arrays``.
+        """
+        # prefixed, so that no extra name can clash with the set's own arrays
+        extra = {f"{_EXTRA}{name}": np.asarray(value) for name, value in (arrays or {}).items()}
+        contents: dict[str, Any] = {  # Any: numpy's stub types savez's **kwds as its bool flag
+            "x": self.x,
+            "op": self.op,
+            "edge_index": self.edge_index,
+            "node_ptr": self.node_ptr,
+            "edge_ptr": self.edge_ptr,
+            "hashes": np.zeros(0, str) if self.hashes is None else self.hashes,
+            "has_hashes": np.array(self.hashes is not None),
+            "meta": np.array(json.dumps(meta or {}, sort_keys=True)),
+            **extra,
+        }
         with atomic_output(path) as f:
-            np.savez(
-                f,
-                x=self.x,
-                op=self.op,
-                edge_index=self.edge_index,
-                node_ptr=self.node_ptr,
-                edge_ptr=self.edge_ptr,
-                hashes=np.zeros(0, str) if self.hashes is None else self.hashes,
-                has_hashes=np.array(self.hashes is not None),
-                meta=np.array(json.dumps(meta or {}, sort_keys=True)),
-            )
+            np.savez(f, **contents)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> tuple[GraphSet, dict[str, Any]]:
         """Read a file written by ``save``: the set and its meta dict (no pickle involved)."""
+        gs, meta, _ = cls.load_arrays(path)
+        return gs, meta
+
+    @classmethod
+    def load_arrays(
+        cls, path: str | os.PathLike[str]
+    ) -> tuple[GraphSet, dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        """Read a file written by ``save``: the set, its meta dict and its extra arrays."""
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             hashes = data["hashes"] if bool(data["has_hashes"]) else None
@@ -304,7 +337,12 @@ class GraphSet:
                 data["edge_ptr"],
                 hashes,
             )
-        return gs, meta
+            extra = {
+                name.removeprefix(_EXTRA): data[name]
+                for name in data.files
+                if name.startswith(_EXTRA)
+            }
+        return gs, meta, extra
 
 
 def cache_dir(directory: str | os.PathLike[str] | None = None) -> Path:
@@ -321,16 +359,66 @@ def cache_dir(directory: str | os.PathLike[str] | None = None) -> Path:
     return Path(base) / "cgnas"
 
 
-def _expected_meta(family: str, keys_sha: str, count: int) -> dict[str, Any]:
-    return {
-        "format": _CACHE_FORMAT,
-        "family": family,
-        "keys_sha256": keys_sha,
-        "num_graphs": count,
+def cached_graph_set(
+    name: str,
+    identity: Mapping[str, Any],
+    build: Callable[[], tuple[GraphSet, dict[str, npt.NDArray[Any]]]],
+    *,
+    code: Sequence[str] = GRAPH_CODE,
+    directory: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+) -> tuple[GraphSet, dict[str, npt.NDArray[Any]]]:
+    """``build()``'s graph set and extra arrays, cached on disk under its configuration and code.
+
+    The one cache of packed graph sets: the file ``<name>-<digest>.npz`` in ``cache_dir`` is
+    named by ``identity`` (and the cache format) and records ``cg_ir.provenance.cache_key`` of
+    that, the cg-ir, feature-schema and vocabulary versions and ``code`` (the packages or
+    modules ``build`` runs). A file whose key differs (built by other code or versions), or
+    that cannot be read, is rebuilt and replaced; a file of this code is returned without
+    calling ``build``.
+
+    Args:
+        name: the file's prefix (``"graphs-nb201"``, ``"pool"``, ...).
+        identity: JSON-able configuration of the value (family, key digest, seed, ...).
+        build: computes the set and any extra per-set arrays (costs, spectra, ...).
+        code: what ``build`` depends on (``cg_ir.provenance.code_digest`` names); default
+            ``GRAPH_CODE``, cg-ir and this module.
+        directory: cache directory (see ``cache_dir``).
+        use_cache: read and write the cache; False always builds and writes nothing.
+
+    Examples:
+        >>> import tempfile
+        >>> from cg_ir import families
+        >>> nb201 = families.get("nb201")
+        >>> def build():
+        ...     return GraphSet.from_graphs([nb201.to_cg(nb201.parse("(0, 1, 2, 3, 4, 0)"))]), {}
+        >>> folder = tempfile.mkdtemp()
+        >>> first, _ = cached_graph_set("demo", {"n": 1}, build, directory=folder)
+        >>> again, _ = cached_graph_set("demo", {"n": 1}, lambda: 1 / 0, directory=folder)
+        >>> len(again), bool((again.x == first.x).all())
+        (1, True)
+    """
+    named = {**identity, "format": _CACHE_FORMAT}
+    # versions and code are checked, not named: a new version or edit replaces the file
+    full = {
+        **named,
         "cg_ir_version": cg_ir.__version__,
         "feature_schema_version": FEATURE_SCHEMA_VERSION,
         "vocab_version": cg_ir.VOCAB_VERSION,
     }
+    path = cache_dir(directory) / f"{name}-{cache_key(named)[:20]}.npz"
+    key = cache_key(full, *code)
+    if use_cache and path.exists():
+        try:
+            gs, meta, arrays = GraphSet.load_arrays(path)
+            if meta.get("key") == key:
+                return gs, arrays
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: rebuilt below
+    gs, arrays = build()
+    if use_cache:
+        gs.save(path, {"key": key, "identity": full}, arrays)
+    return gs, arrays
 
 
 def family_graphs(
@@ -350,23 +438,22 @@ def family_graphs(
         progress: show a tqdm bar while building.
         use_cache: read and write the cache; False always builds and writes nothing.
 
+    The cache is ``cached_graph_set``'s: a file built by other cg-ir code (or this module's)
+    is rebuilt.
+
     Raises:
         UnknownFamilyError: no such family. InvalidSpecError: a key does not parse.
     """
     keys = list(keys)
     sha = hashlib.sha256("\n".join(keys).encode()).hexdigest()
-    expected = _expected_meta(family, sha, len(keys))
-    path = cache_dir(directory) / f"graphs-{family}-{sha[:20]}.npz"
-    if use_cache and path.exists():
-        try:
-            gs, meta = GraphSet.load(path)
-            if meta == expected and len(gs) == len(keys):
-                return gs
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or stale: rebuilt below
-    fam = cg_ir.families.get(family)
-    graphs = (fam.to_cg(fam.parse(k)) for k in keys)
-    gs = GraphSet.from_graphs(graphs, progress=progress, total=len(keys), hashes=True)
-    if use_cache:
-        gs.save(path, expected)
+
+    def build() -> tuple[GraphSet, dict[str, npt.NDArray[Any]]]:
+        fam = cg_ir.families.get(family)
+        graphs = (fam.to_cg(fam.parse(k)) for k in keys)
+        return GraphSet.from_graphs(graphs, progress=progress, total=len(keys), hashes=True), {}
+
+    identity = {"family": family, "keys_sha256": sha, "num_graphs": len(keys)}
+    gs, _ = cached_graph_set(
+        f"graphs-{family}", identity, build, directory=directory, use_cache=use_cache
+    )
     return gs

@@ -2,7 +2,7 @@
 
 1. The source families' labels (never a label of the target family, from any dataset) train
    the predictor once per call (seed ``0``; early stopping on a validation split of 10% of
-   every source family's isomorphism classes; cached on disk by configuration). With
+   every source family's isomorphism classes; cached on disk by configuration and code). With
    ``encoder_path`` one more predictor per pretrained encoder is trained the same way on it,
    frozen (only its head learns from the sources);
    ``unfreeze_encoder`` then trains the whole network on the sources as a second stage, and
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import os
 import platform
 import time
@@ -47,7 +46,7 @@ from tqdm.auto import tqdm
 import cg_ir
 import cg_predict
 from cg_ir.executor import torch_threads
-from cg_ir.provenance import code_digest
+from cg_ir.provenance import cache_key, code_digest
 from cg_predict.checkpoint import load_checkpoint, load_encoder, save_checkpoint
 from cg_predict.errors import CheckpointError, InvalidArgumentError
 from cg_predict.evaluate._baselines import UNITS, feature_matrix
@@ -82,6 +81,7 @@ from cg_predict.training import embed, fit
 
 __all__ = [
     "DEFAULT_MODEL",
+    "RESULTS_CODE",
     "SUPERVISED_TWO_STAGE",
     "TargetLeakError",
     "check_no_target_labels",
@@ -105,6 +105,8 @@ FloatArray = npt.NDArray[np.float64]
 # the supervised control of ``unfreeze_encoder``'s two-stage source training (its rows'
 # prefix): two fits of the whole network, as many as each pretrained model gets
 SUPERVISED_TWO_STAGE = "supervised-2stage"
+# the code whose digest keys the cached source models and is checked when resuming ``r.json``
+RESULTS_CODE = ("cg_ir", "cg_predict")
 
 
 def _settings(target: str, setting: str | Sequence[str] | None) -> list[str]:
@@ -167,21 +169,16 @@ def _train_source(
     """
     groups = [f"{c.family}/{c.dataset}" for c in sources for _ in range(len(c))]
     check_no_target_labels(groups, target)
-    digest = hashlib.sha256(
-        json.dumps(
-            {
-                "config": config,
-                "train": train,
-                "encoder": None if encoder is None else list(encoder[1:]),
-                "second_stage": second_stage,
-                "sources": [[c.name, c.dataset, list(c.keys)] for c in sources],
-                "versions": [cg_ir.__version__, cg_predict.__version__],
-                # the code that trains, not only its configuration: a change retrains
-                "code": code_digest("cg_ir", "cg_predict"),
-            },
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()
+    identity = {
+        "config": config,
+        "train": train,
+        "encoder": None if encoder is None else list(encoder[1:]),
+        "second_stage": second_stage,
+        "sources": [[c.name, c.dataset, list(c.keys)] for c in sources],
+        "versions": [cg_ir.__version__, cg_predict.__version__],
+    }
+    # the code that trains, not only its configuration: a change retrains
+    digest = cache_key(identity, *RESULTS_CODE)
     path = cache_dir() / "evaluate" / f"source-{digest[:24]}.pt"
     if path.exists():
         try:
@@ -268,6 +265,7 @@ def evaluate(
     device: str = "cpu",
     threads: int | None = 1,
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Run the leave-one-family-out protocol on ``target`` and return (and write) the results.
 
@@ -290,7 +288,10 @@ def evaluate(
             source model worse than 10 did).
         data_dir: the benchmark data directory (default ``$CGNAS_DATA_DIR``).
         out: write ``r.json`` here after every seed; finished seeds of the same
-            configuration are read back and skipped (resuming).
+            configuration and code (``code_digest`` of ``RESULTS_CODE``, recorded in the file)
+            are read back and skipped (resuming). A file of another configuration is
+            overwritten; one of the same configuration written by other code is refused
+            (``StaleResultError``) unless ``force``.
         model: the network config (default ``DEFAULT_MODEL``).
         epochs: source training epochs (default 10 quick, 40 full; early stopping).
         fine_tune_epochs: fine-tuning epochs (default 100, the paper's).
@@ -305,18 +306,23 @@ def evaluate(
             setting alone. One thread is the default because these graphs are small: on a
             loaded 2-core machine two threads made a training step 15x slower.
         progress: progress bars.
+        force: recompute every seed of an ``out`` written by other code (and overwrite it)
+            instead of refusing it.
 
     Returns:
         The results dict (see the book chapter and ``r.json``): ``config``, ``config_hash``,
-        ``metadata``, ``runs`` (per seed), ``results`` (per setting, method, shots and
-        ``unit``: ``"class"``, scored on one row per isomorphism class of the test cells, the
-        headline, or ``"row"``, on every test cell; ``test_size`` counts the units;
-        ``srcc_std`` is the sample std over seeds, None for one seed).
+        ``code_digest`` (of the code that computed it), ``metadata``, ``runs`` (per seed),
+        ``results`` (per setting, method, shots and ``unit``: ``"class"``, scored on one row
+        per isomorphism class of the test cells, the headline, or ``"row"``, on every test
+        cell; ``test_size`` counts the units; ``srcc_std`` is the sample std over seeds, None
+        for one seed).
 
     Raises:
         InvalidArgumentError: unknown target, dataset, setting, or the target among sources.
         TargetLeakError: a target label reached source training (a bug; never expected), or
             an encoder was trained on target labels (e.g. ``Predictor.default()``'s).
+        StaleResultError: ``out`` holds runs of this configuration computed by other code
+            (and not ``force``); the message names the file, both digests and the fix.
     """
     with torch_threads(threads):
         start = time.perf_counter()
@@ -373,7 +379,8 @@ def evaluate(
             "units": list(UNITS),
         }
         digest = config_hash(config)
-        runs = load_finished(out, digest)
+        code = code_digest(*RESULTS_CODE)
+        runs = load_finished(out, digest, code=code, force=force)
         done = {(r["setting"], r["seed"]) for r in runs}
         timings: dict[str, float] = {}
 
@@ -396,6 +403,7 @@ def evaluate(
             return {
                 "config": config,
                 "config_hash": digest,
+                "code_digest": code,
                 "metadata": {
                     "target": target,
                     "dataset": dataset,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from cg_ir import atomic_output
-from cg_predict.errors import InvalidArgumentError
+from cg_predict.errors import InvalidArgumentError, StaleResultError
 from cg_predict.metrics import summarize
 
 __all__ = ["config_hash", "load_finished", "summarize_runs", "write_json"]
@@ -47,11 +47,29 @@ def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
         f.write(text.encode())
 
 
-def load_finished(path: str | os.PathLike[str] | None, digest: str) -> list[dict[str, Any]]:
+def load_finished(
+    path: str | os.PathLike[str] | None,
+    digest: str,
+    *,
+    code: str | None = None,
+    force: bool = False,
+) -> list[dict[str, Any]]:
     """The finished per-seed runs of an earlier ``r.json`` with the same config hash.
 
     A missing file or another configuration gives ``[]`` (the run starts afresh and the file
-    is overwritten); an unreadable file is an error rather than silently discarded work.
+    is overwritten); an unreadable file is an error rather than silently discarded work. With
+    ``code`` (the running code's digest, ``cg_ir.provenance.code_digest``), a file of the same
+    configuration must record that digest under ``"code_digest"``: one written by other code
+    (or by a version that recorded none) raises ``StaleResultError``, unless ``force`` (then
+    ``[]``: every run is recomputed and the file overwritten).
+
+    Raises:
+        InvalidArgumentError: the file exists but cannot be read as JSON.
+        StaleResultError: the file's runs were computed by other code (and not ``force``).
+
+    Examples:
+        >>> load_finished(None, "any")
+        []
     """
     if path is None or not Path(path).exists():
         return []
@@ -63,6 +81,11 @@ def load_finished(path: str | os.PathLike[str] | None, digest: str) -> list[dict
         ) from exc
     if not isinstance(data, dict) or data.get("config_hash") != digest:
         return []
+    stored = data.get("code_digest")
+    if code is not None and stored != code:
+        if force:
+            return []
+        raise StaleResultError(path, stored if isinstance(stored, str) else None, code)
     runs = data.get("runs", [])
     return [r for r in runs if isinstance(r, dict)]
 

@@ -24,18 +24,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from tqdm.auto import tqdm
 
 import cg_ir
-from cg_ir.features import FEATURE_SCHEMA_VERSION
+from cg_ir import ComputationGraph
 from cg_predict.data import BenchmarkTable, load_benchmark
 from cg_predict.errors import InvalidArgumentError
-from cg_predict.graphs import GraphSet, cache_dir
+from cg_predict.graphs import GraphSet, cache_dir, cached_graph_set
 
 __all__ = [
     "DATASETS",
@@ -62,7 +64,6 @@ QUICK_SOURCE_CELLS = 600
 QUICK_TEST_CELLS = 1000
 NB101_TEST_CELLS = 5000
 _SAMPLE_SEED = 20240  # fixed: the sampled cells do not change with the run seeds
-_CACHE_FORMAT = 1
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -137,44 +138,37 @@ def graphs_with_costs(
 ) -> tuple[GraphSet, FloatArray, FloatArray]:
     """Packed graphs (with hashes), FLOPs and params of ``keys``, cached on disk.
 
-    One pass builds each graph once for both; the cache (``cache_dir()/evaluate``) is keyed by
-    the family, the key list and the cg-ir and feature-schema versions.
+    One pass builds each graph once for both; the cache (``cache_dir()/evaluate``,
+    ``cached_graph_set``) is keyed by the family, the key list and the code that builds them
+    (cg-ir and ``cg_predict.graphs``): graphs built by other code are rebuilt.
     """
+
+    def build() -> tuple[GraphSet, dict[str, npt.NDArray[Any]]]:
+        fam = cg_ir.families.get(family)
+        flops: list[float] = []
+        params: list[float] = []
+
+        def graphs() -> Iterator[ComputationGraph]:
+            for key in keys:
+                g = fam.to_cg(fam.parse(key))
+                flops.append(float(g.flops))
+                params.append(float(g.params))
+                yield g
+
+        bar = tqdm(
+            graphs(), total=len(keys), disable=not progress, desc=f"{family} graphs", unit="cg"
+        )
+        gs = GraphSet.from_graphs(bar, hashes=True)
+        return gs, {"flops": np.asarray(flops), "params": np.asarray(params)}
+
     sha = hashlib.sha256("\n".join(keys).encode()).hexdigest()
-    meta_expected = {
-        "format": _CACHE_FORMAT,
-        "family": family,
-        "keys_sha256": sha,
-        "cg_ir_version": cg_ir.__version__,
-        "feature_schema_version": FEATURE_SCHEMA_VERSION,
-        "vocab_version": cg_ir.VOCAB_VERSION,
-    }
-    path = cache_dir() / "evaluate" / f"cells-{family}-{sha[:20]}.npz"
-    if path.exists():
-        try:
-            gs, meta = GraphSet.load(path)
-            costs = meta.pop("costs")
-            if meta == meta_expected and len(gs) == len(keys):
-                return gs, np.asarray(costs[0], float), np.asarray(costs[1], float)
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or stale: rebuilt below
-    fam = cg_ir.families.get(family)
-    flops: list[float] = []
-    params: list[float] = []
-
-    def build() -> object:
-        for key in keys:
-            g = fam.to_cg(fam.parse(key))
-            flops.append(float(g.flops))
-            params.append(float(g.params))
-            yield g
-
-    gs = GraphSet.from_graphs(
-        tqdm(build(), total=len(keys), disable=not progress, desc=f"{family} graphs", unit="cg"),
-        hashes=True,
+    gs, costs = cached_graph_set(
+        f"cells-{family}",
+        {"family": family, "keys_sha256": sha, "num_graphs": len(keys)},
+        build,
+        directory=cache_dir() / "evaluate",
     )
-    gs.save(path, {**meta_expected, "costs": [flops, params]})
-    return gs, np.asarray(flops), np.asarray(params)
+    return gs, np.asarray(costs["flops"], float), np.asarray(costs["params"], float)
 
 
 def _cells(

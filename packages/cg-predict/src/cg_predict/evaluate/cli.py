@@ -84,6 +84,12 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--loss", default="mse+rank", help="mse or mse+rank (default)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--out", required=True, metavar="r.json", help="results file (resumable)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute the seeds of an --out written by other code (overwriting it) instead "
+        "of refusing to resume it",
+    )
     parser.set_defaults(func=run_evaluate)
     return parser
 
@@ -119,6 +125,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             live_sample_size=args.live_proxies,
             source_limit=args.source_cells,
             device=args.device,
+            force=args.force,
         )
     except (CgPredictError, OSError) as exc:
         print(f"cgnas evaluate: error: {exc}".replace("\n", " "), file=sys.stderr)

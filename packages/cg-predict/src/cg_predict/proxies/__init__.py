@@ -11,8 +11,8 @@ train mode (batch statistics) and accumulate their sums in float64. Values are r
 ``log_scale`` gives NAS-Bench-Suite-Zero's logarithmic synflow. Default data: a seeded
 synthetic batch (32 standard-normal inputs, uniform labels; 32 is NAS-Bench-Suite-Zero's batch
 size), not CIFAR images; pass ``batch=`` for real data. ``ProxyCache`` stores scores on disk
-keyed by graph hash, weights, proxy, ``PROXY_VERSION`` and batch; ``ProxyScore.seconds`` is
-each proxy's wall time.
+keyed by graph hash, weights, proxy, ``PROXY_VERSION``, batch and the code that computed them;
+``ProxyScore.seconds`` is each proxy's wall time.
 
 Examples:
     >>> import torch

@@ -45,12 +45,14 @@ def _decode(value: float | str) -> float:
 class ProxyCache:
     """Proxy scores on disk, keyed by architecture, weights, proxy, version and batch.
 
-    A key is built by ``compute_proxies``: the graph's canonical hash, a digest of the module's
-    weights (proxies are functions of the initial weights too, so two initialisations of one
-    architecture are different entries), the proxy name, ``PROXY_VERSION``, the batch digest and
-    the device type. ``flops`` and ``params`` use only the graph hash. Entries live in memory
-    until ``save`` (``compute_proxies`` saves after each call); ``save`` merges with what other
-    processes wrote meanwhile and replaces the file atomically.
+    A key is built by ``compute_proxies`` (``cg_ir.provenance.cache_key``) from the graph's
+    canonical hash, a digest of the module's weights (proxies are functions of the initial
+    weights too, so two initialisations of one architecture are different entries), the proxy
+    name, ``PROXY_VERSION``, the batch digest, the device type and the digest of the code that
+    computes scores (cg-ir and ``cg_predict.proxies``): a score of other code is never read back.
+    ``flops`` and ``params`` use only the graph hash, the version and the code. Entries live
+    in memory until ``save`` (``compute_proxies`` saves after each call); ``save`` merges with
+    what other processes wrote meanwhile and replaces the file atomically.
 
     Args:
         path: the JSON file (created on first save; its directory must exist).

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from cg_ir import ComputationGraph
+from cg_ir.provenance import cache_key
 from cg_predict.errors import ProxyComputationError
 from cg_predict.proxies._batch import Batch, image_shape, make_batch
 from cg_predict.proxies._cache import ProxyCache, ProxyScore
@@ -28,6 +29,8 @@ __all__ = ["compute_proxies"]
 # NAS-Bench-Suite-Zero's batch size: jacov is at most about -N for N examples (all
 # eigenvalues 1), and their NB-201 jacov tops out at -32.2; nwot and jacov scale with N.
 DEFAULT_BATCH_SIZE = 32
+# the code a cached score depends on: the proxies and cg-ir (graphs, hashes, FLOPs, modules)
+PROXY_CODE = ("cg_ir", "cg_predict.proxies")
 
 
 def compute_proxies(
@@ -107,14 +110,14 @@ def compute_proxies(
         data = make_batch(shape, batch=batch, batch_size=batch_size, num_classes=classes, seed=seed)
         weights = _weights_digest(module) if cache is not None else ""
         for name in network_names:
-            key = f"{arch}:{weights}:{name}:v{PROXY_VERSION}:{data.digest}:{dev.type}"
+            key = _key(arch, name, weights=weights, batch=data.digest, device=dev.type)
             results[name] = _cached(cache, key) or _run(name, module, data, seed, dev)
             if cache is not None and not results[name].cached:
                 cache.put(key, results[name])
 
     for name in (n for n in wanted if n in GRAPH_PROXIES):
         assert graph is not None
-        key = f"{arch}:{name}:v{PROXY_VERSION}"
+        key = _key(arch, name)
         hit = _cached(cache, key)
         if hit is None:
             start = time.perf_counter()
@@ -126,6 +129,17 @@ def compute_proxies(
     if cache is not None:
         cache.save()
     return {name: results[name] for name in wanted}
+
+
+def _key(arch: str, name: str, **network: str) -> str:
+    """The cache key of proxy ``name`` on graph hash ``arch`` (with weights, batch, device).
+
+    It covers ``PROXY_VERSION`` and the digest of ``PROXY_CODE``: a score computed by other
+    code is never read back.
+    """
+    return cache_key(
+        {"arch": arch, "proxy": name, "version": PROXY_VERSION, **network}, *PROXY_CODE
+    )
 
 
 def _cached(cache: ProxyCache | None, key: str) -> ProxyScore | None:

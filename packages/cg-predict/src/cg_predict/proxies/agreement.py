@@ -17,11 +17,12 @@ import torch
 
 from cg_ir import families
 from cg_ir.executor import Executor, LocalExecutor
+from cg_ir.provenance import code_digest
 from cg_predict.data import ArchRecord, load_zc_nasbench
-from cg_predict.errors import InvalidArgumentError
+from cg_predict.errors import InvalidArgumentError, StaleResultError
 from cg_predict.metrics import spearman
 from cg_predict.proxies._cache import ProxyCache, ProxyScore, write_json_atomic
-from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, compute_proxies
+from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, PROXY_CODE, compute_proxies
 from cg_predict.proxies._registry import ALL, PROXY_VERSION, resolve_names
 
 __all__ = ["cell_proxies", "init_seed", "map_cell_proxies", "proxy_agreement"]
@@ -259,6 +260,7 @@ def proxy_agreement(
     cache: ProxyCache | None = None,
     progress: bool = False,
     executor: Executor | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Our proxies vs. NAS-Bench-Suite-Zero's on a seeded sample of its NB-201 cells.
 
@@ -279,12 +281,15 @@ def proxy_agreement(
         batch_size: examples of the synthetic batch.
         device: where the proxies run.
         out: a JSON file written atomically after every cell; if it exists with the same
-            settings, its cells are reused (the run resumes).
+            settings and code (its ``code_digest``, of ``PROXY_CODE``), its cells are reused
+            (the run resumes).
         cache: a proxy cache consulted and filled along the way.
         progress: show a progress bar.
         executor: computes the cells' proxies elsewhere (worker processes, Ray: see
             ``cg_ir.executor`` and ``map_cell_proxies``); ``out`` and ``cache`` are then
             written when all cells are back. None: in this process, cell by cell.
+        force: recompute the cells of an ``out`` written by other code (overwriting it)
+            instead of refusing it.
 
     Returns:
         ``{"config": ..., "source": file, "proxies": {name: {"srcc_ours_theirs",
@@ -299,6 +304,7 @@ def proxy_agreement(
     Raises:
         InvalidArgumentError: ``n_cells`` out of range, or ``out`` holds a run with other
             settings (the message shows both).
+        StaleResultError: ``out`` holds a run of other code (and not ``force``).
     """
     wanted = resolve_names(names)
     table = load_zc_nasbench("nb201", dataset, data_dir)
@@ -320,7 +326,8 @@ def proxy_agreement(
         "device": device,
         "proxy_version": PROXY_VERSION,
     }
-    cells = _resume(Path(out), config) if out is not None else {}
+    code = code_digest(*PROXY_CODE)
+    cells = _resume(Path(out), config, code, force) if out is not None else {}
     from tqdm.auto import tqdm
 
     todo = [r for r in records if r.key not in cells]
@@ -352,10 +359,11 @@ def proxy_agreement(
         )
         cells[record.key] = _cell_entry(record, scores, wanted)
         if out is not None:
-            _write(Path(out), {"config": config, "cells": cells})
+            _write(Path(out), {"config": config, "code_digest": code, "cells": cells})
     ordered = {r.key: cells[r.key] for r in records}
     result = {
         "config": config,
+        "code_digest": code,
         "source": str(table.source),
         "proxies": _summary(ordered, wanted),
         "cells": ordered,
@@ -400,7 +408,8 @@ def _srcc(a: np.ndarray, b: np.ndarray) -> float:
     return spearman(b, a) if a.size >= _MIN_PAIRS else math.nan
 
 
-def _resume(path: Path, config: dict[str, Any]) -> dict[str, Any]:
+def _resume(path: Path, config: dict[str, Any], code: str, force: bool) -> dict[str, Any]:
+    """The finished cells of ``path``: of these settings and this code (``code``) only."""
     if not path.exists():
         return {}
     saved = _decode(json.loads(path.read_text(encoding="utf-8")))
@@ -409,6 +418,11 @@ def _resume(path: Path, config: dict[str, Any]) -> dict[str, Any]:
             f"{path} holds a run with other settings ({saved.get('config')}) than this one "
             f"({config}); delete it or write to another file"
         )
+    stored = saved.get("code_digest")
+    if stored != code:
+        if force:
+            return {}
+        raise StaleResultError(path, stored if isinstance(stored, str) else None, code)
     return dict(saved.get("cells", {}))
 
 
