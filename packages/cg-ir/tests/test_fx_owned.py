@@ -146,3 +146,23 @@ def test_a_convolution_with_a_fixed_kernel_is_a_filter():
     g = from_module(net, (4, 8, 8))
     assert g.op_histogram()["filter"] == 1 and g.params == 0
     assert _counted_flops(g) == _torch_flops(net, (4, 8, 8))
+
+
+class GroupStd(nn.Module):
+    """EvoNorm's group statistics: a per-group std expanded back over the group and reshaped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        grouped = y.reshape(1, 2, 4, 8, 8)
+        std = grouped.var(dim=(2, 3, 4), keepdim=True).add(1e-5).sqrt()
+        return y / std.expand(grouped.shape).reshape(1, 8, 8, 8)
+
+
+def test_an_expanded_tensor_that_is_reshaped_is_an_expand_node():
+    g = from_module(GroupStd(), (4, 8, 8))
+    expand = next(n for n in g.nodes if n.op == "expand")
+    assert expand.output_shape == (2, 4, 8, 8) and g.output_shape == (8, 8, 8)

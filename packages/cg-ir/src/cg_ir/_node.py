@@ -78,7 +78,7 @@ BINARY_OPS = frozenset({"add", "mul", "sub", "div", "maximum", "minimum"})
 SOURCE_OPS = frozenset({"input", "parameter", "constant"})
 """Ops whose nodes have no predecessor: the network's input and the tensors it owns."""
 PAD_OPS = frozenset({"pad_constant", "pad_reflect", "pad_replicate"})
-DATA_MOVEMENT_OPS = frozenset({"slice", "reshape", "transpose", "gather", "roll"})
+DATA_MOVEMENT_OPS = frozenset({"slice", "reshape", "transpose", "gather", "roll", "expand"})
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_mean", "reduce_max"})
 
 

@@ -217,6 +217,9 @@ def _check_node(i: int, node: Node) -> None:  # noqa: C901 - one case per op fam
     elif op == "reshape":
         if prod(shape_in) != prod(shape_out):
             raise _fail(i, node, f"reshape of {shape_in} to {shape_out} changes the size")
+    elif op == "expand":
+        if not _broadcasts_to(shape_in, shape_out):
+            raise _fail(i, node, f"{shape_in} does not broadcast to {shape_out}")
     elif op == "transpose":
         if sorted(shape_in) != sorted(shape_out):
             raise _fail(i, node, f"{shape_out} is not a permutation of the axes of {shape_in}")

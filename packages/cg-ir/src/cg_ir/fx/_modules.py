@@ -20,6 +20,7 @@ from cg_ir.fx._ops import (
     hardtanh,
     linear,
     norm,
+    output_gain,
     pad,
     pad_same,
     pool,
@@ -64,7 +65,13 @@ def _conv(lw: Lowerer, m: nn.Conv2d, x: Any) -> GraphTensor:
 def _conv_same(lw: Lowerer, m: nn.Conv2d, x: Any) -> GraphTensor:
     # timm's Conv2dSame / StdConv2dSame / ScaledStdConv2dSame: TensorFlow 'SAME' padding
     t = pad_same(lw, x, m.kernel_size, m.stride, m.dilation)
-    return conv(lw, t, tuple(m.weight.shape), m.bias is not None, m.stride, 0, m.dilation, m.groups)
+    result = conv(
+        lw, t, tuple(m.weight.shape), m.bias is not None, m.stride, 0, m.dilation, m.groups
+    )
+    weight, gain = _own(lw, m, "weight"), _own(lw, m, "gain")  # the scaled variant's gain
+    if weight is None or gain is None:
+        return result
+    return output_gain(lw, Opaque("weight", weight.shape, weight.sources + gain.sources), result)
 
 
 def _pool_same(op: str) -> ModuleHandler:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KEPT_LAYOUTS",
     "Handler",
+    "output_gain",
     "activation",
     "addcmul",
     "adaptive",
@@ -197,7 +198,7 @@ def zeros(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 def _scalar(lw: Lowerer, op: str, value: Any, s: float, tensor_first: bool) -> GraphTensor:
     """``value (op) s`` (or ``s (op) value``) for a Python number ``s``."""
     t = lw.tensor(value, KEPT_LAYOUTS)
-    if op in ("add", "sub") and tensor_first:
+    if op == "add" or (op == "sub" and tensor_first):
         return t if s == 0 else elementwise(lw, "shift", t)
     if op == "sub":  # s - x
         negated = elementwise(lw, "neg", t)
@@ -603,6 +604,30 @@ def owned(lw: Lowerer, value: Any, what: str) -> Opaque | None:
     )
 
 
+def output_gain(lw: Lowerer, weight: Opaque, result: GraphTensor) -> GraphTensor:
+    """The learned per-output-channel gain a weight was computed with, as its own ``mul``.
+
+    Scaled weight standardisation (NFNet's ``ScaledStdConv2d``) multiplies the standardised
+    kernel by a gain of one value per output channel: ``conv(x, g * w) = g * conv(x, w)``, so
+    the conv node keeps the kernel's parameters and the gain enters as a ``parameter`` node
+    multiplied into the output, with its own parameters counted.
+    """
+    extra = [s for s in weight.sources if s.trainable and s.shape != weight.shape]
+    if not extra:
+        return result
+    channels = weight.shape[0]
+    if len(extra) > 1 or prod(extra[0].shape) != channels:
+        lw.fail(
+            f"its weight is computed from learned tensors {[s.name for s in extra]} besides "
+            "the kernel; only one gain per output channel is lowered (as a mul)"
+        )
+    gain = GraphTensor(
+        lw.owned_node(Opaque(extra[0].name, (channels, 1, 1), (extra[0],))), "any", (channels, 1, 1)
+    )
+    shape = lw.cg(result)
+    return lw.emit("mul", [result, gain], shape, shape, result.layout)
+
+
 def linear(lw: Lowerer, x: Any, in_features: int, out_features: int, bias: bool) -> GraphTensor:
     """A linear layer on the channels, the flattened features, or the last axis."""
     t = lw.tensor(x, KEPT_LAYOUTS)
@@ -828,11 +853,17 @@ _BROADCASTING = frozenset(
 
 
 def expand(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Fold expand / expand_as feeding add/mul/sub/div, which broadcast by themselves."""
+    """Tensor.expand / expand_as: folds into add/mul/sub/div (they broadcast), else a node.
+
+    An expanded tensor that is reshaped or concatenated (EvoNorm's group statistics) holds
+    copies of its values: an ``expand`` node from its recorded shape to the result's.
+    """
     node = cast(fx.Node, lw.current)
-    if not all(_hashable_target(u.target) and u.target in _BROADCASTING for u in node.users):
-        lw.fail("an expanded tensor is lowered only as an operand of add, mul, sub or div")
-    return lw.tensor(args[0], (*KEPT_LAYOUTS, "other"))
+    if all(_hashable_target(u.target) and u.target in _BROADCASTING for u in node.users):
+        return lw.tensor(args[0], (*KEPT_LAYOUTS, "other"))
+    source = lw.recorded(args[0])
+    out = lw.out()
+    return lw.append("expand", [source], lw.cg(source), recorded_shape(out), out)
 
 
 def _hashable_target(target: Any) -> bool:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from cg_ir.errors import CgIrError
+from cg_ir.errors import CgIrError, UnsupportedOperatorError
 from cg_ir.fx._attention import (
     ATTENTION_FUNCTIONS,
     ATTENTION_METHODS,
@@ -38,6 +38,7 @@ from cg_ir.fx._ops import (
     linear,
     norm_function,
     norm_of,
+    output_gain,
     owned,
     pad,
     pad_same,
@@ -56,7 +57,7 @@ from cg_ir.fx._ops import (
     variance,
     zeros,
 )
-from cg_ir.fx._values import GraphTensor, Opaque, graph_tensors, is_feature_map
+from cg_ir.fx._values import graph_tensors, is_feature_map
 
 if TYPE_CHECKING:
     from cg_ir.fx._lower import Lowerer
@@ -101,31 +102,7 @@ def _conv2d(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         int(arg(args, kwargs, 6, "groups", 1)),
         fixed=weight.trainable_numel == 0,
     )
-    return _output_gain(lw, weight, result)
-
-
-def _output_gain(lw: Lowerer, weight: Opaque, result: GraphTensor) -> GraphTensor:
-    """The learned per-output-channel gain a weight was computed with, as its own ``mul``.
-
-    Scaled weight standardisation (NFNet's ``ScaledStdConv2d``) multiplies the standardised
-    kernel by a gain of one value per output channel: ``conv(x, g * w) = g * conv(x, w)``, so
-    the conv node keeps the kernel's parameters and the gain enters as a ``parameter`` node
-    multiplied into the output, with its own parameters counted.
-    """
-    extra = [s for s in weight.sources if s.trainable and s.shape != weight.shape]
-    if not extra:
-        return result
-    channels = weight.shape[0]
-    if len(extra) > 1 or prod(extra[0].shape) != channels:
-        lw.fail(
-            f"its weight is computed from learned tensors {[s.name for s in extra]} besides "
-            "the kernel; only one gain per output channel is lowered (as a mul)"
-        )
-    gain = GraphTensor(
-        lw.owned_node(Opaque(extra[0].name, (channels, 1, 1), (extra[0],))), "any", (channels, 1, 1)
-    )
-    shape = lw.cg(result)
-    return lw.emit("mul", [result, gain], shape, shape, result.layout)
+    return output_gain(lw, weight, result)
 
 
 def _conv1d(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -368,10 +345,28 @@ def _by_layout(feature_maps: Handler, tokens: Handler) -> Handler:
     """
 
     def lower(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        cnn = all(is_feature_map(t) for t in graph_tensors((args, kwargs)))
-        return (feature_maps if cnn else tokens)(lw, args, kwargs)
+        if not all(is_feature_map(t) for t in graph_tensors((args, kwargs))):
+            return tokens(lw, args, kwargs)
+        return first_that_takes(lw, feature_maps, tokens, args, kwargs)
 
     return lower
+
+
+def first_that_takes(
+    lw: Lowerer, first: Handler, second: Handler, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``first``'s lowering, or ``second``'s where ``first`` rejects the call outright.
+
+    A handler that rejects its operands (a pad of a channels-last map, which the CNN lowering
+    takes only in NCHW) fails before it adds a node; a failure after that is a real one.
+    """
+    size = len(lw.nodes)
+    try:
+        return first(lw, args, kwargs)
+    except UnsupportedOperatorError:
+        if len(lw.nodes) != size:
+            raise
+    return second(lw, args, kwargs)
 
 
 def _merged(cnn: dict[Any, Handler], attention: dict[Any, Handler]) -> dict[Any, Handler]:
