@@ -5,7 +5,8 @@ Each model is checked with ``cg_ir.zoo.check_model`` in a worker process, so a m
 the run goes on. After every model, ``OUT/<source>.json`` and ``OUT/<source>.csv`` and
 ``OUT/failures.md`` (the failures of every source in OUT, grouped by error) are rewritten
 atomically, so an interrupted run resumes where it stopped: models already in the JSON are
-skipped (``--redo``: all re-checked; ``--redo-failed``: those that are not exact). Needs
+skipped unless cg-ir's code changed since (``--redo``: all re-checked; ``--redo-failed``:
+those that are not exact). Needs
 torchvision and timm (see the README's set-up).
 
     poetry run python tools/zoo_coverage.py --source all --out /tmp/zoo
@@ -32,6 +33,7 @@ from typing import Any
 from tqdm import tqdm
 
 from cg_ir import CgIrError, atomic_output
+from cg_ir.provenance import code_digest
 from cg_ir.zoo import SOURCES, ZooResult, check_model, list_models
 
 FIELDS = [f.name for f in dataclasses.fields(ZooResult)] + ["exact"]
@@ -57,6 +59,7 @@ def _row(result: ZooResult) -> dict[str, Any]:
     row = dataclasses.asdict(result)
     row["input_shape"] = list(result.input_shape)
     row["exact"] = result.exact
+    row["code_digest"] = code_digest("cg_ir")  # a row of other code is checked again
     return row
 
 
@@ -278,10 +281,14 @@ def main() -> None:
     for source in list(SOURCES) if args.source == "all" else [args.source]:
         names = [f"{source}:{m}" for m in (args.only or list_models(source))]
         done = store.rows[source]
+        current = code_digest("cg_ir")
         todo = [
             n
             for n in names
-            if args.redo or n not in done or (args.redo_failed and not done[n]["exact"])
+            if args.redo
+            or n not in done
+            or done[n].get("code_digest") != current
+            or (args.redo_failed and not done[n]["exact"])
         ]
         print(f"{source}: {len(todo)} to check, {len(names) - len(todo)} already in {args.out}")
         run(todo, args.jobs, args.timeout, args.recycle, store.add, threads=max(1, 2 // args.jobs))
