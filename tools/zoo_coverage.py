@@ -36,7 +36,7 @@ from cg_ir import CgIrError, atomic_output
 from cg_ir.provenance import code_digest
 from cg_ir.zoo import SOURCES, ZooResult, check_model, list_models
 
-FIELDS = [f.name for f in dataclasses.fields(ZooResult)] + ["exact"]
+FIELDS = [f.name for f in dataclasses.fields(ZooResult)] + ["exact", "code_digest"]
 
 
 def _worker(conn: Connection, threads: int) -> None:

@@ -10,7 +10,6 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from cg_evo.budget import Budget, parse_amount
@@ -22,10 +21,9 @@ from cg_evo.errors import (
     UnknownArchitectureError,
     UnknownStrategyError,
 )
+from cg_ir.lazy import lazy_attributes
 
-if (
-    TYPE_CHECKING
-):  # the same names, for type checkers (at run time they come from _LAZY)
+if TYPE_CHECKING:  # the same names, for type checkers (at run time they come from _LAZY)
     from cg_evo import strategies
     from cg_evo.oracle import ORACLES, Oracle, load_oracle
     from cg_evo.predicted import search_predicted
@@ -85,15 +83,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'cg_evo' has no attribute {name!r}")
-    module = importlib.import_module(target)
-    value = module if target == f"{__name__}.{name}" else getattr(module, name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)

@@ -14,9 +14,9 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from cg_ir.lazy import lazy_attributes
 from cg_predict.errors import (
     BenchmarkDataError,
     CgPredictError,
@@ -93,16 +93,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    # torch and torch-geometric load only when a name that needs them is first used
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'cg_predict' has no attribute {name!r}")
-    module = importlib.import_module(target)
-    value = module if target == f"{__name__}.{name}" else getattr(module, name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)

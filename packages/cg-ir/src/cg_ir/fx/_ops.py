@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KEPT_LAYOUTS",
     "Handler",
+    "hashable",
     "output_gain",
     "activation",
     "addcmul",
@@ -859,14 +860,15 @@ def expand(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     copies of its values: an ``expand`` node from its recorded shape to the result's.
     """
     node = cast(fx.Node, lw.current)
-    if all(_hashable_target(u.target) and u.target in _BROADCASTING for u in node.users):
+    if all(hashable(u.target) and u.target in _BROADCASTING for u in node.users):
         return lw.tensor(args[0], (*KEPT_LAYOUTS, "other"))
     source = lw.recorded(args[0])
     out = lw.out()
     return lw.append("expand", [source], lw.cg(source), recorded_shape(out), out)
 
 
-def _hashable_target(target: Any) -> bool:
+def hashable(target: Any) -> bool:
+    """Whether ``target`` (an fx node's function) can be looked up in a table."""
     try:
         hash(target)
     except TypeError:

@@ -34,6 +34,7 @@ from cg_ir.fx._ops import (
     expand,
     getitem,
     hardtanh,
+    hashable,
     identity,
     linear,
     norm_function,
@@ -391,7 +392,7 @@ def has_lowering(lw: Lowerer, node: fx.Node) -> bool:
 
 
 def _function_handler(target: Any) -> Handler | None:
-    function = _FUNCTIONS.get(target) if _hashable(target) else None
+    function = _FUNCTIONS.get(target) if hashable(target) else None
     if function is None:
         key = (getattr(target, "__module__", ""), getattr(target, "__name__", ""))
         function = _NAMED_FUNCTIONS.get(key)
@@ -471,11 +472,3 @@ def timm_notrace(
     if padding is not None and callable(getattr(padding, "pad_same", None)):
         functions.append(padding.pad_same)  # not registered by timm: it sizes from the input
     return leaves, tuple(functions)
-
-
-def _hashable(target: Any) -> bool:
-    try:
-        hash(target)
-    except TypeError:
-        return False
-    return True

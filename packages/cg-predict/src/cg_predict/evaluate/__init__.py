@@ -10,9 +10,9 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from cg_ir.lazy import lazy_attributes
 from cg_predict.evaluate._leaks import (
     TargetLeakError,
     check_model_not_trained_on,
@@ -21,9 +21,7 @@ from cg_predict.evaluate._leaks import (
 )
 from cg_predict.evaluate._splits import FewShotSplit, class_ids, few_shot_split
 
-if (
-    TYPE_CHECKING
-):  # the same names, for type checkers (at run time they come from _LAZY)
+if TYPE_CHECKING:  # the same names, for type checkers (at run time they come from _LAZY)
     from cg_predict.evaluate._protocol import (
         DEFAULT_MODEL,
         evaluate,
@@ -62,7 +60,9 @@ __all__ = [
 # name -> defining module: the protocol and the target tables import torch, torch-geometric and
 # the benchmark data, so they load on first use (`cgnas evaluate --help` stays cheap)
 _LAZY = {
-    **dict.fromkeys(("DEFAULT_MODEL", "evaluate", "train_source_model"), "_protocol"),
+    **dict.fromkeys(
+        ("DEFAULT_MODEL", "evaluate", "train_source_model"), "cg_predict.evaluate._protocol"
+    ),
     **dict.fromkeys(
         (
             "DATASETS",
@@ -73,19 +73,9 @@ _LAZY = {
             "source_cells",
             "target_cells",
         ),
-        "_targets",
+        "cg_predict.evaluate._targets",
     ),
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)
