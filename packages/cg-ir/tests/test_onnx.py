@@ -348,3 +348,67 @@ def test_name_is_noted_on_errors() -> None:
     with pytest.raises(UnsupportedOperatorError) as info:
         from_onnx(_model(nodes, [1, 3, 8, 8], []), name="my-net")
     assert "my-net" in "".join(getattr(info.value, "__notes__", []))
+
+
+# -- transformers ------------------------------------------------------------------------------
+class TinyViT(nn.Module):
+    """A ViT in miniature: patches, class token, position embedding, batch-first attention."""
+
+    def __init__(self, dim: int = 16, heads: int = 2) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, 4, stride=4)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.zeros(1, 5, dim))
+        self.norm1 = nn.LayerNorm(dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
+        y = self.norm1(x)
+        x = x + self.attn(y, y, y, need_weights=False)[0]
+        x = x + self.mlp(self.norm2(x))
+        return self.head(x[:, 0])
+
+
+class TinySDPA(nn.Module):
+    """Attention written out with F.scaled_dot_product_attention on (B, heads, L, d) tensors."""
+
+    def __init__(self, dim: int = 16, heads: int = 2) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
+        return self.proj(out.transpose(1, 2).reshape(b, n, c))
+
+
+def test_vit_export_matches_from_module(tmp_path: Path) -> None:
+    net = TinyViT()
+    got = from_onnx(export(net, (3, 8, 8), tmp_path / "vit.onnx"))
+    assert_same(from_module(net, (3, 8, 8)), got)
+    assert got.params == sum(p.numel() for p in net.parameters())
+
+
+def test_sdpa_export_converts_with_the_model_params(tmp_path: Path) -> None:
+    net = TinySDPA()
+    got = from_onnx(export(net, (6, 16), tmp_path / "sdpa.onnx"))
+    assert got.params == sum(p.numel() for p in net.parameters())
+    ops = [n.op for n in got.nodes]
+    assert ops.count("matmul") == 2 and ops.count("softmax") == 1 and ops.count("linear") == 2
+
+
+@pytest.mark.slow
+def test_torchvision_vit_export_matches_from_module(tmp_path: Path) -> None:
+    from cg_ir.zoo import load_model
+
+    net, shape = load_model("torchvision:vit_b_32")
+    got = from_onnx(export(net, shape, tmp_path / "vit_b_32.onnx"))
+    assert_same(from_module(net, shape), got)

@@ -762,6 +762,10 @@ def _summarize(value: Any) -> Any:
     return value
 
 
+_ZERO_FACTORIES = frozenset({"zeros", "zeros_like", "new_zeros"})
+_SAME_VALUES = frozenset({"to", "contiguous", "clone", "detach", "float", "type"})
+
+
 class _Inliner(TorchFunctionMode):
     """Runs a Python function on meta tensors and lowers each torch call it makes.
 
@@ -811,6 +815,12 @@ class _Inliner(TorchFunctionMode):
             return result
         if any(isinstance(v, GraphTensor) for v in leaves):
             lowered = self.lower(func, name, values[0], values[1], result)
+        elif name in _ZERO_FACTORIES or (
+            name in _SAME_VALUES and any(isinstance(v, Zeros) for v in leaves)
+        ):  # a sum started from zeros folds away, as when traced
+            lowered = tree_map(
+                lambda r: Zeros(tuple(r.shape)) if isinstance(r, torch.Tensor) else r, result
+            )
         else:
             owned = tuple(sources.values())
             lowered = tree_map(

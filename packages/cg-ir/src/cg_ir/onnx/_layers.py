@@ -27,7 +27,7 @@ __all__ = [
     "resize",
 ]
 
-_ANY: tuple[Layout, ...] = ("nchw", "nhwc", "flat", "other")
+_ANY: tuple[Layout, ...] = ("nchw", "nhwc", "flat", "other", "raw")
 
 
 def _window_padding(
@@ -233,16 +233,16 @@ def linear(lw: Lowerer, x: Value, in_features: int, out_features: int, bias: boo
             out_channels=out_features,
             bias=bias,
         )
-    if t.layout == "other" and t.shape[-1] == in_features:
+    if t.layout in ("other", "raw") and t.shape[-1] == in_features:
         out = lw.out()
-        shape = graph_shape(out, "other")
+        shape = graph_shape(out, t.layout)
         assert shape is not None
         return lw.emit(
             "linear",
             [t],
             lw.cg(t),
             shape,
-            "other",
+            t.layout,
             in_channels=in_features,
             out_channels=out_features,
             bias=bias,
@@ -277,18 +277,30 @@ def matmul(lw: Lowerer, args: list[Value]) -> list[Value]:
     if y is None:
         y = lw.source(lw.const(b, "b"))
     out = lw.out()
-    shape = graph_shape(out, "other") if len(out) > 2 else (out[-1], 1, 1)
+    # (Swin's windows merge the batch axis into the first: such a product is raw, see _values)
+    layout: Layout = "flat" if len(out) <= 2 else "other" if out[0] == 1 else "raw"
+    shape = graph_shape(out, layout) if len(out) > 2 else (out[-1], 1, 1)
     assert shape is not None
-    return [
-        lw.emit(
-            "matmul",
-            [x, y],
-            lw.cg(x),
-            shape,
-            "other" if len(out) > 2 else "flat",
-            in_channels=x.shape[-1],
-        )
-    ]
+    scaled = _scaled_operands(lw, x, y)
+    if scaled is not None:
+        # SDPA exports (q * sqrt(s)) @ (k^T * sqrt(s)); torch.fx records (q @ k^T) * s
+        product = lw.emit("matmul", list(scaled), lw.cg(x), shape, layout, in_channels=x.shape[-1])
+        return [lw.emit("scale", [product], shape, shape, layout)]
+    return [lw.emit("matmul", [x, y], lw.cg(x), shape, layout, in_channels=x.shape[-1])]
+
+
+def _scaled_operands(lw: Lowerer, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor] | None:
+    """The inputs of ``x`` and ``y`` when both are ``scale`` nodes used by this MatMul alone."""
+    assert lw.current is not None
+    sources: list[Tensor] = []
+    for t, name in zip((x, y), lw.current.input, strict=True):
+        if lw.nodes[t.node].op != "scale" or lw.uses.get(name, 0) != 1:
+            return None
+        feeds = [src for src, dst in lw.edges if dst == t.node]
+        if len(feeds) != 1 or any(src == t.node for src, _ in lw.edges):
+            return None
+        sources.append(Tensor(feeds[0], t.layout, t.shape))
+    return sources[0], sources[1]
 
 
 def prelu(lw: Lowerer, args: list[Value]) -> list[Value]:
@@ -300,7 +312,7 @@ def prelu(lw: Lowerer, args: list[Value]) -> list[Value]:
 
 
 def pad(lw: Lowerer, args: list[Value]) -> list[Value]:
-    t = lw.tensor(args[0], ("nchw",))
+    t = lw.tensor(args[0], _ANY)
     mode = lw.attr("mode", "constant")
     ops = {"constant": "pad_constant", "reflect": "pad_reflect", "edge": "pad_replicate"}
     if mode not in ops:
@@ -310,20 +322,22 @@ def pad(lw: Lowerer, args: list[Value]) -> list[Value]:
     else:
         pads = lw.ints(args[1], "pads")
         if len(args) > 3 and args[3] is not None:  # opset 18: the axes the pads apply to
-            full = [0] * 8
+            rank = len(t.shape)
+            full = [0] * 2 * rank
             for i, axis in enumerate(lw.ints(args[3], "axes")):
-                full[axis % 4], full[axis % 4 + 4] = pads[i], pads[i + len(pads) // 2]
+                full[axis % rank], full[axis % rank + rank] = pads[i], pads[i + len(pads) // 2]
             pads = full
-    begins, ends = pads[:4], pads[4:]
-    if begins[:2] != [0, 0] or ends[:2] != [0, 0] or min(pads) < 0:
-        lw.fail(f"only non-negative padding of H and W is a primitive, got pads={pads}")
-    if pads == [0] * 8:
+    if not any(pads):  # nothing to pad (Swin's pad to whole windows), as torch.fx folds it
         return [t]
-    return [
-        lw.emit(
-            ops[mode], [t], lw.cg(t), lw.out_shape("nchw"), "nchw", padding=(begins[2], begins[3])
-        )
-    ]
+    # the H and W axes of a feature map (Swin pads its channels-last (1, H, W, C) map)
+    spatial = {"nchw": (2, 3), "nhwc": (1, 2)}.get(t.layout)
+    begins, ends = pads[: len(pads) // 2], pads[len(pads) // 2 :]
+    others = [p for axis, p in enumerate(begins + ends) if axis % len(begins) not in (spatial or ())]
+    if spatial is None or any(others) or min(pads) < 0:
+        lw.fail(f"only non-negative padding of H and W is a primitive, got pads={pads}")
+    top, left = begins[spatial[0]], begins[spatial[1]]
+    out = lw.out_shape(t.layout)
+    return [lw.emit(ops[mode], [t], lw.cg(t), out, t.layout, padding=(top, left))]
 
 
 def resize(lw: Lowerer, args: list[Value]) -> list[Value]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
+from math import prod
 from typing import Any, NoReturn
 
 import numpy as np
@@ -18,7 +19,7 @@ from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from cg_ir._graph import ComputationGraph
-from cg_ir._node import Node, Shape
+from cg_ir._node import DATA_MOVEMENT_OPS, Node, Shape
 from cg_ir.errors import GraphSerializationError, UnsupportedOperatorError
 from cg_ir.onnx._values import Const, Layout, Tensor, graph_shape, layout_after_reshape
 
@@ -79,9 +80,11 @@ def _initializer(tensor: onnx.TensorProto, base_dir: str) -> Const:
                 f"cannot read the values of initializer {tensor.name!r}: {error}"
             ) from error
 
-    return Const(
+    const = Const(
         load, tuple(int(d) for d in tensor.dims), trainable=tensor.data_type in _FLOAT_TYPES
     )
+    const.roots = (const,)
+    return const
 
 
 class Lowerer:
@@ -107,6 +110,9 @@ class Lowerer:
                 self.uses[name] = self.uses.get(name, 0) + 1
         for value in model.graph.output:
             self.uses[value.name] = self.uses.get(value.name, 0) + 1
+        self._recorded: dict[int, Tensor] = {}
+        self._roots: dict[int, Tensor] = {}
+        self.producers = {name: node for node in nodes for name in node.output}
         self.opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
         for tensor in model.graph.initializer:
             self.env[tensor.name] = _initializer(tensor, base_dir)
@@ -203,7 +209,7 @@ class Lowerer:
 
     def unary(self, op: str, value: Value, **attrs: Any) -> Tensor:
         """A shape-keeping op (activation, norm) on a tensor in any layout."""
-        t = self.tensor(value, ("nchw", "nhwc", "flat", "other"))
+        t = self.tensor(value, ("nchw", "nhwc", "flat", "other", "raw"))
         shape = self.cg(t)
         return self.emit(op, [t], shape, shape, t.layout, **attrs)
 
@@ -215,25 +221,83 @@ class Lowerer:
         node follows, as in the torch.fx path.
         """
         own: Shape = c.shape or (1,)
-        op = "parameter" if c.trainable else "constant"
-        name = node_name(self.current) if self.current else ""
-        self.nodes.append(Node(op, own, own, name=name))
-        t = Tensor(len(self.nodes) - 1, "other", c.shape)
+        if like is not None and like.layout in ("other", "raw") and len(own) <= len(like.shape):
+            # as torch.fx: leading size-1 axes beyond the rank of the other operand's graph
+            # shape are its batch axis ((1, L, C) pos-embed, (1, 1, C) class token): viewed
+            # without them; (C,) broadcasts as it is. A tensor computed here (Swin's mask and
+            # bias) is made in that shape.
+            padded = (1,) * (len(like.shape) - len(own)) + own
+            mapped = own
+            while len(mapped) > len(self.cg(like)) and mapped[0] == 1:
+                mapped = mapped[1:]
+            if not c.trainable and c.roots != (c,):
+                return self._node_of(c, mapped, like.layout, padded)
+            t = self._node_of(c, own, like.layout, padded)
+            if mapped == own:
+                return t
+            return self.emit("reshape", [t], own, mapped, like.layout, padded)
+        t = self._node_of(c, own, "other", c.shape)
         if like is None or len(c.shape) > len(like.shape):
             return t
         padded = (1,) * (len(like.shape) - len(c.shape)) + c.shape
-        mapped = graph_shape(padded, like.layout)
-        if mapped is None:
+        image = graph_shape(padded, like.layout)
+        if image is None:
             return t
-        if _strip_ones(mapped) == _strip_ones(own):
+        if _broadcasts_to(own, self.cg(like)):
+            # as torch.fx: an operand that broadcasts against the graph shape as it is stays so
             return Tensor(t.node, like.layout, padded)
-        return self.emit("reshape", [t], own, mapped, like.layout, padded)
+        return self.emit("reshape", [t], own, image, like.layout, padded)
+
+    def _node_of(self, c: Const, shape: Shape, layout: Layout, onnx_shape: Shape) -> Tensor:
+        """The node that makes ``c`` with graph shape ``shape``.
+
+        A constant computed from learned initializers is their shared source nodes, then a
+        ``reshape`` (one source) or ``gather``; anything else is a source node of its own.
+        """
+        learned = not c.trainable and c.roots != (c,) and any(r.trainable for r in c.roots)
+        if not learned:
+            op = "parameter" if c.trainable else "constant"
+            name = node_name(self.current) if self.current else ""
+            self.nodes.append(Node(op, shape, shape, name=name))
+            return Tensor(len(self.nodes) - 1, layout, onnx_shape)
+        sources = [self._root_node(r) for r in c.roots]
+        first = self.cg(sources[0])
+        if len(sources) == 1 and first == shape:
+            return Tensor(sources[0].node, layout, onnx_shape)
+        op = "reshape" if len(sources) == 1 and prod(first) == prod(shape) else "gather"
+        return self.emit(op, sources, first, shape, layout, onnx_shape)
+
+    def recorded(self, t: Tensor) -> Tensor:
+        """A channels-last map as torch holds it, ``(H, W, C)``: a ``transpose`` node.
+
+        As in the torch.fx path, where a map leaves layout tracking (Swin's windows, a residual
+        sum with tokens) it is recorded in the element order of its ONNX shape. Other tensors are
+        returned as they are.
+        """
+        if t.layout != "nhwc":
+            return t
+        if t.node not in self._recorded:
+            c, h, w = self.cg(t)
+            self._recorded[t.node] = self.emit("transpose", [t], (c, h, w), (h, w, c), "other")
+        return Tensor(self._recorded[t.node].node, "other", t.shape)
+
+    def _root_node(self, root: Const) -> Tensor:
+        """The ``parameter``/``constant`` node of an initializer, made once and shared."""
+        if id(root) not in self._roots:
+            shape: Shape = root.shape or (1,)
+            op = "parameter" if root.trainable else "constant"
+            name = node_name(self.current) if self.current else ""
+            self.nodes.append(Node(op, shape, shape, name=name))
+            self._roots[id(root)] = Tensor(len(self.nodes) - 1, "other", root.shape)
+        return self._roots[id(root)]
 
     def reshape(self, value: Value, target: tuple[int, ...]) -> Tensor:
         """Fold a reshape to ONNX shape ``target`` when it keeps the cg-ir shape, else a node."""
-        t = self.tensor(value, ("nchw", "nhwc", "flat", "other"))
+        t = self.tensor(value, ("nchw", "nhwc", "flat", "other", "raw"))
         if target == t.shape:
             return t
+        if len(target) not in (2, 4):
+            t = self.recorded(t)
         cg = self.cg(t)
         if t.layout != "nhwc":
             layout = layout_after_reshape(target, cg)
@@ -241,7 +305,9 @@ class Lowerer:
                 return Tensor(t.node, layout, target)
             if target[1:] == cg and t.layout == "other":
                 return Tensor(t.node, "other", target)
-        layout = "nchw" if len(target) == 4 else "flat" if len(target) == 2 else "other"
+        layout: Layout = "nchw" if len(target) == 4 else "flat" if len(target) == 2 else "other"
+        if (target[0] != 1 or t.layout == "raw") and t.layout in ("other", "raw"):
+            layout = "raw"  # the batch axis moved or merged (see _values)
         out = graph_shape(target, layout)
         if out is None:
             self.fail(f"reshaping {t.shape} to {target}: cg-ir graphs are at batch size 1")
@@ -299,13 +365,14 @@ class Lowerer:
             return "other"
         users = [n for n in self.onnx_nodes if name in n.input]
         nhwc = bool(users) and all(
-            n.op_type == "Transpose" and list(self._attr_of(n, "perm")) == [0, 3, 1, 2]
+            n.op_type == "Transpose" and list(self.attr_of(n, "perm")) == [0, 3, 1, 2]
             for n in users
         )
         return "nhwc" if nhwc else "nchw"
 
     @staticmethod
-    def _attr_of(node: onnx.NodeProto, name: str) -> Any:
+    def attr_of(node: onnx.NodeProto, name: str) -> Any:
+        """The value of ``node``'s attribute ``name`` (``()`` if absent)."""
         for a in node.attribute:
             if a.name == name:
                 return onnx.helper.get_attribute_value(a)
@@ -357,14 +424,24 @@ class Lowerer:
         values = self._run(node, feeds)
         origin = next((a.shape_of for a in args if isinstance(a, Const) and a.shape_of), None)
         trainable = any(isinstance(a, Const) and a.trainable for a in args)
-        return [
+        if node.op_type == "Expand":  # keeps a weight only when it copies nothing (batch 1)
+            trainable = trainable and np.shape(values[0]) == np.shape(feeds[node.input[0]])
+        roots = tuple({id(r): r for a in args if isinstance(a, Const) for r in a.roots}.values())
+        results = [
             Const(
                 np.asarray(v),
                 trainable=trainable and node.op_type in _KEEP_TRAINABLE,
                 shape_of=origin,
+                roots=roots,
             )
             for v in values
         ]
+        if node.op_type == "Identity" and args[0] is not None and args[0].roots == (args[0],):
+            # the exporter shares one initializer among equal tensors (Swin's index buffers)
+            # through Identity nodes: each name is a tensor of its own, as in torch
+            results[0].trainable = args[0].trainable
+            results[0].roots = (results[0],)
+        return results
 
     def _finish(self) -> ComputationGraph:
         outputs = list(self.model.graph.output)
@@ -373,20 +450,48 @@ class Lowerer:
                 f"the model has {len(outputs)} outputs; cg-ir graphs have one (cut the model to "
                 "the output to convert, e.g. with onnx.utils.extract_model)"
             )
-        t = self.tensor(self.env.get(outputs[0].name), ("nchw", "nhwc", "flat", "other"))
+        t = self.tensor(self.env.get(outputs[0].name), ("nchw", "nhwc", "flat", "other", "raw"))
         shape = self.cg(t)
         self.nodes.append(Node("output", shape, shape))
         self.edges.append((t.node, len(self.nodes) - 1))
-        return ComputationGraph(self.nodes, self.edges)
+        return ComputationGraph(*_without_dead_ends(self.nodes, self.edges))
 
 
-def _strip_ones(shape: Shape) -> Shape:
-    """``shape`` without its leading 1s (what broadcasting aligns)."""
-    for i, d in enumerate(shape):
-        if d != 1:
-            return shape[i:]
-    return ()
+def _without_dead_ends(
+    nodes: list[Node], edges: list[tuple[int, int]]
+) -> tuple[list[Node], list[tuple[int, int]]]:
+    """Drop data-movement and ``scale`` nodes nothing consumes and renumber the rest.
+
+    (Handlers that fuse a chain of reshapes and transposes into one slice, or move two scales
+    after a matmul, leave them behind.)
+    """
+    dead: set[int] = set()
+    while True:
+        used = {src for src, dst in edges if dst not in dead}
+        more = {
+            i
+            for i, n in enumerate(nodes)
+            if i not in dead and i not in used and n.op in _DROPPABLE
+        }
+        if not more:
+            break
+        dead |= more
+    index = {old: new for new, old in enumerate(i for i in range(len(nodes)) if i not in dead)}
+    kept = [n for i, n in enumerate(nodes) if i not in dead]
+    return kept, [(index[s], index[d]) for s, d in edges if s not in dead and d not in dead]
 
 
-_KEEP_TRAINABLE = frozenset({"Identity", "Transpose", "Reshape", "Cast", "Squeeze", "Unsqueeze"})
+def _broadcasts_to(shape: Shape, target: Shape) -> bool:
+    """Whether ``shape`` broadcasts against ``target`` (torch's right-aligned rule)."""
+    extra = len(shape) - len(target)
+    if extra > 0 and any(d != 1 for d in shape[:extra]):
+        return False
+    return all(a in (b, 1) for a, b in zip(shape[::-1], target[::-1], strict=False))
+
+
+_DROPPABLE = DATA_MOVEMENT_OPS | {"scale"}
+
+_KEEP_TRAINABLE = frozenset(
+    {"Identity", "Transpose", "Reshape", "Cast", "Squeeze", "Unsqueeze", "Expand"}
+)
 """Folded ops that pass a weight on unchanged (a weight stays a parameter through them)."""

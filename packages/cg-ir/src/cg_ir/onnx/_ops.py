@@ -7,7 +7,9 @@ from math import prod
 from typing import TYPE_CHECKING
 
 import numpy as np
+import onnx
 
+from cg_ir._node import Shape
 from cg_ir.onnx._values import Const, Layout, Tensor, channel_axis, graph_shape
 
 if TYPE_CHECKING:
@@ -19,6 +21,7 @@ __all__ = [
     "binary",
     "clip",
     "concat",
+    "gather",
     "pass_through",
     "reduce",
     "reshape",
@@ -29,7 +32,7 @@ __all__ = [
 ]
 
 Handler = Callable[["Lowerer", list["Value"]], Sequence["Value"]]
-_ANY: tuple[Layout, ...] = ("nchw", "nhwc", "flat", "other")
+_ANY: tuple[Layout, ...] = ("nchw", "nhwc", "flat", "other", "raw")
 
 
 def activation(op: str) -> Handler:
@@ -128,7 +131,20 @@ def binary(op: str, op_type: str) -> Handler:
                 s = lw.source(c, t)
                 a, b = (s, t) if const_first else (t, s)
         x, y = lw.tensor(a, _ANY), lw.tensor(b, _ANY)
+        if x.layout != y.layout and ({x.layout, y.layout} & {"other", "raw"} or x.shape == y.shape):
+            # a channels-last map meets tokens or a map reshaped from them (Swin): both as
+            # torch holds them (an NCHW-labelled map already is)
+            x, y = (
+                Tensor(r.node, "other", r.shape) if r.layout == "nchw" else r
+                for r in (lw.recorded(x), lw.recorded(y))
+            )
         layout = x.layout if x.shape == out else y.layout
+        if {x.layout, y.layout} == {"other", "raw"} and graph_shape(out, "other") == graph_shape(
+            out, "raw"
+        ):
+            layout = "other"  # tokens back from a batch-moving attention (see _values)
+            y = Tensor(y.node, layout, y.shape)
+            x = Tensor(x.node, layout, x.shape)
         shape = graph_shape(out, layout)
         if shape is None or (x.layout != y.layout and len(x.shape) == len(y.shape) == len(out)):
             lw.fail(f"its operands of shapes {x.shape} and {y.shape} are laid out differently")
@@ -138,21 +154,55 @@ def binary(op: str, op_type: str) -> Handler:
 
 
 def concat(lw: Lowerer, args: list[Value]) -> list[Value]:
-    inputs = [lw.tensor(a, _ANY) for a in args]
+    like = next((a for a in args if isinstance(a, Tensor)), None)
+    # a learned operand (ViT's class token) is a parameter node, as in the torch.fx path
+    inputs = [lw.source(a, like) if isinstance(a, Const) else lw.tensor(a, _ANY) for a in args]
     if len(inputs) == 1:
         return [inputs[0]]
-    layouts = {t.layout for t in inputs}
     axis = int(lw.attr("axis", 0)) % len(lw.out())
+    rolled = _roll(lw, axis)
+    if rolled is not None:
+        return [rolled]
+    layouts = {t.layout for t in inputs}
+    if layouts & {"other", "raw"} or {channel_axis(t, lw.cg(t)) for t in inputs} != {axis}:
+        # not the channels of feature maps: the maps as torch holds them (Swin's patch merging)
+        inputs = [lw.recorded(t) for t in inputs]
+        layouts = {t.layout for t in inputs}
     if len(layouts) != 1:
         lw.fail(f"it concatenates tensors of layouts {sorted(layouts)}")
     layout = inputs[0].layout
-    if layout != "other" and {channel_axis(t, lw.cg(t)) for t in inputs} != {axis}:
+    if layout not in ("other", "raw") and {channel_axis(t, lw.cg(t)) for t in inputs} != {axis}:
         lw.fail(
             f"only concatenation along the channels of a feature map is a primitive, got "
             f"axis={axis} on shapes {[t.shape for t in inputs]}"
         )
     shape = lw.out_shape(layout)
     return [lw.emit("concat", inputs, shape, shape, layout)]
+
+
+def _roll(lw: Lowerer, axis: int) -> Tensor | None:
+    """``torch.roll``, which exports as ``Concat(Slice(x, s:), Slice(x, :s))`` per shifted axis.
+
+    One ``roll`` node of ``x`` (the slices are left unused and dropped at the end); the roll of
+    a second axis joins the first, as torch.fx records one ``roll`` per call.
+    """
+    assert lw.current is not None
+    producers = [lw.producers.get(name) for name in lw.current.input]
+    if len(producers) != 2 or any(p is None or p.op_type != "Slice" for p in producers):
+        return None
+    first, second = (p for p in producers if p is not None)
+    source = lw.env.get(first.input[0])
+    if second.input[0] != first.input[0] or not isinstance(source, Tensor):
+        return None
+    starts = lw.env.get(first.input[1]) if len(first.input) > 1 else None
+    if lw.out() != source.shape or not isinstance(starts, Const) or not np.any(starts.array()):
+        return None
+    node = lw.nodes[source.node]
+    consumers = {dst for src, dst in lw.edges if src == source.node}
+    if node.op == "roll" and all(lw.nodes[d].op == "slice" for d in consumers):
+        return source  # the second axis of one torch.roll
+    t = lw.recorded(source)
+    return lw.emit("roll", [t], lw.cg(t), lw.cg(t), t.layout)
 
 
 def reshape(lw: Lowerer, args: list[Value]) -> list[Value]:
@@ -171,10 +221,45 @@ def transpose(lw: Lowerer, args: list[Value]) -> list[Value]:
         return [t]
     if (t.layout, perm) in moves:
         return [Tensor(t.node, moves[t.layout, perm], lw.out())]
-    if perm[0] != 0:
-        lw.fail(f"Transpose{perm} moves the batch axis")
     out = lw.out()
-    return [lw.emit("transpose", [t], lw.cg(t), out[1:], "other", out)]
+    if perm == (0, 3, 1, 2) and t.layout == "other":  # (H, W, C) back to a feature map
+        return [_transpose_node(lw, t, out[1:], "nchw")]
+    if t.layout == "other" and perm[0] == 0 and _moves_ones_only(t.shape, perm):
+        # the element order is kept (Swin's single window): torch.fx folds it into the
+        # next reshape, so the recorded shape stays as it is
+        return [Tensor(t.node, "other", out)]
+    if perm[0] == 0 and t.layout != "raw":
+        return [_transpose_node(lw, t, out[1:], "other")]
+    if t.layout not in ("other", "raw"):
+        lw.fail(f"Transpose{perm} moves the batch axis of a feature map")
+    # the batch axis moves (a batch-first attention exported as (L, N, E)): the result is
+    # recorded as ONNX holds it; moving only axes of size 1 keeps the element order
+    if _moves_ones_only(t.shape, perm):
+        return [lw.reshape(t, out)]
+    return [_transpose_node(lw, t, graph_shape(out, "raw") or (1,), "raw")]
+
+
+def _moves_ones_only(shape: tuple[int, ...], perm: Sequence[int]) -> bool:
+    """Whether permuting ``shape`` by ``perm`` keeps the element order (moves only 1s).
+
+    Examples:
+        >>> _moves_ones_only((1, 7, 1, 7), (0, 2, 1, 3)), _moves_ones_only((2, 3), (1, 0))
+        (True, False)
+    """
+    return [shape[p] for p in perm if shape[p] != 1] == [d for d in shape if d != 1]
+
+
+def _transpose_node(lw: Lowerer, t: Tensor, shape: Shape, layout: Layout) -> Tensor:
+    """A ``transpose`` node; two transposes in a row (``k.transpose`` then SDPA's) are one."""
+    assert lw.current is not None
+    node = lw.nodes[t.node]
+    only_use = lw.uses.get(lw.current.input[0], 0) == 1 and not any(
+        src == t.node for src, _ in lw.edges
+    )
+    if node.op == "transpose" and only_use and sorted(node.input_shape) == sorted(shape):
+        lw.nodes[t.node] = node._replace(output_shape=shape)
+        return Tensor(t.node, layout, lw.out())
+    return lw.emit("transpose", [t], lw.cg(t), shape, layout)
 
 
 def _slice_node(
@@ -184,6 +269,11 @@ def _slice_node(
     if out == t.shape:
         return t
     cg = lw.cg(t)
+    node = lw.nodes[t.node]
+    if node.op == "slice" and t.layout in ("other", "raw"):
+        # x[:, a::2, b::2] exports as one Slice per axis; torch.fx records one slice
+        t = Tensor(next(src for src, dst in lw.edges if dst == t.node), t.layout, t.shape)
+        cg = node.input_shape
     changed = [a for a, (i, o) in enumerate(zip(t.shape, out, strict=True)) if i != o]
     if 0 in changed:
         lw.fail("it slices the batch axis")
@@ -268,6 +358,87 @@ def reduce(kind: str) -> Handler:
         return [lw.emit(f"reduce_{kind}", [t], lw.cg(t), shape, layout)]
 
     return lower
+
+
+def gather(lw: Lowerer, args: list[Value]) -> list[Value]:
+    # Gather of a graph tensor: a ``gather`` node (indices given by a constant are no operand)
+    t = lw.tensor(args[0], _ANY)
+    out = lw.out()
+    index = args[1].scalar() if isinstance(args[1], Const) else None
+    axis = int(lw.attr("axis", 0)) % len(t.shape)
+    if t.layout == "other" and index is not None and axis > 0 and len(args[1].shape) == 0:
+        # x[:, i] of tokens: torch.fx records a slice keeping the axis, then a reshape
+        at = int(index) % t.shape[axis]
+        kept = (*t.shape[:axis], 1, *t.shape[axis + 1 :])
+        return [lw.reshape(_slice_node(lw, t, kept, {axis: (at, 1)}), out)]
+    cg = lw.cg(t)
+    at_cg = _raw_axis(t, cg, axis)
+    if t.layout == "raw" and index is not None and at_cg is not None:
+        # qkv[i] with the batch merged away (Swin's windows): the same slice, then a reshape
+        kept_cg = (*cg[:at_cg], 1, *cg[at_cg + 1 :])
+        kept = (*t.shape[:axis], 1, *t.shape[axis + 1 :])
+        picked = lw.emit("slice", [t], cg, kept_cg, "raw", kept, stride=(0, 0), padding=(0, 0))
+        shape = graph_shape(out, "raw")
+        assert shape is not None
+        return [lw.emit("reshape", [picked], kept_cg, shape, "raw", out)]
+    indices = args[1]
+    unpacked = _unpacked_slice(lw, indices, out) if isinstance(indices, Const) else None
+    if unpacked is not None:
+        return [unpacked]
+    layout: Layout = "other" if out and out[0] == 1 and t.layout != "raw" else "raw"
+    shape = graph_shape(out, layout)
+    if shape is None:
+        lw.fail(f"its result of shape {out} is not a batch of one")
+    return [lw.emit("gather", [t], lw.cg(t), shape, layout)]
+
+
+_VIEWS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"})
+
+
+def _raw_axis(t: Tensor, cg: Shape, axis: int) -> int | None:
+    """The axis of graph shape ``cg`` that ONNX ``axis`` of a ``raw`` tensor is (None: none)."""
+    if len(cg) == len(t.shape):
+        return axis
+    if t.shape[axis] != 1 and cg == tuple(d for d in t.shape if d != 1):
+        return sum(d != 1 for d in t.shape[:axis])
+    return None
+
+
+def _unpacked_slice(lw: Lowerer, indices: Const, out: tuple[int, ...]) -> Tensor | None:
+    """A ``slice`` when the current Gather picks one contiguous block of a tensor.
+
+    The TorchScript export of ``nn.MultiheadAttention`` unpacks q, k, v from the fused
+    projection by reshape, transpose and ``Gather``; torch.fx slices the projection. The
+    reshapes and transposes in between are left unused (and dropped at the end).
+    """
+    assert lw.current is not None
+    chain: list[onnx.NodeProto] = []
+    name = lw.current.input[0]
+    while name in lw.producers and lw.producers[name].op_type in _VIEWS:
+        chain.append(lw.producers[name])
+        name = lw.producers[name].input[0]
+    root = lw.env.get(name)
+    if not chain or not isinstance(root, Tensor):
+        return None
+    # follow where each element of the root goes, by running the chain on element numbers
+    elements = np.arange(prod(root.shape)).reshape(root.shape)
+    index = elements
+    for node in reversed(chain):
+        if node.op_type == "Transpose":
+            perm = [int(p) for p in lw.attr_of(node, "perm")] or None
+            index = np.transpose(index, perm)
+        else:
+            index = index.reshape(lw.shapes[node.output[0]])
+    axis = int(lw.attr("axis", 0)) % index.ndim
+    picked = np.take(index, indices.array(), axis=axis)
+    for axis, size in enumerate(root.shape):
+        first = int(np.unravel_index(int(picked.flat[0]), root.shape)[axis])
+        count = picked.size * size // index.size
+        block = np.take(elements, range(first, first + count), axis=axis)
+        if block.size == picked.size and np.array_equal(block.reshape(-1), picked.reshape(-1)):
+            kept = (*root.shape[:axis], count, *root.shape[axis + 1 :])
+            return lw.reshape(_slice_node(lw, root, kept, {axis: (first, 1)}), out)
+    return None
 
 
 def shape_of(lw: Lowerer, args: list[Value]) -> list[Value]:

@@ -71,6 +71,7 @@ _TABLE: dict[str, O.Handler] = {
     "Slice": O.slice_,
     "Split": O.split,
     "Shape": O.shape_of,
+    "Gather": O.gather,
     "Identity": O.pass_through,
     "Dropout": O.pass_through,
     "Cast": O.pass_through,

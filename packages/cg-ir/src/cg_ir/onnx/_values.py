@@ -5,7 +5,10 @@ from the network's input by a computation-graph node) or a ``Const`` (known befo
 runs: an initializer, a ``Constant`` node, or anything computed from those and from tensor
 shapes alone). Layouts follow the torch.fx path: a feature map ``(C, H, W)`` is held as
 ``(1, C, H, W)`` (``nchw``), ``(1, H, W, C)`` (``nhwc``) or flattened ``(1, C*H*W)`` (``flat``);
-any other shape is ``other`` and is recorded without its batch axis.
+any other shape is ``other`` and is recorded without its batch axis. A tensor whose batch axis an
+exporter moved or merged (the TorchScript export of ``nn.MultiheadAttention`` works on
+``(L, N, E)`` and ``(N * heads, L, d)``) is ``raw``: at batch size 1 its axes of size 1 are dropped
+(the batch axis wherever it went, and any other axis of size 1 with it).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from cg_ir._node import Shape
 
 __all__ = ["Const", "Layout", "Tensor", "channel_axis", "graph_shape", "layout_after_reshape"]
 
-Layout = Literal["nchw", "nhwc", "flat", "other"]
+Layout = Literal["nchw", "nhwc", "flat", "other", "raw"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +44,12 @@ class Const:
     when used as an operand, ``constant`` otherwise). ``shape_of`` is the tensor whose runtime
     shape the value was computed from (``Shape`` -> ``ConstantOfShape``), so that zeros made in
     the shape of a tensor stay connected to it. The values of an initializer are read only when
-    needed (``array``): weights enter the graph through their shapes alone.
+    needed (``array``): weights enter the graph through their shapes alone. ``roots`` are the
+    initializers a computed constant was made from (Swin's bias table gathered by an index
+    buffer): as an operand it is those initializers' source nodes and a ``gather``.
     """
 
-    __slots__ = ("_load", "_value", "shape", "shape_of", "trainable")
+    __slots__ = ("_load", "_value", "roots", "shape", "shape_of", "trainable")
 
     def __init__(
         self,
@@ -53,6 +58,7 @@ class Const:
         *,
         trainable: bool = False,
         shape_of: Tensor | None = None,
+        roots: tuple[Const, ...] = (),
     ) -> None:
         self._load: Callable[[], npt.NDArray[Any]] | None = None
         self._value: npt.NDArray[Any] | None = None
@@ -66,6 +72,7 @@ class Const:
         self.shape: tuple[int, ...] = tuple(shape)
         self.trainable = trainable
         self.shape_of = shape_of
+        self.roots = roots
 
     def array(self) -> npt.NDArray[Any]:
         if self._value is None:
@@ -86,7 +93,11 @@ def graph_shape(shape: tuple[int, ...], layout: Layout) -> Shape | None:
         ((8, 4, 2), (8, 4, 2))
         >>> graph_shape((1, 10), "flat"), graph_shape((1, 3, 5), "other")
         ((10, 1, 1), (3, 5))
+        >>> graph_shape((5, 1, 3), "raw")
+        (5, 3)
     """
+    if layout == "raw" and shape:
+        return tuple(d for d in shape if d != 1) or (1,)
     if not shape or shape[0] != 1:
         return None
     if layout == "nchw" and len(shape) == 4:
