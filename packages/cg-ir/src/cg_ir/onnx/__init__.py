@@ -41,6 +41,31 @@ from ``from_module``'s by design:
   come from ``Constant`` nodes (how exporters write ``affine=False``); a float initializer used as
   an operand is a ``parameter`` node, a ``Constant`` a ``constant`` node.
 
+Transformers (torchvision's ``vit_b_32`` and ``swin_t`` give ``same_structure``, checked by the
+slow tests) follow the torch.fx conventions: tokens are recorded as torch holds them without the
+batch axis, owned tensors are ``parameter``/``constant`` nodes (a tensor computed from them, such
+as Swin's relative-position bias, is their source nodes then a ``gather``), attention is linear
+projections, reshapes/transposes to heads, ``matmul``, ``scale``, ``softmax``, ``matmul``. What
+the TorchScript exporter writes differently and is mapped back: ``nn.MultiheadAttention`` works
+on ``(L, N, E)`` with the batch axis moved (tensors whose batch axis moved or merged are
+recorded without their size-1 axes); it unpacks q, k, v by ``Reshape``/``Transpose``/``Gather``
+(one ``slice`` each, as torch.fx); ``scaled_dot_product_attention`` scales q and k^T by
+``sqrt(scale)`` each (one ``scale`` after the ``matmul``); two ``Transpose`` nodes in a row are
+one ``transpose``; ``torch.roll`` is ``Slice`` + ``Concat`` per axis (one ``roll``); a strided
+slice of two axes is one ``Slice`` per axis (one ``slice``); the exporter shares one initializer
+among equal buffers through ``Identity`` nodes (a ``constant`` node each, as in torch);
+``Einsum`` of two operands is a ``matmul`` between transposes and views. Differences that remain
+(``maxvit_t`` converts with the params and FLOPs of ``from_module``, not ``same_structure``):
+
+- An index buffer viewed before the gather (MaxViT's ``(49, 49)`` relative-position index,
+  flattened) is a ``constant`` node of the buffer's own shape, where ``from_module`` records the
+  viewed shape ``(2401,)``.
+- Reshapes between window and grid partitions that a 4-D intermediate passes through (MaxViT)
+  are recorded as two ``reshape`` nodes where ``from_module`` records one; a ``Transpose`` that
+  moves only size-1 axes of a tensor whose batch axis moved may stay a ``transpose`` node.
+- ``torch.unbind`` / ``q, k, v = qkv`` (``Split`` on a tensor whose batch axis merged into the
+  first) is not lowered; index it (``qkv[0]``), as torchvision does.
+
 Exporters also split layers into patterns that are fused back here: SiLU (``x * Sigmoid(x)``),
 Hardswish before opset 14 (``x * HardSigmoid(x)``), GELU before opset 20 (``Erf``), GroupNorm
 (``Reshape -> InstanceNormalization -> Reshape -> Mul -> Add``), a Linear on a channels-last map

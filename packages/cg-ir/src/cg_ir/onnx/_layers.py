@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from math import prod
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -140,7 +141,9 @@ def layer_norm(lw: Lowerer, args: list[Value]) -> list[Value]:
     if axis != rank - 1:
         lw.fail(f"only a LayerNormalization over the last axis is a primitive, got axis={axis}")
     if t.layout == "nchw" and t.shape[2:] != (1, 1):
-        lw.fail("a LayerNormalization over the width of a feature map is not a primitive")
+        # over the last axis of a 4-D tensor that a reshape labelled a map (MaxViT's
+        # (1, windows, tokens, C)): a tensor as torch holds it, whose graph shape is the same
+        t = Tensor(t.node, "other", t.shape)
     scale = args[1] if len(args) > 1 else None
     shift = args[2] if len(args) > 2 else None
     cg = lw.cg(t)
@@ -233,6 +236,10 @@ def linear(lw: Lowerer, x: Value, in_features: int, out_features: int, bias: boo
             out_channels=out_features,
             bias=bias,
         )
+    if t.layout == "nchw" and t.shape[-1] == in_features:
+        # the last axis of a 4-D tensor a reshape labelled a map (MaxViT's windows): as
+        # torch holds it, whose graph shape is the same
+        t = Tensor(t.node, "other", t.shape)
     if t.layout in ("other", "raw") and t.shape[-1] == in_features:
         out = lw.out()
         shape = graph_shape(out, t.layout)
@@ -332,7 +339,9 @@ def pad(lw: Lowerer, args: list[Value]) -> list[Value]:
     # the H and W axes of a feature map (Swin pads its channels-last (1, H, W, C) map)
     spatial = {"nchw": (2, 3), "nhwc": (1, 2)}.get(t.layout)
     begins, ends = pads[: len(pads) // 2], pads[len(pads) // 2 :]
-    others = [p for axis, p in enumerate(begins + ends) if axis % len(begins) not in (spatial or ())]
+    others = [
+        p for axis, p in enumerate(begins + ends) if axis % len(begins) not in (spatial or ())
+    ]
     if spatial is None or any(others) or min(pads) < 0:
         lw.fail(f"only non-negative padding of H and W is a primitive, got pads={pads}")
     top, left = begins[spatial[0]], begins[spatial[1]]
@@ -356,3 +365,58 @@ def resize(lw: Lowerer, args: list[Value]) -> list[Value]:
 
 if TYPE_CHECKING:
     from cg_ir.onnx._ops import Handler
+
+
+def einsum(lw: Lowerer, args: list[Value]) -> list[Value]:
+    """A product of two tensors written as Einsum: one ``matmul`` between transposes and views.
+
+    As the torch.fx path lowers ``torch.einsum``: indices of both operands and the output are
+    batch axes, of both operands alone the contracted axes (K), of one operand and the output
+    its free axes; the operands become (batch, M, K) and (batch, K, N).
+    """
+    equation = str(lw.attr("equation", "")).replace(" ", "")
+    inputs, _, output = equation.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != 2 or len(args) != 2 or "." in equation or not output:
+        lw.fail(f"Einsum {equation!r}: only a product of two operands with an output is lowered")
+    a, b = terms
+    batch = [i for i in output if i in a and i in b]
+    contracted = [i for i in a if i in b and i not in output]
+    free_a, free_b = [i for i in a if i not in b], [i for i in b if i not in a]
+    if any(len(set(t)) != len(t) for t in (a, b, output)) or sorted(
+        batch + free_a + free_b
+    ) != sorted(output):
+        lw.fail(f"Einsum {equation!r} is not a product of two operands")
+    x, y = (
+        lw.source(v) if isinstance(v, Const) else lw.tensor(v, _ANY) for v in (args[0], args[1])
+    )
+    size = {i: d for t, term in ((x, a), (y, b)) for i, d in zip(term, t.shape, strict=True)}
+
+    def arranged(t: Tensor, term: str, rows: list[str], cols: list[str]) -> Tensor:
+        moved = _permuted(lw, t, [term.index(i) for i in batch + rows + cols])
+        rows_n, cols_n = prod(size[i] for i in rows), prod(size[i] for i in cols)
+        return lw.reshape(moved, (*(size[i] for i in batch), rows_n, cols_n))
+
+    left, right = arranged(x, a, free_a, contracted), arranged(y, b, contracted, free_b)
+    shape = (*(size[i] for i in batch), left.shape[-2], right.shape[-1])
+    layout: Layout = "other" if shape[0] == 1 else "raw"
+    cg = graph_shape(shape, layout)
+    assert cg is not None
+    product = lw.emit(
+        "matmul", [left, right], lw.cg(left), cg, layout, shape, in_channels=left.shape[-1]
+    )
+    order = batch + free_a + free_b
+    unfolded = lw.reshape(product, tuple(size[i] for i in order))
+    return [_permuted(lw, unfolded, [order.index(i) for i in output])]
+
+
+def _permuted(lw: Lowerer, t: Tensor, perm: list[int]) -> Tensor:
+    """``t`` with its axes in the order ``perm``: a ``transpose`` node unless none move."""
+    shape = tuple(t.shape[p] for p in perm)
+    moved = [p for p in perm if t.shape[p] != 1]
+    if moved == sorted(moved):
+        return lw.reshape(t, shape)
+    layout: Layout = "other" if perm[0] == 0 and t.layout == "other" else "raw"
+    cg = graph_shape(shape, layout)
+    assert cg is not None
+    return lw.emit("transpose", [t], lw.cg(t), cg, layout, shape)

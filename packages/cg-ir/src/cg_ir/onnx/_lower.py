@@ -300,9 +300,9 @@ class Lowerer:
             t = self.recorded(t)
         cg = self.cg(t)
         if t.layout != "nhwc":
-            layout = layout_after_reshape(target, cg)
-            if layout is not None:
-                return Tensor(t.node, layout, target)
+            kept = layout_after_reshape(target, cg)
+            if kept is not None:
+                return Tensor(t.node, kept, target)
             if target[1:] == cg and t.layout == "other":
                 return Tensor(t.node, "other", target)
         layout: Layout = "nchw" if len(target) == 4 else "flat" if len(target) == 2 else "other"
@@ -436,10 +436,11 @@ class Lowerer:
             )
             for v in values
         ]
-        if node.op_type == "Identity" and args[0] is not None and args[0].roots == (args[0],):
+        first = args[0] if args else None
+        if node.op_type == "Identity" and isinstance(first, Const) and first.roots == (first,):
             # the exporter shares one initializer among equal tensors (Swin's index buffers)
             # through Identity nodes: each name is a tensor of its own, as in torch
-            results[0].trainable = args[0].trainable
+            results[0].trainable = first.trainable
             results[0].roots = (results[0],)
         return results
 
@@ -469,9 +470,7 @@ def _without_dead_ends(
     while True:
         used = {src for src, dst in edges if dst not in dead}
         more = {
-            i
-            for i, n in enumerate(nodes)
-            if i not in dead and i not in used and n.op in _DROPPABLE
+            i for i, n in enumerate(nodes) if i not in dead and i not in used and n.op in _DROPPABLE
         }
         if not more:
             break

@@ -90,7 +90,8 @@ def _zeros_like(lw: Lowerer, c: Const, out: tuple[int, ...]) -> Tensor | None:
 
 def _is_zero(c: Const) -> bool:
     """An all-zero constant that is not a learned weight (``zeros_like``, ``new_zeros``)."""
-    return not c.trainable and prod(c.shape) <= 1 << 22 and not np.any(c.array())
+    learned = any(r.trainable for r in c.roots)  # e.g. a bias gathered from a zero table
+    return not c.trainable and not learned and prod(c.shape) <= 1 << 22 and not np.any(c.array())
 
 
 def _linear_bias(lw: Lowerer, t: Tensor, c: Const, tensor_input: str) -> Tensor | None:
@@ -201,8 +202,8 @@ def _roll(lw: Lowerer, axis: int) -> Tensor | None:
     consumers = {dst for src, dst in lw.edges if src == source.node}
     if node.op == "roll" and all(lw.nodes[d].op == "slice" for d in consumers):
         return source  # the second axis of one torch.roll
-    t = lw.recorded(source)
-    return lw.emit("roll", [t], lw.cg(t), lw.cg(t), t.layout)
+    # a feature map keeps its layout, as in torch.fx's layout tracking
+    return lw.emit("roll", [source], lw.cg(source), lw.cg(source), source.layout)
 
 
 def reshape(lw: Lowerer, args: list[Value]) -> list[Value]:
@@ -243,10 +244,11 @@ def _moves_ones_only(shape: tuple[int, ...], perm: Sequence[int]) -> bool:
     """Whether permuting ``shape`` by ``perm`` keeps the element order (moves only 1s).
 
     Examples:
-        >>> _moves_ones_only((1, 7, 1, 7), (0, 2, 1, 3)), _moves_ones_only((2, 3), (1, 0))
+        >>> _moves_ones_only((1, 7, 1, 7), (0, 2, 1, 3)), _moves_ones_only((2, 2), (1, 0))
         (True, False)
     """
-    return [shape[p] for p in perm if shape[p] != 1] == [d for d in shape if d != 1]
+    moved = [p for p in perm if shape[p] != 1]
+    return moved == sorted(moved)
 
 
 def _transpose_node(lw: Lowerer, t: Tensor, shape: Shape, layout: Layout) -> Tensor:
@@ -361,35 +363,39 @@ def reduce(kind: str) -> Handler:
 
 
 def gather(lw: Lowerer, args: list[Value]) -> list[Value]:
-    # Gather of a graph tensor: a ``gather`` node (indices given by a constant are no operand)
+    """Gather from a graph tensor by constant indices (which are no operand).
+
+    One index picks a slice, recorded as torch.fx does (a ``slice`` keeping the axis, then a
+    ``reshape``); a block of a fused q, k, v projection is a slice of it; anything else is a
+    ``gather`` node.
+    """
     t = lw.tensor(args[0], _ANY)
+    indices = lw.const(args[1], "indices")
     out = lw.out()
-    index = args[1].scalar() if isinstance(args[1], Const) else None
     axis = int(lw.attr("axis", 0)) % len(t.shape)
-    if t.layout == "other" and index is not None and axis > 0 and len(args[1].shape) == 0:
-        # x[:, i] of tokens: torch.fx records a slice keeping the axis, then a reshape
+    unpacked = _unpacked_slice(lw, indices, out)
+    if unpacked is not None:
+        return [unpacked]
+    index = indices.scalar() if indices.shape == () else None
+    if index is not None and t.layout == "other" and axis > 0:  # x[:, i] of tokens
         at = int(index) % t.shape[axis]
         kept = (*t.shape[:axis], 1, *t.shape[axis + 1 :])
         return [lw.reshape(_slice_node(lw, t, kept, {axis: (at, 1)}), out)]
     cg = lw.cg(t)
     at_cg = _raw_axis(t, cg, axis)
-    if t.layout == "raw" and index is not None and at_cg is not None:
-        # qkv[i] with the batch merged away (Swin's windows): the same slice, then a reshape
+    if index is not None and t.layout == "raw" and at_cg is not None:
+        # qkv[i] with the batch merged away (Swin's windows)
         kept_cg = (*cg[:at_cg], 1, *cg[at_cg + 1 :])
         kept = (*t.shape[:axis], 1, *t.shape[axis + 1 :])
         picked = lw.emit("slice", [t], cg, kept_cg, "raw", kept, stride=(0, 0), padding=(0, 0))
         shape = graph_shape(out, "raw")
         assert shape is not None
         return [lw.emit("reshape", [picked], kept_cg, shape, "raw", out)]
-    indices = args[1]
-    unpacked = _unpacked_slice(lw, indices, out) if isinstance(indices, Const) else None
-    if unpacked is not None:
-        return [unpacked]
     layout: Layout = "other" if out and out[0] == 1 and t.layout != "raw" else "raw"
     shape = graph_shape(out, layout)
     if shape is None:
         lw.fail(f"its result of shape {out} is not a batch of one")
-    return [lw.emit("gather", [t], lw.cg(t), shape, layout)]
+    return [lw.emit("gather", [t], cg, shape, layout)]
 
 
 _VIEWS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"})

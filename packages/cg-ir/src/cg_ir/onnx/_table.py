@@ -24,6 +24,7 @@ _TABLE: dict[str, O.Handler] = {
     "LayerNormalization": L.layer_norm,
     "Gemm": L.gemm,
     "MatMul": L.matmul,
+    "Einsum": L.einsum,
     "MaxPool": L.pool("max_pool"),
     "AveragePool": L.pool("avg_pool"),
     "GlobalAveragePool": L.global_pool("avg"),
