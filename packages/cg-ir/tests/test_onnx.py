@@ -464,3 +464,14 @@ def test_torchvision_maxvit_export_keeps_params_and_flops(tmp_path: Path) -> Non
     expected = from_module(net, shape)
     got = from_onnx(export(net, shape, tmp_path / "maxvit_t.onnx"))
     assert (got.params, got.flops) == (expected.params, expected.flops)
+
+
+def test_a_mean_over_the_channels_is_reduce_mean() -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 8, 8])
+    axes = numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")
+    node = helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=1)
+    graph = helper.make_graph([node], "mean", [x], [y], initializer=[axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    g = from_onnx(model)
+    assert [n.op for n in g.nodes] == ["input", "reduce_mean", "output"]

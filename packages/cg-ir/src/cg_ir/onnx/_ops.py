@@ -357,7 +357,8 @@ def reduce(kind: str) -> Handler:
         if layout == "other" and len(out) < 2:
             layout = "flat"
         shape = graph_shape(out, layout) or (1,)
-        return [lw.emit(f"reduce_{kind}", [t], lw.cg(t), shape, layout)]
+        op = "reduce_mean" if kind == "avg" else f"reduce_{kind}"  # "avg" names the pooling
+        return [lw.emit(op, [t], lw.cg(t), shape, layout)]
 
     return lower
 
