@@ -76,6 +76,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=[*SOURCES, "all"], default="all")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--skip", nargs="+", default=[], metavar="NAME", help="models not to export (memory)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
@@ -84,13 +87,16 @@ def main() -> None:
         path = args.out / f"{source}-onnx.json"
         rows = {r["name"]: r for r in json.loads(path.read_text())} if path.exists() else {}
         names = [f"{source}:{m}" for m in list_models(source)]
-        todo = [n for n in names if rows.get(n, {}).get("code_digest") != current]
+        todo = [
+            n for n in names if rows.get(n, {}).get("code_digest") != current and n not in args.skip
+        ]
         for name in tqdm(todo, unit="model", desc=source):
             rows[name] = check_onnx(name)
             with atomic_output(path) as handle:
                 handle.write(json.dumps(sorted(rows.values(), key=lambda r: r["name"])).encode())
         counts = Counter((r["outcome"], r["detail"]) for r in rows.values())
-        print(f"{source}: {len(rows)} models")
+        skipped = [n for n in names if n in args.skip]
+        print(f"{source}: {len(rows)} models" + (f", skipped {skipped}" if skipped else ""))
         for (outcome, detail), n in counts.most_common():
             print(f"  {n:4d}  {outcome}{f' ({detail})' if detail else ''}")
 
