@@ -21,6 +21,7 @@ from cg_ir import ComputationGraph, UnsupportedOperatorError, from_module
 from cg_ir.fx import _table
 from cg_ir.fx._shapes import function_shape
 from cg_ir.fx._table import timm_notrace
+from cg_ir.zoo import check_model
 
 SHAPE = (8, 8, 8)
 COUNTED = ("conv", "depthwise_conv", "linear", "matmul")
@@ -577,12 +578,7 @@ def test_dynamic_weights_are_rejected() -> None:
     ],
 )
 def test_zoo_models_convert(name: str) -> None:
-    zoo = pytest.importorskip("cg_ir.zoo")
-    try:
-        zoo.import_zoo(name.partition(":")[0])
-    except ImportError:
-        pytest.skip(f"{name.partition(':')[0]} is not installed")
-    result = zoo.check_model(name)
+    result = check_model(name)
     assert result.converts, result.error_message
     assert result.conv_linear_flops == result.flop_counter_flops
     if not name.startswith("timm:nf_"):

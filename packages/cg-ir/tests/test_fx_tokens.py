@@ -20,6 +20,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from cg_ir import ComputationGraph, UnsupportedOperatorError, from_module
+from cg_ir.zoo import load_model
 
 WEIGHTED = ("conv", "depthwise_conv", "linear", "matmul")
 
@@ -383,9 +384,5 @@ def test_advanced_indexing_of_tokens_is_reported() -> None:
     ],
 )
 def test_zoo_transformers_are_exact(name: str) -> None:
-    zoo = pytest.importorskip("cg_ir.zoo")
-    try:
-        model, shape = zoo.load_model(name)
-    except ImportError as missing:
-        pytest.skip(str(missing))
+    model, shape = load_model(name)
     assert_exact(model, shape)

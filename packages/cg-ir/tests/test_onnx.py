@@ -24,6 +24,7 @@ from cg_ir.errors import (  # noqa: E402
 )
 from cg_ir.fx import from_module  # noqa: E402
 from cg_ir.onnx import from_onnx  # noqa: E402
+from cg_ir.zoo import load_model  # noqa: E402
 
 from . import zoo  # noqa: E402
 
@@ -180,11 +181,7 @@ def test_zoo_dynamo_export_matches_from_module(name: str, tmp_path: Path) -> Non
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["resnet18", "mobilenet_v3_small", "mobilenet_v2"])
 def test_torchvision_export_matches_from_module(model: str, tmp_path: Path) -> None:
-    cg_zoo = pytest.importorskip("cg_ir.zoo")
-    try:
-        net, shape = cg_zoo.load_model(f"torchvision:{model}")
-    except ImportError as error:  # BackendUnavailableError: torchvision is not installed
-        pytest.skip(str(error))
+    net, shape = load_model(f"torchvision:{model}")
     got = from_onnx(export(net, shape, tmp_path / f"{model}.onnx"))
     assert_same(from_module(net, shape), got)
 

@@ -2,8 +2,9 @@
 
 The fast tier checks a small sample; the slow tier (``pytest -m slow``) every model of
 ``cg_ir.zoo.list_models`` for both sources (``tools/zoo_coverage.py`` measures the same in
-isolated processes and writes a report). Tests that need torchvision or timm are skipped where
-they are not installed; the README's set-up installs both.
+isolated processes and writes a report). torchvision and timm are test dependencies that the
+README's set-up installs; without them these tests fail with ``cg_ir.zoo``'s error, which names
+the pip command.
 """
 
 from __future__ import annotations
@@ -37,30 +38,8 @@ FAST = (
 )
 
 
-def missing(source: str) -> str | None:
-    """Why ``source`` cannot be used here (its pip command), or None where it is installed."""
-    try:
-        import_zoo(source)
-    except BackendUnavailableError as error:
-        return str(error)
-    return None
-
-
-def require(source: str) -> None:
-    reason = missing(source)
-    if reason:
-        pytest.skip(reason)
-
-
-def every_model() -> list[object]:
-    names: list[object] = []
-    for source in SOURCES:
-        reason = missing(source)
-        if reason:
-            names.append(pytest.param(f"{source}:*", marks=pytest.mark.skip(reason=reason)))
-        else:
-            names += [f"{source}:{model}" for model in list_models(source)]
-    return names
+def every_model() -> list[str]:
+    return [f"{source}:{model}" for source in SOURCES for model in list_models(source)]
 
 
 def explain(result: ZooResult) -> str:
@@ -78,7 +57,6 @@ def explain(result: ZooResult) -> str:
 
 @pytest.mark.parametrize("name", FAST)
 def test_sample_converts_exactly(name: str) -> None:
-    require(name.partition(":")[0])
     result = check_model(name)
     assert result.exact, explain(result)
     assert result.params == result.trainable_params  # no training-only parts in the sample
@@ -152,13 +130,11 @@ def test_unknown_source_in_a_name() -> None:
 
 
 def test_unknown_model_suggests_close_names() -> None:
-    require("torchvision")
     with pytest.raises(InvalidSpecError, match="no model 'resnet51'.*close names: resnet50"):
         load_model("torchvision:resnet51")
 
 
 def test_missing_package_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    require("torchvision")
     monkeypatch.setitem(sys.modules, "timm", None)  # as if timm were not installed
     with pytest.raises(BackendUnavailableError, match="pip install timm"):
         import_zoo("timm")
@@ -166,7 +142,6 @@ def test_missing_package_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) 
 
 def test_import_leaves_register_fake_as_it_was() -> None:
     original = torch.library.register_fake
-    require("timm")
     assert import_zoo("timm") is import_zoo("timm")
     assert torch.library.register_fake is original
 
@@ -181,7 +156,6 @@ def test_tolerant_register_fake_skips_only_missing_operators() -> None:
 
 
 def test_default_input_shapes() -> None:
-    require("timm")
     assert load_model("torchvision:resnet18")[1] == (3, 224, 224)
     assert load_model("torchvision:efficientnet_v2_s")[1] == (3, 384, 384)
     model, shape = load_model("timm:tf_efficientnet_b3")
@@ -189,7 +163,6 @@ def test_default_input_shapes() -> None:
 
 
 def test_timm_list_is_one_convolutional_model_per_architecture() -> None:
-    require("timm")
     models = list_models("timm")
     assert {"resnet18", "efficientnet_b0", "convnext_atto", "regnetx_002"} <= set(models)
     assert not {
@@ -203,7 +176,6 @@ def test_timm_list_is_one_convolutional_model_per_architecture() -> None:
 
 
 def test_torchvision_list_is_every_classifier() -> None:
-    require("torchvision")
     models = list_models("torchvision")
     assert len(models) == len(set(models)) >= 80
     assert {"alexnet", "inception_v3", "vit_b_16", "swin_t"} <= set(models)
