@@ -15,6 +15,7 @@ from typing import Literal
 
 import torch
 
+from cg_ir._layouts import channel_axis, feature_map_shape
 from cg_ir._node import Shape
 
 __all__ = [
@@ -115,23 +116,8 @@ def is_feature_map(t: GraphTensor) -> bool:
 
 
 def graph_shape(shape: tuple[int, ...], layout: Layout) -> Shape | None:
-    """The (C, H, W) of a fresh tensor of torch ``shape`` in ``layout`` (None if it has none).
-
-    Examples:
-        >>> graph_shape((1, 8, 4, 2), "nchw"), graph_shape((1, 4, 2, 8), "nhwc")
-        ((8, 4, 2), (8, 4, 2))
-        >>> graph_shape((1, 10), "flat"), graph_shape((1, 3, 5), "other")
-        ((10, 1, 1), None)
-    """
-    if not shape or shape[0] != 1:
-        return None
-    if layout == "nchw" and len(shape) == 4:
-        return shape[1], shape[2], shape[3]
-    if layout == "nhwc" and len(shape) == 4:
-        return shape[3], shape[1], shape[2]
-    if layout == "flat" and len(shape) == 2:
-        return shape[1], 1, 1
-    return None
+    """The (C, H, W) of a fresh tensor of torch ``shape`` in ``layout`` (None if it has none)."""
+    return feature_map_shape(shape, layout)
 
 
 def layout_of(shape: tuple[int, ...], cg: Shape) -> Layout | None:
@@ -154,13 +140,7 @@ def layout_of(shape: tuple[int, ...], cg: Shape) -> Layout | None:
 
 def channel_dim(t: GraphTensor, cg: Shape) -> int | None:
     """The torch axis of ``t`` that holds its channels (None when no single axis does)."""
-    if t.layout == "nchw":
-        return 1
-    if t.layout == "nhwc":
-        return 3
-    if t.layout == "flat" and cg[1:] == (1, 1):
-        return 1
-    return None
+    return channel_axis(t.layout, cg)
 
 
 def recorded_shape(shape: tuple[int, ...]) -> Shape:

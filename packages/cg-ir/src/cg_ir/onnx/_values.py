@@ -21,6 +21,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from cg_ir._layouts import channel_axis as layout_channel_axis
+from cg_ir._layouts import feature_map_shape
 from cg_ir._node import Shape
 
 __all__ = ["Const", "Layout", "Tensor", "channel_axis", "graph_shape", "layout_after_reshape"]
@@ -98,17 +100,9 @@ def graph_shape(shape: tuple[int, ...], layout: Layout) -> Shape | None:
     """
     if layout == "raw" and shape:
         return tuple(d for d in shape if d != 1) or (1,)
-    if not shape or shape[0] != 1:
-        return None
-    if layout == "nchw" and len(shape) == 4:
-        return shape[1], shape[2], shape[3]
-    if layout == "nhwc" and len(shape) == 4:
-        return shape[3], shape[1], shape[2]
-    if layout == "flat" and len(shape) == 2:
-        return shape[1], 1, 1
-    if layout == "other" and len(shape) >= 2:
+    if layout == "other" and len(shape) >= 2 and shape[0] == 1:
         return shape[1:]
-    return None
+    return feature_map_shape(shape, layout)
 
 
 def layout_after_reshape(shape: tuple[int, ...], cg: Shape) -> Layout | None:
@@ -134,10 +128,4 @@ def layout_after_reshape(shape: tuple[int, ...], cg: Shape) -> Layout | None:
 
 def channel_axis(t: Tensor, cg: Shape) -> int | None:
     """The ONNX axis of ``t`` that holds its channels (None when no single axis does)."""
-    if t.layout == "nchw":
-        return 1
-    if t.layout == "nhwc":
-        return 3
-    if t.layout == "flat" and cg[1:] == (1, 1):
-        return 1
-    return None
+    return layout_channel_axis(t.layout, cg)
