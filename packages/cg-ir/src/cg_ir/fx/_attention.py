@@ -36,6 +36,7 @@ from torch import fx, nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
 
+from cg_ir._einsum import einsum_product
 from cg_ir.errors import UnsupportedOperatorError
 from cg_ir.fx import _ops
 from cg_ir.fx._lower import ALL_LAYOUTS
@@ -524,25 +525,18 @@ def _einsum(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     them (FLOPs ``2 * batch * M * N * K``, as ``torch.utils.flop_counter`` counts the bmm einsum
     runs) and the result is viewed and transposed to the output's order.
     """
-    equation = str(args[0]).replace(" ", "")
     operands = args[1:] if len(args) != 2 else args[1]
-    inputs, _, output = equation.partition("->")
-    terms = inputs.split(",")
-    if len(terms) != 2 or len(operands) != 2 or "." in equation or not output:
-        lw.fail(f"einsum {equation!r}: only a product of two operands with an output is lowered")
-    a, b = terms
-    batch = [i for i in output if i in a and i in b]
-    contracted = [i for i in a if i in b and i not in output]
-    free_a, free_b = [i for i in a if i not in b], [i for i in b if i not in a]
-    repeated = any(len(set(t)) != len(t) for t in (a, b, output))
-    if repeated or sorted(batch + free_a + free_b) != sorted(output):
-        lw.fail(
-            f"einsum {equation!r} repeats an index in one term or sums an axis of one operand "
-            "alone; only products of two operands are lowered"
-        )
+    try:
+        p = einsum_product(str(args[0]))
+    except ValueError as error:
+        lw.fail(str(error))
+    if len(operands) != 2:
+        lw.fail(f"einsum of {len(operands)} operands: only a product of two is lowered")
+    a, b, output = p.a, p.b, p.output
+    batch, contracted, free_a, free_b = p.batch, p.contracted, p.free_a, p.free_b
     x, y = (
         lw.tensor(v, ALL_LAYOUTS) if not isinstance(v, Opaque) else _owned(lw, v, len(t))
-        for v, t in zip(operands, terms, strict=True)
+        for v, t in zip(operands, (a, b), strict=True)
     )
     size = {i: int(d) for t, term in ((x, a), (y, b)) for i, d in zip(term, t.shape, strict=True)}
     batch_sizes = tuple(size[i] for i in batch)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cg_ir._einsum import einsum_product
 from cg_ir.onnx._values import Const, Layout, Tensor, graph_shape
 
 if TYPE_CHECKING:
@@ -374,19 +375,14 @@ def einsum(lw: Lowerer, args: list[Value]) -> list[Value]:
     batch axes, of both operands alone the contracted axes (K), of one operand and the output
     its free axes; the operands become (batch, M, K) and (batch, K, N).
     """
-    equation = str(lw.attr("equation", "")).replace(" ", "")
-    inputs, _, output = equation.partition("->")
-    terms = inputs.split(",")
-    if len(terms) != 2 or len(args) != 2 or "." in equation or not output:
-        lw.fail(f"Einsum {equation!r}: only a product of two operands with an output is lowered")
-    a, b = terms
-    batch = [i for i in output if i in a and i in b]
-    contracted = [i for i in a if i in b and i not in output]
-    free_a, free_b = [i for i in a if i not in b], [i for i in b if i not in a]
-    if any(len(set(t)) != len(t) for t in (a, b, output)) or sorted(
-        batch + free_a + free_b
-    ) != sorted(output):
-        lw.fail(f"Einsum {equation!r} is not a product of two operands")
+    try:
+        p = einsum_product(str(lw.attr("equation", "")))
+    except ValueError as error:
+        lw.fail(str(error))
+    if len(args) != 2:
+        lw.fail(f"Einsum of {len(args)} operands: only a product of two is lowered")
+    a, b, output = p.a, p.b, p.output
+    batch, contracted, free_a, free_b = p.batch, p.contracted, p.free_a, p.free_b
     x, y = (
         lw.source(v) if isinstance(v, Const) else lw.tensor(v, _ANY) for v in (args[0], args[1])
     )
