@@ -304,8 +304,9 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     unknown = sorted(set(names) - set(families.names()))
     if unknown:
         raise UsageError(f"unknown families {unknown}; registered: {', '.join(families.names())}")
+    w = _name_width(names)
     header = (
-        f"{'family':<10} {'graphs':>6} {'nodes mean':>10} {'min':>5} {'max':>5} "
+        f"{'family':<{w}} {'graphs':>6} {'nodes mean':>10} {'min':>5} {'max':>5} "
         f"{'edges':>7} {'params (M)':>10} {'FLOPs (M)':>10} {'CGs/s':>8}"
     )
     print(f"seeded sample: {args.per_family} specs per family, seed {args.seed}, fast path")
@@ -317,10 +318,10 @@ def _cmd_summary(args: argparse.Namespace) -> int:
             s = family_statistics(name, args.per_family, args.seed, args.workers, args.progress)
         except Exception as exc:  # one broken family must not hide the others' rows
             failed.append(name)
-            print(f"{name:<10} failed: {type(exc).__name__}: {exc}".replace("\n", " "))
+            print(f"{name:<{w}} failed: {type(exc).__name__}: {exc}".replace("\n", " "))
             continue
         print(
-            f"{name:<10} {s['graphs']:>6.0f} {s['nodes_mean']:>10.1f} {s['nodes_min']:>5.0f} "
+            f"{name:<{w}} {s['graphs']:>6.0f} {s['nodes_mean']:>10.1f} {s['nodes_min']:>5.0f} "
             f"{s['nodes_max']:>5.0f} {s['edges_mean']:>7.1f} {s['params_m']:>10.3f} "
             f"{s['flops_m']:>10.1f} {s['cgs_per_s']:>8.1f}",
             flush=True,
@@ -331,22 +332,28 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _name_width(names: Sequence[str]) -> int:
+    """Width of the family-name column: the longest name, at least the header's."""
+    return max([len("family"), *map(len, names)])
+
+
 # -- families -------------------------------------------------------------------------------
 def _cmd_families(args: argparse.Namespace) -> int:
     from cg_ir import families
     from cg_ir.families import Family
 
-    print(f"{'family':<10} {'size':>12}  {'fast path':<9}  class")
+    w = _name_width(families.names())
+    print(f"{'family':<{w}} {'size':>12}  {'fast path':<9}  class")
     for name in families.names():
         try:
             family = families.get(name)
         except Exception as exc:
-            print(f"{name:<10} cannot load: {type(exc).__name__}: {exc}".replace("\n", " "))
+            print(f"{name:<{w}} cannot load: {type(exc).__name__}: {exc}".replace("\n", " "))
             continue
         size = f"{family.size:,}" if family.size is not None else "open"
         fast = "yes" if type(family).to_cg is not Family.to_cg else "no"
         cls = type(family)
-        print(f"{name:<10} {size:>12}  {fast:<9}  {cls.__module__}.{cls.__qualname__}")
+        print(f"{name:<{w}} {size:>12}  {fast:<9}  {cls.__module__}.{cls.__qualname__}")
     return 0
 
 

@@ -7,6 +7,7 @@ frees them).
 
 from cg_predict.data._analognas import analognas_data_file, load_analognas_nb201
 from cg_predict.data._cache import clear_table_cache
+from cg_predict.data._cbm import CBM_FAMILIES, load_channel_bench_macro
 from cg_predict.data._nb101_csv import NB101_EPOCHS, load_nb101_csv
 from cg_predict.data._nb201_csv import load_nb201_csv, nb201_key_from_arch_str
 from cg_predict.data._ofa import load_ofa_mbv3, ofa_key
@@ -36,6 +37,8 @@ __all__ = [
     "load_nb201_csv",
     "load_ofa_mbv3",
     "load_analognas_nb201",
+    "CBM_FAMILIES",
+    "load_channel_bench_macro",
     # key helpers
     "nb201_key_from_arch_str",
     "ofa_key",

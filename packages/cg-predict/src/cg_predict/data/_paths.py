@@ -15,10 +15,14 @@ DATA_DIR_ENV = "CGNAS_DATA_DIR"
 _HOW_TO_SET = (
     f"pass --data-dir DIR on the command line (data_dir=DIR in Python) or set the environment "
     f"variable {DATA_DIR_ENV}=DIR; DIR is the folder that holds nas-bench-suite-zero/, nb101/, "
-    "nb201/ and ofa-mbv3/ (CI sets it to ../shared/data)"
+    "nb201/, ofa-mbv3/ and channel-bench-macro/ (CI sets it to ../shared/data)"
 )
 
 _NASLIB = "NASLib (github.com/automl/NASLib, Apache-2.0), file naslib/data/{name}"
+_CBM = (
+    "the authors' repository xiusu/Channel-Bench-Macro (github.com/xiusu/Channel-Bench-Macro, "
+    "commit 4ff596e), file {name}; see the data README"
+)
 
 # Relative path of each file and where to get it (the data README has the full provenance).
 FILES: Mapping[str, tuple[str, str]] = {
@@ -49,6 +53,14 @@ FILES: Mapping[str, tuple[str, str]] = {
         "ofa-mbv3/ofa_mbv3_w10_imagenet_top1.csv",
         "IntelLabs/DyNAS-T notebooks/data/mbnv3w10_*.csv (Apache-2.0), duplicate rows merged; "
         "see the data README",
+    ),
+    "cbm-mobilenet": (
+        "channel-bench-macro/Results_MobileNet.json",
+        _CBM.format(name="Results_MobileNet.json"),
+    ),
+    "cbm-resnet": (
+        "channel-bench-macro/Results_ResNet.json",
+        _CBM.format(name="Results_ResNet.json"),
     ),
 }
 

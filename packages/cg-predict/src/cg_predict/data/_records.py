@@ -17,7 +17,7 @@ from cg_predict.errors import InvalidArgumentError, InvalidLabelError, Malformed
 
 __all__ = ["FAMILIES", "DATASETS", "ArchRecord", "BenchmarkTable"]
 
-FAMILIES: tuple[str, ...] = ("nb101", "nb201", "nb301", "ofa-mbv3")
+FAMILIES: tuple[str, ...] = ("nb101", "nb201", "nb301", "ofa-mbv3", "cbm-mobilenet", "cbm-resnet")
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120", "imagenet")
 
 
@@ -26,11 +26,13 @@ class ArchRecord:
     """One labelled architecture of a benchmark.
 
     Attributes:
-        family: ``"nb101"``, ``"nb201"``, ``"nb301"`` or ``"ofa-mbv3"``.
+        family: ``"nb101"``, ``"nb201"``, ``"nb301"``, ``"ofa-mbv3"``, ``"cbm-mobilenet"`` or
+            ``"cbm-resnet"``.
         key: the architecture in its family's string encoding (see the data README): the NASLib
             56-tuple (NB-101 JSON) or ``"<matrix 0/1 string>|<op names pipe-joined>"`` (NB-101
             CSV), the NASLib 6-tuple (NB-201), the NASLib ``[[...], [...]]`` string (NB-301),
-            ``"ks=<20 ints>|e=<20 ints>|d=<5 ints>|r=<int>"`` with comma-joined ints (OFA).
+            ``"ks=<20 ints>|e=<20 ints>|d=<5 ints>|r=<int>"`` with comma-joined ints (OFA), 7
+            digits 1-4, one width per layer, e.g. ``"4432214"`` (Channel-Bench-Macro).
         dataset: ``"cifar10"``, ``"cifar100"``, ``"ImageNet16-120"`` or ``"imagenet"``.
         label: accuracy in percent, finite and within [0, 100].
         label_name: the source column or field the label came from (e.g. ``"val_accuracy"``).

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 
 from cg_predict.data._analognas import load_analognas_nb201
+from cg_predict.data._cbm import CBM_FAMILIES, load_channel_bench_macro
 from cg_predict.data._nb101_csv import load_nb101_csv
 from cg_predict.data._nb201_csv import NB201_COLUMNS, load_nb201_csv
 from cg_predict.data._ofa import load_ofa_mbv3
@@ -24,6 +25,8 @@ BENCHMARKS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "nb201-200ep": ("nb201", tuple(NB201_COLUMNS)),
     "ofa-mbv3": ("ofa-mbv3", ("imagenet",)),
     "analognas-nb201": ("nb201", ("cifar10",)),
+    "cbm-mobilenet": ("cbm-mobilenet", ("cifar10",)),
+    "cbm-resnet": ("cbm-resnet", ("cifar10",)),
 }
 
 
@@ -44,6 +47,8 @@ def load_benchmark(
                                                     ImageNet16-120
     ofa-mbv3       ofa_mbv3_w10_imagenet_top1.csv   imagenet                    top1
     analognas-nb201 the analog-nasbench package      cifar10                     baseline_accuracy
+    cbm-mobilenet  Results_MobileNet.json           cifar10                     mean
+    cbm-resnet     Results_ResNet.json              cifar10                     mean
     ============== ================================ =========================== ==============
 
     Args:
@@ -79,4 +84,6 @@ def load_benchmark(
         return load_nb201_csv(chosen, data_dir)
     if name == "ofa-mbv3":
         return load_ofa_mbv3(data_dir)
+    if name in CBM_FAMILIES:
+        return load_channel_bench_macro(name, data_dir)
     return load_analognas_nb201()
