@@ -2,7 +2,8 @@
 
 Runs ``cg_predict.evaluate`` in setting (a) once per readout and target with the same seeds,
 source cells and epochs, and prints the SRCC of every learned method per shot count next to the
-best proxy. This is how ``DEFAULT_MODEL``'s readout (``"mean-sum"``) was chosen.
+best proxy (an oracle choice, picked on the test cells). This is how ``EncoderConfig``'s default
+readout (``"mean-sum"``) was chosen.
 
 Usage: python tools/compare_readouts.py [--targets nb101,nb201,nb301] [--readouts mean,mean-sum]
        [--seeds 2] [--source-cells 2000] [--epochs 15] [--json out.json]
@@ -11,12 +12,12 @@ Usage: python tools/compare_readouts.py [--targets nb101,nb201,nb301] [--readout
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 
 from cg_ir import atomic_output
-from cg_predict.evaluate import DEFAULT_MODEL, evaluate
+from cg_predict.encoder import EncoderConfig
+from cg_predict.evaluate import ProtocolConfig, SourceTraining, evaluate
 
 METHODS = ("gnn-fine-tune", "gnn-head", "gnn-target-only", "gbm-flops-params-proxies")
 
@@ -36,43 +37,21 @@ def main(argv: list[str] | None = None) -> int:
     report = []
     for target in args.targets.split(","):
         for readout in args.readouts.split(","):
-            model = copy.deepcopy(DEFAULT_MODEL)
-            model["encoder"]["readout"] = readout
+            source = SourceTraining(
+                encoder=EncoderConfig(readout=readout), cells=args.source_cells, epochs=args.epochs
+            )
+            config = ProtocolConfig.full(
+                target, shots=tuple(shots), seeds=args.seeds, settings="a", source=source
+            )
             start = time.perf_counter()
-            result = evaluate(
-                target,
-                shots=shots,
-                seeds=args.seeds,
-                setting="a",
-                model=model,
-                source_limit=args.source_cells,
-                epochs=args.epochs,
-                progress=False,
-            )
-            rows = [r for r in result["results"] if r["unit"] == "class"]  # headline unit
-            best = {
-                k: max(
-                    (r["srcc_mean"], r["method"][6:])
-                    for r in rows
-                    if r["method"].startswith("proxy:") and r["shots"] == k
-                )
-                for k in shots
-            }
+            result = evaluate(config, progress=False)
             print(f"{target} readout={readout} ({time.perf_counter() - start:.0f} s)")
-            for method in METHODS:
-                cells = []
-                for k in shots:
-                    row = next((r for r in rows if r["method"] == method and r["shots"] == k), None)
-                    if row is None or row["srcc_mean"] is None:
-                        cells.append(f"{k}: -")
-                    else:
-                        cells.append(f"{k}: {row['srcc_mean']:+.3f}")
-                print(f"  {method:26} " + "  ".join(cells))
-            print(
-                "  best proxy                 "
-                + "  ".join(f"{k}: {v:+.3f} ({n})" for k, (v, n) in best.items())
-            )
-            report.append({"target": target, "readout": readout, "results": rows})
+            header, rows = result.table("a", METHODS)  # per isomorphism class, the headline
+            for column, name in enumerate(header[1:], start=1):
+                cells = "  ".join(f"{row[0]}: {row[column]}" for row in rows)
+                print(f"  {name:26} {cells}")
+            summary = [r.to_dict() for r in result.rows("a")]
+            report.append({"target": target, "readout": readout, "results": summary})
     if args.json:
         with atomic_output(args.json) as handle:
             handle.write(json.dumps(report, indent=1).encode("utf-8"))

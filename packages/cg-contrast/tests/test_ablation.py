@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import pytest
 
@@ -9,12 +8,11 @@ import cg_contrast.ablation as ablation
 from cg_contrast.ablation import (
     AblationConfig,
     ablation_rows,
-    best_proxy,
     run_ablation,
-    summary_row,
     supervised_control,
 )
 from cg_contrast.errors import InvalidArgumentError
+from cg_predict.evaluate import EvaluationResult, ProtocolConfig, SourceTraining
 
 TINY = AblationConfig(
     targets=("nb201",),
@@ -43,10 +41,27 @@ def test_pretrain_overrides_reach_the_pretrain_config() -> None:
     assert (config.method, config.epochs, config.batch_size) == ("augment", 1, 16)
 
 
+def test_the_evaluation_of_a_target_is_a_protocol_config(tmp_path) -> None:
+    encoder = tmp_path / "retrieval.pt"
+    config = TINY.protocol("nb201", [encoder])
+    assert config == ProtocolConfig.quick(
+        "nb201",
+        dataset="cifar10",
+        shots=(0, 5),
+        seeds=1,
+        settings="a",
+        encoders=(str(encoder),),
+        source=SourceTraining.quick(cells=40, epochs=1),
+    )
+    full = AblationConfig().protocol("nb101", [])
+    assert (full.seeds, full.source.cells, full.source.epochs) == (5, 2000, 25)
+    assert full.mode == "full" and full.unfreeze_encoder and full.settings == ("a",)
+    # no cap given: the mode's default cap
+    capless = dataclasses.replace(TINY, source_cells=None).protocol("nb201", [])
+    assert capless.source.cells == SourceTraining.quick().cells
+
+
 @pytest.mark.needs_data
-@pytest.mark.skipif(
-    not os.environ.get("CGNAS_DATA_DIR"), reason="CGNAS_DATA_DIR is not set (CI sets it)"
-)
 def test_ablation_compares_every_method_and_resumes(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
     first = run_ablation(TINY, tmp_path / "work", progress=False)
@@ -76,7 +91,7 @@ def test_ablation_compares_every_method_and_resumes(tmp_path, monkeypatch) -> No
 
     monkeypatch.setattr(ablation, "pretrain_encoder", fail)
     again = run_ablation(TINY, tmp_path / "work", progress=False)
-    assert again["nb201"]["runs"] == first["nb201"]["runs"]
+    assert again["nb201"].runs == first["nb201"].runs
     # an encoder of another pool is not reused
     with pytest.raises(AssertionError, match="pretrained again"):
         run_ablation(
@@ -86,43 +101,65 @@ def test_ablation_compares_every_method_and_resumes(tmp_path, monkeypatch) -> No
         )
 
 
+def _result(rows: list[tuple[str, int, float | None, str, float | None]]) -> EvaluationResult:
+    """An evaluate result of setting a whose summary rows have these SRCC means and stds.
+
+    Each row is two seeds, ``mean - std / sqrt 2`` and ``mean + std / sqrt 2`` (so the sample
+    std is ``std``), or one seed where ``std`` is None.
+    """
+    runs = []
+    for method, shots, mean, unit, std in rows:
+        offsets = [0.0] if std is None or mean is None else [-std / 2**0.5, std / 2**0.5]
+        for seed, offset in enumerate(offsets):
+            srcc = None if mean is None else mean + offset
+            runs.append(
+                {
+                    "setting": "a",
+                    "method": method,
+                    "shots": shots,
+                    "unit": unit,
+                    "seed": seed,
+                    "test_size": 10,
+                    "srcc": srcc,
+                    "kendall": srcc,
+                }
+            )
+    shots = sorted({r[1] for r in rows})
+    return EvaluationResult.from_runs({"shots": shots, "settings": ["a"]}, "h", None, {}, runs)
+
+
 def _row(
     method: str, shots: int, srcc: float | None, unit: str = "class", std: float | None = 0.01
-):  # type: ignore[no-untyped-def]
-    return {"method": method, "shots": shots, "unit": unit, "srcc_mean": srcc, "srcc_std": std}
+) -> tuple[str, int, float | None, str, float | None]:
+    return (method, shots, srcc, unit, std)
 
 
-def test_best_proxy_and_summary_rows_read_an_evaluate_result() -> None:
-    result = {
-        "results": [
+def test_the_proxy_column_is_the_oracle_best_proxy_per_class() -> None:
+    result = _result(
+        [
             _row("proxy:nwot", 0, 0.7),
             _row("proxy:flops", 0, 0.8),
             _row("proxy:flops", 0, 0.95, unit="row"),  # twins counted again: not the headline
             _row("proxy:snip", 0, None),
-            _row("proxy:nwot", 10, 0.6),
-            _row("gnn-fine-tune", 10, 0.5),
-            _row("gnn-fine-tune", 10, 0.4, unit="row"),
+            _row("gnn-fine-tune", 0, 0.5),
         ]
-    }
-    assert best_proxy(result, 0) == (0.8, "flops")
-    assert best_proxy(result, 20) is None
-    assert summary_row(result, "gnn-fine-tune", 10)["srcc_mean"] == 0.5  # type: ignore[index]
-    assert summary_row(result, "gnn-fine-tune", 10, "row")["srcc_mean"] == 0.4  # type: ignore[index]
-    assert summary_row(result, "gnn-fine-tune", 0) is None
+    )
     assert supervised_control(result) == "gnn-fine-tune"
+    header, rows = ablation_rows(result, [])
+    assert header[-1] == "best proxy (oracle: best on the test cells)"
+    assert rows == [["0", "0.500 ± 0.010", "0.800 (flops)"]]
 
 
 def test_unfrozen_runs_compare_cl_with_the_two_stage_control() -> None:
-    result = {
-        "config": {"shots": [0]},
-        "results": [
+    result = _result(
+        [
             _row("gnn-fine-tune", 0, 0.5),
             _row("supervised-2stage-fine-tune", 0, 0.6, std=None),
-            _row("supervised-2stage-fine-tune", 0, 0.4, unit="row"),
+            _row("supervised-2stage-fine-tune", 0, 0.4, unit="row", std=None),
             _row("cl-retrieval-fine-tune", 0, 0.7),
             _row("proxy:flops", 0, 0.3),
-        ],
-    }
+        ]
+    )
     assert supervised_control(result) == "supervised-2stage-fine-tune"
     header, rows = ablation_rows(result, ["retrieval"])
     assert header == [

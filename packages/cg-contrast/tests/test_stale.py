@@ -128,4 +128,4 @@ def test_an_ablation_dir_of_other_code_is_refused_then_forced(tmp_path, monkeypa
     )
     forced = run_ablation(TINY, work, progress=False, force=True)
     assert len(pretrained) == 1
-    assert forced["nb201"]["code_digest"] != first["nb201"]["code_digest"]
+    assert forced["nb201"].code_digest != first["nb201"].code_digest

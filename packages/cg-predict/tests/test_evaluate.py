@@ -20,6 +20,8 @@ from cg_predict.errors import InvalidArgumentError
 from cg_predict.evaluate import (
     CellSet,
     FewShotSplit,
+    ProtocolConfig,
+    SourceTraining,
     TargetLeakError,
     check_no_target_labels,
     class_ids,
@@ -27,15 +29,20 @@ from cg_predict.evaluate import (
     few_shot_split,
 )
 from cg_predict.evaluate._protocol import _train_source
-from cg_predict.evaluate._results import config_hash, load_finished, summarize_runs, write_json
+from cg_predict.evaluate._results import (
+    EvaluationResult,
+    config_hash,
+    load_finished,
+    summarize_runs,
+    write_json,
+)
 from cg_predict.evaluate._seed_run import Models, View, seed_rows
 from cg_predict.evaluate.cli import register_evaluate
 from cg_predict.graphs import GraphSet
+from cg_predict.head import HeadConfig
 from cg_predict.model import PredictorNet
 from cg_predict.proxies import NETWORK_PROXIES, compute_proxies
 from cg_predict.training import embed
-
-DATA_DIR = os.environ.get("CGNAS_DATA_DIR", "")
 
 
 @pytest.mark.property
@@ -87,15 +94,7 @@ def test_leak_guard() -> None:
 
 def test_target_cannot_be_a_source() -> None:
     with pytest.raises(InvalidArgumentError, match="cannot be a source"):
-        evaluate("nb201", sources=["nb101", "nb201"], seeds=1)
-    with pytest.raises(InvalidArgumentError, match="no dataset"):
-        evaluate("nb101", dataset="cifar100")
-    with pytest.raises(InvalidArgumentError, match="shots"):
-        evaluate("nb101", shots=[1])
-    with pytest.raises(InvalidArgumentError, match="no test setting"):
-        evaluate("ofa-mbv3", setting="a")
-    with pytest.raises(InvalidArgumentError, match="live_sample_size"):
-        evaluate("nb301", live_sample_size=-1)
+        ProtocolConfig("nb201", sources=("nb101", "nb201"), seeds=1)
 
 
 def test_results_file_roundtrip(tmp_path) -> None:
@@ -117,18 +116,18 @@ def test_results_file_roundtrip(tmp_path) -> None:
         for s, v in enumerate([0.5, -0.3])
     ]
     rows = summarize_runs(runs)
-    assert rows[0]["srcc_mean"] == pytest.approx(0.1)  # signs kept, not absolute values
-    assert rows[0]["srcc_std"] == pytest.approx(np.std([0.5, -0.3], ddof=1))  # sample std
-    assert rows[0]["srcc_std"] == pytest.approx(0.565685425)  # not the population 0.4
-    assert rows[0]["unit"] == "class"
-    assert summarize_runs(runs[:1])[0]["srcc_std"] is None  # one seed: no spread
+    assert rows[0].srcc_mean == pytest.approx(0.1)  # signs kept, not absolute values
+    assert rows[0].srcc_std == pytest.approx(np.std([0.5, -0.3], ddof=1))  # sample std
+    assert rows[0].srcc_std == pytest.approx(0.565685425)  # not the population 0.4
+    assert rows[0].unit == "class"
+    assert summarize_runs(runs[:1])[0].srcc_std is None  # one seed: no spread
     # a unit is its own row: per class and per row never share a mean
     both = summarize_runs([*runs, *({**r, "unit": "row", "srcc": 0.9} for r in runs)])
-    assert [(r["unit"], r["srcc_mean"]) for r in both] == [
-        ("class", rows[0]["srcc_mean"]),
+    assert [(r.unit, r.srcc_mean) for r in both] == [
+        ("class", rows[0].srcc_mean),
         ("row", 0.9),
     ]
-    assert rows[0]["per_seed"]["srcc"] == [0.5, -0.3]
+    assert rows[0].per_seed["srcc"] == [0.5, -0.3]
     digest = config_hash({"x": 1})
     path = tmp_path / "r.json"
     write_json(path, {"config_hash": digest, "runs": runs, "bad": float("nan")})
@@ -152,17 +151,20 @@ def test_cli_reports_errors(tmp_path, capsys) -> None:
     assert "cannot be a source" in capsys.readouterr().err
 
 
-TINY = dict(
-    sources=["nb201"],
-    shots=[0, 5],
-    seeds=2,
-    setting="a",
-    quick=True,
+TINY_SOURCE = SourceTraining.quick(
+    encoder=EncoderConfig(dim=16, op_dim=8, num_layers=2),
+    head=HeadConfig(hidden=(16,)),
     epochs=1,
+    cells=40,
+)
+TINY = ProtocolConfig.quick(
+    "nb301",
+    sources=("nb201",),
+    shots=(0, 5),
+    seeds=2,
+    settings="a",
     fine_tune_epochs=2,
-    source_limit=40,
-    model={"encoder": {"dim": 16, "op_dim": 8, "num_layers": 2}, "head": {"hidden": [16]}},
-    progress=False,
+    source=TINY_SOURCE,
 )
 
 
@@ -180,7 +182,6 @@ def _spy_on_fit(monkeypatch, record) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.needs_data
-@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
 def test_tiny_run_is_deterministic_and_resumable(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
     seen_groups: list[str] = []
@@ -189,11 +190,11 @@ def test_tiny_run_is_deterministic_and_resumable(tmp_path, monkeypatch) -> None:
     _spy_on_fit(monkeypatch, lambda model, families: seen_groups.extend(families))
     encoder = Encoder(EncoderConfig(dim=16, op_dim=8, num_layers=2))
     save_encoder(tmp_path / "enc.pt", encoder, {"pretraining_method": "cl"})
-    tiny = {**TINY, "encoder_path": tmp_path / "enc.pt"}
+    tiny = dataclasses.replace(TINY, encoders=(str(tmp_path / "enc.pt"),))
     out = tmp_path / "r.json"
-    first = evaluate("nb301", out=out, **tiny)
+    first = evaluate(tiny, out=out, progress=False)
     assert seen_groups and {g.split("/")[0] for g in seen_groups} == {"nb201"}
-    methods = {r["method"] for r in first["results"]}
+    methods = {r.method for r in first.results}
     assert {
         "gnn-fine-tune",
         "gnn-head",
@@ -204,22 +205,20 @@ def test_tiny_run_is_deterministic_and_resumable(tmp_path, monkeypatch) -> None:
         "cl-fine-tune",
         "cl-head",
     } <= methods
-    rows = [r for r in first["results"] if r["method"] == "gnn-fine-tune" and r["shots"] == 5]
-    assert [r["unit"] for r in rows] == ["class", "row"]
-    assert (
-        len(rows[0]["per_seed"]["srcc"]) == 2 and 700 < rows[0]["test_size"] <= rows[1]["test_size"]
-    )
-    assert json.loads(out.read_text())["results"] == first["results"]
+    rows = first.rows("a", method="gnn-fine-tune", shots=5, unit=None)
+    assert [r.unit for r in rows] == ["class", "row"]
+    assert len(rows[0].per_seed["srcc"]) == 2 and 700 < rows[0].test_size <= rows[1].test_size
+    assert EvaluationResult.read(out).results == first.results
     # same seed, same numbers: a fresh run (source model retrained) gives identical results
     for trained in (tmp_path / "cache" / "evaluate").glob("source-*.pt"):
         trained.unlink()
     out2 = tmp_path / "r2.json"
-    second = evaluate("nb301", out=out2, **tiny)
-    assert second["runs"] == first["runs"]
+    second = evaluate(tiny, out=out2, progress=False)
+    assert second.runs == first.runs
     # resuming: every (setting, seed) is finished, so nothing is recomputed
     monkeypatch.setattr(protocol, "few_shot_split", None)  # would fail if called
-    third = evaluate("nb301", out=out2, **tiny)
-    assert third["runs"] == first["runs"]
+    third = evaluate(tiny, out=out2, progress=False)
+    assert third.runs == first.runs
 
 
 def _tiny_encoder(path, method: str) -> None:  # type: ignore[no-untyped-def]
@@ -228,7 +227,6 @@ def _tiny_encoder(path, method: str) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.needs_data
-@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
 def test_several_encoders_share_one_run_and_can_be_unfrozen(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
     frozen_during_fit: list[bool] = []
@@ -240,49 +238,54 @@ def test_several_encoders_share_one_run_and_can_be_unfrozen(tmp_path, monkeypatc
     )
     _tiny_encoder(tmp_path / "a.pt", "cl-a")
     _tiny_encoder(tmp_path / "b.pt", "cl-b")
-    tiny = {**TINY, "seeds": 1, "encoder_path": [tmp_path / "a.pt", tmp_path / "b.pt"]}
-    result = evaluate("nb301", unfreeze_encoder=True, **tiny)
-    methods = {r["method"] for r in result["results"]}
+    tiny = dataclasses.replace(
+        TINY,
+        seeds=1,
+        encoders=(str(tmp_path / "a.pt"), str(tmp_path / "b.pt")),
+        unfreeze_encoder=True,
+    )
+    result = evaluate(tiny, progress=False)
+    methods = {r.method for r in result.results}
     assert {"gnn-fine-tune", "cl-a-fine-tune", "cl-a-head", "cl-b-fine-tune"} <= methods
     # the CL models' two-stage schedule has its supervised control, with as many fits
     assert {"supervised-2stage-fine-tune", "supervised-2stage-head"} <= methods
     # supervised: one end-to-end fit; its control two; each encoder: frozen head fit, then
     # unfrozen fit
     assert frozen_during_fit == [False, False, False, True, False, True, False]
-    assert set(result["metadata"]["source_training"]["supervised-2stage"]) >= {
+    assert set(result.metadata["source_training"]["supervised-2stage"]) >= {
         "fit",
         "fit_unfrozen",
     }
-    assert set(result["metadata"]["source_training"]["cl-a"]) >= {"fit", "fit_unfrozen"}
-    assert result["config"]["unfreeze_encoder"] is True
+    assert set(result.metadata["source_training"]["cl-a"]) >= {"fit", "fit_unfrozen"}
+    assert result.config["unfreeze_encoder"] is True
 
 
 def test_encoders_must_add_distinct_rows(tmp_path) -> None:
     _tiny_encoder(tmp_path / "a.pt", "cl-a")
     _tiny_encoder(tmp_path / "b.pt", "cl-a")
+    tiny = dataclasses.replace(TINY, encoders=(str(tmp_path / "a.pt"), str(tmp_path / "b.pt")))
     with pytest.raises(InvalidArgumentError, match="distinct pretraining methods"):
-        evaluate("nb301", **{**TINY, "encoder_path": [tmp_path / "a.pt", tmp_path / "b.pt"]})
+        evaluate(tiny, progress=False)
 
 
 @pytest.mark.needs_data
-@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
 def test_setting_b_scores_live_proxies_on_a_sample(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
-    tiny = {**TINY, "setting": "b", "seeds": 1, "live_sample_size": 4}
-    result = evaluate("nb301", **tiny)
-    assert result["config"]["settings"] == ["b", "b-live"]
+    tiny = dataclasses.replace(TINY, settings=("b",), seeds=1, live_sample_size=4)
+    result = evaluate(tiny, progress=False)
+    assert result.settings == ("b", "b-live")
     by_setting: dict[str, set[str]] = {}
-    for row in result["results"]:
-        by_setting.setdefault(row["setting"], set()).add(row["method"])
+    for row in result.results:
+        by_setting.setdefault(row.setting, set()).add(row.method)
     live = {f"proxy:{p}" for p in NETWORK_PROXIES}
     assert live <= by_setting["b-live"] and not live & by_setting["b"]
     assert {"gnn-fine-tune", "gbm-flops-params-proxies", "proxy:flops"} <= by_setting["b-live"]
-    sizes = {r["test_size"] for r in result["results"] if r["setting"] == "b-live"}
+    sizes = {r.test_size for r in result.rows("b-live", unit=None)}
     assert sizes and max(sizes) <= 4
     # the scores come back from the on-disk cache: same numbers without recomputing
     monkeypatch.setattr("cg_predict.proxies.agreement.compute_proxies", _cached_only)
-    again = evaluate("nb301", **tiny)
-    assert again["runs"] == result["runs"]
+    again = evaluate(tiny, progress=False)
+    assert again.runs == result.runs
 
 
 def _cached_only(*args, cache, **kwargs):  # type: ignore[no-untyped-def]
@@ -315,7 +318,7 @@ def test_rows_are_scored_per_isomorphism_class_and_per_row() -> None:
     cells = _twin_cells(hashes, [0.0] * 9 + [50.0, 1.0, 2.0, 3.0], [4.0] * 10 + [1.0, 2.0, 3.0])
     test = np.arange(len(hashes))
     split = FewShotSplit({0: np.zeros(0, np.int64)}, test)
-    net = PredictorNet.from_config(TINY["model"])  # type: ignore[arg-type]
+    net = PredictorNet.from_config(TINY_SOURCE.model())
     trained = Models({"gnn": net}, {"gnn": torch.from_numpy(embed(net.encoder, cells.graphs))}, {})
     view = View("a", np.ones(len(test), dtype=bool), cells.proxies)
     runs = seed_rows(trained, cells, split, [view], np.zeros((13, 1)), {}, 0, "cpu")
@@ -329,7 +332,7 @@ def test_rows_are_scored_per_isomorphism_class_and_per_row() -> None:
     }
     assert by["gnn-head", "class"]["test_size"] == 4
     rows = summarize_runs(runs)
-    assert [(r["method"], r["unit"]) for r in rows][-2:] == [
+    assert [(r.method, r.unit) for r in rows][-2:] == [
         ("proxy:p", "class"),
         ("proxy:p", "row"),
     ]
@@ -340,13 +343,12 @@ def test_supervised_two_stage_control_fits_the_whole_network_twice(tmp_path, mon
     hashes = [f"h{i % 9}" for i in range(24)]
     source = _twin_cells(hashes, list(np.linspace(0.0, 1.0, 24)), [0.0] * 24)
     source = dataclasses.replace(source, family="nb201")
-    config = PredictorNet.from_config(TINY["model"]).config()
-    train = {"epochs": 2, "lr": 1e-3, "loss": "mse", "batch_size": 8, "patience": None}
+    train = dataclasses.replace(TINY_SOURCE, epochs=2, loss="mse", batch_size=8)
     fits: list[bool] = []
     _spy_on_fit(
         monkeypatch, lambda model, _: fits.append(all(p.requires_grad for p in model.parameters()))
     )
-    _, one = _train_source([source], "nb301", config, None, train, "cpu", False)
-    _, two = _train_source([source], "nb301", config, None, train, "cpu", False, second_stage=True)
+    _, one = _train_source([source], "nb301", train, None, "cpu", False)
+    _, two = _train_source([source], "nb301", train, None, "cpu", False, second_stage=True)
     assert fits == [True, True, True]  # one fit, then two, every one of the whole network
     assert "fit_unfrozen" not in one and two["fit_unfrozen"]["epochs_run"] == 2

@@ -7,8 +7,8 @@ resume (or, with ``force``, recompute).
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +17,22 @@ import pytest
 import cg_ir.provenance
 import cg_predict.evaluate._protocol as protocol
 from cg_ir import families
+from cg_predict.encoder import EncoderConfig
 from cg_predict.errors import StaleResultError
-from cg_predict.evaluate import evaluate
+from cg_predict.evaluate import ProtocolConfig, SourceTraining, evaluate
 from cg_predict.evaluate._results import config_hash, load_finished, write_json
 from cg_predict.evaluate._targets import CellSet, graphs_with_costs
 from cg_predict.graphs import GraphSet, family_graphs
-from cg_predict.model import PredictorNet
+from cg_predict.head import HeadConfig
 from cg_predict.proxies import ProxyCache, compute_proxies
 
-DATA_DIR = os.environ.get("CGNAS_DATA_DIR", "")
 NB201_KEYS = ["(0, 1, 2, 3, 4, 0)", "(2, 2, 3, 2, 3, 0)", "(4, 4, 4, 4, 4, 4)"]
+TINY_SOURCE = SourceTraining.quick(
+    encoder=EncoderConfig(dim=8, op_dim=4, num_layers=1),
+    head=HeadConfig(hidden=(8,)),
+    epochs=1,
+    cells=40,
+)
 
 
 def code_changed(monkeypatch: pytest.MonkeyPatch, edit: str = "edited") -> None:
@@ -101,16 +107,13 @@ def test_source_model_is_retrained_after_a_code_change(tmp_path, monkeypatch, to
         labels,
         GraphSet.from_graphs(graphs, hashes=True),
     )
-    config = PredictorNet.from_config(
-        {"encoder": {"dim": 8, "op_dim": 4, "num_layers": 1}, "head": {"hidden": [8]}}
-    ).config()
-    train = {"epochs": 1, "lr": 1e-3, "loss": "mse", "batch_size": 8, "patience": 1}
+    train = dataclasses.replace(TINY_SOURCE, loss="mse", batch_size=8, patience=1)
     fits: list[int] = []
     real_fit = protocol.fit
     monkeypatch.setattr(protocol, "fit", lambda *a, **kw: fits.append(1) or real_fit(*a, **kw))
 
     def train_source() -> None:
-        protocol._train_source([cells], "nb301", config, None, train, "cpu", False)
+        protocol._train_source([cells], "nb301", train, None, "cpu", False)
 
     train_source()
     train_source()
@@ -153,49 +156,44 @@ def test_evaluate_cli_has_force() -> None:
     assert args.force is True
 
 
-TINY = dict(
-    sources=["nb201"],
-    shots=[0, 5],
+TINY = ProtocolConfig.quick(
+    "nb301",
+    sources=("nb201",),
+    shots=(0, 5),
     seeds=1,
-    setting="a",
-    quick=True,
-    epochs=1,
+    settings="a",
     fine_tune_epochs=2,
-    source_limit=40,
     live_sample_size=0,
-    model={"encoder": {"dim": 8, "op_dim": 4, "num_layers": 1}, "head": {"hidden": [8]}},
-    progress=False,
+    source=TINY_SOURCE,
 )
 
 
 @pytest.mark.needs_data
-@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
 def test_evaluate_refuses_to_resume_results_of_other_code(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "r.json"
-    first = evaluate("nb301", out=out, **TINY)
-    assert json.loads(out.read_text())["code_digest"] == first["code_digest"]
+    first = evaluate(TINY, out=out, progress=False)
+    assert json.loads(out.read_text())["code_digest"] == first.code_digest
     code_changed(monkeypatch)
     with pytest.raises(StaleResultError, match=str(out)):
-        evaluate("nb301", out=out, **TINY)
-    assert json.loads(Path(out).read_text())["runs"] == first["runs"]  # left untouched
-    forced = evaluate("nb301", out=out, force=True, **TINY)
-    assert forced["code_digest"] != first["code_digest"]
-    assert json.loads(out.read_text())["code_digest"] == forced["code_digest"]
+        evaluate(TINY, out=out, progress=False)
+    assert json.loads(Path(out).read_text())["runs"] == list(first.runs)  # left untouched
+    forced = evaluate(TINY, out=out, force=True, progress=False)
+    assert forced.code_digest != first.code_digest
+    assert json.loads(out.read_text())["code_digest"] == forced.code_digest
 
 
 @pytest.mark.needs_data
-@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
 def test_a_proxy_agreement_run_of_other_code_is_refused_or_forced(tmp_path, monkeypatch) -> None:
     from cg_predict.proxies.agreement import proxy_agreement
 
     out = tmp_path / "agreement.json"
     run = dict(names=["params", "nwot"], batch_size=4, out=out)
-    first = proxy_agreement(2, 0, DATA_DIR, **run)
+    first = proxy_agreement(2, 0, None, **run)
     assert json.loads(out.read_text())["code_digest"] == first["code_digest"]
     code_changed(monkeypatch)
     with pytest.raises(StaleResultError, match="--force"):
-        proxy_agreement(2, 0, DATA_DIR, **run)
-    forced = proxy_agreement(2, 0, DATA_DIR, force=True, **run)
+        proxy_agreement(2, 0, None, **run)
+    forced = proxy_agreement(2, 0, None, force=True, **run)
     assert forced["code_digest"] != first["code_digest"]
     assert forced["cells"].keys() == first["cells"].keys()

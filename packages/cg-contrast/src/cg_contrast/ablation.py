@@ -27,7 +27,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cg_contrast.errors import InvalidArgumentError, StaleResultError
 from cg_contrast.pipeline import PRETRAINING_METHODS, pretrain_encoder
@@ -35,17 +35,21 @@ from cg_contrast.pools import DEFAULT_FAMILIES
 from cg_contrast.pretrain import METHODS, PRETRAIN_CODE, PretrainConfig
 from cg_ir.provenance import code_digest
 
+if TYPE_CHECKING:  # cg_predict.evaluate loads torch and the benchmark tables: when run
+    from cg_predict.evaluate import EvaluationResult, ProtocolConfig
+
 __all__ = [
+    "ABLATION_SETTING",
     "ABLATION_TARGETS",
     "AblationConfig",
     "ablation_rows",
-    "best_proxy",
     "run_ablation",
-    "summary_row",
     "supervised_control",
 ]
 
 ABLATION_TARGETS = ("nb101", "nb201", "nb301")
+# the NAS-Bench-Suite-Zero test cells (CIFAR-10), where every proxy has a real-data score
+ABLATION_SETTING = "a"
 # cg_predict.evaluate's rows of the supervised control of the two-stage (unfrozen) schedule
 TWO_STAGE_ROWS = "supervised-2stage-fine-tune"
 _FORCE_FIX = (
@@ -71,7 +75,8 @@ class AblationConfig:
         unfreeze_encoder: after the head has learnt the sources on the frozen pretrained
             encoder, train the whole network on them too (the book compares both; results
             go to ``<target>.json``, frozen ones to ``<target>-frozen.json``).
-        quick: ``cg_predict.evaluate``'s quick mode (fewer test cells and source epochs).
+        quick: start from ``ProtocolConfig.quick``'s defaults instead of ``.full``'s (the
+            fields above override them; ``protocol``).
     """
 
     targets: tuple[str, ...] = ABLATION_TARGETS
@@ -97,6 +102,28 @@ class AblationConfig:
             raise InvalidArgumentError(
                 f"unknown targets {bad}; valid: {', '.join(ABLATION_TARGETS)}"
             )
+
+    def protocol(self, target: str, encoders: Sequence[str | os.PathLike[str]]) -> ProtocolConfig:
+        """The ``cg_predict.evaluate`` run of ``target`` with ``encoders`` (setting a, CIFAR-10).
+
+        ``source_cells`` None keeps the mode's default (quick: 600 per family; full: all).
+        """
+        from cg_predict.evaluate import ProtocolConfig, SourceTraining
+
+        source: dict[str, Any] = {"epochs": self.source_epochs}
+        if self.source_cells is not None:
+            source["cells"] = self.source_cells
+        make = ProtocolConfig.quick if self.quick else ProtocolConfig.full
+        return make(
+            target,
+            dataset="cifar10",
+            shots=self.shots,
+            seeds=self.seeds,
+            settings=(ABLATION_SETTING,),
+            encoders=tuple(os.fspath(p) for p in encoders),
+            unfreeze_encoder=self.unfreeze_encoder,
+            source=(SourceTraining.quick if self.quick else SourceTraining)(**source),
+        )
 
     def pretrain_config(self, method: str) -> PretrainConfig:
         """The :class:`PretrainConfig` of ``method`` (``pretrain`` overrides its fields)."""
@@ -173,7 +200,7 @@ def run_ablation(
     device: str = "cpu",
     progress: bool = True,
     force: bool = False,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, EvaluationResult]:
     """Pretrain the missing encoders, evaluate every target; ``{target: evaluate result}``.
 
     Args:
@@ -201,20 +228,12 @@ def run_ablation(
         if not _encoder_is_done(path, pretrain_config, config, force):
             _pretrain(path, pretrain_config, config, force, device, progress)
         encoders.append(path)
+    suffix = "" if config.unfreeze_encoder else "-frozen"
     return {
         target: evaluate(
-            target,
-            "cifar10",
-            shots=config.shots,
-            seeds=config.seeds,
-            setting="a",
-            encoder_path=encoders,
-            unfreeze_encoder=config.unfreeze_encoder,
-            quick=config.quick,
+            config.protocol(target, encoders),
             data_dir=data_dir,
-            out=work / f"{target}{'' if config.unfreeze_encoder else '-frozen'}.json",
-            epochs=config.source_epochs,
-            source_limit=config.source_cells,
+            out=work / f"{target}{suffix}.json",
             device=device,
             progress=progress,
             force=force,
@@ -223,58 +242,21 @@ def run_ablation(
     }
 
 
-def summary_row(
-    result: dict[str, Any], method: str, shots: int, unit: str = "class"
-) -> dict[str, Any] | None:
-    """The ``results`` row of ``method`` at ``shots`` in an evaluate result (None if absent).
-
-    ``unit="class"`` (the headline) is scored on one row per isomorphism class of the test
-    cells; ``unit="row"`` on every test cell.
-    """
-    return next(
-        (
-            r
-            for r in result["results"]
-            if r["method"] == method and r["shots"] == shots and r["unit"] == unit
-        ),
-        None,
-    )
-
-
-def best_proxy(result: dict[str, Any], shots: int) -> tuple[float, str] | None:
-    """``(mean SRCC, proxy name)`` of the best proxy on the test cells of ``shots``.
-
-    An oracle choice: the proxy is picked by its SRCC on the very test cells it is reported
-    on (per isomorphism class), which no label-free method could do; label it so.
-    """
-    scored = [
-        (r["srcc_mean"], r["method"].removeprefix("proxy:"))
-        for r in result["results"]
-        if r["method"].startswith("proxy:")
-        and r["shots"] == shots
-        and r["unit"] == "class"
-        and r["srcc_mean"] is not None
-    ]
-    return max(scored, default=None)
-
-
-def _cell(result: dict[str, Any], method: str, shots: int) -> str:
+def _cell(result: EvaluationResult, method: str, shots: int) -> str:
     """Per-class ``mean ± std`` (no std for one seed); the per-row mean where it differs."""
-    row = summary_row(result, method, shots)
-    if row is None or row["srcc_mean"] is None:
+    row = result.find(ABLATION_SETTING, method, shots)
+    if row is None or row.srcc_mean is None:
         return "–"
-    text = f"{row['srcc_mean']:.3f}"
-    if row["srcc_std"] is not None:
-        text += f" ± {row['srcc_std']:.3f}"
-    per_row = summary_row(result, method, shots, "row")
-    if per_row is not None and per_row["srcc_mean"] is not None:
-        if f"{per_row['srcc_mean']:.3f}" != f"{row['srcc_mean']:.3f}":
-            text += f" [rows {per_row['srcc_mean']:.3f}]"
+    text = row.srcc_text(signed=False)
+    per_row = result.find(ABLATION_SETTING, method, shots, "row")
+    if per_row is not None and per_row.srcc_mean is not None:
+        if f"{per_row.srcc_mean:.3f}" != f"{row.srcc_mean:.3f}":
+            text += f" [rows {per_row.srcc_mean:.3f}]"
     return text
 
 
 def ablation_rows(
-    result: dict[str, Any], methods: Sequence[str] = METHODS
+    result: EvaluationResult, methods: Sequence[str] = METHODS
 ) -> tuple[list[str], list[list[str]]]:
     """Header and rows (one per shot count) of SRCC: supervised, then each CL, then a proxy.
 
@@ -282,7 +264,7 @@ def ablation_rows(
     brackets where it differs (``_cell``). With ``unfreeze_encoder`` the CL models had two
     source fits; the column ``supervised GNN, 2 stages`` is the supervised control with the
     same two fits (compare CL with it). The last column is the best proxy on the test cells,
-    an oracle choice (``best_proxy``).
+    an oracle choice (``EvaluationResult.best_proxy``).
     """
     two_stage = supervised_control(result) == TWO_STAGE_ROWS
     header = [
@@ -293,29 +275,26 @@ def ablation_rows(
         "best proxy (oracle: best on the test cells)",
     ]
     rows = []
-    for k in result["config"]["shots"]:
-        best = best_proxy(result, k)
+    for k in result.shots:
+        best = result.best_proxy(ABLATION_SETTING, k)
+        proxy = "–" if best is None else f"{best.srcc_mean:.3f} ({best.method[6:]})"
         rows.append(
             [
                 str(k),
                 _cell(result, "gnn-fine-tune", k),
                 *([_cell(result, TWO_STAGE_ROWS, k)] if two_stage else []),
                 *(_cell(result, f"{PRETRAINING_METHODS[m]}-fine-tune", k) for m in methods),
-                "–" if best is None else f"{best[0]:.3f} ({best[1]})",
+                proxy,
             ]
         )
     return header, rows
 
 
-def supervised_control(result: dict[str, Any]) -> str:
+def supervised_control(result: EvaluationResult) -> str:
     """The supervised method a CL method of ``result`` is compared with (as many fits).
 
     ``supervised-2stage-fine-tune`` when the CL encoders were unfrozen for a second source fit
     (the evaluation then trained that control), else ``gnn-fine-tune``.
-
-    Examples:
-        >>> supervised_control({"results": [{"method": "gnn-fine-tune"}]})
-        'gnn-fine-tune'
     """
-    methods = {r["method"] for r in result["results"]}
+    methods = {r.method for r in result.results}
     return TWO_STAGE_ROWS if TWO_STAGE_ROWS in methods else "gnn-fine-tune"

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import torch
 
 from cg_predict.checkpoint import load_checkpoint
-from cg_predict.evaluate import check_model_not_trained_on, train_source_model
+from cg_predict.evaluate import SourceTraining, check_model_not_trained_on, train_source_model
 from cg_predict.model import PredictorNet
 from cg_predict.training import fine_tune, predict
 
@@ -73,8 +73,10 @@ def source_predictor(
 ) -> tuple[PredictorNet, dict[str, Any]]:
     """The model a search on ``family`` starts from, and its metadata.
 
-    Without ``checkpoint``: cg-predict's ``train_source_model`` for ``family`` (``quick``,
-    ``source_cells`` per source family and ``source_epochs`` as there).
+    Without ``checkpoint``: cg-predict's ``train_source_model`` for ``family`` with the
+    protocol's source training (``SourceTraining.quick()`` if ``quick``, else the full-size
+    ``SourceTraining()``; ``source_cells`` per source family and ``source_epochs`` override
+    its ``cells`` and ``epochs``), the one ``cgnas evaluate`` trains.
 
     Raises:
         TargetLeakError: ``checkpoint`` was trained on ``family``'s labels or does not say.
@@ -84,14 +86,12 @@ def source_predictor(
         loaded = load_checkpoint(checkpoint, device)
         check_model_not_trained_on(loaded.metadata, family, f"checkpoint {os.fspath(checkpoint)!r}")
         return loaded.model, loaded.metadata
+    overrides: dict[str, Any] = {"cells": source_cells, "epochs": source_epochs}
+    training = (SourceTraining.quick if quick else SourceTraining)(
+        **{k: v for k, v in overrides.items() if v is not None}
+    )
     model, meta = train_source_model(
-        family,
-        quick=quick,
-        source_limit=source_cells,
-        epochs=source_epochs,
-        data_dir=data_dir,
-        device=device,
-        progress=progress,
+        family, training, data_dir=data_dir, device=device, progress=progress
     )
     check_model_not_trained_on(meta, family, "the source model")
     return model, meta

@@ -1,5 +1,11 @@
 """The leave-one-family-out transfer protocol: ``evaluate`` and ``cgnas evaluate``.
 
+``evaluate(ProtocolConfig.quick(target, ...))`` runs it and returns an ``EvaluationResult``
+(``.row(setting, method, shots)``, ``.best_proxy(...)``, ``.table(...)``, ``r.json``'s
+``to_json()``); ``train_source_model`` is its source training (``SourceTraining``) alone;
+``select_on_sources`` makes model choices for a target on its source families only (nested
+leave-one-family-out).
+
 Examples:
     >>> from cg_predict.evaluate import few_shot_split
     >>> import numpy as np
@@ -22,10 +28,14 @@ from cg_predict.evaluate._leaks import (
 from cg_predict.evaluate._splits import FewShotSplit, class_ids, few_shot_split
 
 if TYPE_CHECKING:  # the same names, for type checkers (at run time they come from _LAZY)
-    from cg_predict.evaluate._protocol import (
-        DEFAULT_MODEL,
-        evaluate,
-        train_source_model,
+    from cg_predict.evaluate._config import DEFAULT_MODEL, ProtocolConfig, SourceTraining
+    from cg_predict.evaluate._protocol import RESULTS_CODE, evaluate, train_source_model
+    from cg_predict.evaluate._results import EvaluationResult, ResultRow
+    from cg_predict.evaluate._selection import (
+        Candidate,
+        Selection,
+        inner_folds,
+        select_on_sources,
     )
     from cg_predict.evaluate._targets import (
         DATASETS,
@@ -38,19 +48,28 @@ if TYPE_CHECKING:  # the same names, for type checkers (at run time they come fr
     )
 
 __all__ = [
+    "Candidate",
     "DATASETS",
     "DEFAULT_MODEL",
     "FAMILIES",
     "SETTINGS",
     "CellSet",
+    "EvaluationResult",
     "FewShotSplit",
+    "ProtocolConfig",
+    "RESULTS_CODE",
+    "ResultRow",
+    "Selection",
+    "SourceTraining",
     "TargetLeakError",
     "check_model_not_trained_on",
     "check_no_target_labels",
     "class_ids",
     "evaluate",
     "few_shot_split",
+    "inner_folds",
     "labelled_families",
+    "select_on_sources",
     "settings_of",
     "source_cells",
     "target_cells",
@@ -61,8 +80,16 @@ __all__ = [
 # the benchmark data, so they load on first use (`cgnas evaluate --help` stays cheap)
 _LAZY = {
     **dict.fromkeys(
-        ("DEFAULT_MODEL", "evaluate", "train_source_model"), "cg_predict.evaluate._protocol"
+        ("DEFAULT_MODEL", "ProtocolConfig", "SourceTraining"), "cg_predict.evaluate._config"
     ),
+    **dict.fromkeys(
+        ("RESULTS_CODE", "evaluate", "train_source_model"), "cg_predict.evaluate._protocol"
+    ),
+    **dict.fromkeys(
+        ("Candidate", "Selection", "inner_folds", "select_on_sources"),
+        "cg_predict.evaluate._selection",
+    ),
+    **dict.fromkeys(("EvaluationResult", "ResultRow"), "cg_predict.evaluate._results"),
     **dict.fromkeys(
         (
             "DATASETS",

@@ -2,7 +2,7 @@
 
 Proxies cost seconds per network on a CPU (NB-201 ~5 s for all seven at batch 32, NB-301 ~9 s,
 OFA-MobileNetV3 ~26 s, NB-101 ~30 s), so setting (b) scores them on a sample of its cells
-(``LIVE_SAMPLE`` full, ``QUICK_LIVE_SAMPLE`` quick). The sample is drawn with a fixed seed,
+(``ProtocolConfig.live_sample_size``), drawn with its own seed (``live_sample_seed``),
 independent of the run seeds; each network is the cg-ir family's module with weights from
 ``init_seed(0, key)`` and one shared synthetic batch (seed 0), as in ``proxy_agreement``. NB-201
 modules have CIFAR-10's 10 classes whatever the target dataset. Scores are cached on disk
@@ -22,28 +22,23 @@ from cg_predict.graphs import cache_dir
 from cg_predict.proxies import DEFAULT_BATCH_SIZE, NETWORK_PROXIES, ProxyCache
 from cg_predict.proxies.agreement import map_cell_proxies
 
-__all__ = ["LIVE_SAMPLE", "QUICK_LIVE_SAMPLE", "QUICK_LIVE_BATCH", "live_proxies", "live_sample"]
-
-LIVE_SAMPLE = 200
-QUICK_LIVE_SAMPLE = 8
-QUICK_LIVE_BATCH = 8
-_LIVE_SEED = 20241
+__all__ = ["live_proxies", "live_sample"]
 
 FloatArray = npt.NDArray[np.float64]
 
 
-def live_sample(n_cells: int, size: int) -> npt.NDArray[np.int64]:
-    """Sorted indices of a seeded sample of ``size`` of ``n_cells`` cells (all if fewer).
+def live_sample(n_cells: int, size: int, seed: int) -> npt.NDArray[np.int64]:
+    """Sorted indices of a sample of ``size`` of ``n_cells`` cells (all if fewer), by ``seed``.
 
     Examples:
-        >>> live_sample(10, 3).tolist() == live_sample(10, 3).tolist()
+        >>> live_sample(10, 3, seed=0).tolist() == live_sample(10, 3, seed=0).tolist()
         True
-        >>> live_sample(2, 5).tolist()
+        >>> live_sample(2, 5, seed=0).tolist()
         [0, 1]
     """
     if size >= n_cells:
         return np.arange(n_cells, dtype=np.int64)
-    rng = np.random.default_rng(_LIVE_SEED)
+    rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n_cells, size=size, replace=False)).astype(np.int64)
 
 

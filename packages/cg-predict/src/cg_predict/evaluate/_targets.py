@@ -8,16 +8,20 @@ Test settings of a target (``SETTINGS``):
 * ``"b"``: large test sets, against FLOPs and params of the cg-ir graphs: NB-101 a seeded
   sample of 5,000 of the 30,001 CSV cells; NB-201 the 4,096 cells without a ``none`` edge
   (the paper's set; 200-epoch test accuracy of the chosen dataset); NB-301 all 725; OFA all
-  2,223 subnets (2,162 distinct networks; twins stay together through the split).
+  2,223 subnets (2,162 distinct networks; twins stay together through the split);
+  Channel-Bench-Macro (``cbm-mobilenet``, ``cbm-resnet``) all 16,384 width configurations of
+  the space (CIFAR-10 test accuracy, mean of 3 runs; every cell its own isomorphism class).
 * ``"b-all"``: NB-201 only, all 15,625 cells.
 
 Labels a source family contributes (one dataset per family, so a family is one
 standardisation group): NB-101 the 30,001-cell CSV (108-epoch CIFAR-10 validation accuracy);
 NB-201 the 4,096 cells without ``none``, CIFAR-10 200-epoch test accuracy; NB-301 the 725
-NAS-Bench-Suite-Zero cells (CIFAR-10); OFA-MobileNetV3 the 2,223 subnets (ImageNet top-1).
+NAS-Bench-Suite-Zero cells (CIFAR-10); OFA-MobileNetV3 the 2,223 subnets (ImageNet top-1);
+Channel-Bench-Macro the 16,384 configurations of the space.
 
-Quick mode samples at most ``QUICK_SOURCE_CELLS`` cells per source family and
-``QUICK_TEST_CELLS`` cells per large test set (seeded, independent of the run seeds).
+``source_cells`` and ``target_cells`` can sample at most ``limit`` cells with ``sample_seed``,
+independent of the run seeds (``ProtocolConfig`` and ``SourceTraining`` say how many and the
+seed).
 """
 
 from __future__ import annotations
@@ -42,8 +46,6 @@ from cg_predict.graphs import GraphSet, cache_dir, cached_graph_set
 __all__ = [
     "DATASETS",
     "FAMILIES",
-    "QUICK_SOURCE_CELLS",
-    "QUICK_TEST_CELLS",
     "SETTINGS",
     "CellSet",
     "settings_of",
@@ -51,19 +53,21 @@ __all__ = [
     "target_cells",
 ]
 
-FAMILIES: tuple[str, ...] = ("nb101", "nb201", "nb301", "ofa-mbv3")
+FAMILIES: tuple[str, ...] = ("nb101", "nb201", "nb301", "ofa-mbv3", "cbm-mobilenet", "cbm-resnet")
 # the datasets of each target; the first is the default
 DATASETS: dict[str, tuple[str, ...]] = {
     "nb101": ("cifar10",),
     "nb201": ("cifar10", "cifar100", "ImageNet16-120"),
     "nb301": ("cifar10",),
     "ofa-mbv3": ("imagenet",),
+    "cbm-mobilenet": ("cifar10",),
+    "cbm-resnet": ("cifar10",),
 }
 SETTINGS: tuple[str, ...] = ("a", "b", "b-all")
-QUICK_SOURCE_CELLS = 600
-QUICK_TEST_CELLS = 1000
+# families whose every labelled cell is in one benchmark table of another name (the others'
+# table is named after the family: ofa-mbv3, cbm-mobilenet, cbm-resnet)
+_WHOLE_TABLE = {"nb301": "zc-nb301"}
 NB101_TEST_CELLS = 5000
-_SAMPLE_SEED = 20240  # fixed: the sampled cells do not change with the run seeds
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -109,8 +113,13 @@ class CellSet:
 
 
 def settings_of(target: str) -> tuple[str, ...]:
-    """The test settings a target has (see the module docstring)."""
-    if target == "ofa-mbv3":
+    """The test settings a target has (see the module docstring).
+
+    Examples:
+        >>> settings_of("cbm-resnet"), settings_of("nb301")
+        (('b',), ('a', 'b'))
+    """
+    if target not in ("nb101", "nb201", "nb301"):  # no NAS-Bench-Suite-Zero table
         return ("b",)
     if target == "nb201":
         return SETTINGS
@@ -125,11 +134,11 @@ def _check(family: str, dataset: str | None = None) -> None:
         raise InvalidArgumentError(f"{family} has no dataset {dataset!r}; valid: {valid}")
 
 
-def _sample(n: int, limit: int | None) -> npt.NDArray[np.int64]:
+def _sample(n: int, limit: int | None, seed: int) -> npt.NDArray[np.int64]:
     """Sorted indices of a seeded sample of ``limit`` of ``n`` cells (all when ``limit`` allows)."""
     if limit is None or limit >= n:
         return np.arange(n, dtype=np.int64)
-    rng = np.random.default_rng(_SAMPLE_SEED)
+    rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n, size=limit, replace=False)).astype(np.int64)
 
 
@@ -202,10 +211,14 @@ def target_cells(
     setting: str,
     data_dir: str | os.PathLike[str] | None = None,
     *,
-    quick: bool = False,
+    limit: int | None = None,
+    sample_seed: int,
     progress: bool = True,
 ) -> CellSet:
     """The labelled cells a target is tested on in ``setting`` (see the module docstring).
+
+    ``limit`` caps a large test set (settings b and b-all) to a sample drawn with
+    ``sample_seed``; setting a is always whole.
 
     Raises:
         InvalidArgumentError: unknown target, dataset or setting, or a setting the target
@@ -219,25 +232,40 @@ def target_cells(
     if setting == "a":
         table = load_benchmark(f"zc-{target}", data_dir, dataset=dataset)
         return _cells(
-            table, table.name, _sample(len(table), None), table_proxies=True, progress=progress
+            table,
+            table.name,
+            _sample(len(table), None, sample_seed),
+            table_proxies=True,
+            progress=progress,
         )
-    cap = QUICK_TEST_CELLS if quick else None
     if target == "nb101":
         table = load_benchmark("nb101-30k", data_dir)
-        limit = NB101_TEST_CELLS if cap is None else min(cap, NB101_TEST_CELLS)
+        size = NB101_TEST_CELLS if limit is None else min(limit, NB101_TEST_CELLS)
         return _cells(
-            table, table.name, _sample(len(table), limit), table_proxies=False, progress=progress
+            table,
+            table.name,
+            _sample(len(table), size, sample_seed),
+            table_proxies=False,
+            progress=progress,
         )
     if target == "nb201":
         table = load_benchmark("nb201-200ep", data_dir, dataset=dataset)
         base = _no_none(table) if setting == "b" else np.arange(len(table), dtype=np.int64)
         name = "nb201-200ep (no none)" if setting == "b" else "nb201-200ep (all)"
         return _cells(
-            table, name, base[_sample(len(base), cap)], table_proxies=False, progress=progress
+            table,
+            name,
+            base[_sample(len(base), limit, sample_seed)],
+            table_proxies=False,
+            progress=progress,
         )
-    table = load_benchmark("zc-nb301" if target == "nb301" else "ofa-mbv3", data_dir)
+    table = load_benchmark(_WHOLE_TABLE.get(target, target), data_dir)
     return _cells(
-        table, table.name, _sample(len(table), cap), table_proxies=False, progress=progress
+        table,
+        table.name,
+        _sample(len(table), limit, sample_seed),
+        table_proxies=False,
+        progress=progress,
     )
 
 
@@ -246,6 +274,7 @@ def source_cells(
     data_dir: str | os.PathLike[str] | None = None,
     *,
     limit: int | None = None,
+    sample_seed: int,
     progress: bool = True,
 ) -> CellSet:
     """The labelled cells a source family contributes (one dataset; module docstring).
@@ -253,7 +282,8 @@ def source_cells(
     Args:
         family: the source family.
         data_dir: the data directory (default ``$CGNAS_DATA_DIR``).
-        limit: at most this many cells (a seeded sample), e.g. ``QUICK_SOURCE_CELLS``.
+        limit: at most this many cells (a seeded sample; ``SourceTraining.cells``).
+        sample_seed: seeds that sample (``SourceTraining.sample_seed``).
         progress: show a progress bar while building graphs.
     """
     _check(family)
@@ -266,11 +296,15 @@ def source_cells(
         base = _no_none(table)
         name = "nb201-200ep (no none)"
     else:
-        table = load_benchmark("zc-nb301" if family == "nb301" else "ofa-mbv3", data_dir)
+        table = load_benchmark(_WHOLE_TABLE.get(family, family), data_dir)
         base = np.arange(len(table), dtype=np.int64)
         name = table.name
     return _cells(
-        table, name, base[_sample(len(base), limit)], table_proxies=False, progress=progress
+        table,
+        name,
+        base[_sample(len(base), limit, sample_seed)],
+        table_proxies=False,
+        progress=progress,
     )
 
 

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cg_predict.errors import CgPredictError
 
-__all__ = ["register_evaluate", "run_evaluate"]
+if TYPE_CHECKING:  # imported when run: `cgnas evaluate --help` stays cheap
+    from cg_predict.evaluate._config import ProtocolConfig
+
+__all__ = ["protocol_config", "register_evaluate", "run_evaluate"]
 
 _EPILOG = """\
 settings: a = NAS-Bench-Suite-Zero cells (every proxy's real-data score on the same test cells);
 b = large test sets (NB-101 5k of 30k, NB-201 4,096 without 'none' plus all 15,625 as b-all,
-NB-301 725, OFA 2,223); both = every setting the target has. Setting b also reports b-live:
+NB-301 725, OFA 2,223, Channel-Bench-Macro 16,384 per space); both = every setting the target
+has. Setting b also reports b-live:
 every method on the test cells of a seeded sample (--live-proxies, default 200; quick 8) whose
 seven network proxies are computed live on the real modules.
 
@@ -48,11 +52,15 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--target", required=True, help="nb101, nb201, nb301 or ofa-mbv3")
+    parser.add_argument(
+        "--target",
+        required=True,
+        help="nb101, nb201, nb301, ofa-mbv3, cbm-mobilenet or cbm-resnet",
+    )
     parser.add_argument("--dataset", help="target dataset (default: cifar10; imagenet for OFA)")
     parser.add_argument("--sources", help="comma-separated source families (default: the others)")
     parser.add_argument("--shots", type=_int_list, default=[0, 10, 20, 50], help="e.g. 0,10,20,50")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds (default 5; quick: 2)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds (default 5; quick 2)")
     parser.add_argument("--setting", default="both", help="a, b or both (default both)")
     parser.add_argument(
         "--encoder",
@@ -73,15 +81,19 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="at most N labelled cells per source family, seeded (default: all; quick 600)",
     )
-    parser.add_argument("--epochs", type=int, help="source training epochs")
-    parser.add_argument("--fine-tune-epochs", type=int, help="fine-tuning epochs")
+    parser.add_argument(
+        "--epochs", type=int, help="source training epochs (default 40; quick 10; early stopping)"
+    )
+    parser.add_argument("--fine-tune-epochs", type=int, help="fine-tuning epochs (default 100)")
     parser.add_argument(
         "--live-proxies",
         type=int,
         metavar="N",
         help="cells of setting b scored by live proxies (default 200; quick 8; 0 = none)",
     )
-    parser.add_argument("--loss", default="mse+rank", help="mse or mse+rank (default)")
+    parser.add_argument(
+        "--loss", help="mse or mse+rank (default), of source training and fine-tuning"
+    )
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--out", required=True, metavar="r.json", help="results file (resumable)")
     parser.add_argument(
@@ -94,48 +106,56 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _mean_std(mean: float | None, std: float | None) -> str:
-    """``+0.812 ± 0.031`` (sample std over seeds; none with one seed), or ``nan``."""
-    if mean is None:
-        return "nan"
-    return f"{mean:+.3f}" if std is None else f"{mean:+.3f} ± {std:.3f}"
+def protocol_config(args: argparse.Namespace) -> ProtocolConfig:
+    """The ``ProtocolConfig`` of parsed ``args``: ``--quick`` or full defaults, options on top.
+
+    Raises:
+        InvalidArgumentError: an invalid option (the config's validation).
+    """
+    from cg_predict.evaluate._config import ProtocolConfig, SourceTraining
+
+    make = ProtocolConfig.quick if args.quick else ProtocolConfig.full
+    source = {"epochs": args.epochs, "cells": args.source_cells, "loss": args.loss}
+    training = SourceTraining.quick if args.quick else SourceTraining
+    overrides = {
+        "dataset": args.dataset,
+        "sources": None
+        if args.sources is None
+        else tuple(s.strip() for s in args.sources.split(",")),
+        "seeds": args.seeds,
+        "fine_tune_epochs": args.fine_tune_epochs,
+        "live_sample_size": args.live_proxies,
+        "fine_tune_loss": args.loss,
+    }
+    return make(
+        args.target,
+        shots=tuple(args.shots),
+        settings=args.setting,
+        encoders=tuple(args.encoder or ()),
+        unfreeze_encoder=args.unfreeze_encoder,
+        source=training(**{k: v for k, v in source.items() if v is not None}),
+        **{k: v for k, v in overrides.items() if v is not None},
+    )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run the protocol for parsed ``args``; print a short SRCC table; return the exit status."""
     from cg_predict.evaluate._protocol import evaluate  # torch import only when run
 
-    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
     try:
+        config = protocol_config(args)
         result = evaluate(
-            args.target,
-            args.dataset,
-            None if args.sources is None else [s.strip() for s in args.sources.split(",")],
-            args.shots,
-            seeds,
-            setting=args.setting,
-            encoder_path=args.encoder,
-            unfreeze_encoder=args.unfreeze_encoder,
-            quick=args.quick,
-            data_dir=args.data_dir,
-            out=args.out,
-            epochs=args.epochs,
-            fine_tune_epochs=args.fine_tune_epochs,
-            loss=args.loss,
-            live_sample_size=args.live_proxies,
-            source_limit=args.source_cells,
-            device=args.device,
-            force=args.force,
+            config, data_dir=args.data_dir, out=args.out, device=args.device, force=args.force
         )
     except (CgPredictError, OSError) as exc:
         print(f"cgnas evaluate: error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2
     # one line per method and shots: the per-class SRCC (the headline), then the per-row one
-    for row in result["results"]:
-        if not row["method"].startswith("proxy:") or row["shots"] == 0:
+    for row in result.results:
+        if not row.method.startswith("proxy:") or row.shots == 0:
             print(
-                f"{row['setting']:6} {row['method']:28} {row['shots']:3} {row['unit']:5} "
-                f"({row['test_size']:5})  srcc {_mean_std(row['srcc_mean'], row['srcc_std'])}"
+                f"{row.setting:6} {row.method:28} {row.shots:3} {row.unit:5} "
+                f"({row.test_size:5})  srcc {row.srcc_text()}"
             )
     print(f"wrote {args.out}")
     return 0

@@ -1,0 +1,389 @@
+"""What the leave-one-family-out protocol runs: every default of ``evaluate`` in one place.
+
+``ProtocolConfig`` is the whole experiment (target, sources, shots, seeds, settings, encoders,
+fine-tuning, test and live-proxy sample sizes); its ``source`` field, a ``SourceTraining``, is
+how a source model is trained, the part a search (cg-evo's ``source_predictor``) shares with
+``evaluate`` through ``train_source_model``. The full-size defaults are the fields' defaults;
+the quick (CI and book) ones are in the ``quick()`` constructors and nowhere else. The network
+defaults are ``EncoderConfig``'s and ``HeadConfig``'s (``DEFAULT_MODEL`` is read from them).
+
+Every seed is a field too: ``seeds`` (the runs), ``SourceTraining.seed`` (source training)
+and the three sample seeds of the source cells, the large test sets and the live-proxy cells,
+which do not change with the run seeds, so every run of every method sees the same cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cg_predict.encoder import EncoderConfig
+from cg_predict.errors import InvalidArgumentError
+from cg_predict.evaluate._baselines import UNITS
+from cg_predict.evaluate._results import config_hash
+from cg_predict.evaluate._targets import DATASETS, FAMILIES, settings_of
+from cg_predict.head import HeadConfig
+from cg_predict.proxies import DEFAULT_BATCH_SIZE
+from cg_predict.training import LOSSES
+
+__all__ = ["DEFAULT_MODEL", "LABELLED", "ProtocolConfig", "SourceTraining", "source_families"]
+
+# the loss of source training and of fine-tuning: ranking matters, so MSE plus a ranking term
+DEFAULT_LOSS = "mse+rank"
+# the NAS-Bench families with labels of every cell: the default sources
+LABELLED = ("nb101", "nb201", "nb301")
+
+
+def _positive(name: str, value: int | None, *, optional: bool = False) -> None:
+    if (value is None and not optional) or (value is not None and value < 1):
+        raise InvalidArgumentError(f"{name}={value} must be a positive integer")
+
+
+def _loss(name: str, value: str) -> None:
+    if value not in LOSSES:
+        raise InvalidArgumentError(f"{name}={value!r} is not valid; choose one of {LOSSES}")
+
+
+@dataclass(frozen=True)
+class SourceTraining:
+    """How a source model is trained on the source families' labels (``fit``'s arguments).
+
+    The full-size defaults; ``SourceTraining.quick()`` has the quick ones.
+
+    Attributes:
+        encoder: the encoder (default ``EncoderConfig()``: the paper's k-GNN with the
+            mean-sum readout).
+        head: the MLP head (default ``HeadConfig()``); its ``in_dim`` follows ``encoder.dim``.
+        epochs: at most this many epochs (early stopping on a validation split of 10% of
+            every source family's isomorphism classes).
+        patience: epochs without a better validation loss before stopping.
+        cells: at most this many labelled cells per source family (a seeded sample, the same
+            for every run seed); None: all.
+        lr: Adam learning rate.
+        loss: ``"mse"`` or ``"mse+rank"``.
+        batch_size: graphs per step.
+        seed: seeds the initial weights, the validation split and the batches.
+        sample_seed: seeds the sample of ``cells`` cells per source family.
+
+    Examples:
+        >>> SourceTraining.quick().epochs, SourceTraining().epochs
+        (10, 40)
+        >>> SourceTraining(encoder=EncoderConfig(dim=16, op_dim=8)).head.in_dim
+        16
+    """
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    epochs: int = 40
+    patience: int = 10
+    cells: int | None = None
+    lr: float = 1e-3
+    loss: str = DEFAULT_LOSS
+    batch_size: int = 64
+    seed: int = 0
+    sample_seed: int = 20240
+
+    def __post_init__(self) -> None:
+        if self.head.in_dim != self.encoder.dim:  # the head reads the encoder's embedding
+            object.__setattr__(
+                self, "head", dataclasses.replace(self.head, in_dim=self.encoder.dim)
+            )
+        _positive("epochs", self.epochs)
+        _positive("patience", self.patience)
+        _positive("batch_size", self.batch_size)
+        _positive("source cells", self.cells, optional=True)
+        _loss("loss", self.loss)
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> SourceTraining:
+        """CI and book mode: at most 600 cells per source family, 10 epochs, patience 3.
+
+        Examples:
+            >>> SourceTraining.quick(cells=100).cells
+            100
+        """
+        return cls(**{"epochs": 10, "patience": 3, "cells": 600, **overrides})
+
+    def model(self) -> dict[str, Any]:
+        """The network's JSON config (``PredictorNet.from_config`` builds it).
+
+        Examples:
+            >>> sorted(SourceTraining().model())
+            ['encoder', 'head']
+        """
+        return {"encoder": self.encoder.to_dict(), "head": self.head.to_dict()}
+
+    def fit_arguments(self) -> dict[str, Any]:
+        """``cg_predict.training.fit``'s keyword arguments (with ``seed``).
+
+        Examples:
+            >>> SourceTraining().fit_arguments()["patience"]
+            10
+        """
+        return {
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "loss": self.loss,
+            "batch_size": self.batch_size,
+            "patience": self.patience,
+            "seed": self.seed,
+        }
+
+
+# the network every protocol run trains unless told otherwise, read from the config classes
+DEFAULT_MODEL: dict[str, Any] = SourceTraining().model()
+
+
+def source_families(target: str, sources: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
+    """The labelled source families of ``target`` (default: the NAS-Bench families but it).
+
+    ``target`` may be any family name (a search over the ResNet space): only the sources are
+    checked against ``FAMILIES``.
+
+    Raises:
+        InvalidArgumentError: the target among the sources, or an unknown source.
+
+    Examples:
+        >>> source_families("nb101")
+        ('nb201', 'nb301')
+    """
+    default_sources = [f for f in LABELLED if f != target]
+    source_list = list(sources or default_sources)
+    if target in source_list:
+        raise InvalidArgumentError(
+            f"the target {target!r} cannot be a source (leave-one-family-out); "
+            f"use e.g. --sources {','.join(default_sources)}"
+        )
+    if any(s not in FAMILIES for s in source_list):
+        raise InvalidArgumentError(f"sources {source_list} must be among {', '.join(FAMILIES)}")
+    return tuple(source_list)
+
+
+def _settings(target: str, wanted: tuple[str, ...]) -> tuple[str, ...]:
+    """The settings to evaluate: ``()`` or ``("both",)`` is every one the target has."""
+    available = settings_of(target)
+    if wanted in ((), ("both",)):
+        return available
+    if wanted == ("b",) and "b-all" in available:
+        wanted = ("b", "b-all")
+    bad = [s for s in wanted if s not in available]
+    if bad:
+        raise InvalidArgumentError(
+            f"{target} has no test setting {bad}; valid: {', '.join(available)} or 'both'"
+        )
+    return wanted
+
+
+def _file_sha256(path: str) -> str:
+    """The weights, not the path, identify an encoder (cached models, resuming)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """One run of the leave-one-family-out protocol (``evaluate``); full-size defaults.
+
+    ``ProtocolConfig.quick(target, ...)`` is the CI and book mode, ``.full(target, ...)`` the
+    reported one; both take any field as an override. Inputs are normalised on creation:
+    ``dataset``, ``sources`` and ``settings`` are resolved to the target's defaults, ``shots``
+    sorted, ``encoders`` made path strings.
+
+    Attributes:
+        target: a family of ``FAMILIES``: ``"nb101"``, ``"nb201"``, ``"nb301"``, ``"ofa-mbv3"``,
+            ``"cbm-mobilenet"`` or ``"cbm-resnet"``.
+        dataset: the target's dataset (``""``: its first, cifar10 or imagenet for OFA).
+        sources: the labelled source families (``()``: the other NAS-Bench families).
+        shots: labelled target cells per run (0 = zero-shot; fine-tuning needs 2 or more).
+        seeds: runs 0, 1, ..., seeds - 1 (labelled cells and fine-tuning; not the source
+            training, which is done once).
+        settings: a setting or several, stored as a tuple: ``"a"``, ``"b"`` (NB-201: with
+            ``"b-all"``), ... (``()`` or ``"both"``: every setting the target has).
+        encoders: pretrained encoder checkpoints; each adds the rows
+            ``<pretraining_method>-fine-tune`` and ``-head`` (methods must differ).
+        unfreeze_encoder: after the head has learnt the sources on a frozen pretrained
+            encoder, train the whole network on the sources too; with encoders, this adds the
+            supervised control of that schedule (``supervised-2stage``).
+        source: how every source model is trained.
+        fine_tune_epochs: fine-tuning epochs on the target labels (the paper's 100).
+        fine_tune_lr: fine-tuning learning rate.
+        fine_tune_loss: fine-tuning loss.
+        test_cells: at most this many cells per large test set (settings b, b-all; a seeded
+            sample); None: all.
+        live_sample_size: cells of setting b whose network proxies are computed live for the
+            ``b-live`` rows (0: no ``b-live``).
+        live_batch_size: the synthetic batch of the live proxies.
+        test_sample_seed: seeds the sample of ``test_cells`` cells.
+        live_sample_seed: seeds the sample of ``live_sample_size`` cells.
+        mode: ``"full"`` or ``"quick"``: the constructor that chose the defaults (recorded in
+            the results as ``quick``).
+
+    Examples:
+        >>> config = ProtocolConfig.quick("nb201", settings="a")
+        >>> config.dataset, config.sources, config.seeds, config.source.cells
+        ('cifar10', ('nb101', 'nb301'), 2, 600)
+        >>> config.digest() == ProtocolConfig.quick("nb201", settings=("a",)).digest()
+        True
+        >>> ProtocolConfig("nb201", shots=(1,))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        cg_predict.errors.InvalidArgumentError: need seeds >= 1 and shots of 0 or >= 2 ...
+    """
+
+    target: str
+    dataset: str = ""
+    sources: tuple[str, ...] = ()
+    shots: tuple[int, ...] = (0, 10, 20, 50)
+    seeds: int = 5
+    settings: str | tuple[str, ...] = ()
+    encoders: tuple[str, ...] = ()
+    unfreeze_encoder: bool = False
+    source: SourceTraining = field(default_factory=SourceTraining)
+    fine_tune_epochs: int = 100
+    fine_tune_lr: float = 1e-3
+    fine_tune_loss: str = DEFAULT_LOSS
+    test_cells: int | None = None
+    live_sample_size: int = 200
+    live_batch_size: int = DEFAULT_BATCH_SIZE
+    test_sample_seed: int = 20240
+    live_sample_seed: int = 20241
+    mode: str = "full"
+
+    def __post_init__(self) -> None:
+        target = self.target
+        if target not in FAMILIES:
+            raise InvalidArgumentError(f"unknown target {target!r}; valid: {', '.join(FAMILIES)}")
+        dataset = self.dataset or DATASETS[target][0]
+        if dataset not in DATASETS[target]:
+            valid = ", ".join(DATASETS[target])
+            raise InvalidArgumentError(f"{target} has no dataset {dataset!r}; valid: {valid}")
+        sources = source_families(target, tuple(self.sources))
+        shots = tuple(sorted({int(k) for k in self.shots}))
+        if self.seeds < 1 or any(k == 1 or k < 0 for k in shots):
+            raise InvalidArgumentError(
+                f"need seeds >= 1 and shots of 0 or >= 2 (fine-tuning needs 2 labels); got "
+                f"seeds={self.seeds}, shots={list(shots)}"
+            )
+        wanted = (self.settings,) if isinstance(self.settings, str) else tuple(self.settings)
+        settings = _settings(target, wanted)
+        if self.live_sample_size < 0:
+            raise InvalidArgumentError(
+                f"live_sample_size={self.live_sample_size} must be 0 (none) or more"
+            )
+        _positive("fine_tune_epochs", self.fine_tune_epochs)
+        _positive("live_batch_size", self.live_batch_size)
+        _positive("test_cells", self.test_cells, optional=True)
+        _loss("fine_tune_loss", self.fine_tune_loss)
+        if self.mode not in ("full", "quick"):
+            raise InvalidArgumentError(f"mode={self.mode!r} is not valid; choose 'full' or 'quick'")
+        encoders = tuple(os.fspath(p) for p in self.encoders)
+        for name, value in (
+            ("dataset", dataset),
+            ("sources", sources),
+            ("shots", shots),
+            ("settings", settings),
+            ("encoders", encoders),
+        ):
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def full(cls, target: str, **overrides: Any) -> ProtocolConfig:
+        """The reported protocol: the fields' defaults (5 seeds, every cell), ``overrides`` on top.
+
+        Examples:
+            >>> ProtocolConfig.full("nb101").source.cells is None
+            True
+        """
+        return cls(target, **overrides)
+
+    @classmethod
+    def quick(cls, target: str, **overrides: Any) -> ProtocolConfig:
+        """CI and book mode (``overrides`` on top).
+
+        2 seeds, ``SourceTraining.quick()``, at most 1000 test cells per large test set, 8
+        live-proxy cells at batch 8.
+
+        Fine-tuning keeps its 100 epochs: with 25, 50 NB-101 labels left the source model
+        worse than 10 did.
+
+        Examples:
+            >>> ProtocolConfig.quick("nb301").test_cells
+            1000
+        """
+        defaults: dict[str, Any] = {
+            "mode": "quick",
+            "seeds": 2,
+            "source": SourceTraining.quick(),
+            "test_cells": 1000,
+            "live_sample_size": 8,
+            "live_batch_size": 8,
+        }
+        return cls(target, **{**defaults, **overrides})
+
+    @property
+    def reported_settings(self) -> tuple[str, ...]:
+        """The settings of the result rows: ``settings`` with ``b-live`` after ``b``.
+
+        Examples:
+            >>> ProtocolConfig.quick("nb301").reported_settings
+            ('a', 'b', 'b-live')
+        """
+        reported = list(self.settings)
+        if self.live_sample_size > 0 and "b" in reported:
+            reported.insert(reported.index("b") + 1, "b-live")
+        return tuple(reported)
+
+    def fine_tune_arguments(self) -> dict[str, Any]:
+        """``cg_predict.training.fine_tune``'s keyword arguments (epochs, lr, loss)."""
+        return {
+            "epochs": self.fine_tune_epochs,
+            "lr": self.fine_tune_lr,
+            "loss": self.fine_tune_loss,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON ``config`` of ``r.json``: everything that changes a seed's numbers.
+
+        The number of seeds is not in it (more seeds extend a results file); an encoder is
+        recorded with the SHA-256 of its file, which is read.
+
+        Raises:
+            OSError: an encoder file cannot be read.
+        """
+        return {
+            "target": self.target,
+            "dataset": self.dataset,
+            "sources": list(self.sources),
+            "shots": list(self.shots),
+            "settings": list(self.reported_settings),
+            "quick": self.mode == "quick",
+            "model": self.source.model(),
+            "train": self.source.fit_arguments(),
+            "fine_tune": self.fine_tune_arguments(),
+            "source_limit": self.source.cells,
+            "test_limit": self.test_cells,
+            "sample_seeds": {
+                "source": self.source.sample_seed,
+                "test": self.test_sample_seed,
+                "live": self.live_sample_seed,
+            },
+            "live_proxies": {"sample": self.live_sample_size, "batch_size": self.live_batch_size},
+            "encoder": [[p, _file_sha256(p)] for p in self.encoders] or None,
+            "unfreeze_encoder": self.unfreeze_encoder if self.encoders else None,
+            "units": list(UNITS),
+        }
+
+    def digest(self) -> str:
+        """SHA-256 of ``to_dict()``'s canonical JSON: ``r.json``'s ``config_hash``.
+
+        Examples:
+            >>> a = ProtocolConfig.quick("nb301")
+            >>> a.digest() == ProtocolConfig.quick("nb301", seeds=3).digest()  # seeds extend
+            True
+            >>> a.digest() == ProtocolConfig.quick("nb301", fine_tune_epochs=50).digest()
+            False
+        """
+        return config_hash(self.to_dict())
