@@ -79,13 +79,23 @@ class Selection:
         return self.ranking[0][0]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
+        """JSON form.
+
+        ``ranking`` entries are ``readout``, ``ft`` (fine-tuning epochs), ``mode``, ``score``
+        and ``folds`` (SRCC per fold, in ``folds`` order).
+        """
         return {
             "target": self.target,
             "folds": [[v, list(t)] for v, t in self.folds],
             "inherited": self.inherited,
             "ranking": [
-                {**dataclasses.asdict(c), "score": score, "folds": list(per_fold)}
+                {
+                    "readout": c.readout,
+                    "ft": c.fine_tune_epochs,
+                    "mode": c.mode,
+                    "score": score,
+                    "folds": list(per_fold),
+                }
                 for c, score, per_fold in self.ranking
             ],
         }

@@ -60,7 +60,7 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--dataset", help="target dataset (default: cifar10; imagenet for OFA)")
     parser.add_argument("--sources", help="comma-separated source families (default: the others)")
     parser.add_argument("--shots", type=_int_list, default=[0, 10, 20, 50], help="e.g. 0,10,20,50")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds (default 5; quick 2)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds (default 5; quick 3)")
     parser.add_argument("--setting", default="both", help="a, b or both (default both)")
     parser.add_argument(
         "--encoder",
