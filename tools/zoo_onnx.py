@@ -5,10 +5,11 @@ Every model that ``from_module`` converts is exported with torch's TorchScript e
 file holds the network's own operators) and imported with ``from_onnx``; the two graphs should
 have the same structure (``ComputationGraph.same_structure``). Results go to
 ``OUT/<source>-onnx.json`` after every model (atomically; a rerun skips the models already there
-for the same cg-ir code) and a summary grouped by outcome is printed. Needs torchvision, timm
-and onnx (see the README's set-up).
+for the same cg-ir code; ``--only`` rechecks the models named) and a summary grouped by outcome
+is printed. Needs torchvision, timm and onnx (see the README's set-up).
 
     poetry run python tools/zoo_onnx.py --source torchvision --out /tmp/zoo
+    poetry run python tools/zoo_onnx.py --out /tmp/zoo --only timm:resnest14d torchvision:vgg11
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from tqdm import tqdm
 
 import cg_ir
 from cg_ir import atomic_output
+from cg_ir.fx import from_module
+from cg_ir.onnx import from_onnx
 from cg_ir.provenance import code_digest
 from cg_ir.zoo import SOURCES, list_models, load_model
 
@@ -39,7 +42,7 @@ def check_onnx(name: str) -> dict[str, Any]:
     row: dict[str, Any] = {"name": name, "code_digest": code_digest("cg_ir")}
     try:
         module, shape = load_model(name)
-        expected = cg_ir.from_module(module, shape)
+        expected = from_module(module, shape)
     except cg_ir.CgIrError as error:
         return {**row, "outcome": "no fx graph", "detail": type(error).__name__}
     with tempfile.TemporaryDirectory() as folder:
@@ -57,7 +60,7 @@ def check_onnx(name: str) -> dict[str, Any]:
         except Exception as error:  # the exporter's limit, not cg-ir's
             return {**row, "outcome": "does not export", "detail": type(error).__name__}
         try:
-            graph = cg_ir.from_onnx(path)
+            graph = from_onnx(path)
         except cg_ir.UnsupportedOperatorError as error:
             return {**row, "outcome": "ONNX op not lowered", "detail": error.op}
         except cg_ir.CgIrError as error:
@@ -72,12 +75,28 @@ def check_onnx(name: str) -> dict[str, Any]:
     }
 
 
+def _selected(
+    names: list[str], only: list[str], rows: dict[str, dict[str, Any]], current: str
+) -> list[str]:
+    """The models to check: those of ``only`` among ``names``, else those not yet checked."""
+    if only:
+        return [n for n in names if n in only]
+    return [n for n in names if rows.get(n, {}).get("code_digest") != current]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=[*SOURCES, "all"], default="all")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--skip", nargs="+", default=[], metavar="NAME", help="models not to export (memory)"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="check just these models (e.g. timm:resnest14d), even if checked with this code",
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -87,9 +106,7 @@ def main() -> None:
         path = args.out / f"{source}-onnx.json"
         rows = {r["name"]: r for r in json.loads(path.read_text())} if path.exists() else {}
         names = [f"{source}:{m}" for m in list_models(source)]
-        todo = [
-            n for n in names if rows.get(n, {}).get("code_digest") != current and n not in args.skip
-        ]
+        todo = [n for n in _selected(names, args.only, rows, current) if n not in args.skip]
         for name in tqdm(todo, unit="model", desc=source):
             rows[name] = check_onnx(name)
             with atomic_output(path) as handle:

@@ -105,21 +105,27 @@ def _group_norm(
     if before is None or after is None or after.op_type != "Reshape":
         return None
     x = before.input[0]
-    if shapes.get(x) is None or shapes.get(x) != shapes.get(after.output[0]):
+    restored = g.made_by(after.input[1], "Shape") if len(after.input) > 1 else None
+    if restored is not None and list(restored.input) == [x] and x not in shapes:
+        # shape inference stopped before x (at pads computed from a shape, as BiT's
+        # ConstantPad2d exports): the exporter's Reshape back to Shape(x) says the shapes agree
+        shape = None
+    elif shapes.get(x) is None or shapes.get(x) != shapes.get(after.output[0]):
         return None
-    if len(shapes[x]) != 4:
-        return None
+    else:
+        shape = shapes[x]
+        if len(shape) != 4:
+            return None
     chain, tail, params = [before, norm, after], after.output[0], [x]
     for op_type in ("Mul", "Add"):
         node = g.only_user(tail)
         if node is None or node.op_type != op_type:
             break
-        if node.output[0] in shapes and shapes[node.output[0]] != shapes[x]:
+        if node.output[0] in shapes and shapes[node.output[0]] != shape:
             break
         other = node.input[1] if node.input[0] == tail else node.input[0]
-        per_channel = ([shapes[x][1], 1, 1], [1, shapes[x][1], 1, 1])
         # (an operand computed by Unsqueeze/CastLike may have no inferred shape)
-        if other in shapes and list(shapes[other]) not in per_channel:
+        if other in shapes and not _per_channel(shapes[other], shape):
             break
         chain.append(node)
         cast = g.made_by(other, "CastLike")
@@ -128,6 +134,13 @@ def _group_norm(
     fused = helper.make_node("GroupNorm", params, [tail], name=norm.name, domain=DOMAIN)
     fused.metadata_props.extend(norm.metadata_props)
     return chain, fused
+
+
+def _per_channel(operand: tuple[int, ...], shape: tuple[int, ...] | None) -> bool:
+    """Whether ``operand`` holds one value per channel of a map of ``shape`` (None: unknown)."""
+    if len(operand) not in (3, 4) or any(d != 1 for d in operand[-2:]):
+        return False
+    return shape is None or operand[-3] == shape[1] and operand[:-3] in ((), (1,))
 
 
 def _replace(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from math import prod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -63,10 +63,12 @@ def _window_padding(
 
 
 def conv(lw: Lowerer, args: list[Value]) -> list[Value]:
-    t = lw.tensor(args[0], ("nchw",))
     weight = lw.const(args[1], "weight")
+    if len(weight.shape) == 3:
+        return [_conv1d(lw, args)]
     if len(weight.shape) != 4:
-        lw.fail(f"only 2-D convolutions are a primitive; the weight has shape {weight.shape}")
+        lw.fail(f"only 1-D and 2-D convolutions are lowered; the weight has shape {weight.shape}")
+    t = lw.tensor(args[0], ("nchw",))
     out_c, per_group, kh, kw = weight.shape
     groups = int(lw.attr("group", 1))
     strides = [int(s) for s in lw.attr("strides", [1, 1])]
@@ -74,23 +76,125 @@ def conv(lw: Lowerer, args: list[Value]) -> list[Value]:
     t, padding = _window_padding(lw, t, [kh, kw], strides, dilations)
     c_in = per_group * groups
     depthwise = groups == c_in > 1
-    return [
-        lw.emit(
-            "depthwise_conv" if depthwise else "conv",
-            [t],
-            lw.cg(t),
-            lw.out_shape("nchw"),
-            "nchw",
-            kernel_size=(kh, kw),
-            stride=(strides[0], strides[1]),
-            padding=padding,
-            dilation=(dilations[0], dilations[1]),
-            groups=groups,
-            in_channels=c_in,
-            out_channels=out_c,
-            bias=_has_bias(lw, args, 2),
+    result = lw.emit(
+        "filter" if _fixed(weight, groups) else "depthwise_conv" if depthwise else "conv",
+        [t],
+        lw.cg(t),
+        lw.out_shape("nchw"),
+        "nchw",
+        kernel_size=(kh, kw),
+        stride=(strides[0], strides[1]),
+        padding=padding,
+        dilation=(dilations[0], dilations[1]),
+        groups=groups,
+        in_channels=c_in,
+        out_channels=out_c,
+        bias=_has_bias(lw, args, 2),
+    )
+    return [_output_gain(lw, weight, result)]
+
+
+def _output_gain(lw: Lowerer, weight: Const, result: Tensor) -> Tensor:
+    """The learned per-output-channel gain a kernel was computed with, as its own ``mul``.
+
+    As the torch.fx path lowers scaled weight standardisation (NFNet's ``ScaledStdConv2d``,
+    exported as the ops that compute the kernel): ``conv(x, g * w) = g * conv(x, w)``, so the
+    conv keeps the kernel's parameters and the gain is a ``parameter`` node multiplied into
+    the output.
+    """
+    if weight.roots == (weight,):
+        return result
+    extra = [r for r in weight.roots if r.trainable and r.shape != weight.shape]
+    if not extra:
+        return result
+    channels = weight.shape[0]
+    if len(extra) > 1 or prod(extra[0].shape) != channels:
+        lw.fail(
+            f"its weight is computed from learned tensors of shapes {[r.shape for r in extra]} "
+            "besides the kernel; only one gain per output channel is lowered (as a mul)"
         )
-    ]
+    gain = lw.root_node(extra[0])
+    if gain.shape != (channels, 1, 1):
+        gain = lw.emit("reshape", [gain], lw.cg(gain), (channels, 1, 1), "other", (channels, 1, 1))
+    shape = lw.cg(result)
+    return lw.emit("mul", [result, gain], shape, shape, result.layout)
+
+
+def _fixed(weight: Const, groups: int) -> bool:
+    """Whether a conv's kernel is fixed (a blur filter in a buffer), not learned.
+
+    ONNX does not tell buffers from parameters: a ``Constant`` node is fixed, and so is an
+    initializer that repeats one kernel over every channel of a grouped conv of one input
+    channel per group (timm's ``BlurPool2d`` and anti-aliasing filters); learned kernels are
+    never all equal.
+    """
+    if not weight.trainable:
+        return not any(r.trainable for r in weight.roots)  # else computed from learned ones
+    if groups == 1 or weight.shape[1] != 1 or weight.shape[0] < 2:
+        return False
+    kernels = weight.array().reshape(weight.shape[0], -1)
+    return bool(np.all(kernels == kernels[0]))
+
+
+def _conv1d(lw: Lowerer, args: list[Value]) -> Tensor:
+    """A 1-D convolution of ``(1, C, L)``: a ``(1, k)`` conv of the ``(C, 1, L)`` image.
+
+    As the torch.fx path lowers ``Conv1d`` (ECA attention): the sequence becomes an image of
+    height 1 by a ``reshape`` node (the view that made the sequence, when it fed only this
+    conv), and the result is held as ONNX shapes it, ``(1, O, L')``, with that image's shape.
+    """
+    assert lw.current is not None
+    t = lw.tensor(args[0], _ANY)
+    weight = lw.const(args[1], "weight")
+    out = lw.out()
+    if len(t.shape) != 3 or t.shape[0] != 1:
+        lw.fail(f"a 1-D Conv needs a (1, C, L) input, got {t.shape}")
+    _, c, length = t.shape
+    image = (c, 1, length)
+    t = _viewed_as(lw, t, image)
+    groups = int(lw.attr("group", 1))
+    (stride,), (dilation,) = lw.attr("strides", [1]), lw.attr("dilations", [1])
+    begin, end = (int(p) for p in lw.attr("pads", [0, 0]))
+    if lw.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID") or begin != end:
+        lw.fail("a 1-D Conv with uneven or automatic padding; pad explicitly")
+    result = lw.emit(
+        "depthwise_conv" if groups == c > 1 else "conv",
+        [t],
+        lw.cg(t),
+        (out[1], 1, out[2]),
+        "other",
+        kernel_size=(1, weight.shape[2]),
+        stride=(1, int(stride)),
+        padding=(0, begin),
+        dilation=(1, int(dilation)),
+        groups=groups,
+        in_channels=c,
+        out_channels=weight.shape[0],
+        bias=_has_bias(lw, args, 2),
+    )
+    users = lw.consumers.get(lw.current.output[0], [])
+    if users and all(u.op_type in _VIEWS for u in users):
+        return result  # the view back to a map follows: one reshape node, as torch.fx
+    # torch.fx records the sequence without its batch axis before anything else uses it
+    return lw.emit("reshape", [result], lw.cg(result), (out[1], out[2]), "other")
+
+
+_VIEWS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
+
+
+def _viewed_as(lw: Lowerer, t: Tensor, image: tuple[int, ...]) -> Tensor:
+    """``t`` with graph shape ``image``: its own ``reshape`` node retargeted, or a new one."""
+    assert lw.current is not None
+    if lw.cg(t) == image:
+        return t
+    node = lw.nodes[t.node]
+    only_use = lw.uses.get(lw.current.input[0], 0) == 1 and not any(
+        src == t.node for src, _ in lw.edges
+    )
+    if node.op == "reshape" and only_use:
+        lw.nodes[t.node] = node._replace(output_shape=image)
+        return t
+    return lw.emit("reshape", [t], lw.cg(t), image, "other", (1, *image))
 
 
 def _has_bias(lw: Lowerer, args: list[Value], index: int) -> bool:
@@ -131,8 +235,28 @@ def group_norm(lw: Lowerer, args: list[Value]) -> list[Value]:
     # exporter) or ONNX GroupNormalization (opset 18): scale and bias per channel
     t = lw.tensor(args[0], ("nchw",))
     scale = args[1] if len(args) > 1 else None
-    shift = args[2] if len(args) > 2 else None
+    shift = _learned_or_none(lw, args[2] if len(args) > 2 else None)
+    if shift is None and scale is not None and lw.const(scale, "scale").trainable:
+        return [_scaled(lw, "group_norm", t, lw.const(scale, "scale"))]
     return [lw.unary("group_norm", t, affine=_affine(lw, scale, shift))]
+
+
+def _learned_or_none(lw: Lowerer, shift: Value) -> Value:
+    """A norm's shift, or None for a constant zero (a norm with ``bias=False`` exports one)."""
+    if shift is None:
+        return None
+    c = lw.const(shift, "bias")
+    return None if not c.trainable and not np.any(c.array()) else shift
+
+
+def _scaled(lw: Lowerer, op: str, t: Tensor, scale: Const, **attrs: Any) -> Tensor:
+    """A norm without shift: the norm without affine, then a ``mul`` by its learned scale.
+
+    (As torch.fx records a norm whose weight is given without a bias.)
+    """
+    cg = lw.cg(t)
+    normed = lw.emit(op, [t], cg, cg, t.layout, affine=False, **attrs)
+    return lw.emit("mul", [normed, lw.source(scale, normed)], cg, cg, t.layout)
 
 
 def layer_norm(lw: Lowerer, args: list[Value]) -> list[Value]:
@@ -149,11 +273,10 @@ def layer_norm(lw: Lowerer, args: list[Value]) -> list[Value]:
     shift = args[2] if len(args) > 2 else None
     cg = lw.cg(t)
     in_channels = t.shape[-1] if t.layout == "other" and len(cg) > 1 else 0
+    shift = _learned_or_none(lw, shift)
     if shift is None and scale is not None and lw.const(scale, "scale").trainable:
-        # LayerNorm(bias=False): a norm without affine, then a scale by the learned weight
-        normed = lw.emit("layer_norm", [t], cg, cg, t.layout, affine=False, in_channels=in_channels)
-        weight = lw.source(lw.const(scale, "scale"), normed)
-        return [lw.emit("mul", [normed, weight], cg, cg, t.layout)]
+        # LayerNorm(bias=False)
+        return [_scaled(lw, "layer_norm", t, lw.const(scale, "scale"), in_channels=in_channels)]
     return [
         lw.emit(
             "layer_norm",
@@ -183,6 +306,8 @@ def pool(op: str) -> Handler:
             # torch's exporter writes AdaptiveMaxPool2d(1) as a MaxPool over the whole map
             kind = "max" if op == "max_pool" else "avg"
             return [lw.emit(f"global_{kind}_pool", [t], lw.cg(t), lw.out_shape("nchw"), "nchw")]
+        if op == "avg_pool" and _adaptive(lw, kernel, strides):
+            return [lw.emit("adaptive_avg_pool", [t], lw.cg(t), lw.out_shape("nchw"), "nchw")]
         # torch's avg_pool has no dilation: the torch.fx path records (0, 0)
         dilation = (dilations[0], dilations[1]) if op == "max_pool" else (0, 0)
         return [
@@ -200,6 +325,18 @@ def pool(op: str) -> Handler:
         ]
 
     return lower
+
+
+def _adaptive(lw: Lowerer, kernel: list[int], strides: list[int]) -> bool:
+    """Whether an ``AveragePool`` is how torch's TorchScript exporter writes adaptive pooling.
+
+    ``AdaptiveAvgPool2d(s)`` of a map whose size ``s`` divides is an ``AveragePool`` with
+    only ``kernel_shape`` and ``strides`` (equal); ``AvgPool2d`` always gets ``pads`` and
+    ``ceil_mode`` too, and other exporters write ``pads`` or ``auto_pad``.
+    """
+    assert lw.current is not None
+    names = {a.name for a in lw.current.attribute}
+    return names == {"kernel_shape", "strides"} and kernel == strides
 
 
 def global_pool(kind: str) -> Handler:
@@ -290,11 +427,32 @@ def matmul(lw: Lowerer, args: list[Value]) -> list[Value]:
     shape = graph_shape(out, layout) if len(out) > 2 else (out[-1], 1, 1)
     assert shape is not None
     scaled = _scaled_operands(lw, x, y)
+    x, y = scaled or (x, y)
+    # heads a reshape labelled a map and a Transpose moved "to channels last" are no map
+    x, y = lw.recorded(x), _keys_transposed(lw, y)
+    product = lw.emit("matmul", [x, y], lw.cg(x), shape, layout, in_channels=x.shape[-1])
     if scaled is not None:
         # SDPA exports (q * sqrt(s)) @ (k^T * sqrt(s)); torch.fx records (q @ k^T) * s
-        product = lw.emit("matmul", list(scaled), lw.cg(x), shape, layout, in_channels=x.shape[-1])
         return [lw.emit("scale", [product], shape, shape, layout)]
-    return [lw.emit("matmul", [x, y], lw.cg(x), shape, layout, in_channels=x.shape[-1])]
+    return [product]
+
+
+def _keys_transposed(lw: Lowerer, k: Tensor) -> Tensor:
+    """The second operand of a product; moved NCHW -> NHWC, it is keys transposed twice.
+
+    The exporter merges ``k.transpose(1, 2)`` (tokens to heads) and SDPA's ``k^T`` into one
+    ``Transpose(0, 2, 3, 1)`` of the heads tensor, which a reshape labelled a map: two
+    ``transpose`` nodes, as torch.fx records them.
+    """
+    if k.layout != "nhwc":
+        return k
+    tokens, heads, width = lw.cg(k)
+    swapped = lw.emit(
+        "transpose", [k], (tokens, heads, width), (heads, tokens, width), "other",
+        (1, heads, tokens, width),
+    )  # fmt: skip
+    shape = (heads, width, tokens)
+    return lw.emit("transpose", [swapped], lw.cg(swapped), shape, "other", k.shape)
 
 
 def _scaled_operands(lw: Lowerer, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor] | None:
@@ -343,11 +501,40 @@ def pad(lw: Lowerer, args: list[Value]) -> list[Value]:
     others = [
         p for axis, p in enumerate(begins + ends) if axis % len(begins) not in (spatial or ())
     ]
-    if spatial is None or any(others) or min(pads) < 0:
-        lw.fail(f"only non-negative padding of H and W is a primitive, got pads={pads}")
-    top, left = begins[spatial[0]], begins[spatial[1]]
-    out = lw.out_shape(t.layout)
-    return [lw.emit(ops[mode], [t], lw.cg(t), out, t.layout, padding=(top, left))]
+    if spatial is None or any(others):
+        lw.fail(f"only padding of H and W is a primitive, got pads={pads}")
+    # (top, bottom, left, right); a negative pad crops (NASNet's F.pad(x, (-1, 1, -1, 1)))
+    sides = [begins[spatial[0]], ends[spatial[0]], begins[spatial[1]], ends[spatial[1]]]
+    return [_grown_then_cropped(lw, t, ops[mode], sides)]
+
+
+def _grown_then_cropped(lw: Lowerer, t: Tensor, op: str, sides: list[int]) -> Tensor:
+    """A ``pad_*`` node for what padding adds, then a ``slice`` for what it crops (as torch.fx).
+
+    ``sides`` are the (top, bottom, left, right) pads of ``t``'s H and W axes.
+    """
+    c, h, w = lw.cg(t)
+    grow = [max(p, 0) for p in sides]
+    if any(grow):
+        shape = (c, h + grow[0] + grow[1], w + grow[2] + grow[3])
+        t = lw.emit(
+            op, [t], (c, h, w), shape, t.layout, _held(shape, t.layout), padding=(grow[0], grow[2])
+        )
+    crop = [max(-p, 0) for p in sides]
+    if any(crop):
+        c, h, w = lw.cg(t)
+        shape = (c, h - crop[0] - crop[1], w - crop[2] - crop[3])
+        t = lw.emit(
+            "slice", [t], (c, h, w), shape, t.layout, _held(shape, t.layout),
+            stride=(1, 1), padding=(crop[0], crop[2]),
+        )  # fmt: skip
+    return t
+
+
+def _held(shape: tuple[int, ...], layout: Layout) -> tuple[int, ...]:
+    """The ONNX shape of a ``(C, H, W)`` feature map held in ``layout`` (nchw or nhwc)."""
+    c, h, w = shape
+    return (1, h, w, c) if layout == "nhwc" else (1, c, h, w)
 
 
 def resize(lw: Lowerer, args: list[Value]) -> list[Value]:

@@ -21,6 +21,7 @@ from onnx.reference import ReferenceEvaluator
 from cg_ir._graph import ComputationGraph
 from cg_ir._node import DATA_MOVEMENT_OPS, Node, Shape
 from cg_ir.errors import GraphSerializationError, UnsupportedOperatorError
+from cg_ir.onnx._fuse import DOMAIN
 from cg_ir.onnx._values import Const, Layout, Tensor, graph_shape, layout_after_reshape
 
 __all__ = ["Lowerer", "Value", "node_name"]
@@ -105,9 +106,11 @@ class Lowerer:
         self.env: dict[str, Value] = {"": None}
         self.current: onnx.NodeProto | None = None
         self.uses: dict[str, int] = {}
+        self.consumers: dict[str, list[onnx.NodeProto]] = {}
         for node in nodes:
             for name in node.input:
                 self.uses[name] = self.uses.get(name, 0) + 1
+                self.consumers.setdefault(name, []).append(node)
         for value in model.graph.output:
             self.uses[value.name] = self.uses.get(value.name, 0) + 1
         self._recorded: dict[int, Tensor] = {}
@@ -230,7 +233,7 @@ class Lowerer:
             mapped = own
             while len(mapped) > len(self.cg(like)) and mapped[0] == 1:
                 mapped = mapped[1:]
-            if not c.trainable and c.roots != (c,):
+            if c.roots != (c,):  # computed from initializers (viewed, gathered)
                 return self._node_of(c, mapped, like.layout, padded)
             t = self._node_of(c, own, like.layout, padded)
             if mapped == own:
@@ -254,13 +257,16 @@ class Lowerer:
         A constant computed from learned initializers is their shared source nodes, then a
         ``reshape`` (one source) or ``gather``; anything else is a source node of its own.
         """
-        learned = not c.trainable and c.roots != (c,) and any(r.trainable for r in c.roots)
+        # (a weight viewed before use, ``scale.view(C, 1, 1)``, is its parameter and a reshape)
+        learned = c.roots != (c,) and any(r.trainable for r in c.roots)
         if not learned:
             op = "parameter" if c.trainable else "constant"
             name = node_name(self.current) if self.current else ""
             self.nodes.append(Node(op, shape, shape, name=name))
             return Tensor(len(self.nodes) - 1, layout, onnx_shape)
-        sources = [self._root_node(r) for r in c.roots]
+        # an index buffer gathers flattened (``table[index.view(-1)]``, MaxViT's and Swin's
+        # relative-position index), as torch.fx records it
+        sources = [self.root_node(r, flat=len(c.roots) > 1 and _is_index(r)) for r in c.roots]
         first = self.cg(sources[0])
         if len(sources) == 1 and first == shape:
             return Tensor(sources[0].node, layout, onnx_shape)
@@ -281,10 +287,13 @@ class Lowerer:
             self._recorded[t.node] = self.emit("transpose", [t], (c, h, w), (h, w, c), "other")
         return Tensor(self._recorded[t.node].node, "other", t.shape)
 
-    def _root_node(self, root: Const) -> Tensor:
-        """The ``parameter``/``constant`` node of an initializer, made once and shared."""
+    def root_node(self, root: Const, *, flat: bool = False) -> Tensor:
+        """The ``parameter``/``constant`` node of initializer ``root``, made once and shared.
+
+        ``flat``: its graph shape is its number of elements (an index buffer).
+        """
         if id(root) not in self._roots:
-            shape: Shape = root.shape or (1,)
+            shape: Shape = (prod(root.shape),) if flat else root.shape or (1,)
             op = "parameter" if root.trainable else "constant"
             name = node_name(self.current) if self.current else ""
             self.nodes.append(Node(op, shape, shape, name=name))
@@ -313,7 +322,30 @@ class Lowerer:
             self.fail(f"reshaping {t.shape} to {target}: cg-ir graphs are at batch size 1")
         if out == cg:
             return Tensor(t.node, layout, target)
-        return self.emit("reshape", [t], cg, out, layout, target)
+        return self._view(t, out, layout, target)
+
+    def _view(self, t: Tensor, shape: Shape, layout: Layout, target: tuple[int, ...]) -> Tensor:
+        """A ``reshape`` node of ``t`` to graph ``shape``; a reshape of a reshape is one.
+
+        torch.fx composes views until a tensor is used (a permute uses it): a ``reshape`` node
+        that fed only the current view is retargeted (and dropped when the views undo each
+        other).
+        """
+        assert self.current is not None
+        node = self.nodes[t.node]
+        only_use = self.uses.get(self.current.input[0], 0) == 1 and not any(
+            src == t.node for src, _ in self.edges
+        )
+        chained = node.op == "reshape" and self.current.op_type in _VIEW_OPS
+        if not chained or not only_use or t.node != len(self.nodes) - 1:
+            return self.emit("reshape", [t], self.cg(t), shape, layout, target)
+        if node.input_shape == shape:
+            self.nodes.pop()
+            source = next(src for src, dst in self.edges if dst == t.node)
+            self.edges.remove((source, t.node))
+            return Tensor(source, layout, target)
+        self.nodes[t.node] = node._replace(output_shape=shape)
+        return Tensor(t.node, layout, target)
 
     # -- the walk ------------------------------------------------------------------------
     def run(self) -> ComputationGraph:
@@ -386,6 +418,11 @@ class Lowerer:
         node = self.current
         assert node is not None
         args = [self.env.get(name) for name in node.input]
+        first = args[0] if args else None
+        if node.domain == DOMAIN and isinstance(first, Tensor):
+            # the patterns fused into cg_ir ops (SiLU, GroupNorm, ...) keep their input's shape
+            self.shapes[node.output[0]] = first.shape
+            return
         feeds = {
             name: np.zeros(a.shape, np.float32) if isinstance(a, Tensor) else a.array()
             for name, a in zip(node.input, args, strict=True)
@@ -458,6 +495,11 @@ class Lowerer:
         return ComputationGraph(*_without_dead_ends(self.nodes, self.edges))
 
 
+def _is_index(c: Const) -> bool:
+    """Whether ``c`` is a fixed integer tensor (indices), not a weight."""
+    return not c.trainable and np.issubdtype(c.array().dtype, np.integer)
+
+
 def _without_dead_ends(
     nodes: list[Node], edges: list[tuple[int, int]]
 ) -> tuple[list[Node], list[tuple[int, int]]]:
@@ -489,6 +531,8 @@ def _broadcasts_to(shape: Shape, target: Shape) -> bool:
 
 
 _DROPPABLE = DATA_MOVEMENT_OPS | {"scale"}
+
+_VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
 
 _KEEP_TRAINABLE = frozenset(
     {"Identity", "Transpose", "Reshape", "Cast", "Squeeze", "Unsqueeze", "Expand"}

@@ -21,13 +21,18 @@ __all__ = [
     "binary",
     "clip",
     "concat",
+    "expand",
     "gather",
     "pass_through",
+    "power",
+    "reciprocal",
     "reduce",
+    "reduce_l2",
     "reshape",
     "shape_of",
     "slice_",
     "split",
+    "square",
     "transpose",
 ]
 
@@ -45,16 +50,50 @@ def pass_through(lw: Lowerer, args: list[Value]) -> list[Value]:
 
 
 def clip(lw: Lowerer, args: list[Value]) -> list[Value]:
+    assert lw.current is not None
     if lw.opset < 11:
         low, high = lw.attr("min", None), lw.attr("max", None)
     else:
         low = lw.const(args[1], "min").scalar() if len(args) > 1 and args[1] is not None else None
         high = lw.const(args[2], "max").scalar() if len(args) > 2 and args[2] is not None else None
+    norm = lw.producers.get(lw.current.input[0])
+    if norm is not None and norm.op_type == "ReduceL2" and high is None:
+        # F.normalize's eps clamp of the norm: torch.fx records F.normalize without it
+        return [args[0]]
     if low == 0 and high == 6:
         return [lw.unary("relu6", args[0])]
     if low == 0 and high is None:
         return [lw.unary("relu", args[0])]
     return [lw.unary("hardtanh", args[0])]
+
+
+_POWERS = {0.5: "sqrt", -0.5: "rsqrt", -1.0: "reciprocal"}
+
+
+def power(lw: Lowerer, args: list[Value]) -> list[Value]:
+    """``x ** p`` for p in (1, 2, 0.5, -0.5, -1): x, x * x, sqrt, rsqrt, reciprocal (torch.fx's)."""
+    t = lw.tensor(args[0], _ANY)
+    exponent = lw.const(args[1], "exponent").scalar()
+    if exponent == 1.0:
+        return [t]
+    if exponent == 2.0:
+        return [square(lw, t)]
+    if exponent in _POWERS:
+        return [lw.unary(_POWERS[exponent], t)]
+    lw.fail(f"x ** {exponent} is not a primitive (supported: 1, 2, 0.5, -0.5, -1)")
+
+
+def square(lw: Lowerer, t: Tensor) -> Tensor:
+    """``t * t``: one ``mul`` node fed twice by ``t``."""
+    cg = lw.cg(t)
+    return lw.emit("mul", [t, t], cg, cg, t.layout, t.shape)
+
+
+def reduce_l2(lw: Lowerer, args: list[Value]) -> list[Value]:
+    """``ReduceL2`` (``torch.norm``, ``F.normalize``): sqrt(sum(x * x)), as torch.fx records it."""
+    t = lw.tensor(args[0], _ANY)
+    (sums,) = reduce("sum")(lw, [square(lw, t), *args[1:]])
+    return [lw.unary("sqrt", sums)]
 
 
 def _scalar_op(lw: Lowerer, op_type: str, t: Tensor, c: Const, const_first: bool) -> Value:
@@ -68,10 +107,36 @@ def _scalar_op(lw: Lowerer, op_type: str, t: Tensor, c: Const, const_first: bool
         return lw.emit("zero", [t], cg, cg, t.layout, t.shape)
     if op_type in ("Mul", "Div") and value == 1.0 and not const_first:
         return t
+    if op_type in ("Mul", "Div") and c.shape_of is not None and _only_made(lw, t, "scale"):
+        # torch.var's correction n / (n - 1), computed from the tensor's shape, exports as a
+        # Mul by n and a Div by n - 1: one scale, as torch.fx records it
+        return t
+    if const_first and op_type == "Div" and value == 1.0 and _only_made(lw, t, "sqrt"):
+        # torch.rsqrt exports as Reciprocal(Sqrt(x)) or 1 / Sqrt(x): one rsqrt, as torch.fx
+        lw.nodes[t.node] = lw.nodes[t.node]._replace(op="rsqrt")
+        return t
     if const_first and op_type in ("Sub", "Div"):
         first = lw.unary("neg" if op_type == "Sub" else "reciprocal", t)
+        if value == (0.0 if op_type == "Sub" else 1.0):
+            return first
         return lw.unary("shift" if op_type == "Sub" else "scale", first)
     return lw.unary("shift" if op_type in ("Add", "Sub") else "scale", t)
+
+
+def _only_made(lw: Lowerer, t: Tensor, op: str) -> bool:
+    """Whether ``t`` is an ``op`` node made last, whose value only the current node uses."""
+    assert lw.current is not None
+    only_use = sum(lw.uses.get(name, 0) for name in lw.current.input if lw.env.get(name) == t)
+    return lw.nodes[t.node].op == op and t.node == len(lw.nodes) - 1 and only_use == 1
+
+
+def reciprocal(lw: Lowerer, args: list[Value]) -> list[Value]:
+    """``Reciprocal``; of a ``Sqrt`` used only here, one ``rsqrt`` (torch.rsqrt's export)."""
+    t = lw.tensor(args[0], _ANY)
+    if _only_made(lw, t, "sqrt"):
+        lw.nodes[t.node] = lw.nodes[t.node]._replace(op="rsqrt")
+        return [t]
+    return [lw.unary("reciprocal", t)]
 
 
 def _zeros_like(lw: Lowerer, c: Const, out: tuple[int, ...]) -> Tensor | None:
@@ -126,7 +191,8 @@ def binary(op: str, op_type: str) -> Handler:
                 a, b = (zeros, t) if const_first else (t, zeros)
             elif op_type == "Add" and t.shape == out and _is_zero(c):
                 return [t]  # 0 + x, as torch.fx folds zeros_like: the zero start of a sum
-            elif c.scalar() is not None and t.shape == out:
+            elif c.scalar() is not None and t.shape == out and not c.trainable:
+                # (a learned scalar, NFNet's skip-init gain, is a parameter node as in torch.fx)
                 return [_scalar_op(lw, op_type, t, c, const_first)]
             else:
                 s = lw.source(c, t)
@@ -206,6 +272,28 @@ def _roll(lw: Lowerer, axis: int) -> Tensor | None:
     return lw.emit("roll", [source], lw.cg(source), lw.cg(source), source.layout)
 
 
+_BROADCASTING = frozenset({"Add", "Mul", "Sub", "Div"})
+
+
+def expand(lw: Lowerer, args: list[Value]) -> list[Value]:
+    """``Expand``: folds into the add/mul/sub/div that use it (they broadcast), else a node.
+
+    As the torch.fx path lowers ``Tensor.expand``/``expand_as``: an expanded tensor that is
+    reshaped or concatenated holds copies of its values, an ``expand`` node from its recorded
+    shape to the result's.
+    """
+    assert lw.current is not None
+    t = lw.tensor(args[0], _ANY)
+    users = lw.consumers.get(lw.current.output[0], [])
+    if users and all(u.op_type in _BROADCASTING for u in users):
+        return [t]
+    source = lw.recorded(t)
+    shape = graph_shape(lw.out(), "other")
+    if shape is None:
+        lw.fail(f"it expands the batch axis of {t.shape} to {lw.out()}")
+    return [lw.emit("expand", [source], lw.cg(source), shape, "other")]
+
+
 def reshape(lw: Lowerer, args: list[Value]) -> list[Value]:
     # Reshape, Flatten, Squeeze, Unsqueeze: fold like torch's view/flatten/squeeze
     return [lw.reshape(args[0], lw.out())]
@@ -229,6 +317,9 @@ def transpose(lw: Lowerer, args: list[Value]) -> list[Value]:
         # the element order is kept (Swin's single window): torch.fx folds it into the
         # next reshape, so the recorded shape stays as it is
         return [Tensor(t.node, "other", out)]
+    if t.layout == "nchw" and perm[0] == 0 and _moves_ones_only(t.shape, perm):
+        # a 4-D view that is no map (ResNeSt's radix softmax): a view, as torch.fx records it
+        return [lw.reshape(t, out)]
     if perm[0] == 0 and t.layout != "raw":
         return [_transpose_node(lw, t, out[1:], "other")]
     if t.layout not in ("other", "raw"):
@@ -351,16 +442,37 @@ def reduce(kind: str) -> Handler:
             c = lw.cg(t)[0]
             layout: Layout = t.layout if keep else "flat"
             return [lw.emit(f"global_{kind}_pool", [t], lw.cg(t), (c, 1, 1), layout)]
+        if t.layout == "raw" and keep:
+            kept = _kept_raw_shape(t, lw.cg(t), dims)
+            if kept is not None:
+                return [lw.emit(_REDUCE_OPS[kind], [t], lw.cg(t), kept, "raw")]
         if 0 in dims and prod(out) > 1:
             lw.fail("it reduces over the batch axis")
         layout = t.layout if keep and graph_shape(out, t.layout) else "other"
         if layout == "other" and len(out) < 2:
             layout = "flat"
+        elif layout == "other" and len(out) == 4 and out[0] == 1:
+            layout = "nchw"  # a stack of maps summed over (SKNet's paths) is a map again
         shape = graph_shape(out, layout) or (1,)
-        op = "reduce_mean" if kind == "avg" else f"reduce_{kind}"  # "avg" names the pooling
-        return [lw.emit(op, [t], lw.cg(t), shape, layout)]
+        return [lw.emit(_REDUCE_OPS[kind], [t], lw.cg(t), shape, layout)]
 
     return lower
+
+
+_REDUCE_OPS = {"avg": "reduce_mean", "max": "reduce_max", "sum": "reduce_sum"}
+"""The reduction of each kind (``avg`` names the pooling)."""
+
+
+def _kept_raw_shape(t: Tensor, cg: Shape, dims: frozenset[int]) -> Shape | None:
+    """The graph shape of ``raw`` tensor ``t`` reduced over ONNX ``dims``, kept as size 1.
+
+    (Swin V2's ``F.normalize`` of heads whose batch axis merged into the windows: torch.fx
+    records the reduced axis, which the ``raw`` layout's dropping of size-1 axes would lose.)
+    """
+    positions = {_raw_axis(t, cg, a) for a in dims}
+    if None in positions:
+        return None
+    return tuple(1 if i in positions else d for i, d in enumerate(cg))
 
 
 def gather(lw: Lowerer, args: list[Value]) -> list[Value]:
