@@ -36,7 +36,14 @@ from cg_predict.proxies.agreement import cell_proxies, map_cell_proxies
 
 SHAPE = (3, 12, 12)
 NB201_KEY = "(0, 2, 3, 2, 3, 1)"
-DATA_DIR = os.environ.get("CGNAS_DATA_DIR", "")
+
+
+def data_dir() -> str:
+    """The benchmark folder of tests marked ``needs_data``; a failure if it is not set."""
+    value = os.environ.get("CGNAS_DATA_DIR", "")
+    if not value:
+        pytest.fail("CGNAS_DATA_DIR is not set; point it at the benchmark data folder")
+    return value
 
 
 def tiny_net(width: int = 8, seed: int = 0) -> nn.Module:
@@ -217,18 +224,18 @@ def test_log_scale_is_monotone_and_signed():
 
 @pytest.mark.slow
 @pytest.mark.needs_data
-@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
 def test_proxy_agreement_runs_and_resumes(tmp_path):
+    root = data_dir()
     out = tmp_path / "agreement.json"
     names = ["synflow", "nwot", "params"]
-    first = proxy_agreement(4, 0, DATA_DIR, names=names, batch_size=4, out=out)
+    first = proxy_agreement(4, 0, root, names=names, batch_size=4, out=out)
     assert list(first["proxies"]) == names and len(first["cells"]) == 4
     for row in first["proxies"].values():
         assert row["n"] == 4 and row["mean_seconds"] >= 0
-    again = proxy_agreement(4, 0, DATA_DIR, names=names, batch_size=4, out=out)
+    again = proxy_agreement(4, 0, root, names=names, batch_size=4, out=out)
     assert again["cells"] == first["cells"]  # read back, not recomputed (same seconds)
     with pytest.raises(InvalidArgumentError, match="other settings"):
-        proxy_agreement(4, 1, DATA_DIR, names=names, batch_size=4, out=out)
+        proxy_agreement(4, 1, root, names=names, batch_size=4, out=out)
 
 
 def test_flops_and_params_come_from_the_traced_graph(tmp_path):
@@ -387,13 +394,13 @@ def test_live_proxies_in_two_worker_processes_match_this_process(tmp_path, monke
 
 @pytest.mark.slow
 @pytest.mark.needs_data
-@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
 def test_proxy_agreement_through_an_executor(tmp_path):
+    root = data_dir()
     names = ["synflow", "nwot", "params"]
-    here = proxy_agreement(4, 0, DATA_DIR, names=names, batch_size=4)
+    here = proxy_agreement(4, 0, root, names=names, batch_size=4)
     spy = _Spy()
     out = tmp_path / "agreement.json"
-    spread = proxy_agreement(4, 0, DATA_DIR, names=names, batch_size=4, out=out, executor=spy)
+    spread = proxy_agreement(4, 0, root, names=names, batch_size=4, out=out, executor=spy)
     assert spy.sizes == [4]
     assert list(spread["cells"]) == list(here["cells"])
     for key, cell in here["cells"].items():
@@ -402,5 +409,5 @@ def test_proxy_agreement_through_an_executor(tmp_path):
             n: s["value"] for n, s in cell["ours"].items()
         }
     assert spread["proxies"].keys() == here["proxies"].keys()
-    again = proxy_agreement(4, 0, DATA_DIR, names=names, batch_size=4, out=out, executor=spy)
+    again = proxy_agreement(4, 0, root, names=names, batch_size=4, out=out, executor=spy)
     assert spy.sizes == [4, 0] and again["cells"] == spread["cells"]  # resumed from out

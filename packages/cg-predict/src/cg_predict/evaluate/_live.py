@@ -4,7 +4,8 @@ Proxies cost seconds per network on a CPU (NB-201 ~5 s for all seven at batch 32
 OFA-MobileNetV3 ~26 s, NB-101 ~30 s), so setting (b) scores them on a sample of its cells
 (``ProtocolConfig.live_sample_size``), drawn with its own seed (``live_sample_seed``),
 independent of the run seeds; each network is the cg-ir family's module with weights from
-``init_seed(0, key)`` and one shared synthetic batch (seed 0), as in ``proxy_agreement``. NB-201
+``init_seed(0, key)`` and one shared synthetic batch (seed 0, ``proxies.DEFAULT_INPUT``), as in
+``proxy_agreement``. NB-201
 modules have CIFAR-10's 10 classes whatever the target dataset. Scores are cached on disk
 (``ProxyCache``, one file per family) so reruns, resumed runs and other datasets of the same
 family do not recompute them. An executor (``cg_ir.executor``) spreads the networks over worker

@@ -9,10 +9,13 @@ proxy's module documents its formula. Higher = better for all of them.
 Numerics: synflow runs in float64 without batch normalisation; the others run in float32 in
 train mode (batch statistics) and accumulate their sums in float64. Values are raw;
 ``log_scale`` gives NAS-Bench-Suite-Zero's logarithmic synflow. Default data: a seeded
-synthetic batch (32 standard-normal inputs, uniform labels; 32 is NAS-Bench-Suite-Zero's batch
-size), not CIFAR images; pass ``batch=`` for real data. ``ProxyCache`` stores scores on disk
-keyed by graph hash, weights, proxy, ``PROXY_VERSION``, batch and the code that computed them;
-``ProxyScore.seconds`` is each proxy's wall time.
+synthetic batch of 32 images (NAS-Bench-Suite-Zero's batch size) drawn by the synthetic input
+``DEFAULT_INPUT`` (``"smooth"``: natural-image-like noise as normalised CIFAR pixels; the others
+of ``SYNTHETIC_INPUTS`` are ``"normal"``, white noise, and ``"pixel"``) with uniform labels, not
+CIFAR images; pass ``synthetic_input=`` for another one, ``batch=`` for real data.
+``ProxyCache`` stores scores on disk keyed by graph hash, weights, proxy, ``PROXY_VERSION``,
+synthetic input, batch and the code that computed them; ``ProxyScore.seconds`` is each proxy's
+wall time.
 
 Examples:
     >>> import torch
@@ -25,18 +28,23 @@ Examples:
     (True, True)
 """
 
+from cg_predict.proxies._batch import DEFAULT_INPUT, SYNTHETIC_INPUTS, SyntheticInput
 from cg_predict.proxies._cache import ProxyCache, ProxyScore
 from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, compute_proxies
 from cg_predict.proxies._registry import ALL, GRAPH_PROXIES, NETWORK_PROXIES, PROXY_VERSION
 from cg_predict.proxies._scale import log_scale
-from cg_predict.proxies.agreement import proxy_agreement
+from cg_predict.proxies.agreement import TARGETS, proxy_agreement
 
 __all__ = [
     "ALL",
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_INPUT",
     "GRAPH_PROXIES",
     "NETWORK_PROXIES",
     "PROXY_VERSION",
+    "SYNTHETIC_INPUTS",
+    "SyntheticInput",
+    "TARGETS",
     "ProxyCache",
     "ProxyScore",
     "compute_proxies",

@@ -14,7 +14,7 @@ from torch import nn
 from cg_ir import ComputationGraph
 from cg_ir.provenance import cache_key
 from cg_predict.errors import ProxyComputationError
-from cg_predict.proxies._batch import Batch, image_shape, make_batch
+from cg_predict.proxies._batch import DEFAULT_INPUT, Batch, image_shape, make_batch
 from cg_predict.proxies._cache import ProxyCache, ProxyScore
 from cg_predict.proxies._registry import (
     ALL,
@@ -42,6 +42,7 @@ def compute_proxies(
     batch_size: int = DEFAULT_BATCH_SIZE,
     num_classes: int | None = None,
     seed: int = 0,
+    synthetic_input: str = DEFAULT_INPUT,
     device: str | torch.device = "cpu",
     graph: ComputationGraph | None = None,
     cache: ProxyCache | None = None,
@@ -56,8 +57,9 @@ def compute_proxies(
     is untouched and the same arguments give the same numbers on the same device.
 
     The batch is ``batch`` if given (e.g. real CIFAR images, as NAS-Bench-Suite-Zero used), else
-    a synthetic one from ``seed``: ``batch_size`` standard-normal inputs and labels uniform over
-    the module's classes. Values are raw (``log_scale`` compresses synflow's orders of
+    a synthetic one from ``seed``: ``batch_size`` images drawn by ``synthetic_input`` (a name of
+    ``SYNTHETIC_INPUTS``; default ``DEFAULT_INPUT``) and labels uniform over the module's
+    classes. Values are raw (``log_scale`` compresses synflow's orders of
     magnitude); each proxy's module docstring gives its definition and sign (higher = better).
 
     Args:
@@ -71,6 +73,8 @@ def compute_proxies(
         batch_size: examples of the synthetic batch (at least 2).
         num_classes: classes for the synthetic labels; default: the module's output width.
         seed: seeds the synthetic batch and any randomness in ``forward``.
+        synthetic_input: how the synthetic batch's images are drawn (``SYNTHETIC_INPUTS``);
+            part of the cache key, so scores of another input are never read back.
         device: where the copies run (``"cpu"``, ``"cuda"``, ...).
         graph: ``module``'s computation graph; default ``cg_ir.from_module(module, ...)``,
             traced on a copy only when ``flops``/``params`` are asked for or ``cache`` is given.
@@ -81,7 +85,8 @@ def compute_proxies(
 
     Raises:
         UnknownProxyError: a name not in ``ALL``; the message lists the valid ones.
-        InvalidArgumentError: a bad ``input_shape``, ``batch``, ``batch_size`` or ``num_classes``.
+        InvalidArgumentError: a bad ``input_shape``, ``batch``, ``batch_size``, ``num_classes``
+            or ``synthetic_input``.
         ProxyComputationError: the module cannot be copied, returns no logits tensor, or lacks
             what a proxy scores (the message names the proxy).
 
@@ -107,10 +112,19 @@ def compute_proxies(
     network_names = [n for n in wanted if n in NETWORK_PROXIES]
     if network_names:
         classes = num_classes if num_classes is not None else _output_width(module, shape)
-        data = make_batch(shape, batch=batch, batch_size=batch_size, num_classes=classes, seed=seed)
+        data = make_batch(
+            shape,
+            batch=batch,
+            batch_size=batch_size,
+            num_classes=classes,
+            seed=seed,
+            synthetic=synthetic_input,
+        )
         weights = _weights_digest(module) if cache is not None else ""
         for name in network_names:
-            key = _key(arch, name, weights=weights, batch=data.digest, device=dev.type)
+            key = _key(
+                arch, name, weights=weights, input=data.source, batch=data.digest, device=dev.type
+            )
             results[name] = _cached(cache, key) or _run(name, module, data, seed, dev)
             if cache is not None and not results[name].cached:
                 cache.put(key, results[name])
@@ -132,7 +146,7 @@ def compute_proxies(
 
 
 def _key(arch: str, name: str, **network: str) -> str:
-    """The cache key of proxy ``name`` on graph hash ``arch`` (with weights, batch, device).
+    """The cache key of proxy ``name`` on graph hash ``arch`` (with weights, input, batch, device).
 
     It covers ``PROXY_VERSION`` and the digest of ``PROXY_CODE``: a score computed by other
     code is never read back.

@@ -1,4 +1,9 @@
-"""How well our live proxies agree with NAS-Bench-Suite-Zero's precomputed ones on NB-201."""
+"""How well our live proxies agree with NAS-Bench-Suite-Zero's precomputed ones, per target.
+
+A target is one file and dataset of NAS-Bench-Suite-Zero (``TARGETS``: NB-101, NB-201 on
+CIFAR-10, CIFAR-100 and ImageNet16-120, NB-301); cg-ir's family of the same name builds each
+cell's network.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +26,30 @@ from cg_ir.provenance import code_digest
 from cg_predict.data import ArchRecord, load_zc_nasbench
 from cg_predict.errors import InvalidArgumentError, StaleResultError
 from cg_predict.metrics import spearman
+from cg_predict.proxies._batch import DEFAULT_INPUT, resolve_input
 from cg_predict.proxies._cache import ProxyCache, ProxyScore, write_json_atomic
 from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, PROXY_CODE, compute_proxies
 from cg_predict.proxies._registry import ALL, PROXY_VERSION, resolve_names
 
-__all__ = ["cell_proxies", "init_seed", "map_cell_proxies", "proxy_agreement"]
+__all__ = [
+    "TARGETS",
+    "cell_proxies",
+    "init_seed",
+    "map_cell_proxies",
+    "proxy_agreement",
+    "sample_keys",
+]
 
 _MIN_PAIRS = 3
+
+TARGETS: tuple[tuple[str, str], ...] = (
+    ("nb101", "cifar10"),
+    ("nb201", "cifar10"),
+    ("nb201", "cifar100"),
+    ("nb201", "ImageNet16-120"),
+    ("nb301", "cifar10"),
+)
+"""``(family, dataset)`` of every NAS-Bench-Suite-Zero table that ``proxy_agreement`` reads."""
 
 
 def init_seed(seed: int, key: str) -> int:
@@ -38,6 +60,22 @@ def init_seed(seed: int, key: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:4], "big")
 
 
+def sample_keys(keys: Sequence[str], n_cells: int, seed: int) -> list[str]:
+    """A seeded sample of ``n_cells`` of ``keys``: those first in the order of a keyed hash.
+
+    A key's place depends on the key and ``seed`` only, so the NB-201 tables of the three
+    datasets (724, 725 and 724 cells, nearly the same ones) give nearly the same sample (whose
+    scores a proxy cache then computes once), and a smaller sample is part of a larger one.
+
+    Examples:
+        >>> keys = [str(i) for i in range(10)]
+        >>> small, large = sample_keys(keys, 3, 0), sample_keys(keys, 6, 0)
+        >>> len(small), set(small) <= set(large), small == sample_keys(keys[::-1], 3, 0)
+        (3, True, True)
+    """
+    return sorted(keys, key=lambda key: hashlib.sha256(f"{seed}/{key}".encode()).digest())[:n_cells]
+
+
 def cell_proxies(
     family_name: str,
     key: str,
@@ -45,12 +83,19 @@ def cell_proxies(
     *,
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    synthetic_input: str = DEFAULT_INPUT,
     device: str = "cpu",
     cache: ProxyCache | None = None,
 ) -> dict[str, ProxyScore]:
     """Proxies of one benchmark cell: cg-ir's module, weights from ``init_seed(seed, key)``.
 
-    The batch is the synthetic one of ``seed``; the graph is the family's fast-path graph.
+    The batch is the synthetic one of ``seed`` and ``synthetic_input``; the graph is the
+    family's fast-path graph.
+
+    Examples:
+        >>> s = cell_proxies("nb201", "(0, 2, 3, 2, 3, 1)", ["params"])
+        >>> s["params"].value > 0
+        True
     """
     family = families.get(family_name)
     spec = family.parse(key)
@@ -63,6 +108,7 @@ def cell_proxies(
         names,
         batch_size=batch_size,
         seed=seed,
+        synthetic_input=synthetic_input,
         device=device,
         graph=family.to_cg(spec),
         cache=cache,
@@ -76,6 +122,7 @@ def map_cell_proxies(
     *,
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    synthetic_input: str = DEFAULT_INPUT,
     device: str = "cpu",
     cache: ProxyCache | None = None,
     executor: Executor | None = None,
@@ -98,6 +145,7 @@ def map_cell_proxies(
         names: proxies to compute (see ``compute_proxies``).
         seed: the weights' seed (``init_seed``) and the synthetic batch's.
         batch_size: examples of the synthetic batch.
+        synthetic_input: how its images are drawn (``SYNTHETIC_INPUTS``).
         device: where the proxies run (in the executor's workers).
         cache: a proxy cache consulted and filled.
         executor: where to compute (None: in this process).
@@ -125,6 +173,7 @@ def map_cell_proxies(
             names=wanted,
             seed=seed,
             batch_size=batch_size,
+            synthetic_input=synthetic_input,
             device=device,
             cache=cache,
         )
@@ -147,6 +196,7 @@ def map_cell_proxies(
                 wanted,
                 seed=seed,
                 batch_size=batch_size,
+                synthetic_input=synthetic_input,
                 device=device,
                 cache=probe,
             )
@@ -155,7 +205,9 @@ def map_cell_proxies(
                 continue
             known = probe.hits
         sent[key] = len(jobs)
-        jobs.append(_CellJob(family_name, key, wanted, seed, batch_size, device, known, i))
+        jobs.append(
+            _CellJob(family_name, key, wanted, seed, batch_size, synthetic_input, device, known, i)
+        )
     done = executor.map(_cell_job, jobs, progress=progress, desc=desc)
     for job, (scores, new) in zip(jobs, done, strict=True):
         results[job.position] = scores
@@ -177,6 +229,7 @@ class _CellJob(NamedTuple):
     names: tuple[str, ...]
     seed: int
     batch_size: int
+    synthetic_input: str
     device: str
     known: dict[str, ProxyScore] | None  # None: no cache
     position: int  # the cell's place in the caller's list
@@ -191,6 +244,7 @@ def _cell_job(job: _CellJob) -> tuple[dict[str, ProxyScore], dict[str, ProxyScor
         job.names,
         seed=job.seed,
         batch_size=job.batch_size,
+        synthetic_input=job.synthetic_input,
         device=job.device,
         cache=cache,
     )
@@ -252,9 +306,11 @@ def proxy_agreement(
     seed: int = 0,
     data_dir: str | os.PathLike[str] | None = None,
     *,
+    family: str = "nb201",
     dataset: str = "cifar10",
     names: Iterable[str] = ALL,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    synthetic_input: str = DEFAULT_INPUT,
     device: str = "cpu",
     out: str | os.PathLike[str] | None = None,
     cache: ProxyCache | None = None,
@@ -262,23 +318,30 @@ def proxy_agreement(
     executor: Executor | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
-    """Our proxies vs. NAS-Bench-Suite-Zero's on a seeded sample of its NB-201 cells.
+    """Our proxies vs. NAS-Bench-Suite-Zero's on a seeded sample of one target's cells.
 
-    ``n_cells`` cells of ``zc_nasbench201.json`` (``dataset``) are drawn with
-    ``numpy.random.default_rng(seed)``; each one's network is built by cg-ir's ``nb201`` family
-    with weights initialised from ``init_seed(seed, key)`` (PyTorch's default initialisers, in a
-    forked RNG) and scored by ``compute_proxies`` on one synthetic batch (``batch_size``
-    standard-normal images, seed ``seed``) shared by all cells. NAS-Bench-Suite-Zero computed
-    theirs on real CIFAR batches with NASLib's (unpruned) networks and other weights, so the
-    agreement measures rank agreement across those differences, not equality.
+    ``n_cells`` cells of the target's table (``family``, ``dataset``: one of ``TARGETS``) are
+    drawn by ``sample_keys(keys, n_cells, seed)``; each one's network is built by cg-ir's family
+    of that name with weights initialised from ``init_seed(seed, key)`` (PyTorch's default
+    initialisers, in a forked RNG) and scored by ``compute_proxies`` on one synthetic batch
+    (``batch_size`` images drawn by ``synthetic_input``, seed ``seed``) shared by all cells.
+    cg-ir's networks have 10 classes and 32x32 inputs whatever the dataset (NB-201 on
+    CIFAR-100 and ImageNet16-120 included). NAS-Bench-Suite-Zero computed theirs on a real
+    training batch of 32 with NASLib's (unpruned) networks, the dataset's classes and
+    resolution, and other weights, so the agreement measures rank agreement across those
+    differences, not equality.
 
     Args:
-        n_cells: cells to score (at most the file's 724/725).
+        n_cells: cells to score (at most the table's: 500 NB-101, 724/725 NB-201, 725 NB-301).
         seed: the sample, the weights and the batch.
         data_dir: the data directory (default ``$CGNAS_DATA_DIR``).
-        dataset: ``cifar10``, ``cifar100`` or ``ImageNet16-120`` (labels and their scores).
-        names: proxies to compare (default all nine; each also exists in the file).
+        family: ``nb101``, ``nb201`` or ``nb301``.
+        dataset: the family's dataset: ``cifar10``, or for NB-201 also ``cifar100`` and
+            ``ImageNet16-120`` (labels and their scores).
+        names: proxies to compare (default all nine); those the file lacks (``nwot`` on
+            NB-101) are left out.
         batch_size: examples of the synthetic batch.
+        synthetic_input: how its images are drawn (``SYNTHETIC_INPUTS``).
         device: where the proxies run.
         out: a JSON file written atomically after every cell; if it exists with the same
             settings and code (its ``code_digest``, of ``PROXY_CODE``), its cells are reused
@@ -302,26 +365,28 @@ def proxy_agreement(
         ``out`` as the strings ``"inf"``, ``"-inf"``, ``"nan"``.
 
     Raises:
-        InvalidArgumentError: ``n_cells`` out of range, or ``out`` holds a run with other
-            settings (the message shows both).
+        InvalidArgumentError: an unknown target or synthetic input, ``n_cells`` out of range,
+            or ``out`` holds a run with other settings (the message shows both).
         StaleResultError: ``out`` holds a run of other code (and not ``force``).
     """
-    wanted = resolve_names(names)
-    table = load_zc_nasbench("nb201", dataset, data_dir)
+    table = load_zc_nasbench(family, dataset, data_dir)
+    wanted = tuple(n for n in resolve_names(names) if n in table.proxy_names)
+    resolve_input(synthetic_input)
     if not 2 <= n_cells <= len(table):
         raise InvalidArgumentError(
             f"n_cells must be between 2 and {len(table)} (the cells of {table.source}), "
             f"got {n_cells}"
         )
-    rng = np.random.default_rng(seed)
-    records = [table[int(i)] for i in rng.choice(len(table), size=n_cells, replace=False)]
+    by_key = {record.key: record for record in (table[i] for i in range(len(table)))}
+    records = [by_key[key] for key in sample_keys(list(by_key), n_cells, seed)]
     config = {
-        "family": "nb201",
+        "family": family,
         "dataset": dataset,
         "n_cells": n_cells,
         "seed": seed,
         "names": list(wanted),
-        "batch": f"synthetic: {batch_size} standard-normal inputs, uniform labels, seed {seed}",
+        "synthetic_input": synthetic_input,
+        "batch": f"synthetic {synthetic_input!r}: {batch_size} images, uniform labels, seed {seed}",
         "batch_size": batch_size,
         "device": device,
         "proxy_version": PROXY_VERSION,
@@ -333,11 +398,12 @@ def proxy_agreement(
     todo = [r for r in records if r.key not in cells]
     if executor is not None and not executor.in_process:
         every = map_cell_proxies(
-            "nb201",
+            family,
             [r.key for r in todo],
             wanted,
             seed=seed,
             batch_size=batch_size,
+            synthetic_input=synthetic_input,
             device=device,
             cache=cache,
             executor=executor,
@@ -349,11 +415,12 @@ def proxy_agreement(
         todo = []
     for record in tqdm(todo, desc="proxies", unit="net", disable=not progress):
         scores = cell_proxies(
-            "nb201",
+            family,
             record.key,
             wanted,
             seed=seed,
             batch_size=batch_size,
+            synthetic_input=synthetic_input,
             device=device,
             cache=cache,
         )
@@ -398,10 +465,16 @@ def _summary(cells: dict[str, Any], names: tuple[str, ...]) -> dict[str, dict[st
             "srcc_ours_acc": _srcc(ours[keep], labels[keep]),
             "srcc_theirs_acc": _srcc(theirs[keep], labels[keep]),
             "mean_seconds": float(np.mean(seconds)),
-            "their_mean_seconds": float(np.nanmean(their_seconds)),
+            "their_mean_seconds": _mean_known(their_seconds),
             "n": int(keep.sum()),
         }
     return summary
+
+
+def _mean_known(values: list[float]) -> float:
+    """The mean of the values that are not NaN; NaN if none (NB-101's file stores no times)."""
+    known = [v for v in values if not math.isnan(v)]
+    return float(np.mean(known)) if known else math.nan
 
 
 def _srcc(a: np.ndarray, b: np.ndarray) -> float:
