@@ -101,6 +101,18 @@ def test_load_roundtrip_and_fine_tune(predictor, toy_data, tmp_path):
         Predictor.load(tmp_path / "missing.pt")
 
 
+def test_fine_tune_defaults_to_the_protocols_whole_network_mode(predictor, toy_data):
+    graphs, y = toy_data(12)
+    encoder_before = [p.detach().clone() for p in predictor.model.encoder.parameters()]
+    predictor.fine_tune(graphs, y, epochs=2)
+    assert predictor.metadata["fine_tuned"][-1]["mode"] == "full"  # was "head"
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(encoder_before, predictor.model.encoder.parameters(), strict=True)
+    ]
+    assert any(changed)  # the encoder learnt too, not only the head
+
+
 def test_default_checkpoint_loads_and_ranks_nb201():
     predictor = Predictor.default()
     meta = predictor.metadata

@@ -51,9 +51,10 @@ class EncoderConfig:
             1.5x faster on the CPU, where tanh is the most expensive op of a layer.
         readout: ``"mean-sum"`` (default), ``"mean"`` (the paper's) or ``"attention"``.
             ``"mean-sum"`` mixes the mean and the asinh of the sum of the node states with a
-            linear layer. A mean cannot see how big a graph is; in leave-one-family-out
-            transfer (the workspace's ``tools/compare_readouts.py``) ``"mean-sum"`` ranked
-            NB-101 and NB-201 far better and NB-301 a little worse than ``"mean"``.
+            linear layer. A mean cannot see how big a graph is; the readout is chosen on
+            source families only (nested leave-one-family-out,
+            ``cg_predict.evaluate.select_on_sources``; the workspace's
+            ``tools/select_on_sources.py``).
         reverse_edges: also pass messages from consumer to producer.
         num_ops: size of the op vocabulary (``len(cg_ir.vocabulary())``).
         num_features: float features per node (``len(FEATURE_COLUMNS)``).

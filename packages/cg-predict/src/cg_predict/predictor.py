@@ -24,7 +24,13 @@ from cg_predict.checkpoint import load_checkpoint
 from cg_predict.errors import CheckpointError, InvalidArgumentError
 from cg_predict.graphs import GraphSet
 from cg_predict.model import PredictorNet
-from cg_predict.training import fine_tune, predict
+from cg_predict.training import (
+    DEFAULT_LOSS,
+    FINE_TUNE_EPOCHS,
+    FINE_TUNE_MODE,
+    fine_tune,
+    predict,
+)
 
 __all__ = ["DEFAULT_CHECKPOINT", "Item", "Predictor"]
 
@@ -159,15 +165,35 @@ class Predictor:
         items: Sequence[Item] | GraphSet,
         labels: npt.ArrayLike,
         *,
-        mode: str = "head",
+        mode: str = FINE_TUNE_MODE,
+        epochs: int = FINE_TUNE_EPOCHS,
+        loss: str = DEFAULT_LOSS,
         input_shape: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> Predictor:
-        """Adapt the network to a target family in place (see ``training.fine_tune``)."""
+        """Adapt the network to a target family in place (see ``training.fine_tune``).
+
+        The defaults are the protocol's fine-tuning, chosen on source families only: the
+        whole network (``mode="head"`` trains the head alone), 100 epochs, MSE plus the
+        ranking term.
+        """
         gs = self.graphs(items, input_shape)
-        result = fine_tune(self.model, gs, labels, mode=mode, device=self.device, **kwargs)
+        result = fine_tune(
+            self.model,
+            gs,
+            labels,
+            mode=mode,
+            epochs=epochs,
+            loss=loss,
+            device=self.device,
+            **kwargs,
+        )
         self.metadata.setdefault("fine_tuned", []).append(
-            {"mode": mode, "labels": len(gs), "target_stats": result.to_dict()["target_stats"]}
+            {
+                "mode": mode,
+                "labels": len(gs),
+                "target_stats": result.to_dict()["target_stats"],
+            }
         )
         self.model.eval()
         return self

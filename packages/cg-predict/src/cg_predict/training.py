@@ -36,6 +36,13 @@ __all__ = ["LOSSES", "FitResult", "embed", "fine_tune", "fit", "predict"]
 
 LOSSES = ("mse", "mse+rank")
 FINE_TUNE_MODES = ("head", "full")
+# the protocol's training (``cg_predict.evaluate``) and what ``Predictor.fine_tune`` does unless
+# told otherwise; the fine-tuning was chosen on source families only (nested
+# leave-one-family-out, ``evaluate.select_on_sources``): the whole network, 100 epochs, MSE plus
+# the ranking term (ranking is what a predictor is for)
+DEFAULT_LOSS = "mse+rank"
+FINE_TUNE_MODE = "full"
+FINE_TUNE_EPOCHS = 100
 
 Graphs = GraphSet | Sequence[ComputationGraph]
 FloatArray = npt.NDArray[np.float64]

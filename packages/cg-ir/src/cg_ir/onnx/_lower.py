@@ -336,7 +336,15 @@ class Lowerer:
         only_use = self.uses.get(self.current.input[0], 0) == 1 and not any(
             src == t.node for src, _ in self.edges
         )
-        chained = node.op == "reshape" and self.current.op_type in _VIEW_OPS
+        producer = self.producers.get(self.current.input[0])
+        # only a view of a view composes: a Transpose moving size-1 axes in between records
+        # the first view, as torch.fx's permute does (Swin's last-stage window partition)
+        chained = (
+            node.op == "reshape"
+            and self.current.op_type in _VIEW_OPS
+            and producer is not None
+            and producer.op_type in _VIEW_OPS
+        )
         if not chained or not only_use or t.node != len(self.nodes) - 1:
             return self.emit("reshape", [t], self.cg(t), shape, layout, target)
         if node.input_shape == shape:

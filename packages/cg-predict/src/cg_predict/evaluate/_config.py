@@ -28,12 +28,10 @@ from cg_predict.evaluate._results import config_hash
 from cg_predict.evaluate._targets import DATASETS, FAMILIES, settings_of
 from cg_predict.head import HeadConfig
 from cg_predict.proxies import DEFAULT_BATCH_SIZE
-from cg_predict.training import LOSSES
+from cg_predict.training import DEFAULT_LOSS, FINE_TUNE_EPOCHS, LOSSES
 
 __all__ = ["DEFAULT_MODEL", "LABELLED", "ProtocolConfig", "SourceTraining", "source_families"]
 
-# the loss of source training and of fine-tuning: ranking matters, so MSE plus a ranking term
-DEFAULT_LOSS = "mse+rank"
 # the NAS-Bench families with labels of every cell: the default sources
 LABELLED = ("nb101", "nb201", "nb301")
 
@@ -242,7 +240,7 @@ class ProtocolConfig:
     encoders: tuple[str, ...] = ()
     unfreeze_encoder: bool = False
     source: SourceTraining = field(default_factory=SourceTraining)
-    fine_tune_epochs: int = 100
+    fine_tune_epochs: int = FINE_TUNE_EPOCHS
     fine_tune_lr: float = 1e-3
     fine_tune_loss: str = DEFAULT_LOSS
     test_cells: int | None = None
