@@ -118,3 +118,12 @@ def _one_torch_thread():  # type: ignore[no-untyped-def]
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def real_data_dir() -> str:
+    """The benchmark folder of tests marked ``needs_data``; a failure if it is not set."""
+    value = os.environ.get("CGNAS_DATA_DIR", "")
+    if not value:
+        pytest.fail("CGNAS_DATA_DIR is not set; point it at the benchmark data folder")
+    return value

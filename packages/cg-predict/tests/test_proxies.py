@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import pickle
 
 import numpy as np
@@ -36,14 +35,6 @@ from cg_predict.proxies.agreement import cell_proxies, map_cell_proxies
 
 SHAPE = (3, 12, 12)
 NB201_KEY = "(0, 2, 3, 2, 3, 1)"
-
-
-def data_dir() -> str:
-    """The benchmark folder of tests marked ``needs_data``; a failure if it is not set."""
-    value = os.environ.get("CGNAS_DATA_DIR", "")
-    if not value:
-        pytest.fail("CGNAS_DATA_DIR is not set; point it at the benchmark data folder")
-    return value
 
 
 def tiny_net(width: int = 8, seed: int = 0) -> nn.Module:
@@ -224,8 +215,8 @@ def test_log_scale_is_monotone_and_signed():
 
 @pytest.mark.slow
 @pytest.mark.needs_data
-def test_proxy_agreement_runs_and_resumes(tmp_path):
-    root = data_dir()
+def test_proxy_agreement_runs_and_resumes(tmp_path, real_data_dir):
+    root = real_data_dir
     out = tmp_path / "agreement.json"
     names = ["synflow", "nwot", "params"]
     first = proxy_agreement(4, 0, root, names=names, batch_size=4, out=out)
@@ -394,8 +385,8 @@ def test_live_proxies_in_two_worker_processes_match_this_process(tmp_path, monke
 
 @pytest.mark.slow
 @pytest.mark.needs_data
-def test_proxy_agreement_through_an_executor(tmp_path):
-    root = data_dir()
+def test_proxy_agreement_through_an_executor(tmp_path, real_data_dir):
+    root = real_data_dir
     names = ["synflow", "nwot", "params"]
     here = proxy_agreement(4, 0, root, names=names, batch_size=4)
     spy = _Spy()

@@ -9,7 +9,6 @@ floors slightly under what was measured on that same sample.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -27,14 +26,6 @@ from cg_predict.proxies._batch import make_batch
 from cg_predict.proxies.agreement import cell_proxies, sample_keys
 
 NB201_KEY = "(0, 2, 3, 2, 3, 1)"
-
-
-def data_dir() -> str:
-    """The benchmark folder (tests marked ``needs_data`` read the real Suite-Zero files)."""
-    value = os.environ.get("CGNAS_DATA_DIR", "")
-    if not value:
-        pytest.fail("CGNAS_DATA_DIR is not set; point it at the benchmark data folder")
-    return value
 
 
 def test_the_default_input_is_the_measured_best():
@@ -114,9 +105,9 @@ def test_sample_keys_is_nested_and_order_free():
 
 
 @pytest.mark.needs_data
-def test_agreement_on_nb101_leaves_out_what_the_file_lacks(tmp_path):
+def test_agreement_on_nb101_leaves_out_what_the_file_lacks(tmp_path, real_data_dir):
     result = proxy_agreement(
-        2, 0, data_dir(), family="nb101", names=["nwot", "params"], out=tmp_path / "a.json"
+        2, 0, real_data_dir, family="nb101", names=["nwot", "params"], out=tmp_path / "a.json"
     )
     assert result["config"]["family"] == "nb101" and list(result["proxies"]) == ["params"]
     assert result["config"]["synthetic_input"] == DEFAULT_INPUT
@@ -209,10 +200,10 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> ProxyCache:
 @pytest.mark.needs_data
 @pytest.mark.parametrize(("family", "dataset"), TARGETS)
 def test_the_default_input_agrees_with_suite_zero(
-    family: str, dataset: str, shared_cache: ProxyCache
+    family: str, dataset: str, shared_cache: ProxyCache, real_data_dir: str
 ) -> None:
     result = proxy_agreement(
-        AGREEMENT_CELLS, 0, data_dir(), family=family, dataset=dataset, cache=shared_cache
+        AGREEMENT_CELLS, 0, real_data_dir, family=family, dataset=dataset, cache=shared_cache
     )
     assert result["config"]["synthetic_input"] == DEFAULT_INPUT
     measured = {name: row["srcc_ours_theirs"] for name, row in result["proxies"].items()}
