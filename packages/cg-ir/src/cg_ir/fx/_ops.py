@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from torch import fx
 
+from cg_ir._gains import gain_problem
 from cg_ir._node import Shape
 from cg_ir.fx._values import (
     GraphTensor,
@@ -617,11 +618,9 @@ def output_gain(lw: Lowerer, weight: Opaque, result: GraphTensor) -> GraphTensor
     if not extra:
         return result
     channels = weight.shape[0]
-    if len(extra) > 1 or prod(extra[0].shape) != channels:
-        lw.fail(
-            f"its weight is computed from learned tensors {[s.name for s in extra]} besides "
-            "the kernel; only one gain per output channel is lowered (as a mul)"
-        )
+    problem = gain_problem([s.name for s in extra], [prod(s.shape) for s in extra], channels)
+    if problem is not None:
+        lw.fail(problem)
     gain = GraphTensor(
         lw.owned_node(Opaque(extra[0].name, (channels, 1, 1), (extra[0],))), "any", (channels, 1, 1)
     )

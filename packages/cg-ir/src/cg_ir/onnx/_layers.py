@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cg_ir._einsum import einsum_product
+from cg_ir._gains import gain_problem
 from cg_ir.onnx._values import Const, Layout, Tensor, graph_shape
 
 if TYPE_CHECKING:
@@ -108,11 +109,9 @@ def _output_gain(lw: Lowerer, weight: Const, result: Tensor) -> Tensor:
     if not extra:
         return result
     channels = weight.shape[0]
-    if len(extra) > 1 or prod(extra[0].shape) != channels:
-        lw.fail(
-            f"its weight is computed from learned tensors of shapes {[r.shape for r in extra]} "
-            "besides the kernel; only one gain per output channel is lowered (as a mul)"
-        )
+    problem = gain_problem([str(r.shape) for r in extra], [prod(r.shape) for r in extra], channels)
+    if problem is not None:
+        lw.fail(problem)
     gain = lw.root_node(extra[0])
     if gain.shape != (channels, 1, 1):
         gain = lw.emit("reshape", [gain], lw.cg(gain), (channels, 1, 1), "other", (channels, 1, 1))
