@@ -24,6 +24,7 @@ from cg_ir import atomic_output
 from cg_ir.provenance import code_digest
 from cg_predict.encoder import EncoderConfig
 from cg_predict.evaluate import RESULTS_CODE, ProtocolConfig, SourceTraining, select_on_sources
+from cg_predict.training import FINE_TUNE_EPOCHS, FINE_TUNE_MODE
 
 DEFAULT_TARGETS = ("nb101", "nb201", "nb301", "ofa-mbv3")
 
@@ -45,10 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     readouts = args.readouts.split(",")
     epochs = [int(e) for e in args.fine_tune_epochs.split(",")]
     training = SourceTraining(cells=args.source_cells, epochs=args.epochs)
-    defaults = {
-        "readout": EncoderConfig().readout,
-        "fine_tune_epochs": ProtocolConfig.full("nb101").fine_tune_epochs,
-    }
     selections = {}
     for target in args.targets.split(","):
         base = ProtocolConfig.full(target, shots=(args.shots,), seeds=args.seeds, source=training)
@@ -58,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{target}: {best.name} (mean SRCC over {len(selection.folds)} folds {score:+.3f})")
     report = {
         "config": vars(args),
-        "defaults_before": defaults,
+        # what the protocol runs for every target when this was written
+        "protocol": {
+            "readout": EncoderConfig().readout,
+            "ft": FINE_TUNE_EPOCHS,
+            "mode": FINE_TUNE_MODE,
+        },
         # the book marks the selection stale when the protocol's code has changed since
         "provenance": {
             "code_digest": code_digest(*RESULTS_CODE),

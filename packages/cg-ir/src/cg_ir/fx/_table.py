@@ -58,7 +58,7 @@ from cg_ir.fx._ops import (
     variance,
     zeros,
 )
-from cg_ir.fx._values import graph_tensors, is_feature_map
+from cg_ir.fx._values import Opaque, graph_tensors, is_feature_map
 
 if TYPE_CHECKING:
     from cg_ir.fx._lower import Lowerer
@@ -87,39 +87,35 @@ def _functional_pool(op: str) -> Handler:
     return lower
 
 
-def _conv2d(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    # F.conv2d(input, weight, bias, stride, padding, dilation, groups) with an owned weight
+def _conv_call(
+    lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Opaque, tuple[tuple[int, ...], bool, Any, Any, Any, int]]:
+    """The owned weight of ``F.conv*d(input, weight, bias, stride, padding, dilation, groups)``.
+
+    Returns the weight and the lowering's arguments that follow the input (weight shape, bias,
+    stride, padding, dilation, groups).
+    """
     weight = owned(lw, arg(args, kwargs, 1, "weight", None), "weight")
     if weight is None:
         lw.fail("it has no weight")
-    result = conv(
-        lw,
-        args[0],
+    return weight, (
         weight.shape,
         owned(lw, arg(args, kwargs, 2, "bias", None), "bias") is not None,
         arg(args, kwargs, 3, "stride", 1),
         arg(args, kwargs, 4, "padding", 0),
         arg(args, kwargs, 5, "dilation", 1),
         int(arg(args, kwargs, 6, "groups", 1)),
-        fixed=weight.trainable_numel == 0,
     )
+
+
+def _conv2d(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    weight, conv_args = _conv_call(lw, args, kwargs)
+    result = conv(lw, args[0], *conv_args, fixed=weight.trainable_numel == 0)
     return output_gain(lw, weight, result)
 
 
 def _conv1d(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    weight = owned(lw, arg(args, kwargs, 1, "weight", None), "weight")
-    if weight is None:
-        lw.fail("it has no weight")
-    return conv1d(
-        lw,
-        args[0],
-        weight.shape,
-        owned(lw, arg(args, kwargs, 2, "bias", None), "bias") is not None,
-        arg(args, kwargs, 3, "stride", 1),
-        arg(args, kwargs, 4, "padding", 0),
-        arg(args, kwargs, 5, "dilation", 1),
-        int(arg(args, kwargs, 6, "groups", 1)),
-    )
+    return conv1d(lw, args[0], *_conv_call(lw, args, kwargs)[1])
 
 
 def _linear(lw: Lowerer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

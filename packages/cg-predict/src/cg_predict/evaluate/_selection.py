@@ -195,7 +195,9 @@ def select_on_sources(
                 setting = config.settings[0]
                 for mode, method in MODE_METHODS.items():
                     row = result.row(setting, method, k)
-                    scores[(Candidate(readout, epochs, mode), fold)] = float(row.srcc_mean or 0.0)
+                    # an SRCC is undefined only for a constant prediction: no ranking at all
+                    srcc = 0.0 if row.srcc_mean is None else row.srcc_mean
+                    scores[(Candidate(readout, epochs, mode), fold)] = srcc
     candidates = dict.fromkeys(c for c, _ in scores)
     ranking = []
     for candidate in candidates:
