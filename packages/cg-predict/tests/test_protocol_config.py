@@ -6,6 +6,7 @@ before these types existed (NB-201, setting a, two seeds; a few rows kept).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 from pathlib import Path
@@ -16,6 +17,7 @@ from cg_predict.encoder import EncoderConfig
 from cg_predict.errors import InvalidArgumentError
 from cg_predict.evaluate import (
     DEFAULT_MODEL,
+    SELECTED_READOUTS,
     EvaluationResult,
     ProtocolConfig,
     ResultRow,
@@ -60,13 +62,34 @@ def test_quick_defaults_live_in_the_quick_constructors() -> None:
         8,
         8,
     )
-    assert quick.source == SourceTraining.quick()
+    assert quick.source == SourceTraining.for_target("nb201", quick=True)
     assert (quick.source.epochs, quick.source.patience, quick.source.cells) == (10, 3, 600)
     assert quick.fine_tune_epochs == 100  # fine-tuning is not shortened in quick mode
     assert quick.to_dict()["quick"] is True and ProtocolConfig("nb201").to_dict()["quick"] is False
     # overrides win over the mode's defaults
     assert ProtocolConfig.quick("nb201", seeds=4, live_sample_size=0).seeds == 4
     assert SourceTraining.quick(cells=100).epochs == 10
+
+
+def test_each_target_runs_the_readout_chosen_on_its_sources() -> None:
+    assert dict(SELECTED_READOUTS) == {"nb201": "attention"}
+    for make in (ProtocolConfig.full, ProtocolConfig.quick):
+        assert make("nb201").source.encoder.readout == "attention"
+        for target in ("nb101", "nb301", "ofa-mbv3", "cbm-resnet"):
+            assert make(target).source.encoder == EncoderConfig()  # mean-sum
+    # sizes follow the mode, the readout the target; an explicit source wins
+    assert SourceTraining.for_target("nb201", quick=True).cells == 600
+    assert SourceTraining.for_target("nb201", cells=7).encoder.readout == "attention"
+    explicit = ProtocolConfig.full("nb201", source=SourceTraining())
+    assert explicit.source.encoder.readout == "mean-sum"
+    # a family outside the protocol (a search space) gets the default
+    assert SourceTraining.for_target("resnet") == SourceTraining()
+    # the CLI runs the target's choice with its own options on top
+    parser = argparse.ArgumentParser()
+    register_evaluate(parser.add_subparsers())
+    argv = ["evaluate", "--target", "nb201", "--quick", "--source-cells", "50", "--out", "r"]
+    source = protocol_config(parser.parse_args(argv)).source
+    assert (source.encoder.readout, source.cells, source.epochs) == ("attention", 50, 10)
 
 
 def test_model_defaults_come_from_the_encoder_and_head_configs() -> None:
@@ -148,9 +171,8 @@ def test_the_cli_builds_the_config_of_its_options() -> None:
     register_evaluate(parser.add_subparsers())
     argv = ["evaluate", "--target", "nb201", "--out", "r.json", "--quick", "--setting", "a"]
     quick = protocol_config(parser.parse_args([*argv, "--source-cells", "100", "--seeds", "4"]))
-    assert quick == ProtocolConfig.quick(
-        "nb201", settings="a", seeds=4, source=SourceTraining.quick(cells=100)
-    )
+    source = SourceTraining.for_target("nb201", quick=True, cells=100)
+    assert quick == ProtocolConfig.quick("nb201", settings="a", seeds=4, source=source)
     full = protocol_config(parser.parse_args(["evaluate", "--target", "nb101", "--out", "r.json"]))
     assert full == ProtocolConfig.full("nb101")
     mse = protocol_config(

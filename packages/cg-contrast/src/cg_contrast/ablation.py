@@ -107,6 +107,9 @@ class AblationConfig:
         """The ``cg_predict.evaluate`` run of ``target`` with ``encoders`` (setting a, CIFAR-10).
 
         ``source_cells`` None keeps the mode's default (quick: 600 per family; full: all).
+        The supervised rows use the pretrained encoders' network (``EncoderConfig()``, the
+        mean-sum readout) for every target, not the readout chosen per target for the protocol
+        (``SELECTED_READOUTS``), so that CL and supervised rows differ only in pretraining.
         """
         from cg_predict.evaluate import ProtocolConfig, SourceTraining
 

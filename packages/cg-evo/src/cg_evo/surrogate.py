@@ -74,9 +74,9 @@ def source_predictor(
     """The model a search on ``family`` starts from, and its metadata.
 
     Without ``checkpoint``: cg-predict's ``train_source_model`` for ``family`` with the
-    protocol's source training (``SourceTraining.quick()`` if ``quick``, else the full-size
-    ``SourceTraining()``; ``source_cells`` per source family and ``source_epochs`` override
-    its ``cells`` and ``epochs``), the one ``cgnas evaluate`` trains.
+    protocol's source training for ``family`` (``SourceTraining.for_target``: its quick sizes
+    if ``quick``, else the full-size ones; ``source_cells`` per source family and
+    ``source_epochs`` override its ``cells`` and ``epochs``), the one ``cgnas evaluate`` trains.
 
     Raises:
         TargetLeakError: ``checkpoint`` was trained on ``family``'s labels or does not say.
@@ -87,8 +87,8 @@ def source_predictor(
         check_model_not_trained_on(loaded.metadata, family, f"checkpoint {os.fspath(checkpoint)!r}")
         return loaded.model, loaded.metadata
     overrides: dict[str, Any] = {"cells": source_cells, "epochs": source_epochs}
-    training = (SourceTraining.quick if quick else SourceTraining)(
-        **{k: v for k, v in overrides.items() if v is not None}
+    training = SourceTraining.for_target(
+        family, quick=quick, **{k: v for k, v in overrides.items() if v is not None}
     )
     model, meta = train_source_model(
         family, training, data_dir=data_dir, device=device, progress=progress

@@ -28,7 +28,12 @@ from cg_predict.evaluate._leaks import (
 from cg_predict.evaluate._splits import FewShotSplit, class_ids, few_shot_split
 
 if TYPE_CHECKING:  # the same names, for type checkers (at run time they come from _LAZY)
-    from cg_predict.evaluate._config import DEFAULT_MODEL, ProtocolConfig, SourceTraining
+    from cg_predict.evaluate._config import (
+        DEFAULT_MODEL,
+        SELECTED_READOUTS,
+        ProtocolConfig,
+        SourceTraining,
+    )
     from cg_predict.evaluate._protocol import RESULTS_CODE, evaluate, train_source_model
     from cg_predict.evaluate._results import EvaluationResult, ResultRow
     from cg_predict.evaluate._selection import (
@@ -52,6 +57,7 @@ __all__ = [
     "DATASETS",
     "DEFAULT_MODEL",
     "FAMILIES",
+    "SELECTED_READOUTS",
     "SETTINGS",
     "CellSet",
     "EvaluationResult",
@@ -80,7 +86,8 @@ __all__ = [
 # the benchmark data, so they load on first use (`cgnas evaluate --help` stays cheap)
 _LAZY = {
     **dict.fromkeys(
-        ("DEFAULT_MODEL", "ProtocolConfig", "SourceTraining"), "cg_predict.evaluate._config"
+        ("DEFAULT_MODEL", "SELECTED_READOUTS", "ProtocolConfig", "SourceTraining"),
+        "cg_predict.evaluate._config",
     ),
     **dict.fromkeys(
         ("RESULTS_CODE", "evaluate", "train_source_model"), "cg_predict.evaluate._protocol"

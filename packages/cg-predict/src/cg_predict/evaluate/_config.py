@@ -17,8 +17,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from cg_predict.encoder import EncoderConfig
@@ -30,10 +32,25 @@ from cg_predict.head import HeadConfig
 from cg_predict.proxies import DEFAULT_BATCH_SIZE
 from cg_predict.training import DEFAULT_LOSS, FINE_TUNE_EPOCHS, LOSSES
 
-__all__ = ["DEFAULT_MODEL", "LABELLED", "ProtocolConfig", "SourceTraining", "source_families"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "LABELLED",
+    "SELECTED_READOUTS",
+    "ProtocolConfig",
+    "SourceTraining",
+    "source_families",
+]
 
 # the NAS-Bench families with labels of every cell: the default sources
 LABELLED = ("nb101", "nb201", "nb301")
+
+# The readout chosen for a target without its labels: nested leave-one-family-out on its source
+# families (``select_on_sources``; tools/select_on_sources.py wrote results/selection/, and a
+# repository test keeps this table equal to that file). A target not listed runs
+# ``EncoderConfig``'s default, mean-sum, which the selection confirmed for NB-101, NB-301 and
+# OFA-MobileNetV3; it chose 100 fine-tuning epochs of the whole network for every target, the
+# defaults of ``ProtocolConfig`` and ``Predictor.fine_tune``.
+SELECTED_READOUTS: Mapping[str, str] = MappingProxyType({"nb201": "attention"})
 
 
 def _positive(name: str, value: int | None, *, optional: bool = False) -> None:
@@ -105,6 +122,23 @@ class SourceTraining:
             100
         """
         return cls(**{"epochs": 10, "patience": 3, "cells": 600, **overrides})
+
+    @classmethod
+    def for_target(cls, target: str, *, quick: bool = False, **overrides: Any) -> SourceTraining:
+        """The source training the protocol runs for ``target`` (``quick``: the quick sizes).
+
+        The encoder has the readout chosen for ``target`` on its sources (``SELECTED_READOUTS``;
+        any other family gets the default); ``overrides`` go on top.
+
+        Examples:
+            >>> SourceTraining.for_target("nb201").encoder.readout
+            'attention'
+            >>> SourceTraining.for_target("nb101", quick=True, cells=100).encoder.readout
+            'mean-sum'
+        """
+        readout = SELECTED_READOUTS.get(target, EncoderConfig().readout)
+        make = cls.quick if quick else cls
+        return make(**{"encoder": EncoderConfig(readout=readout), **overrides})
 
     def model(self) -> dict[str, Any]:
         """The network's JSON config (``PredictorNet.from_config`` builds it).
@@ -205,7 +239,8 @@ class ProtocolConfig:
         unfreeze_encoder: after the head has learnt the sources on a frozen pretrained
             encoder, train the whole network on the sources too; with encoders, this adds the
             supervised control of that schedule (``supervised-2stage``).
-        source: how every source model is trained.
+        source: how every source model is trained (``full`` and ``quick``: the target's
+            ``SourceTraining.for_target``; the bare constructor: ``SourceTraining()``).
         fine_tune_epochs: fine-tuning epochs on the target labels (the paper's 100).
         fine_tune_lr: fine-tuning learning rate.
         fine_tune_loss: fine-tuning loss.
@@ -289,21 +324,25 @@ class ProtocolConfig:
 
     @classmethod
     def full(cls, target: str, **overrides: Any) -> ProtocolConfig:
-        """The reported protocol: the fields' defaults (5 seeds, every cell), ``overrides`` on top.
+        """The reported protocol: the fields' defaults and the target's source training.
+
+        5 seeds, every cell, ``SourceTraining.for_target(target)``; ``overrides`` on top.
 
         Examples:
             >>> ProtocolConfig.full("nb101").source.cells is None
             True
+            >>> ProtocolConfig.full("nb201").source.encoder.readout
+            'attention'
         """
-        return cls(target, **overrides)
+        return cls(target, **{"source": SourceTraining.for_target(target), **overrides})
 
     @classmethod
     def quick(cls, target: str, **overrides: Any) -> ProtocolConfig:
         """CI and book mode (``overrides`` on top).
 
         3 seeds (training is involved: the fewest the project reports a sample std over),
-        ``SourceTraining.quick()``, at most 1000 test cells per large test set, 8 live-proxy
-        cells at batch 8.
+        ``SourceTraining.for_target(target, quick=True)``, at most 1000 test cells per large
+        test set, 8 live-proxy cells at batch 8.
 
         Fine-tuning keeps its 100 epochs: with 25, 50 NB-101 labels left the source model
         worse than 10 did.
@@ -315,7 +354,7 @@ class ProtocolConfig:
         defaults: dict[str, Any] = {
             "mode": "quick",
             "seeds": 3,
-            "source": SourceTraining.quick(),
+            "source": SourceTraining.for_target(target, quick=True),
             "test_cells": 1000,
             "live_sample_size": 8,
             "live_batch_size": 8,

@@ -421,9 +421,9 @@ def train_source_model(
     the labelled families other than the target.
 
     The same training as ``evaluate``'s step 1 (``ProtocolConfig.source``; default
-    ``SourceTraining()``, the full-size one) and the same disk cache, so a search (cg-evo)
-    and an evaluation of one target share one source model. The metadata's ``trained_on``
-    lists the ``family/dataset`` groups whose labels it saw.
+    ``SourceTraining.for_target(target)``, the full-size one) and the same disk cache, so a
+    search (cg-evo) and an evaluation of one target share one source model. The metadata's
+    ``trained_on`` lists the ``family/dataset`` groups whose labels it saw.
 
     Raises:
         InvalidArgumentError: unknown sources, or the target among them.
@@ -434,7 +434,7 @@ def train_source_model(
         >>> meta["trained_on"]  # doctest: +SKIP
         ['nb101/cifar10', 'nb201/cifar10', 'nb301/cifar10']
     """
-    training = training or SourceTraining()
+    training = training or SourceTraining.for_target(target)
     families = source_families(target, tuple(sources))
     src = [_source_cells(f, training, data_dir, progress) for f in families]
     return _train_source(src, target, training, None, device, progress)

@@ -116,7 +116,6 @@ def protocol_config(args: argparse.Namespace) -> ProtocolConfig:
 
     make = ProtocolConfig.quick if args.quick else ProtocolConfig.full
     source = {"epochs": args.epochs, "cells": args.source_cells, "loss": args.loss}
-    training = SourceTraining.quick if args.quick else SourceTraining
     overrides = {
         "dataset": args.dataset,
         "sources": None
@@ -133,7 +132,9 @@ def protocol_config(args: argparse.Namespace) -> ProtocolConfig:
         settings=args.setting,
         encoders=tuple(args.encoder or ()),
         unfreeze_encoder=args.unfreeze_encoder,
-        source=training(**{k: v for k, v in source.items() if v is not None}),
+        source=SourceTraining.for_target(
+            args.target, quick=args.quick, **{k: v for k, v in source.items() if v is not None}
+        ),
         **{k: v for k, v in overrides.items() if v is not None},
     )
 
