@@ -1,13 +1,16 @@
 """Run cg-contrast's pretraining ablation and print its tables (``cg_contrast.ablation``).
 
 Defaults are the full-size run the book's full mode computes: a pool of 50,000 unlabeled CGs of
-five families, 5 pretraining epochs per method, targets NB-101, NB-201 and NB-301 (CIFAR-10,
-setting a), 5 seeds, 2,000 source cells per family. Everything is resumable from ``--work``;
-split the work over cores by running one process per method first, then one per target:
+five families (pool seed 0), 5 pretraining epochs per method, targets NB-101, NB-201 and NB-301
+(CIFAR-10, setting a), 5 paired seeds (seed j: pretraining, source training, labelled cells and
+fine-tuning), 2,000 source cells per family. Each target's CL method is chosen on its source
+families only (nested leave-one-family-out, paired seed 0). Everything is resumable from
+``--work``; split the work over cores by running one process per paired seed first (pretraining
+and evaluation of that seed; add ``--targets ""`` to pretrain only), then one per target (the
+CL choice, then the combined table, which reuses every seed's results):
 
-    python tools/contrast_ablation.py --work abl --methods retrieval,dropout --targets ""
-    python tools/contrast_ablation.py --work abl --methods augment --targets ""
-    python tools/contrast_ablation.py --work abl --targets nb101          # and nb201, nb301
+    python tools/contrast_ablation.py --work abl --only-seed 0   # and 1, 2, 3, 4
+    python tools/contrast_ablation.py --work abl --targets nb101  # and nb201, nb301
     python tools/contrast_ablation.py --work abl --targets nb201 --frozen-encoder
 """
 
@@ -19,7 +22,14 @@ import json
 
 import torch
 
-from cg_contrast.ablation import ABLATION_TARGETS, AblationConfig, ablation_rows, run_ablation
+from cg_contrast.ablation import (
+    ABLATION_TARGETS,
+    AblationConfig,
+    ablation_rows,
+    cl_choice,
+    run_ablation,
+    run_paired_seed,
+)
 from cg_contrast.pretrain import METHODS
 from cg_ir import atomic_output
 
@@ -35,8 +45,15 @@ def main() -> None:
     parser.add_argument("--targets", default=",".join(ABLATION_TARGETS))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--pool-size", type=int, default=defaults.pool_size)
+    parser.add_argument("--pool-seed", type=int, default=defaults.pool_seed)
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--seeds", type=int, default=defaults.seeds)
+    parser.add_argument("--seeds", type=int, default=defaults.seeds, help="paired seeds")
+    parser.add_argument(
+        "--only-seed",
+        type=int,
+        metavar="J",
+        help="run paired seed J alone (its encoders and evaluations; no choice, no table)",
+    )
     parser.add_argument("--source-cells", type=int, default=defaults.source_cells)
     parser.add_argument(
         "--frozen-encoder",
@@ -58,21 +75,32 @@ def main() -> None:
         targets=_names(args.targets),
         methods=_names(args.methods),
         pool_size=args.pool_size,
+        pool_seed=args.pool_seed,
         epochs=args.epochs,
         seeds=args.seeds,
         source_cells=args.source_cells,
         unfreeze_encoder=not args.frozen_encoder,
         quick=args.quick,
     )
-    results = run_ablation(config, args.work, progress=not args.quiet, force=args.force)
+    options = {"progress": not args.quiet, "force": args.force}
+    if args.only_seed is not None:
+        for target in run_paired_seed(config, args.only_seed, args.work, **options):
+            print(f"{target}: paired seed {args.only_seed} done")
+        return
+    results = run_ablation(config, args.work, **options)
     tables = {}
     for target, result in results.items():
         header, rows = ablation_rows(result, config.methods)
-        tables[target] = {"header": header, "rows": rows}
-        print(f"\n{target} (CIFAR-10, setting a, SRCC mean ± std over {config.seeds} seeds)")
+        choice = cl_choice(result)
+        tables[target] = {"header": header, "rows": rows, "cl_choice": choice.to_dict()}
+        print(
+            f"\n{target} (CIFAR-10, setting a, SRCC mean ± sample std over {config.seeds} "
+            "paired seeds)"
+        )
         print("| " + " | ".join(header) + " |")
         for row in rows:
             print("| " + " | ".join(row) + " |")
+        print(f"CL chosen on the sources: {choice.describe()}")
     if args.json:
         document = {"config": dataclasses.asdict(config), "tables": tables}
         with atomic_output(args.json) as f:

@@ -1,25 +1,35 @@
 from __future__ import annotations
 
 import dataclasses
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import torch
 
 import cg_contrast.ablation as ablation
+import cg_predict.evaluate._protocol as protocol
 from cg_contrast.ablation import (
     AblationConfig,
+    ClChoice,
     ablation_rows,
+    cl_choice,
+    encoder_path,
     run_ablation,
+    select_cl_variant,
     supervised_control,
 )
 from cg_contrast.errors import InvalidArgumentError
-from cg_predict.evaluate import EvaluationResult, ProtocolConfig, SourceTraining
+from cg_predict.checkpoint import load_encoder
+from cg_predict.evaluate import EvaluationResult, ProtocolConfig, SourceTraining, inner_folds
 
 TINY = AblationConfig(
     targets=("nb201",),
     families=("nb201", "nb301"),
     pool_size=40,
     epochs=1,
-    seeds=1,
+    seeds=2,
     shots=(0, 5),
     source_cells=40,
     source_epochs=1,
@@ -34,38 +44,59 @@ def test_unknown_method_or_target_is_rejected() -> None:
         AblationConfig(methods=("retrieval", "bogus"))
     with pytest.raises(InvalidArgumentError, match="unknown targets"):
         AblationConfig(targets=("ofa-mbv3",))
+    with pytest.raises(InvalidArgumentError, match="paired seeds"):
+        AblationConfig(pretrain={"seed": 3})
 
 
 def test_pretrain_overrides_reach_the_pretrain_config() -> None:
-    config = TINY.pretrain_config("augment")
-    assert (config.method, config.epochs, config.batch_size) == ("augment", 1, 16)
+    config = TINY.pretrain_config("augment", seed=1)
+    assert (config.method, config.epochs, config.batch_size, config.seed) == ("augment", 1, 16, 1)
 
 
-def test_the_evaluation_of_a_target_is_a_protocol_config(tmp_path) -> None:
-    encoder = tmp_path / "retrieval.pt"
-    config = TINY.protocol("nb201", [encoder])
+def test_the_evaluation_of_a_paired_seed_is_a_protocol_config(tmp_path) -> None:
+    encoder = tmp_path / "retrieval-seed1.pt"
+    config = TINY.protocol("nb201", [encoder], seed=1)
+    # paired seed 1: source training seed 1 (it was 0 for every run before pairing), and the
+    # protocol's runs 0 and 1, of which run 1 is kept
     assert config == ProtocolConfig.quick(
         "nb201",
         dataset="cifar10",
         shots=(0, 5),
-        seeds=1,
+        seeds=2,
         settings="a",
         encoders=(str(encoder),),
-        source=SourceTraining.quick(cells=40, epochs=1),
+        source=SourceTraining.quick(cells=40, epochs=1, seed=1),
     )
     full = AblationConfig().protocol("nb101", [])
-    assert (full.seeds, full.source.cells, full.source.epochs) == (5, 2000, 25)
+    assert (full.seeds, full.source.seed, full.source.cells, full.source.epochs) == (1, 0, 2000, 25)
     assert full.mode == "full" and full.unfreeze_encoder and full.settings == ("a",)
     # no cap given: the mode's default cap
     capless = dataclasses.replace(TINY, source_cells=None).protocol("nb201", [])
     assert capless.source.cells == SourceTraining.quick().cells
 
 
+def test_a_cl_choice_is_the_best_mean_over_folds() -> None:
+    folds = inner_folds("nb201")
+    # augment wins one fold, retrieval has the better mean
+    choice = ClChoice("nb201", 5, folds, {"augment": (0.9, 0.1), "retrieval": (0.6, 0.5)})
+    assert choice.method == "retrieval"
+    assert choice.ranking == (("retrieval", 0.55), ("augment", 0.5))
+    assert choice.describe().startswith("retrieval (nb101 0.600, nb301 0.500: mean 0.550")
+
+
+@pytest.fixture(scope="module")
+def paired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, EvaluationResult]]:
+    """``TINY`` run once (two paired seeds) in a work directory: it and the nb201 result."""
+    root = tmp_path_factory.mktemp("ablation")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CGNAS_CACHE_DIR", str(root / "cache"))  # kept for the rerun's cached models
+        yield root / "work", run_ablation(TINY, root / "work", progress=False)["nb201"]
+
+
 @pytest.mark.needs_data
-def test_ablation_compares_every_method_and_resumes(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
-    first = run_ablation(TINY, tmp_path / "work", progress=False)
-    header, rows = ablation_rows(first["nb201"])
+def test_every_method_is_compared_over_paired_seeds(paired) -> None:  # type: ignore[no-untyped-def]
+    work, result = paired
+    header, rows = ablation_rows(result, TINY.methods)
     assert header == [
         "shots",
         "supervised GNN",
@@ -75,30 +106,107 @@ def test_ablation_compares_every_method_and_resumes(tmp_path, monkeypatch) -> No
         "best proxy (oracle: best on the test cells)",
     ]
     assert [r[0] for r in rows] == ["0", "5"]
-    # one seed: a mean without a spread (the sample std of one value is undefined)
-    assert all(cell[0].isdigit() or cell[0] == "-" for row in rows for cell in row[1:5])
-    assert not any("±" in cell for row in rows for cell in row[1:5])
-    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == [
-        "augment.pt",
-        "dropout.pt",
+    assert all("±" in cell for row in rows for cell in row[1:5])  # two seeds: a spread
+    assert sorted(p.name for p in work.iterdir()) == [
+        *(f"{m}-seed{j}.pt" for m in ("augment", "dropout") for j in (0, 1)),
+        "nb201-frozen-seed0.json",
+        "nb201-frozen-seed1.json",
         "nb201-frozen.json",
-        "retrieval.pt",
+        *(f"retrieval-seed{j}.pt" for j in (0, 1)),
+        "select-nb201-nb101-frozen.json",
+        "select-nb201-nb301-frozen.json",
     ]
+    assert EvaluationResult.read(work / "nb201-frozen.json").runs == result.runs
 
-    # finished encoders and seeds are reused, not recomputed
+
+@pytest.mark.needs_data
+def test_encoders_of_two_seeds_differ_and_share_the_pool(paired) -> None:  # type: ignore[no-untyped-def]
+    work, _ = paired
+    for method in TINY.methods:
+        first, second = (load_encoder(encoder_path(work, method, j)) for j in (0, 1))
+        assert (first.metadata["config"]["seed"], second.metadata["config"]["seed"]) == (0, 1)
+        for key in ("families", "pool_size", "pool_seed"):
+            assert first.metadata[key] == second.metadata[key]
+        assert first.metadata["pool_seed"] == TINY.pool_seed
+        weights = zip(
+            first.encoder.state_dict().values(), second.encoder.state_dict().values(), strict=True
+        )
+        assert not all(torch.equal(a, b) for a, b in weights)
+
+
+@pytest.mark.needs_data
+def test_paired_seed_j_trains_the_sources_with_seed_j(paired) -> None:  # type: ignore[no-untyped-def]
+    work, result = paired
+    for seed in (0, 1):
+        evaluated = EvaluationResult.read(work / f"nb201-frozen-seed{seed}.json")
+        assert evaluated.config["train"]["seed"] == seed
+        assert [e[0] for e in evaluated.config["encoder"]] == [
+            str(encoder_path(work, m, seed)) for m in TINY.methods
+        ]
+
+
+@pytest.mark.needs_data
+def test_the_spread_is_the_sample_std_over_paired_seeds(paired) -> None:  # type: ignore[no-untyped-def]
+    work, result = paired
+    # run j is run j of paired seed j's evaluation; before pairing, runs 0 and 1 were
+    # fine-tuned from one source model and one encoder per method, of seed 0
+    for seed in (0, 1):
+        evaluated = EvaluationResult.read(work / f"nb201-frozen-seed{seed}.json")
+        kept = [r for r in evaluated.runs if r["seed"] == seed]
+        assert kept and [r for r in result.runs if r["seed"] == seed] == kept
+    assert [p["seed"] for p in result.metadata["paired_seeds"]] == [0, 1]
+    scored = [row for row in result.results if row.srcc_mean is not None]
+    assert scored and all(row.seeds == (0, 1) for row in result.results)
+    for row in scored:
+        srcc = [float(v) for v in row.per_seed["srcc"] if v is not None]
+        assert row.srcc_std == pytest.approx(statistics.stdev(srcc))  # ddof=1
+
+
+@pytest.mark.needs_data
+def test_a_rerun_resumes_every_file(paired, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    work, first = paired
+
     def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise AssertionError("pretrained again")
+        raise AssertionError("computed again")
 
     monkeypatch.setattr(ablation, "pretrain_encoder", fail)
-    again = run_ablation(TINY, tmp_path / "work", progress=False)
-    assert again["nb201"].runs == first["nb201"].runs
+    monkeypatch.setattr(protocol, "fit", fail)  # no source model trained again
+    monkeypatch.setattr(protocol, "seed_rows", fail)  # no run evaluated again
+    again = run_ablation(TINY, work, progress=False)["nb201"]
+    assert again.runs == first.runs and cl_choice(again) == cl_choice(first)
     # an encoder of another pool is not reused
-    with pytest.raises(AssertionError, match="pretrained again"):
-        run_ablation(
-            dataclasses.replace(TINY, families=("nb201", "nb101")),
-            tmp_path / "work",
-            progress=False,
-        )
+    with pytest.raises(AssertionError, match="computed again"):
+        run_ablation(dataclasses.replace(TINY, pool_seed=1), work, progress=False)
+
+
+@pytest.mark.needs_data
+def test_the_cl_variant_is_chosen_without_loading_the_target(paired, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    work, result = paired
+    loaded: list[str] = []
+    real_target, real_source = protocol.target_cells, protocol.source_cells
+
+    def spy_target(family, *args, **kwargs):  # type: ignore[no-untyped-def]
+        loaded.append(family)
+        return real_target(family, *args, **kwargs)
+
+    def spy_source(family, *args, **kwargs):  # type: ignore[no-untyped-def]
+        loaded.append(family)
+        return real_source(family, *args, **kwargs)
+
+    monkeypatch.setattr(protocol, "target_cells", spy_target)
+    monkeypatch.setattr(protocol, "source_cells", spy_source)
+    choice = select_cl_variant(TINY, "nb201", work / "fresh", progress=False)
+    assert loaded and set(loaded) == {"nb101", "nb301"}  # nb201's cells were never read
+    assert choice.folds == inner_folds("nb201") and choice.shots == max(TINY.shots)
+    for fold, (validation, _) in enumerate(choice.folds):
+        evaluated = EvaluationResult.read(work / "fresh" / f"select-nb201-{validation}-frozen.json")
+        assert evaluated.config["target"] == validation and evaluated.config["shots"] == [5]
+        for method, scores in choice.scores.items():
+            row = evaluated.row("a", f"cl-{method}-fine-tune", 5)
+            assert scores[fold] == (row.srcc_mean or 0.0)
+    means = {m: statistics.fmean(s) for m, s in choice.scores.items()}
+    assert choice.method == max(means, key=means.__getitem__)
+    assert cl_choice(result) == choice  # what run_ablation stored: the same computation
 
 
 def _result(rows: list[tuple[str, int, float | None, str, float | None]]) -> EvaluationResult:

@@ -118,7 +118,7 @@ def test_an_ablation_dir_of_other_code_is_refused_then_forced(tmp_path, monkeypa
     work = tmp_path / "work"
     first = run_ablation(TINY, work, progress=False)
     code_changed(monkeypatch)
-    with pytest.raises(StaleResultError, match="dropout.pt"):
+    with pytest.raises(StaleResultError, match="dropout-seed0.pt"):
         run_ablation(TINY, work, progress=False)
     # the encoder pretrained again by this code, the results file of the old code is refused
     pretrained: list[object] = []

@@ -1,14 +1,26 @@
 """The pretraining ablation: supervised GNN vs the three CL methods, leave-one-family-out.
 
-One pool (every family, unlabeled), one encoder per method (seed ``pretrain_seed``), then
-``cg_predict.evaluate`` on every target with all encoders at once, so the supervised rows and
-the CL rows share source cells, test cells, labelled cells and seeds. Everything lands in
-``work_dir`` (``<method>.pt``, ``<target>.json``, ``<target>-frozen.json``) and is resumed
-from there: a finished encoder of the same configuration and code is reused, an interrupted one
-continues from its per-epoch state, and finished evaluation seeds are skipped. Whatever other
-code wrote there (an encoder, a training state, results) is refused with a ``StaleResultError``
-naming the file, its code digest and the running code's; ``force`` computes it again instead.
-Processes may split the work by ``methods`` and ``targets`` (e.g. one per core) over the same
+Runs are over ``seeds`` *paired* seeds. Paired seed ``j`` pretrains every CL encoder with seed
+``j`` on one shared pool (``pool_seed``), trains every source model with seed ``j``
+(``SourceTraining.seed``) and draws run ``j``'s labelled cells and fine-tuning; every target is
+evaluated by ``cg_predict.evaluate`` with all encoders at once, so the supervised rows and the
+CL rows of a seed share source cells, test cells, labelled cells and seeds. Run ``j`` of every
+paired seed makes one ``EvaluationResult`` per target, whose means ± sample stds (ddof=1) are
+over the paired seeds, so they include the spread of pretraining and source training.
+
+Which CL method a target would use is chosen on its source families only
+(``select_cl_variant``, nested leave-one-family-out; stored in the result's metadata,
+``cl_choice``): the best CL column of a table is picked on the test cells, an oracle choice.
+
+Everything lands in ``work_dir`` and is resumed from there: ``<method>-seed<j>.pt`` (a finished
+encoder of the same configuration and code is reused, an interrupted one continues from its
+per-epoch state), ``<target>-seed<j>.json`` (paired seed ``j``'s evaluation; finished runs are
+skipped), ``select-<target>-<source>.json`` (the choice's folds) and ``<target>.json`` (the
+combined result, rewritten from the others); frozen-encoder runs add ``-frozen`` before
+``-seed`` and ``.json``. Whatever other code wrote there (an encoder, a training state,
+results) is refused with a ``StaleResultError`` naming the file, its code digest and the running
+code's; ``force`` computes it again instead. Processes may split the work by paired seed
+(``run_paired_seed``), ``methods`` and ``targets`` (e.g. one per core) over the same
 ``work_dir``.
 
 With ``unfreeze_encoder`` every CL model gets two source fits; the evaluation then also trains
@@ -16,19 +28,24 @@ the supervised control of that schedule (``supervised-2stage``), the fair compar
 (``supervised_control``). Tables report the SRCC per isomorphism class of the test cells.
 
 Examples:
-    >>> AblationConfig(quick=True).pretrain_config("dropout").method
-    'dropout'
+    >>> AblationConfig(quick=True).pretrain_config("dropout", seed=2).seed
+    2
+    >>> encoder_path("work", "dropout", 2).name
+    'dropout-seed2.pt'
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cg_contrast._ablation_selection import ClChoice, choose_cl_method
 from cg_contrast.errors import InvalidArgumentError, StaleResultError
 from cg_contrast.pipeline import PRETRAINING_METHODS, pretrain_encoder
 from cg_contrast.pools import DEFAULT_FAMILIES
@@ -42,8 +59,13 @@ __all__ = [
     "ABLATION_SETTING",
     "ABLATION_TARGETS",
     "AblationConfig",
+    "ClChoice",
     "ablation_rows",
+    "cl_choice",
+    "encoder_path",
     "run_ablation",
+    "run_paired_seed",
+    "select_cl_variant",
     "supervised_control",
 ]
 
@@ -54,6 +76,12 @@ ABLATION_SETTING = "a"
 TWO_STAGE_ROWS = "supervised-2stage-fine-tune"
 _FORCE_FIX = (
     "rerun with force=True (tools/contrast_ablation.py --force) to pretrain it again, or delete it"
+)
+# recorded in the combined result's config: what its run j is
+_PAIRING = (
+    "run j is paired seed j: CL encoders pretrained with seed j on the shared pool, source "
+    "training seed j, labelled cells and fine-tuning of protocol run j; the other fields are "
+    "paired seed 0's"
 )
 
 
@@ -66,25 +94,27 @@ class AblationConfig:
         methods: pretraining methods (``cg_contrast.pretrain.METHODS``).
         families: families of the unlabeled pool (it includes the targets, unlabeled).
         pool_size: graphs in the pool, split evenly over ``families``.
+        pool_seed: the seed of the one pool every encoder is pretrained on.
         epochs: pretraining epochs.
-        pretrain_seed: the seed of the pool and of every encoder.
-        seeds: evaluation seeds (labelled cells and fine-tuning), as in ``cgnas evaluate``.
+        seeds: paired seeds ``0 .. seeds - 1``; seed ``j`` is the pretraining seed, the
+            source-training seed and the protocol run (labelled cells, fine-tuning).
         shots: labelled target cells.
         source_cells: cap on labelled cells per source family (None: all).
         source_epochs: source-training epochs (early stopping).
         unfreeze_encoder: after the head has learnt the sources on the frozen pretrained
-            encoder, train the whole network on them too (the book compares both; results
-            go to ``<target>.json``, frozen ones to ``<target>-frozen.json``).
+            encoder, train the whole network on them too (the book compares both; frozen
+            runs' files have ``-frozen`` in their names).
         quick: start from ``ProtocolConfig.quick``'s defaults instead of ``.full``'s (the
             fields above override them; ``protocol``).
+        pretrain: overrides of ``PretrainConfig``'s fields (not ``seed``: the paired seeds).
     """
 
     targets: tuple[str, ...] = ABLATION_TARGETS
     methods: tuple[str, ...] = METHODS
     families: tuple[str, ...] = DEFAULT_FAMILIES
     pool_size: int = 50000
+    pool_seed: int = 0
     epochs: int = 5
-    pretrain_seed: int = 0
     seeds: int = 5
     shots: tuple[int, ...] = (0, 10, 20, 50)
     source_cells: int | None = 2000
@@ -102,10 +132,25 @@ class AblationConfig:
             raise InvalidArgumentError(
                 f"unknown targets {bad}; valid: {', '.join(ABLATION_TARGETS)}"
             )
+        if self.seeds < 1 or "seed" in self.pretrain:
+            raise InvalidArgumentError(
+                f"need seeds >= 1 (got {self.seeds}) and no 'seed' in pretrain (the paired "
+                f"seeds set it; got {sorted(self.pretrain)})"
+            )
 
-    def protocol(self, target: str, encoders: Sequence[str | os.PathLike[str]]) -> ProtocolConfig:
-        """The ``cg_predict.evaluate`` run of ``target`` with ``encoders`` (setting a, CIFAR-10).
+    @property
+    def suffix(self) -> str:
+        """What the files of this schedule add to a target's name: ``-frozen`` or nothing."""
+        return "" if self.unfreeze_encoder else "-frozen"
 
+    def protocol(
+        self, target: str, encoders: Sequence[str | os.PathLike[str]], seed: int = 0
+    ) -> ProtocolConfig:
+        """Paired seed ``seed``'s ``cg_predict.evaluate`` run of ``target`` (setting a, CIFAR-10).
+
+        ``encoders`` are that seed's; the source models are trained with seed ``seed`` and
+        the protocol runs ``0 .. seed``, of which run ``seed`` is the paired one (the protocol
+        has no way to run one seed alone).
         ``source_cells`` None keeps the mode's default (quick: 600 per family; full: all).
         The supervised rows use the pretrained encoders' network (``EncoderConfig()``, the
         mean-sum readout) for every target, not the readout chosen per target for the protocol
@@ -113,7 +158,7 @@ class AblationConfig:
         """
         from cg_predict.evaluate import ProtocolConfig, SourceTraining
 
-        source: dict[str, Any] = {"epochs": self.source_epochs}
+        source: dict[str, Any] = {"epochs": self.source_epochs, "seed": seed}
         if self.source_cells is not None:
             source["cells"] = self.source_cells
         make = ProtocolConfig.quick if self.quick else ProtocolConfig.full
@@ -121,18 +166,26 @@ class AblationConfig:
             target,
             dataset="cifar10",
             shots=self.shots,
-            seeds=self.seeds,
+            seeds=seed + 1,
             settings=(ABLATION_SETTING,),
             encoders=tuple(os.fspath(p) for p in encoders),
             unfreeze_encoder=self.unfreeze_encoder,
             source=(SourceTraining.quick if self.quick else SourceTraining)(**source),
         )
 
-    def pretrain_config(self, method: str) -> PretrainConfig:
-        """The :class:`PretrainConfig` of ``method`` (``pretrain`` overrides its fields)."""
+    def pretrain_config(self, method: str, seed: int = 0) -> PretrainConfig:
+        """The :class:`PretrainConfig` of ``method`` for paired seed ``seed``.
+
+        ``pretrain`` overrides its fields.
+        """
         return PretrainConfig(
-            **{"method": method, "epochs": self.epochs, "seed": self.pretrain_seed, **self.pretrain}
+            **{"method": method, "epochs": self.epochs, **self.pretrain, "seed": seed}
         )
+
+
+def encoder_path(work_dir: str | os.PathLike[str], method: str, seed: int) -> Path:
+    """Where the ablation keeps ``method``'s encoder of paired seed ``seed``."""
+    return Path(work_dir) / f"{method}-seed{seed}.pt"
 
 
 def _encoder_is_done(
@@ -157,7 +210,7 @@ def _encoder_is_done(
         {**config.identity(), "epochs": config.epochs},
         list(ablation.families),
         ablation.pool_size,
-        config.seed,
+        ablation.pool_seed,
     ]
     if found != want:
         return False  # another configuration: pretrained again
@@ -184,6 +237,7 @@ def _pretrain(
         config,
         families=ablation.families,
         pool_size=ablation.pool_size,
+        pool_seed=ablation.pool_seed,
         device=device,
         progress=progress,
     )
@@ -195,6 +249,126 @@ def _pretrain(
         run(resume=False)
 
 
+def _encoders(
+    config: AblationConfig, work: Path, seed: int, force: bool, device: str, progress: bool
+) -> list[Path]:
+    """Paired seed ``seed``'s encoder of every method, pretrained where not done."""
+    paths = []
+    for method in config.methods:
+        path = encoder_path(work, method, seed)
+        pretrain_config = config.pretrain_config(method, seed)
+        if not _encoder_is_done(path, pretrain_config, config, force):
+            _pretrain(path, pretrain_config, config, force, device, progress)
+        paths.append(path)
+    return paths
+
+
+def run_paired_seed(
+    config: AblationConfig,
+    seed: int,
+    work_dir: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    force: bool = False,
+) -> dict[str, EvaluationResult]:
+    """Paired seed ``seed`` alone: its encoders, then ``{target: its evaluate result}``.
+
+    Each result holds the protocol's runs ``0 .. seed`` (``<target>-seed<seed>.json``), of
+    which run ``seed`` is the paired one; ``run_ablation`` combines them. The arguments are
+    ``run_ablation``'s.
+
+    Raises:
+        InvalidArgumentError: ``seed`` is not one of ``config``'s paired seeds.
+        StaleResultError, cg_predict.errors.StaleResultError: as ``run_ablation``.
+    """
+    from cg_predict.evaluate import evaluate
+
+    if not 0 <= seed < config.seeds:
+        raise InvalidArgumentError(f"seed {seed} is not a paired seed 0..{config.seeds - 1}")
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    encoders = _encoders(config, work, seed, force, device, progress)
+    # the protocol runs 0..seed of one source model (it cannot run one alone), so paired seed
+    # j also fine-tunes the j runs before its own and drops them: small next to the full run's
+    # source training; in quick mode, where source training is short, each dropped run costs
+    # about as much as the seed's source training
+    return {
+        target: evaluate(
+            config.protocol(target, encoders, seed),
+            data_dir=data_dir,
+            out=work / f"{target}{config.suffix}-seed{seed}.json",
+            device=device,
+            progress=progress,
+            force=force,
+        )
+        for target in config.targets
+    }
+
+
+def select_cl_variant(
+    config: AblationConfig,
+    target: str,
+    work_dir: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    force: bool = False,
+) -> ClChoice:
+    """The CL method ``target`` would use, chosen on its source families only.
+
+    Every source of ``target`` is held out in turn and evaluated as the ablation evaluates
+    ``target`` (paired seed 0: its encoders and source training, one run, the largest shot
+    count); the methods are ranked by their fine-tune rows' mean per-class SRCC over these
+    folds. ``target``'s cells are never loaded. The folds' results are
+    ``select-<target>-<source>.json`` in ``work_dir`` (resumed from). The arguments are
+    ``run_ablation``'s.
+
+    Raises:
+        InvalidArgumentError: fewer than 2 shots (nothing is fine-tuned).
+        StaleResultError, cg_predict.errors.StaleResultError: as ``run_ablation``.
+    """
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    encoders = _encoders(config, work, 0, force, device, progress)
+    return choose_cl_method(
+        config.protocol(target, encoders, 0),
+        config.methods,
+        work,
+        suffix=config.suffix,
+        data_dir=data_dir,
+        device=device,
+        progress=progress,
+        force=force,
+    )
+
+
+def _combine(
+    config: AblationConfig, per_seed: Sequence[EvaluationResult], choice: ClChoice
+) -> EvaluationResult:
+    """Run ``j`` of paired seed ``j``'s result, for every ``j``, as one result."""
+    from cg_predict.evaluate import EvaluationResult
+
+    runs = [r for seed, result in enumerate(per_seed) for r in result.runs if r["seed"] == seed]
+    hashes = [result.config_hash for result in per_seed]
+    pairing = {"seeds": config.seeds, "pool_seed": config.pool_seed, "note": _PAIRING}
+    return EvaluationResult.from_runs(
+        {**per_seed[0].config, "paired_seeds": pairing},
+        hashlib.sha256(json.dumps(hashes).encode()).hexdigest(),
+        code_digest(*PRETRAIN_CODE),  # pretraining, evaluation and this combination
+        {
+            "paired_seeds": [
+                {"seed": seed, "config_hash": r.config_hash, "code_digest": r.code_digest}
+                for seed, r in enumerate(per_seed)
+            ],
+            "cl_choice": choice.to_dict(),
+        },
+        runs,
+    )
+
+
 def run_ablation(
     config: AblationConfig,
     work_dir: str | os.PathLike[str],
@@ -204,7 +378,12 @@ def run_ablation(
     progress: bool = True,
     force: bool = False,
 ) -> dict[str, EvaluationResult]:
-    """Pretrain the missing encoders, evaluate every target; ``{target: evaluate result}``.
+    """Every paired seed, the CL choice on the sources; ``{target: combined result}``.
+
+    Run ``j`` of every paired seed ``j``'s evaluation (``run_paired_seed``) makes one result
+    per target, written to ``<target>.json`` (``-frozen.json`` with a frozen encoder) whenever
+    it is computed; its metadata's ``cl_choice`` is ``select_cl_variant``'s
+    ``ClChoice.to_dict()`` (``cl_choice`` reads it back).
 
     Args:
         config: what to run.
@@ -220,29 +399,26 @@ def run_ablation(
             code (and not ``force``).
         cg_predict.errors.StaleResultError: so was a results file of the same configuration.
     """
-    from cg_predict.evaluate import evaluate
-
     work = Path(work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    encoders = []
-    for method in config.methods:
-        path = work / f"{method}.pt"
-        pretrain_config = config.pretrain_config(method)
-        if not _encoder_is_done(path, pretrain_config, config, force):
-            _pretrain(path, pretrain_config, config, force, device, progress)
-        encoders.append(path)
-    suffix = "" if config.unfreeze_encoder else "-frozen"
-    return {
-        target: evaluate(
-            config.protocol(target, encoders),
-            data_dir=data_dir,
-            out=work / f"{target}{suffix}.json",
-            device=device,
-            progress=progress,
-            force=force,
-        )
-        for target in config.targets
+    options: dict[str, Any] = {
+        "data_dir": data_dir,
+        "device": device,
+        "progress": progress,
+        "force": force,
     }
+    per_seed = [run_paired_seed(config, seed, work, **options) for seed in range(config.seeds)]
+    combined = {}
+    for target in config.targets:
+        choice = select_cl_variant(config, target, work, **options)
+        result = _combine(config, [results[target] for results in per_seed], choice)
+        result.write(work / f"{target}{config.suffix}.json")
+        combined[target] = result
+    return combined
+
+
+def cl_choice(result: EvaluationResult) -> ClChoice:
+    """The CL method chosen on the sources that ``run_ablation`` stored in ``result``."""
+    return ClChoice.from_dict(result.metadata["cl_choice"])
 
 
 def _cell(result: EvaluationResult, method: str, shots: int) -> str:
@@ -263,8 +439,8 @@ def ablation_rows(
 ) -> tuple[list[str], list[list[str]]]:
     """Header and rows (one per shot count) of SRCC: supervised, then each CL, then a proxy.
 
-    Cells are the per-class SRCC mean ± sample std over seeds, with the per-row mean in
-    brackets where it differs (``_cell``). With ``unfreeze_encoder`` the CL models had two
+    Cells are the per-class SRCC mean ± sample std over the (paired) seeds, with the per-row
+    mean in brackets where it differs (``_cell``). With ``unfreeze_encoder`` the CL models had two
     source fits; the column ``supervised GNN, 2 stages`` is the supervised control with the
     same two fits (compare CL with it). The last column is the best proxy on the test cells,
     an oracle choice (``EvaluationResult.best_proxy``).
