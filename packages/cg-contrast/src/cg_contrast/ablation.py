@@ -37,8 +37,6 @@ Examples:
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,7 +48,7 @@ from cg_contrast.errors import InvalidArgumentError, StaleResultError
 from cg_contrast.pipeline import PRETRAINING_METHODS, pretrain_encoder
 from cg_contrast.pools import DEFAULT_FAMILIES
 from cg_contrast.pretrain import METHODS, PRETRAIN_CODE, PretrainConfig
-from cg_ir.provenance import code_digest
+from cg_ir.provenance import cache_key, code_digest
 
 if TYPE_CHECKING:  # cg_predict.evaluate loads torch and the benchmark tables: when run
     from cg_predict.evaluate import EvaluationResult, ProtocolConfig
@@ -356,7 +354,7 @@ def _combine(
     pairing = {"seeds": config.seeds, "pool_seed": config.pool_seed, "note": _PAIRING}
     return EvaluationResult.from_runs(
         {**per_seed[0].config, "paired_seeds": pairing},
-        hashlib.sha256(json.dumps(hashes).encode()).hexdigest(),
+        cache_key({"paired_seed_config_hashes": hashes}),  # the project's one config digest
         code_digest(*PRETRAIN_CODE),  # pretraining, evaluation and this combination
         {
             "paired_seeds": [
