@@ -4,9 +4,11 @@ For a seeded sample of the cells of each target (a NAS-Bench-Suite-Zero table: N
 NB-201 on CIFAR-10 / CIFAR-100 / ImageNet16-120, NB-301), every proxy is computed live on
 cg-ir's network of the cell (seeded weights, one synthetic batch per synthetic input) and
 compared, per proxy: Spearman of ours vs. theirs, ours vs. val_accuracy, theirs vs.
-val_accuracy, and the mean seconds per network. Each (target, input) run writes a JSON
-(atomically, after every cell: an interrupted run resumes where it stopped) into ``--out-dir``;
-the table of every run is printed, and written to ``--out-dir``/summary.json.
+val_accuracy, and the mean seconds per network. Proxies NAS-Bench-Suite-Zero never scored
+(zico, meco, swap, ...) show "no reference" and are compared with val_accuracy only. Each
+(target, input) run writes a JSON (atomically, after every cell: an interrupted run resumes
+where it stopped) into ``--out-dir``; the table of every run is printed, and written to
+``--out-dir``/summary.json.
 
 Usage: python tools/proxy_agreement.py [--n-cells 100] [--seed 0] [--data-dir DIR]
        [--targets nb101,nb201/cifar10,nb201/cifar100,nb201/ImageNet16-120,nb301]
@@ -55,12 +57,15 @@ def _print_run(result: dict[str, Any]) -> None:
         f"\n{config['family']} {config['dataset']}: {config['n_cells']} cells "
         f"(seed {config['seed']}), {config['batch']}, device {config['device']}"
     )
-    header = "proxy       SRCC ours~theirs  ours~acc  theirs~acc   s/net (ours)  s/net (theirs)   n"
+    header = (
+        f"{'proxy':<16}   SRCC ours~theirs  ours~acc  theirs~acc   s/net (ours)  s/net (theirs)   n"
+    )
     print(header)
     print("-" * len(header))
     for name, row in result["proxies"].items():
+        theirs = _fmt(row["srcc_ours_theirs"]) if row["reference"] else "no reference"
         print(
-            f"{name:<10}  {_fmt(row['srcc_ours_theirs']):>17}  {_fmt(row['srcc_ours_acc']):>8}"
+            f"{name:<16}  {theirs:>17}  {_fmt(row['srcc_ours_acc']):>8}"
             f"  {_fmt(row['srcc_theirs_acc']):>10}   {row['mean_seconds']:>12.3f}"
             f"  {row['their_mean_seconds']:>14.3f}  {row['n']:>3}"
         )

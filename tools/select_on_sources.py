@@ -1,14 +1,18 @@
 """Choose the protocol's model defaults without a target's labels: nested leave-one-family-out.
 
-For every target, ``cg_predict.evaluate._selection.select_on_sources`` scores each candidate
-(readout x fine-tuning epochs x fine-tuning mode) on the target's source families only: each
-source in turn is held out, the model is trained on the others and fine-tuned on ``--shots``
-labels of it. The target's cells are never loaded. Inner evaluations are shared between targets
-and resumable (``--work``); the summary, with provenance, is written to ``--out`` atomically and
-printed. This replaces choosing on the targets' test cells.
+For every target, ``cg_predict.evaluate.select_on_sources`` scores each candidate (readout x
+graph-level head features x fine-tuning epochs x fine-tuning mode) on the target's source
+families only: each source in turn is held out, the model is trained on the others and scored
+on it without labels and with ``--shots`` labels (the mean of the two; ``--k-only``: the labels
+alone). The target's cells are never loaded. Inner evaluations are shared between targets and
+resumable (``--work``); the summary, with provenance, is written to ``--out`` atomically and
+printed. ``Selection.best`` keeps the package's defaults unless a candidate beats them on every
+held-out family.
 
 Usage: python tools/select_on_sources.py [--targets nb101,nb201,nb301,ofa-mbv3]
-       [--readouts mean,mean-sum,attention] [--fine-tune-epochs 25,50,100] [--seeds 3]
+       [--readouts mean,mean-sum,attention] [--fine-tune-epochs 25,50,100]
+       [--graph-features none,log_flops+log_params+depth] [--graph-feature-scalings fixed,set]
+       [--k-only] [--seeds 3]
        [--shots 50] [--source-cells 1000] [--epochs 15] --work DIR --out selection.json
 """
 
@@ -22,9 +26,14 @@ import cg_ir
 import cg_predict
 from cg_ir import atomic_output
 from cg_ir.provenance import code_digest
-from cg_predict.encoder import EncoderConfig
-from cg_predict.evaluate import RESULTS_CODE, ProtocolConfig, SourceTraining, select_on_sources
-from cg_predict.training import FINE_TUNE_EPOCHS, FINE_TUNE_MODE
+from cg_predict.evaluate import (
+    RESULTS_CODE,
+    ProtocolConfig,
+    SelectionGrid,
+    SourceTraining,
+    select_on_sources,
+)
+from cg_predict.training import FINE_TUNE_MODE
 
 DEFAULT_TARGETS = ("nb101", "nb201", "nb301", "ofa-mbv3")
 
@@ -35,6 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS))
     parser.add_argument("--readouts", default="mean,mean-sum,attention")
     parser.add_argument("--fine-tune-epochs", default="25,50,100")
+    parser.add_argument(
+        "--graph-features",
+        default="none",
+        help="comma-separated head feature sets, features joined by '+' ('none': no features)",
+    )
+    parser.add_argument("--graph-feature-scalings", default="fixed", help="fixed, set or fixed,set")
+    parser.add_argument(
+        "--k-only", action="store_true", help="score --shots labels alone (no zero-shot term)"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--shots", type=int, default=50)
     parser.add_argument("--source-cells", type=int, default=1000)
@@ -43,23 +61,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    readouts = args.readouts.split(",")
-    epochs = [int(e) for e in args.fine_tune_epochs.split(",")]
+    grid = SelectionGrid(
+        readouts=tuple(args.readouts.split(",")),
+        fine_tune_epochs=tuple(int(e) for e in args.fine_tune_epochs.split(",")),
+        graph_features=tuple(
+            () if text == "none" else tuple(text.split("+"))
+            for text in args.graph_features.split(",")
+        ),
+        graph_feature_scalings=tuple(args.graph_feature_scalings.split(",")),
+        shots=args.shots,
+        zero_shot=not args.k_only,
+    )
     training = SourceTraining(cells=args.source_cells, epochs=args.epochs)
     selections = {}
     for target in args.targets.split(","):
-        base = ProtocolConfig.full(target, shots=(args.shots,), seeds=args.seeds, source=training)
-        selection = select_on_sources(base, readouts, epochs, work_dir=args.work)
+        base = ProtocolConfig.full(target, seeds=args.seeds, source=training)
+        selection = select_on_sources(base, grid, work_dir=args.work)
         selections[target] = selection.to_dict()
-        best, score, _ = selection.ranking[0]
-        print(f"{target}: {best.name} (mean SRCC over {len(selection.folds)} folds {score:+.3f})")
+        top, score, _ = selection.ranking[0]
+        print(
+            f"{target}: {selection.best.name} (best mean SRCC over {len(selection.folds)} "
+            f"folds: {top.name} {score:+.3f})"
+        )
     report = {
         "config": vars(args),
+        "grid": grid.to_dict(),
         # what the protocol runs for every target when this was written
         "protocol": {
-            "readout": EncoderConfig().readout,
-            "ft": FINE_TUNE_EPOCHS,
-            "mode": FINE_TUNE_MODE,
+            target: {
+                "readout": config.source.encoder.readout,
+                "graph_features": list(config.source.head.graph_features),
+                "graph_feature_scaling": config.source.head.graph_feature_scaling,
+                "ft": config.fine_tune_epochs,
+                "mode": FINE_TUNE_MODE,
+            }
+            for target in selections
+            for config in [ProtocolConfig.full(target)]
         },
         # the book marks the selection stale when the protocol's code has changed since
         "provenance": {

@@ -22,7 +22,13 @@ from cg_contrast.ablation import (
 )
 from cg_contrast.errors import InvalidArgumentError
 from cg_predict.checkpoint import load_encoder
-from cg_predict.evaluate import EvaluationResult, ProtocolConfig, SourceTraining, inner_folds
+from cg_predict.evaluate import (
+    EvaluationResult,
+    ProtocolConfig,
+    SourceTraining,
+    families_loaded,
+    inner_folds,
+)
 
 TINY = AblationConfig(
     targets=("nb201",),
@@ -57,12 +63,14 @@ def test_the_evaluation_of_a_paired_seed_is_a_protocol_config(tmp_path) -> None:
     encoder = tmp_path / "retrieval-seed1.pt"
     config = TINY.protocol("nb201", [encoder], seed=1)
     # paired seed 1: source training seed 1 (it was 0 for every run before pairing), and the
-    # protocol's runs 0 and 1, of which run 1 is kept
+    # protocol's run 1 alone
+    assert list(config.runs) == [1]
     assert config == ProtocolConfig.quick(
         "nb201",
         dataset="cifar10",
         shots=(0, 5),
         seeds=2,
+        first_seed=1,
         settings="a",
         encoders=(str(encoder),),
         source=SourceTraining.quick(cells=40, epochs=1, seed=1),
@@ -152,8 +160,8 @@ def test_the_spread_is_the_sample_std_over_paired_seeds(paired) -> None:  # type
     # fine-tuned from one source model and one encoder per method, of seed 0
     for seed in (0, 1):
         evaluated = EvaluationResult.read(work / f"nb201-frozen-seed{seed}.json")
-        kept = [r for r in evaluated.runs if r["seed"] == seed]
-        assert kept and [r for r in result.runs if r["seed"] == seed] == kept
+        assert {r["seed"] for r in evaluated.runs} == {seed}  # no run dropped
+        assert [r for r in result.runs if r["seed"] == seed] == list(evaluated.runs)
     assert [p["seed"] for p in result.metadata["paired_seeds"]] == [0, 1]
     scored = [row for row in result.results if row.srcc_mean is not None]
     assert scored and all(row.seeds == (0, 1) for row in result.results)
@@ -180,22 +188,10 @@ def test_a_rerun_resumes_every_file(paired, monkeypatch) -> None:  # type: ignor
 
 
 @pytest.mark.needs_data
-def test_the_cl_variant_is_chosen_without_loading_the_target(paired, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_cl_variant_is_chosen_without_loading_the_target(paired) -> None:  # type: ignore[no-untyped-def]
     work, result = paired
-    loaded: list[str] = []
-    real_target, real_source = protocol.target_cells, protocol.source_cells
-
-    def spy_target(family, *args, **kwargs):  # type: ignore[no-untyped-def]
-        loaded.append(family)
-        return real_target(family, *args, **kwargs)
-
-    def spy_source(family, *args, **kwargs):  # type: ignore[no-untyped-def]
-        loaded.append(family)
-        return real_source(family, *args, **kwargs)
-
-    monkeypatch.setattr(protocol, "target_cells", spy_target)
-    monkeypatch.setattr(protocol, "source_cells", spy_source)
-    choice = select_cl_variant(TINY, "nb201", work / "fresh", progress=False)
+    with families_loaded() as loaded:
+        choice = select_cl_variant(TINY, "nb201", work / "fresh", progress=False)
     assert loaded and set(loaded) == {"nb101", "nb301"}  # nb201's cells were never read
     assert choice.folds == inner_folds("nb201") and choice.shots == max(TINY.shots)
     for fold, (validation, _) in enumerate(choice.folds):

@@ -317,3 +317,45 @@ def test_public_names_load_on_first_use():
     assert public is Predictor and cg_predict.data.__name__ == "cg_predict.data"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = cg_predict.nope
+
+
+def test_labels_fine_tune_the_predictor_first(checkpoint, tmp_path, capsys):
+    labels = tmp_path / "trained.csv"
+    labels.write_text(f'item,accuracy\n{KEYS[0]},91.5\n"{KEYS[1]}",70.25\n')
+    argv = ["predict", "--checkpoint", str(checkpoint), "--family", "nb201"]
+    argv += [a for k in KEYS for a in ("--arch", k)]
+    assert run([*argv, "--labels", str(labels), "--fine-tune-epochs", "3"]) == 0
+    scores = [float(line.split("\t")[0]) for line in capsys.readouterr().out.splitlines()]
+    torch.manual_seed(0)  # the command fine-tunes from the same state with the same seed
+    tuned = Predictor.load(checkpoint).fine_tune(
+        [("nb201", KEYS[0]), ("nb201", KEYS[1])], [91.5, 70.25], epochs=3
+    )
+    assert tuned.metadata["fine_tuned"][0]["mode"] == "full"  # the protocol's best mode
+    expected = tuned.predict([("nb201", k) for k in KEYS])
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("(9, 9),90\n(4, 4, 4, 4, 4, 4),80\n", "'(9, 9)' is not a scored item"),
+        (f"{KEYS[0]},nan\n{KEYS[1]},80\n", "is 'nan', not a number in [0, 100]"),
+        (f"{KEYS[0]},101\n{KEYS[1]},80\n", "is '101', not a number"),
+        (f"{KEYS[0]},90\n", "fine-tuning needs at least 2 labels"),
+    ],
+)
+def test_bad_labels_are_one_line_errors(checkpoint, tmp_path, capsys, rows, message):
+    labels = tmp_path / "trained.csv"
+    labels.write_text(rows)
+    argv = ["predict", "--checkpoint", str(checkpoint), "--family", "nb201"]
+    argv += [a for k in KEYS for a in ("--arch", k)]
+    assert run([*argv, "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("cgnas: error:")
+    assert message in err, err
+
+
+def test_fine_tune_options_need_labels(checkpoint, capsys):
+    argv = ["predict", "--checkpoint", str(checkpoint), "--family", "nb201", "--arch", KEYS[0]]
+    assert run([*argv, "--fine-tune-mode", "head"]) == 2
+    assert "need --labels" in capsys.readouterr().err

@@ -221,6 +221,18 @@ def test_tiny_run_is_deterministic_and_resumable(tmp_path, monkeypatch) -> None:
     assert third.runs == first.runs
 
 
+@pytest.mark.needs_data
+def test_a_head_with_graph_features_runs_every_method(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    head = HeadConfig(hidden=(16,), graph_features=("log_flops", "log_params", "depth"))
+    tiny = dataclasses.replace(TINY, seeds=1, source=dataclasses.replace(TINY_SOURCE, head=head))
+    result = evaluate(tiny, progress=False)
+    assert result.config["model"]["head"]["graph_features"] == ["log_flops", "log_params", "depth"]
+    for method in ("gnn-fine-tune", "gnn-head"):  # zero-shot, full and head fine-tuning
+        for shots in (0, 5):
+            assert result.row("a", method, shots).srcc_mean is not None
+
+
 def _tiny_encoder(path, method: str) -> None:  # type: ignore[no-untyped-def]
     encoder = Encoder(EncoderConfig(dim=16, op_dim=8, num_layers=2))
     save_encoder(path, encoder, {"pretraining_method": method})

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -17,13 +18,14 @@ from cg_predict.encoder import EncoderConfig
 from cg_predict.errors import InvalidArgumentError
 from cg_predict.evaluate import (
     DEFAULT_MODEL,
-    SELECTED_READOUTS,
+    SELECTED_MODELS,
     EvaluationResult,
     ProtocolConfig,
     ResultRow,
     SourceTraining,
+    _config,
 )
-from cg_predict.evaluate.cli import protocol_config, register_evaluate
+from cg_predict.evaluate.cli import evaluate_arguments, protocol_config, register_evaluate
 from cg_predict.head import HeadConfig
 from cg_predict.proxies import DEFAULT_BATCH_SIZE
 
@@ -71,13 +73,24 @@ def test_quick_defaults_live_in_the_quick_constructors() -> None:
     assert SourceTraining.quick(cells=100).epochs == 10
 
 
-def test_each_target_runs_the_readout_chosen_on_its_sources() -> None:
-    assert dict(SELECTED_READOUTS) == {"nb201": "attention"}
+def test_the_selection_kept_the_default_model_for_every_target() -> None:
+    assert dict(SELECTED_MODELS) == {}
     for make in (ProtocolConfig.full, ProtocolConfig.quick):
-        assert make("nb201").source.encoder.readout == "attention"
-        for target in ("nb101", "nb301", "ofa-mbv3", "cbm-resnet"):
-            assert make(target).source.encoder == EncoderConfig()  # mean-sum
-    # sizes follow the mode, the readout the target; an explicit source wins
+        for target in ("nb101", "nb201", "nb301", "ofa-mbv3", "cbm-resnet"):
+            source = make(target).source
+            assert (source.encoder, source.head) == (EncoderConfig(), HeadConfig())
+
+
+def test_each_target_runs_the_model_chosen_on_its_sources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chosen = {"encoder": {"readout": "attention"}, "head": {"graph_features": ("depth",)}}
+    monkeypatch.setattr(_config, "SELECTED_MODELS", MappingProxyType({"nb201": chosen}))
+    for make in (ProtocolConfig.full, ProtocolConfig.quick):
+        source = make("nb201").source
+        assert (source.encoder.readout, source.head.graph_features) == ("attention", ("depth",))
+        assert make("nb101").source.encoder == EncoderConfig()
+    # sizes follow the mode, the model the target; an explicit source wins
     assert SourceTraining.for_target("nb201", quick=True).cells == 600
     assert SourceTraining.for_target("nb201", cells=7).encoder.readout == "attention"
     explicit = ProtocolConfig.full("nb201", source=SourceTraining())
@@ -90,6 +103,7 @@ def test_each_target_runs_the_readout_chosen_on_its_sources() -> None:
     argv = ["evaluate", "--target", "nb201", "--quick", "--source-cells", "50", "--out", "r"]
     source = protocol_config(parser.parse_args(argv)).source
     assert (source.encoder.readout, source.cells, source.epochs) == ("attention", 50, 10)
+    assert source.head.graph_features == ("depth",)
 
 
 def test_model_defaults_come_from_the_encoder_and_head_configs() -> None:
@@ -289,3 +303,44 @@ def test_a_file_that_is_not_a_results_document_is_refused(tmp_path) -> None:
         EvaluationResult.read(path)
     with pytest.raises(InvalidArgumentError, match="no field 'method'"):
         ResultRow.from_dict({"setting": "a"})
+
+
+def test_one_run_can_be_done_alone() -> None:
+    config = ProtocolConfig.quick("nb201", seeds=4, first_seed=3)
+    assert list(config.runs) == [3] and list(ProtocolConfig("nb201").runs) == [0, 1, 2, 3, 4]
+    assert config.digest() == ProtocolConfig.quick("nb201").digest()  # runs extend a file
+    with pytest.raises(InvalidArgumentError, match="first_seed=4 must lie in 0 .. seeds - 1"):
+        ProtocolConfig("nb201", seeds=4, first_seed=4)
+
+
+def test_an_inner_fold_evaluates_a_held_out_source() -> None:
+    base = ProtocolConfig.full("ofa-mbv3", seeds=2, live_sample_size=50)
+    fold = base.for_fold(("nb201", ("nb101", "nb301")))
+    assert (fold.target, fold.dataset, fold.sources) == ("nb201", "cifar10", ("nb101", "nb301"))
+    assert (fold.settings, fold.live_sample_size, fold.seeds) == (("a",), 0, 2)
+    assert fold.source == base.source
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--target", "nb201", "--dataset", "cifar100", "--live-proxies", "0"],
+        ["--target", "nb101", "--source-cells", "2000", "--epochs", "25", "--setting", "b"],
+        ["--target", "nb201", "--quick", "--setting", "b", "--seeds", "4", "--loss", "mse"],
+        ["--target", "ofa-mbv3", "--sources", "nb201,nb301", "--shots", "0,50"],
+    ],
+)
+def test_a_results_file_gives_the_command_that_runs_it_again(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    register_evaluate(parser.add_subparsers())
+    config = protocol_config(parser.parse_args(["evaluate", *argv, "--out", "r.json"]))
+    again = evaluate_arguments(config.to_dict(), seeds=config.seeds)
+    assert protocol_config(parser.parse_args([*again, "--out", "r.json"])) == config
+
+
+def test_a_run_with_encoders_has_no_command(tmp_path: Path) -> None:
+    encoder = tmp_path / "e.pt"
+    encoder.write_bytes(b"weights")
+    stored = ProtocolConfig.quick("nb101", encoders=(str(encoder),)).to_dict()
+    with pytest.raises(InvalidArgumentError, match="name them with --encoder"):
+        evaluate_arguments(stored, seeds=3)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from cg_predict.encoder import EncoderConfig
 from cg_predict.errors import InvalidArgumentError
 from cg_predict.evaluate import (
     Candidate,
+    EvaluationResult,
     ProtocolConfig,
+    Selection,
+    SelectionGrid,
     SourceTraining,
+    families_loaded,
     inner_folds,
     select_on_sources,
 )
@@ -42,35 +48,60 @@ def test_candidate_and_arguments_are_validated() -> None:
     with pytest.raises(InvalidArgumentError, match="fine-tuning mode"):
         Candidate("mean", 10, "encoder-only")
     with pytest.raises(InvalidArgumentError, match="shots >= 2"):
-        select_on_sources(TINY, ["mean"], [2], shots=1)
+        SelectionGrid(readouts=("mean",), fine_tune_epochs=(2,), shots=1)
+
+
+GRID = SelectionGrid(
+    readouts=("mean", "mean-sum"),
+    fine_tune_epochs=(2,),
+    graph_features=((), ("log_flops", "depth")),
+    shots=5,
+)
 
 
 @pytest.mark.needs_data
 def test_selection_never_loads_the_target_and_ranks_every_candidate(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
-    import cg_predict.evaluate._protocol as protocol
+    import cg_predict.evaluate._selection as selection_module
 
-    loaded: list[str] = []
-    real_target, real_source = protocol.target_cells, protocol.source_cells
+    evaluated: list[ProtocolConfig] = []
+    real_evaluate = selection_module.evaluate
 
-    def spy_target(family, *args, **kwargs):  # type: ignore[no-untyped-def]
-        loaded.append(family)
-        return real_target(family, *args, **kwargs)
+    def spy(config, **kwargs):  # type: ignore[no-untyped-def]
+        evaluated.append(config)
+        return real_evaluate(config, **kwargs)
 
-    def spy_source(family, *args, **kwargs):  # type: ignore[no-untyped-def]
-        loaded.append(family)
-        return real_source(family, *args, **kwargs)
-
-    monkeypatch.setattr(protocol, "target_cells", spy_target)
-    monkeypatch.setattr(protocol, "source_cells", spy_source)
-    selection = select_on_sources(TINY, ["mean", "mean-sum"], [2], work_dir=tmp_path / "work")
+    monkeypatch.setattr(selection_module, "evaluate", spy)
+    with families_loaded() as loaded:
+        selection = select_on_sources(TINY, GRID, work_dir=tmp_path / "work")
     assert loaded and "nb101" not in loaded  # the target's cells were never read
     assert set(loaded) == {"nb201", "nb301"}
-    assert len(selection.ranking) == 4  # 2 readouts x 1 epoch count x 2 modes
+    # 2 readouts x 2 feature sets x 1 epoch count x 2 modes; one evaluation serves both modes
+    assert len(selection.ranking) == 8 and len(evaluated) == 2 * 4
+    assert {c.shots for c in evaluated} == {(0, 5)}
+    assert {c.source.head.graph_features for c in evaluated} == {(), ("log_flops", "depth")}
     assert [s for _, s, _ in selection.ranking] == sorted(
         (s for _, s, _ in selection.ranking), reverse=True
     )
     assert selection.folds == inner_folds("nb101") and not selection.inherited
-    assert selection.to_dict()["ranking"][0]["readout"] == selection.best.readout
-    again = select_on_sources(TINY, ["mean", "mean-sum"], [2], work_dir=tmp_path / "work")
+    assert Selection.from_dict(selection.to_dict()) == selection
+    again = select_on_sources(TINY, GRID, work_dir=tmp_path / "work")
     assert again == selection  # resumed from the inner results, same ranking
+
+
+@pytest.mark.needs_data
+def test_a_fold_scores_the_mean_of_zero_shot_and_k_labels(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    grid = SelectionGrid(readouts=("mean-sum",), fine_tune_epochs=(2,), shots=5)
+    selection = select_on_sources(TINY, grid, work_dir=tmp_path / "work")
+    only_k = dataclasses.replace(grid, zero_shot=False)
+    without = select_on_sources(TINY, only_k, work_dir=tmp_path / "work-k")
+    result = EvaluationResult.read(next((tmp_path / "work").glob("*.json")))
+    fold = selection.folds.index((result.config["target"], tuple(result.config["sources"])))
+    for candidate, _, per_fold in selection.ranking:
+        method = {"full": "gnn-fine-tune", "head": "gnn-head"}[candidate.mode]
+        zero = result.row("a", "gnn-fine-tune", 0).srcc_mean
+        k = result.row("a", method, 5).srcc_mean
+        assert per_fold[fold] == pytest.approx((zero + k) / 2)
+        k_only = next(f for c, _, f in without.ranking if c == candidate)
+        assert k_only[fold] == pytest.approx(k)

@@ -100,22 +100,9 @@ class ClChoice:
 
 
 def fold_protocol(protocol: ProtocolConfig, fold: Fold) -> ProtocolConfig:
-    """``protocol`` with the fold's held-out source as target: one run at its largest shots.
-
-    No live proxies: the choice reads only the CL fine-tune rows.
-    """
-    from cg_predict.evaluate import settings_of
-
-    validation, training = fold
+    """``protocol`` on the fold (``ProtocolConfig.for_fold``): run 0 at its largest shots."""
     return dataclasses.replace(
-        protocol,
-        target=validation,
-        dataset="",
-        sources=training,
-        settings=settings_of(validation)[0],
-        shots=(max(protocol.shots),),
-        seeds=1,
-        live_sample_size=0,
+        protocol.for_fold(fold), shots=(max(protocol.shots),), seeds=1, first_seed=0
     )
 
 

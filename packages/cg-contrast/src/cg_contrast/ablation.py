@@ -147,12 +147,12 @@ class AblationConfig:
         """Paired seed ``seed``'s ``cg_predict.evaluate`` run of ``target`` (setting a, CIFAR-10).
 
         ``encoders`` are that seed's; the source models are trained with seed ``seed`` and
-        the protocol runs ``0 .. seed``, of which run ``seed`` is the paired one (the protocol
-        has no way to run one seed alone).
+        the protocol does its run ``seed`` alone (``first_seed``).
         ``source_cells`` None keeps the mode's default (quick: 600 per family; full: all).
         The supervised rows use the pretrained encoders' network (``EncoderConfig()``, the
-        mean-sum readout) for every target, not the readout chosen per target for the protocol
-        (``SELECTED_READOUTS``), so that CL and supervised rows differ only in pretraining.
+        mean-sum readout, no head features) for every target, not the model chosen per target
+        for the protocol (``SELECTED_MODELS``), so that CL and supervised rows differ only in
+        pretraining.
         """
         from cg_predict.evaluate import ProtocolConfig, SourceTraining
 
@@ -165,6 +165,7 @@ class AblationConfig:
             dataset="cifar10",
             shots=self.shots,
             seeds=seed + 1,
+            first_seed=seed,
             settings=(ABLATION_SETTING,),
             encoders=tuple(os.fspath(p) for p in encoders),
             unfreeze_encoder=self.unfreeze_encoder,
@@ -273,8 +274,8 @@ def run_paired_seed(
 ) -> dict[str, EvaluationResult]:
     """Paired seed ``seed`` alone: its encoders, then ``{target: its evaluate result}``.
 
-    Each result holds the protocol's runs ``0 .. seed`` (``<target>-seed<seed>.json``), of
-    which run ``seed`` is the paired one; ``run_ablation`` combines them. The arguments are
+    Each result holds the protocol's run ``seed`` alone (``<target>-seed<seed>.json``);
+    ``run_ablation`` combines them. The arguments are
     ``run_ablation``'s.
 
     Raises:
@@ -288,10 +289,6 @@ def run_paired_seed(
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     encoders = _encoders(config, work, seed, force, device, progress)
-    # the protocol runs 0..seed of one source model (it cannot run one alone), so paired seed
-    # j also fine-tunes the j runs before its own and drops them: small next to the full run's
-    # source training; in quick mode, where source training is short, each dropped run costs
-    # about as much as the seed's source training
     return {
         target: evaluate(
             config.protocol(target, encoders, seed),

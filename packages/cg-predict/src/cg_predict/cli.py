@@ -11,6 +11,10 @@ LIBRARY:NAME``. Each scored item prints one line ``<score>\t<item>`` in the orde
 were given (``--rank``: best first), the item naming its source as it was given (the key, the
 ``FILE.py:FACTORY``, the ONNX path, the zoo name). A score is a within-family rank score
 (standardised accuracy: higher is better, comparable only within a family), not an accuracy.
+With ``--labels FILE.csv`` (``item,accuracy`` rows naming scored items as they are printed)
+the predictor is first fine-tuned on those labels, the way the transfer protocol measured best
+(``training.FINE_TUNE_MODE``: the whole network, ``FINE_TUNE_EPOCHS`` epochs), so that a few
+trained networks of a new family adapt the ranking of the rest.
 Errors are raised and ``cgnas`` (``cg_ir.cli.main``) prints them as one line
 ``cgnas: error: ...`` on stderr and exits with status 2, like its own commands.
 """
@@ -18,7 +22,9 @@ Errors are raised and ``cgnas`` (``cg_ir.cli.main``) prints them as one line
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cg_ir.cli import load_onnx_graph, load_user_module
-from cg_predict.errors import InvalidArgumentError
+from cg_predict.errors import InvalidArgumentError, InvalidLabelError
 
 if TYPE_CHECKING:
     from cg_ir import ComputationGraph
@@ -43,6 +49,7 @@ examples:
   cgnas predict --module mynet.py:build --input-shape 1,3,32,32 --checkpoint ck.pt
   cgnas predict --module a.py:build --module b.py:build --input-shape 1,3,32,32
   cgnas predict --onnx net.onnx --zoo torchvision:resnet18 --zoo timm:resnet50 --rank
+  cgnas predict --keys-file keys.txt --family nb201 --labels trained.csv --rank
 """
 
 # option -> the kind of source recorded with its value (also the "source" of a --json row)
@@ -106,6 +113,21 @@ def register_predict(subparsers: Any) -> argparse.ArgumentParser:
         help="input of --module, e.g. 1,3,32,32: once for every --module, or once per --module "
         "in the same order",
     )
+    parser.add_argument(
+        "--labels",
+        metavar="FILE.csv",
+        help="'item,accuracy' rows for some of the scored items (named as printed): fine-tune "
+        "on them first (at least 2)",
+    )
+    parser.add_argument(
+        "--fine-tune-mode",
+        choices=("full", "head"),
+        help="with --labels: train the whole network or the head only (default: the "
+        "protocol's best, the whole network)",
+    )
+    parser.add_argument(
+        "--fine-tune-epochs", type=int, help="with --labels: epochs (default: the protocol's)"
+    )
     parser.add_argument("--rank", action="store_true", help="print best predicted first")
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of lines")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
@@ -139,6 +161,43 @@ def _keys_file(path: Path, family: str | None) -> list[tuple[str, str]]:
     if not items:
         raise InvalidArgumentError(f"--keys-file {str(path)!r} lists no keys")
     return items
+
+
+def _labels_file(path: Path, names: Sequence[str]) -> tuple[list[int], list[float]]:
+    """Indices into ``names`` and accuracies of the ``item,accuracy`` rows of ``path``."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = [row for row in csv.reader(handle) if row and not row[0].startswith("#")]
+    except OSError as exc:
+        raise InvalidArgumentError(
+            f"--labels {str(path)!r} cannot be read: {exc.strerror}"
+        ) from exc
+    if rows and rows[0][-1].strip().lower() in ("accuracy", "label"):
+        rows = rows[1:]  # a header
+    index = {name: i for i, name in enumerate(names)}
+    where, accuracies = [], []
+    for number, row in enumerate(rows, 1):
+        item, _, text = ",".join(row).rpartition(",")  # an item may hold commas (NB-201 keys)
+        item = item.strip().strip('"')
+        if item not in index:
+            raise InvalidArgumentError(
+                f"{path}: row {number}: {item!r} is not a scored item; items are named as "
+                "printed (the key, FILE.py:FACTORY, the ONNX path, LIBRARY:NAME)"
+            )
+        try:
+            accuracy = float(text)
+        except ValueError:
+            accuracy = math.nan
+        if not 0.0 <= accuracy <= 100.0:  # NaN fails too
+            raise InvalidLabelError(
+                f"{path}: row {number}: the accuracy of {item!r} is {text.strip()!r}, not a "
+                "number in [0, 100]"
+            )
+        where.append(index[item])
+        accuracies.append(accuracy)
+    if len(where) < 2:
+        raise InvalidArgumentError(f"--labels {str(path)!r}: fine-tuning needs at least 2 labels")
+    return where, accuracies
 
 
 def _module_shapes(args: argparse.Namespace) -> list[str | None]:
@@ -217,6 +276,18 @@ def run_predict(args: argparse.Namespace) -> int:
         if args.checkpoint
         else Predictor.default(args.device)
     )
+    if args.labels:
+        from cg_predict.training import FINE_TUNE_EPOCHS, FINE_TUNE_MODE
+
+        where, accuracies = _labels_file(Path(args.labels), labels)
+        predictor.fine_tune(
+            [items[i] for i in where],
+            accuracies,
+            mode=args.fine_tune_mode or FINE_TUNE_MODE,
+            epochs=args.fine_tune_epochs or FINE_TUNE_EPOCHS,
+        )
+    elif args.fine_tune_mode or args.fine_tune_epochs:
+        raise InvalidArgumentError("--fine-tune-mode and --fine-tune-epochs need --labels")
     scores = predictor.predict(items)
     order: Sequence[int] = (
         np.argsort(-scores, kind="stable").tolist() if args.rank else range(len(scores))

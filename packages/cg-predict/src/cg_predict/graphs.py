@@ -10,12 +10,18 @@ named by its configuration and records ``cg_ir.provenance.cache_key`` of that co
 of the code that built it (cg-ir's sources and this module by default), the cg-ir, feature-schema
 and vocabulary versions included; a file built by other code or another version is rebuilt and
 replaced, never reused. Writes are atomic.
+
+Every packed graph also gets a row of graph-level cost features (``GRAPH_FEATURES``,
+``GraphSet.graph_x``), which a head may read beside the GNN embedding
+(``HeadConfig.graph_features``): each feature twice, with the fixed scaling and standardised
+within the set the graph was packed in (``GRAPH_FEATURE_SCALINGS``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
@@ -37,19 +43,55 @@ from cg_predict.errors import InvalidArgumentError
 __all__ = [
     "CACHE_DIR_ENV",
     "GRAPH_CODE",
+    "GRAPH_FEATURES",
+    "GRAPH_FEATURE_SCALINGS",
     "GraphSet",
     "cache_dir",
     "cached_graph_set",
     "family_graphs",
+    "graph_feature_column",
+    "graph_features",
+    "operator_depth",
+    "set_standardised",
 ]
 
 CACHE_DIR_ENV = "CGNAS_CACHE_DIR"
-_CACHE_FORMAT = 2  # bump when the layout of the cache files changes
+_CACHE_FORMAT = 4  # bump when the layout of the cache files changes (3: graph_x, 4: set)
 # the code a packed graph set depends on: cg-ir (graphs, features) and this module (packing)
 GRAPH_CODE: tuple[str, ...] = ("cg_ir", "cg_predict.graphs")
 _EXTRA = "extra_"  # prefix of a cache file's extra arrays (costs, spectra, ...)
 
 IntArray = npt.NDArray[np.int64]
+
+GRAPH_FEATURES: tuple[str, ...] = ("log_flops", "log_params", "depth", "log_nodes")
+"""The graph-level cost features of every packed graph (``GraphSet.graph_x``), in column order.
+
+The scaling is fixed, the same for every family (no statistics of any family's graphs or
+labels), and puts the NAS-Bench and ImageNet families within about [-2, 3]:
+
+* ``log_flops``: ``log10(1 + FLOPs) - 8`` (FLOPs at batch size 1, ``ComputationGraph.flops``);
+* ``log_params``: ``log10(1 + params) - 6``;
+* ``depth``: operator nodes on the longest input-to-output path (``operator_depth``) / 100;
+* ``log_nodes``: ``log10(number of nodes) - 2``.
+
+Logarithms are shifted rather than divided (``log10(x) / 10`` would also be O(1)): within a
+family the costs span about one decade, and a shift keeps that spread at about 1, where an
+MLP trained for a few hundred Adam steps can use it; divided by 10 it would be about 0.1.
+"""
+
+GRAPH_FEATURE_SCALINGS: tuple[str, ...] = ("fixed", "set")
+"""The two scalings of every graph feature, the two halves of ``GraphSet.graph_x``'s columns.
+
+* ``"fixed"``: the scaling of ``GRAPH_FEATURES``, the same for every graph (absolute cost);
+* ``"set"``: those values standardised within the set the graph was packed in
+  (``set_standardised``): the graph's cost relative to the other graphs of its set. A set
+  packed from one family's graphs (``GraphSet.from_graphs``) thus holds costs relative to
+  that family, whose absolute range (32px NAS-Bench cells, 224px ImageNet networks, ...) a
+  model trained on other families has never seen. The statistics use no labels.
+"""
+
+# sources (the input, a network's own tensors) and the output marker are not operators
+_NOT_OPERATORS = frozenset({"input", "parameter", "constant", "output"})
 
 
 class _Featurizer:
@@ -97,6 +139,95 @@ class _Featurizer:
         return x.astype(np.float32), np.asarray(self._op, dtype=np.int64)
 
 
+def operator_depth(graph: ComputationGraph) -> int:
+    """The number of operator nodes on the longest path of ``graph``.
+
+    Operator nodes are all but ``input``, ``parameter``, ``constant`` and ``output``.
+
+    Examples:
+        >>> from cg_ir import ComputationGraph, Node
+        >>> s = (3, 8, 8)
+        >>> g = ComputationGraph([Node("input", s, s), Node("relu", s, s), Node("tanh", s, s),
+        ...                       Node("add", s, s), Node("output", s, s)],
+        ...                      [(0, 1), (1, 2), (0, 3), (2, 3), (3, 4)])
+        >>> operator_depth(g)  # input -> relu -> tanh -> add -> output
+        3
+    """
+    depth: list[int] = []
+    # nodes are in topological order: every predecessor's depth is known when a node is reached
+    for i, node in enumerate(graph.nodes):
+        below = max((depth[p] for p in graph.predecessors(i)), default=0)
+        depth.append(below + (node.op not in _NOT_OPERATORS))
+    return max(depth)
+
+
+def graph_features(graph: ComputationGraph) -> npt.NDArray[np.float32]:
+    """The ``GRAPH_FEATURES`` row of ``graph``, scaled as documented there.
+
+    Examples:
+        >>> from cg_ir import ComputationGraph, Node
+        >>> s = (3, 8, 8)
+        >>> g = ComputationGraph([Node("input", s, s), Node("relu", s, s), Node("output", s, s)],
+        ...                      [(0, 1), (1, 2)])
+        >>> [round(float(v), 4) for v in graph_features(g)]  # 192 FLOPs, 0 params, depth 1
+        [-5.7144, -6.0, 0.01, -1.5229]
+    """
+    return np.array(
+        [
+            math.log10(1 + graph.flops) - 8.0,
+            math.log10(1 + graph.params) - 6.0,
+            operator_depth(graph) / 100.0,
+            math.log10(graph.num_nodes) - 2.0,
+        ],
+        dtype=np.float32,
+    )
+
+
+def set_standardised(fixed: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``fixed`` (``[num_graphs, len(GRAPH_FEATURES)]``) z-scored per column over its rows.
+
+    Each column minus its mean, divided by its population standard deviation (``ddof=0``);
+    a column that is constant over the rows (std 0, one graph included) is 0, as it says
+    nothing about which graph is larger. No rows give no rows. Computed in float64 (identical
+    float32 values then have a std of exactly 0), returned as float32.
+
+    Examples:
+        >>> fixed = np.array([[1, 5, 0, 2], [3, 5, 0, 2]], dtype=np.float32)
+        >>> set_standardised(fixed).tolist()
+        [[-1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]
+    """
+    values = np.asarray(fixed, dtype=np.float64)
+    if len(values) == 0:
+        return np.zeros(values.shape, np.float32)
+    centred = values - values.mean(axis=0)
+    std = values.std(axis=0)
+    spread = std > 0
+    out = np.zeros_like(centred)
+    out[:, spread] = centred[:, spread] / std[spread]
+    return out.astype(np.float32)
+
+
+def graph_feature_column(name: str, scaling: str) -> int:
+    """The column of ``GraphSet.graph_x`` holding feature ``name`` with ``scaling``.
+
+    Columns are every ``GRAPH_FEATURES`` name with the ``"fixed"`` scaling, then every name
+    again with the ``"set"`` scaling (``GRAPH_FEATURE_SCALINGS``).
+
+    Raises:
+        InvalidArgumentError: an unknown feature name or scaling.
+
+    Examples:
+        >>> graph_feature_column("depth", "fixed"), graph_feature_column("depth", "set")
+        (2, 6)
+    """
+    if name not in GRAPH_FEATURES or scaling not in GRAPH_FEATURE_SCALINGS:
+        raise InvalidArgumentError(
+            f"no graph feature {name!r} with scaling {scaling!r}; features: {GRAPH_FEATURES}, "
+            f"scalings: {GRAPH_FEATURE_SCALINGS}"
+        )
+    return GRAPH_FEATURE_SCALINGS.index(scaling) * len(GRAPH_FEATURES) + GRAPH_FEATURES.index(name)
+
+
 def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
     """Concatenation of ``arange(s, s + c)`` for every (s, c), vectorised."""
     total = int(counts.sum())
@@ -115,6 +246,16 @@ class GraphSet:
         edge_ptr: ``[num_graphs + 1]`` offsets of each graph's edges.
         hashes: every graph's ``canonical_hash()`` (isomorphism class, for splits), or None
             when the set was packed without them.
+        graph_x: ``[num_graphs, 2 * len(GRAPH_FEATURES)]`` float32 graph-level cost
+            features (``graph_features``), first with the fixed scaling, then standardised
+            within a set (``graph_feature_column``), or None when the set was made without
+            them (from bare arrays, or a file saved before they existed); ``batch`` passes
+            them on as ``graph_x``. Where the set-standardised half is computed:
+            ``from_graphs`` standardises over the graphs it packs (pack one family's graphs
+            to get statistics of that family); ``concat`` keeps each part's values, so a
+            concatenation of per-family sets stays standardised per family; ``subset``
+            keeps the parent's values, so a few labelled graphs keep the statistics of all
+            the graphs they were drawn from.
 
     Examples:
         >>> from cg_ir import ComputationGraph, Node
@@ -134,8 +275,10 @@ class GraphSet:
         node_ptr: IntArray,
         edge_ptr: IntArray,
         hashes: Sequence[str] | npt.NDArray[np.str_] | None = None,
+        graph_x: npt.NDArray[np.float32] | None = None,
     ) -> None:
         self.hashes = None if hashes is None else np.asarray(hashes, dtype=str)
+        self.graph_x = None if graph_x is None else np.ascontiguousarray(graph_x, np.float32)
         self.x = np.ascontiguousarray(x, dtype=np.float32)
         self.op = np.ascontiguousarray(op, dtype=np.int64)
         self.edge_index = np.ascontiguousarray(edge_index, dtype=np.int64).reshape(2, -1)
@@ -148,11 +291,17 @@ class GraphSet:
             or self.op.shape != (n,)
             or self.edge_index.shape[1] != e
             or (self.hashes is not None and self.hashes.shape != (len(self.node_ptr) - 1,))
+            or (
+                self.graph_x is not None
+                and self.graph_x.shape != (len(self.node_ptr) - 1, 2 * len(GRAPH_FEATURES))
+            )
         ):
+            graph_shape = None if self.graph_x is None else self.graph_x.shape
             raise InvalidArgumentError(
                 f"inconsistent GraphSet arrays: x {self.x.shape}, op {self.op.shape}, edge_index "
-                f"{self.edge_index.shape}, {len(self.node_ptr) - 1} graphs with {n} nodes and "
-                f"{e} edges; expected {len(FEATURE_COLUMNS)} feature columns"
+                f"{self.edge_index.shape}, graph_x {graph_shape}, {len(self.node_ptr) - 1} graphs "
+                f"with {n} nodes and {e} edges; expected {len(FEATURE_COLUMNS)} feature columns "
+                f"and 2 * {len(GRAPH_FEATURES)} graph feature columns (fixed, then set scaling)"
             )
 
     @classmethod
@@ -166,7 +315,9 @@ class GraphSet:
     ) -> GraphSet:
         """Pack ``graphs`` (features exactly as ``cg_ir.features`` computes them).
 
-        With ``hashes``, also record every graph's ``canonical_hash()``.
+        Every graph's ``graph_features`` row is recorded too, beside the same row standardised
+        over all of ``graphs`` (``set_standardised``); with ``hashes``, also every graph's
+        ``canonical_hash()``.
         """
         digests: list[str] | None = [] if hashes else None
         featurizer = _Featurizer()
@@ -174,14 +325,19 @@ class GraphSet:
         edges: list[int] = []  # flat (src, dst, src, dst, ...): one numpy conversion at the end
         node_counts: list[int] = []
         edge_counts: list[int] = []
+        graph_rows: list[npt.NDArray[np.float32]] = []
         for g in tqdm(graphs, total=total, disable=not progress, desc="graphs", unit="cg"):
             rows += featurizer.rows(g)
             edges.extend(chain.from_iterable(g.edges))
             node_counts.append(g.num_nodes)
             edge_counts.append(g.num_edges)
+            graph_rows.append(graph_features(g))
             if digests is not None:
                 digests.append(g.canonical_hash())
         table_x, table_op = featurizer.tables()
+        fixed = (
+            np.stack(graph_rows) if graph_rows else np.zeros((0, len(GRAPH_FEATURES)), np.float32)
+        )
         flat = np.array(rows, dtype=np.int64)
         edge_index = np.array(edges, dtype=np.int64).reshape(-1, 2).T
         zero = np.zeros(1, np.int64)
@@ -192,11 +348,17 @@ class GraphSet:
             np.concatenate([zero, np.cumsum(node_counts, dtype=np.int64)]),
             np.concatenate([zero, np.cumsum(edge_counts, dtype=np.int64)]),
             digests,
+            np.concatenate([fixed, set_standardised(fixed)], axis=1),
         )
 
     @staticmethod
     def concat(sets: Sequence[GraphSet]) -> GraphSet:
-        """One set with the graphs of ``sets`` in order (hashes kept if every set has them)."""
+        """One set with the graphs of ``sets`` in order.
+
+        Hashes and graph features are kept if every set has them. Set-standardised features
+        are each part's own, not recomputed over the concatenation: concatenated per-family
+        sets stay standardised per family.
+        """
         if not sets:
             raise InvalidArgumentError("GraphSet.concat needs at least one set")
 
@@ -217,6 +379,9 @@ class GraphSet:
             None
             if any(s.hashes is None for s in sets)
             else np.concatenate([s.hashes for s in sets]),
+            None
+            if any(s.graph_x is None for s in sets)
+            else np.concatenate([s.graph_x for s in sets]),
         )
 
     def __len__(self) -> int:
@@ -234,7 +399,10 @@ class GraphSet:
         return idx % max(len(self), 1)
 
     def subset(self, indices: Sequence[int] | npt.ArrayLike) -> GraphSet:
-        """A new set with the graphs at ``indices``, in that order."""
+        """A new set with the graphs at ``indices``, in that order.
+
+        Set-standardised graph features are this set's values, not recomputed over the subset.
+        """
         idx = self._index(indices)
         nodes = self.node_ptr[idx + 1] - self.node_ptr[idx]
         edges = self.edge_ptr[idx + 1] - self.edge_ptr[idx]
@@ -248,6 +416,7 @@ class GraphSet:
             np.concatenate([zero, np.cumsum(nodes)]),
             np.concatenate([zero, np.cumsum(edges)]),
             None if self.hashes is None else self.hashes[idx],
+            None if self.graph_x is None else self.graph_x[idx],
         )
 
     def batch(
@@ -255,7 +424,11 @@ class GraphSet:
         indices: Sequence[int] | npt.ArrayLike | None = None,
         device: str | torch.device = "cpu",
     ) -> Batch:
-        """A PyG ``Batch`` of the graphs at ``indices`` (all by default), in that order."""
+        """A PyG ``Batch`` of the graphs at ``indices`` (all by default), in that order.
+
+        It holds ``x``, ``op``, ``edge_index``, ``batch`` and ``ptr``, and ``graph_x``
+        (``[num_graphs, 2 * len(GRAPH_FEATURES)]``) when the set has graph features.
+        """
         idx = self._index(indices)
         nodes = self.node_ptr[idx + 1] - self.node_ptr[idx]
         edges = self.edge_ptr[idx + 1] - self.edge_ptr[idx]
@@ -271,6 +444,8 @@ class GraphSet:
             batch=torch.from_numpy(np.repeat(np.arange(len(idx), dtype=np.int64), nodes)),
             ptr=torch.from_numpy(ptr),
         )
+        if self.graph_x is not None:
+            out.graph_x = torch.from_numpy(self.graph_x[idx])
         return out.to(device)
 
     def batches(
@@ -309,6 +484,7 @@ class GraphSet:
             "edge_ptr": self.edge_ptr,
             "hashes": np.zeros(0, str) if self.hashes is None else self.hashes,
             "has_hashes": np.array(self.hashes is not None),
+            **({} if self.graph_x is None else {"graph_x": self.graph_x}),
             "meta": np.array(json.dumps(meta or {}, sort_keys=True)),
             **extra,
         }
@@ -325,7 +501,12 @@ class GraphSet:
     def load_arrays(
         cls, path: str | os.PathLike[str]
     ) -> tuple[GraphSet, dict[str, Any], dict[str, npt.NDArray[Any]]]:
-        """Read a file written by ``save``: the set, its meta dict and its extra arrays."""
+        """Read a file written by ``save``: the set, its meta dict and its extra arrays.
+
+        A file saved without graph features (or before they existed) gives ``graph_x=None``;
+        one saved with the fixed scaling alone (before the set scaling existed) is refused
+        (``InvalidArgumentError``; ``cached_graph_set`` then rebuilds its file).
+        """
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             hashes = data["hashes"] if bool(data["has_hashes"]) else None
@@ -336,6 +517,7 @@ class GraphSet:
                 data["node_ptr"],
                 data["edge_ptr"],
                 hashes,
+                data["graph_x"] if "graph_x" in data.files else None,
             )
             extra = {
                 name.removeprefix(_EXTRA): data[name]

@@ -1,4 +1,4 @@
-"""The predictor network: an encoder followed by an MLP head.
+"""The predictor network: an encoder followed by an MLP head (optionally with graph features).
 
 See :class:`~cg_predict.encoder.Encoder` and :class:`~cg_predict.head.Head`.
 """
@@ -54,6 +54,11 @@ class PredictorNet(nn.Module):
         return cls(EncoderConfig.from_dict(config["encoder"]), HeadConfig.from_dict(config["head"]))
 
     def forward(self, batch: Any) -> Tensor:
-        """One score per graph of ``batch``, ``[num_graphs]``."""
-        out: Tensor = self.head(self.encoder.embed(batch))
+        """One score per graph of ``batch``, ``[num_graphs]``.
+
+        A head with ``graph_features`` reads ``batch.graph_x`` (``GraphSet.batch`` sets it).
+        """
+        # a batch without graph_x (PyG's own collation of ``cg.to_pyg()``) still serves a head
+        # without graph features; one that needs them says so
+        out: Tensor = self.head(self.encoder.embed(batch), getattr(batch, "graph_x", None))
         return out

@@ -396,6 +396,7 @@ def fine_tune(
     model.to(device)
     if mode == "head":
         features = torch.from_numpy(embed(model.encoder, gs, device=device)).to(device)
+        graph_x = None if gs.graph_x is None else torch.from_numpy(gs.graph_x).to(device)
         params = list(model.head.parameters())
     else:
         params = list(model.parameters())
@@ -408,7 +409,8 @@ def fine_tune(
         for begin in range(0, len(order), batch_size):
             idx = order[begin : begin + batch_size]
             if mode == "head":
-                pred = model.head(features[torch.from_numpy(idx).to(device)])
+                rows = torch.from_numpy(idx).to(device)
+                pred = model.head(features[rows], None if graph_x is None else graph_x[rows])
             else:
                 pred = model(gs.batch(idx, device))
             value = loss_fn(pred, z[idx].to(device), group[idx].to(device))

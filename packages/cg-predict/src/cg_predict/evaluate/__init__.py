@@ -23,6 +23,7 @@ from cg_predict.evaluate._leaks import (
     TargetLeakError,
     check_model_not_trained_on,
     check_no_target_labels,
+    families_loaded,
     labelled_families,
 )
 from cg_predict.evaluate._splits import FewShotSplit, class_ids, few_shot_split
@@ -30,15 +31,17 @@ from cg_predict.evaluate._splits import FewShotSplit, class_ids, few_shot_split
 if TYPE_CHECKING:  # the same names, for type checkers (at run time they come from _LAZY)
     from cg_predict.evaluate._config import (
         DEFAULT_MODEL,
-        SELECTED_READOUTS,
+        SELECTED_MODELS,
         ProtocolConfig,
         SourceTraining,
     )
     from cg_predict.evaluate._protocol import RESULTS_CODE, evaluate, train_source_model
     from cg_predict.evaluate._results import EvaluationResult, ResultRow
     from cg_predict.evaluate._selection import (
+        INCUMBENT,
         Candidate,
         Selection,
+        SelectionGrid,
         inner_folds,
         select_on_sources,
     )
@@ -53,11 +56,12 @@ if TYPE_CHECKING:  # the same names, for type checkers (at run time they come fr
     )
 
 __all__ = [
+    "INCUMBENT",
     "Candidate",
     "DATASETS",
     "DEFAULT_MODEL",
     "FAMILIES",
-    "SELECTED_READOUTS",
+    "SELECTED_MODELS",
     "SETTINGS",
     "CellSet",
     "EvaluationResult",
@@ -66,12 +70,14 @@ __all__ = [
     "RESULTS_CODE",
     "ResultRow",
     "Selection",
+    "SelectionGrid",
     "SourceTraining",
     "TargetLeakError",
     "check_model_not_trained_on",
     "check_no_target_labels",
     "class_ids",
     "evaluate",
+    "families_loaded",
     "few_shot_split",
     "inner_folds",
     "labelled_families",
@@ -86,14 +92,21 @@ __all__ = [
 # the benchmark data, so they load on first use (`cgnas evaluate --help` stays cheap)
 _LAZY = {
     **dict.fromkeys(
-        ("DEFAULT_MODEL", "SELECTED_READOUTS", "ProtocolConfig", "SourceTraining"),
+        ("DEFAULT_MODEL", "SELECTED_MODELS", "ProtocolConfig", "SourceTraining"),
         "cg_predict.evaluate._config",
     ),
     **dict.fromkeys(
         ("RESULTS_CODE", "evaluate", "train_source_model"), "cg_predict.evaluate._protocol"
     ),
     **dict.fromkeys(
-        ("Candidate", "Selection", "inner_folds", "select_on_sources"),
+        (
+            "INCUMBENT",
+            "Candidate",
+            "Selection",
+            "SelectionGrid",
+            "inner_folds",
+            "select_on_sources",
+        ),
         "cg_predict.evaluate._selection",
     ),
     **dict.fromkeys(("EvaluationResult", "ResultRow"), "cg_predict.evaluate._results"),

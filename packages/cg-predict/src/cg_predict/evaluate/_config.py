@@ -35,7 +35,7 @@ from cg_predict.training import DEFAULT_LOSS, FINE_TUNE_EPOCHS, LOSSES
 __all__ = [
     "DEFAULT_MODEL",
     "LABELLED",
-    "SELECTED_READOUTS",
+    "SELECTED_MODELS",
     "ProtocolConfig",
     "SourceTraining",
     "source_families",
@@ -44,13 +44,14 @@ __all__ = [
 # the NAS-Bench families with labels of every cell: the default sources
 LABELLED = ("nb101", "nb201", "nb301")
 
-# The readout chosen for a target without its labels: nested leave-one-family-out on its source
-# families (``select_on_sources``; tools/select_on_sources.py wrote results/selection/, and a
-# repository test keeps this table equal to that file). A target not listed runs
-# ``EncoderConfig``'s default, mean-sum, which the selection confirmed for NB-101, NB-301 and
-# OFA-MobileNetV3; it chose 100 fine-tuning epochs of the whole network for every target, the
-# defaults of ``ProtocolConfig`` and ``Predictor.fine_tune``.
-SELECTED_READOUTS: Mapping[str, str] = MappingProxyType({"nb201": "attention"})
+# The model chosen for a target without its labels where it differs from the defaults:
+# ``{target: {"encoder": EncoderConfig fields, "head": HeadConfig fields}}``, by nested
+# leave-one-family-out on its source families (``select_on_sources``, whose rule keeps the
+# defaults unless a candidate beats them on every held-out family; tools/select_on_sources.py
+# wrote results/selection/selection.json, and a repository test keeps this table equal to that
+# file's choices). Fine-tuning (100 epochs of the whole network) is chosen the same way and
+# lives in ``ProtocolConfig`` and ``Predictor.fine_tune``.
+SELECTED_MODELS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
 
 
 def _positive(name: str, value: int | None, *, optional: bool = False) -> None:
@@ -127,18 +128,22 @@ class SourceTraining:
     def for_target(cls, target: str, *, quick: bool = False, **overrides: Any) -> SourceTraining:
         """The source training the protocol runs for ``target`` (``quick``: the quick sizes).
 
-        The encoder has the readout chosen for ``target`` on its sources (``SELECTED_READOUTS``;
-        any other family gets the default); ``overrides`` go on top.
+        The encoder and head are the ones chosen for ``target`` on its sources
+        (``SELECTED_MODELS``; any other family gets the defaults); ``overrides`` go on top.
 
         Examples:
             >>> SourceTraining.for_target("nb201").encoder.readout
-            'attention'
-            >>> SourceTraining.for_target("nb101", quick=True, cells=100).encoder.readout
             'mean-sum'
+            >>> SourceTraining.for_target("nb101", quick=True, cells=100).head.graph_features
+            ()
         """
-        readout = SELECTED_READOUTS.get(target, EncoderConfig().readout)
+        choice = SELECTED_MODELS.get(target, {})
+        model = {
+            "encoder": EncoderConfig(**choice.get("encoder", {})),
+            "head": HeadConfig(**choice.get("head", {})),
+        }
         make = cls.quick if quick else cls
-        return make(**{"encoder": EncoderConfig(readout=readout), **overrides})
+        return make(**{**model, **overrides})
 
     def model(self) -> dict[str, Any]:
         """The network's JSON config (``PredictorNet.from_config`` builds it).
@@ -232,6 +237,9 @@ class ProtocolConfig:
         shots: labelled target cells per run (0 = zero-shot; fine-tuning needs 2 or more).
         seeds: runs 0, 1, ..., seeds - 1 (labelled cells and fine-tuning; not the source
             training, which is done once).
+        first_seed: the first run done: runs ``first_seed .. seeds - 1`` (``runs``), so that
+            run ``j`` can be done alone (``first_seed=j, seeds=j + 1``), e.g. the paired seed
+            ``j`` of an ablation; a run's numbers do not depend on the others.
         settings: a setting or several, stored as a tuple: ``"a"``, ``"b"`` (NB-201: with
             ``"b-all"``), ... (``()`` or ``"both"``: every setting the target has).
         encoders: pretrained encoder checkpoints; each adds the rows
@@ -271,6 +279,7 @@ class ProtocolConfig:
     sources: tuple[str, ...] = ()
     shots: tuple[int, ...] = (0, 10, 20, 50)
     seeds: int = 5
+    first_seed: int = 0
     settings: str | tuple[str, ...] = ()
     encoders: tuple[str, ...] = ()
     unfreeze_encoder: bool = False
@@ -299,6 +308,10 @@ class ProtocolConfig:
             raise InvalidArgumentError(
                 f"need seeds >= 1 and shots of 0 or >= 2 (fine-tuning needs 2 labels); got "
                 f"seeds={self.seeds}, shots={list(shots)}"
+            )
+        if not 0 <= self.first_seed < self.seeds:
+            raise InvalidArgumentError(
+                f"first_seed={self.first_seed} must lie in 0 .. seeds - 1 = {self.seeds - 1}"
             )
         wanted = (self.settings,) if isinstance(self.settings, str) else tuple(self.settings)
         settings = _settings(target, wanted)
@@ -332,7 +345,7 @@ class ProtocolConfig:
             >>> ProtocolConfig.full("nb101").source.cells is None
             True
             >>> ProtocolConfig.full("nb201").source.encoder.readout
-            'attention'
+            'mean-sum'
         """
         return cls(target, **{"source": SourceTraining.for_target(target), **overrides})
 
@@ -373,6 +386,38 @@ class ProtocolConfig:
         if self.live_sample_size > 0 and "b" in reported:
             reported.insert(reported.index("b") + 1, "b-live")
         return tuple(reported)
+
+    @property
+    def runs(self) -> range:
+        """The runs done: ``first_seed .. seeds - 1``.
+
+        Examples:
+            >>> list(ProtocolConfig("nb101", seeds=3, first_seed=2).runs)
+            [2]
+        """
+        return range(self.first_seed, self.seeds)
+
+    def for_fold(self, fold: tuple[str, tuple[str, ...]]) -> ProtocolConfig:
+        """This run on an inner fold ``(validation family, training sources)``.
+
+        The held-out source becomes the target (its first dataset and first test setting),
+        trained on the fold's sources, without live proxies: what a choice made on the source
+        families evaluates (``select_on_sources``; cg-contrast's CL choice).
+
+        Examples:
+            >>> fold = ProtocolConfig.quick("nb101").for_fold(("nb201", ("nb301",)))
+            >>> fold.target, fold.sources, fold.settings, fold.live_sample_size
+            ('nb201', ('nb301',), ('a',), 0)
+        """
+        validation, training = fold
+        return dataclasses.replace(
+            self,
+            target=validation,
+            dataset="",
+            sources=training,
+            settings=settings_of(validation)[0],
+            live_sample_size=0,
+        )
 
     def fine_tune_arguments(self) -> dict[str, Any]:
         """``cg_predict.training.fine_tune``'s keyword arguments (epochs, lr, loss)."""

@@ -5,12 +5,14 @@ model that ranks the target: not in source training (``check_no_target_labels``)
 hidden in a checkpoint or encoder passed in from outside (``check_model_not_trained_on``), such
 as ``Predictor.default()``'s, which saw every family. What a checkpoint was trained on is read
 from its metadata (``labelled_families``); a file that does not say is refused, because its
-provenance cannot be checked.
+provenance cannot be checked. ``families_loaded`` audits a run from outside: which families'
+cells the protocol read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from cg_predict.errors import CgPredictError
@@ -19,6 +21,7 @@ __all__ = [
     "TargetLeakError",
     "check_model_not_trained_on",
     "check_no_target_labels",
+    "families_loaded",
     "labelled_families",
 ]
 
@@ -118,3 +121,36 @@ def check_model_not_trained_on(metadata: Mapping[str, Any], target: str, what: s
             f"{', '.join(sorted(families))}); a model measured on {target} must never have seen "
             f"its labels: train one on the other families (leave-one-family-out)"
         )
+
+
+@contextmanager
+def families_loaded() -> Iterator[list[str]]:
+    """Record, in order, every family whose cells ``evaluate`` loads inside the block.
+
+    Both loaders of the protocol (the target's test cells and each source's labelled cells) are
+    wrapped while the block runs and restored after it, so a choice that must never read a
+    family (``select_on_sources``, cg-contrast's CL choice) can be checked from outside.
+
+    Examples:
+        >>> with families_loaded() as loaded:
+        ...     pass  # evaluate(...) or select_on_sources(...) here
+        >>> loaded
+        []
+    """
+    from cg_predict.evaluate import _protocol
+
+    loaded: list[str] = []
+
+    def recording(load: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(family: str, *args: Any, **kwargs: Any) -> Any:
+            loaded.append(family)
+            return load(family, *args, **kwargs)
+
+        return wrapper
+
+    real = _protocol.target_cells, _protocol.source_cells
+    _protocol.target_cells, _protocol.source_cells = (recording(load) for load in real)
+    try:
+        yield loaded
+    finally:
+        _protocol.target_cells, _protocol.source_cells = real

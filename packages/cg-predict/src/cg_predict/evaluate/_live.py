@@ -1,7 +1,8 @@
 """Zero-cost proxies computed live on a seeded sample of a large test set (setting ``b-live``).
 
-Proxies cost seconds per network on a CPU (NB-201 ~5 s for all seven at batch 32, NB-301 ~9 s,
-OFA-MobileNetV3 ~26 s, NB-101 ~30 s), so setting (b) scores them on a sample of its cells
+Proxies cost seconds per network on a CPU (NB-201 ~5 s for the first seven at batch 32 and
+~3.5 s more for zico, meco, swap, swap_reg and AZ-NAS's components; NB-301 ~9 s, OFA-MobileNetV3
+~26 s, NB-101 ~30 s for the first seven), so setting (b) scores them on a sample of its cells
 (``ProtocolConfig.live_sample_size``), drawn with its own seed (``live_sample_seed``),
 independent of the run seeds; each network is the cg-ir family's module with weights from
 ``init_seed(0, key)`` and one shared synthetic batch (seed 0, ``proxies.DEFAULT_INPUT``), as in
@@ -9,7 +10,8 @@ independent of the run seeds; each network is the cg-ir family's module with wei
 modules have CIFAR-10's 10 classes whatever the target dataset. Scores are cached on disk
 (``ProxyCache``, one file per family) so reruns, resumed runs and other datasets of the same
 family do not recompute them. An executor (``cg_ir.executor``) spreads the networks over worker
-processes or a Ray cluster.
+processes or a Ray cluster. AZ-NAS's aggregate (``az_nas``) ranks the sample by its components
+and FLOPs (``az_nas_aggregate``): a score of the sample as a set, label-free like the others.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ import numpy.typing as npt
 from cg_ir.executor import Executor
 from cg_predict.evaluate._targets import CellSet
 from cg_predict.graphs import cache_dir
-from cg_predict.proxies import DEFAULT_BATCH_SIZE, NETWORK_PROXIES, ProxyCache
+from cg_predict.proxies import (
+    AZ_NAS_COMPONENTS,
+    DEFAULT_BATCH_SIZE,
+    NETWORK_PROXIES,
+    ProxyCache,
+    az_nas_aggregate,
+)
 from cg_predict.proxies.agreement import map_cell_proxies
 
 __all__ = ["live_proxies", "live_sample"]
@@ -54,6 +62,9 @@ def live_proxies(
 ) -> dict[str, FloatArray]:
     """``{proxy: scores}`` of every network proxy on the cells at ``indices``, in that order.
 
+    ``az_nas`` is AZ-NAS's aggregate over those cells (NaN everywhere if a component failed on
+    one of them).
+
     ``executor`` (``cg_ir.executor``: worker processes or Ray) computes the cells elsewhere;
     the cache is read and written in this process and the scores are the same as without one
     (see ``map_cell_proxies``).
@@ -75,7 +86,19 @@ def live_proxies(
         progress=progress,
         desc=f"{cells.family} live proxies",
     )
-    return {
+    scores = {
         name: np.asarray([result[name].value for result in results], dtype=np.float64)
         for name in names
     }
+    components = {  # flops is a graph proxy: the cell set has it
+        name: scores[name] if name in scores else cells.proxies[name][indices]
+        for name in AZ_NAS_COMPONENTS
+    }
+    failed = np.any([np.isnan(column) for column in components.values()])
+    # the aggregate ranks the whole sample: a failed component leaves no ranking to report
+    scores["az_nas"] = (
+        np.full(len(indices), np.nan)
+        if failed
+        else np.asarray(az_nas_aggregate(components), dtype=np.float64)
+    )
+    return scores

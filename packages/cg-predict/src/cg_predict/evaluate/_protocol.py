@@ -18,8 +18,8 @@
    model. Baselines: ``gnn-target-only`` and ``gbm-flops-params-proxies`` on the same labels
    (``k >= 2``), and every proxy as a predictor (``proxy:<name>``) on the same test cells.
 4. Setting ``b`` also yields ``b-live``: every row again on the test cells inside a seeded
-   sample of ``live_sample_size`` cells, where the seven network proxies were computed live
-   (``_live``), so they compete on exactly the same cells.
+   sample of ``live_sample_size`` cells, where every network proxy (and AZ-NAS's aggregate)
+   was computed live (``_live``), so they compete on exactly the same cells.
 5. Every row is scored per isomorphism class of its test cells (``unit="class"``: class-mean
    label, the class's prediction; the headline) and per test cell (``unit="row"``), so that an
    architecture present as many twins (55 copies of NB-101's trivial cell) counts once.
@@ -226,7 +226,7 @@ class _Run:
             "target": config.target,
             "dataset": config.dataset,
             "sources": list(config.sources),
-            "seeds": list(range(config.seeds)),
+            "seeds": list(config.runs),
             "quick": config.mode == "quick",
             "source_cells": {c.family: len(c) for c in self.sources},
             "source_labels": {c.family: f"{c.name} ({c.dataset})" for c in self.sources},
@@ -332,7 +332,7 @@ def _score_setting(
     assert cells.graphs.hashes is not None  # graphs_with_costs always records them
     done = {(r["setting"], r["seed"]) for r in run.runs}
     desc = f"{config.target} {setting} seeds"
-    for seed in tqdm(range(config.seeds), disable=not progress, desc=desc):
+    for seed in tqdm(config.runs, disable=not progress, desc=desc):
         if (setting, seed) in done:
             continue
         split = few_shot_split(cells.graphs.hashes, config.shots, np.random.default_rng(seed))

@@ -61,8 +61,10 @@ def _predict_methods(
     device: str,
 ) -> dict[str, tuple[FloatArray, bool]]:
     """``{method: (test predictions, in accuracy units?)}`` of one pretrained model."""
+    table = cells.graphs.graph_x  # graph-level features, for a head that reads them
+    test_x = None if table is None else torch.from_numpy(table[test_idx]).to(device)
     if len(train_idx) == 0:
-        zero = model.head.to(device).eval()(test_embedding).double().detach().cpu().numpy()
+        zero = model.head.to(device).eval()(test_embedding, test_x).double().detach().cpu().numpy()
         return {f"{name}-fine-tune": (zero, False), f"{name}-head": (zero, False)}
     labelled, y = cells.graphs.subset(train_idx), cells.labels[train_idx]
     out: dict[str, tuple[FloatArray, bool]] = {}
@@ -77,7 +79,7 @@ def _predict_methods(
     stats = fine_tune(head, labelled, y, mode="head", seed=seed, device=device, **ft)
     mean, std = stats.target_stats["target"]
     with torch.inference_mode():
-        z = head.head.eval()(test_embedding).double().cpu().numpy()
+        z = head.head.eval()(test_embedding, test_x).double().cpu().numpy()
     out[f"{name}-head"] = (z * std + mean, True)
     return out
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cg_predict.errors import CgPredictError
+from cg_predict.errors import CgPredictError, InvalidArgumentError
 
 if TYPE_CHECKING:  # imported when run: `cgnas evaluate --help` stays cheap
     from cg_predict.evaluate._config import ProtocolConfig
 
-__all__ = ["protocol_config", "register_evaluate", "run_evaluate"]
+__all__ = ["evaluate_arguments", "protocol_config", "register_evaluate", "run_evaluate"]
 
 _EPILOG = """\
 settings: a = NAS-Bench-Suite-Zero cells (every proxy's real-data score on the same test cells);
@@ -24,7 +25,7 @@ b = large test sets (NB-101 5k of 30k, NB-201 4,096 without 'none' plus all 15,6
 NB-301 725, OFA 2,223, Channel-Bench-Macro 16,384 per space); both = every setting the target
 has. Setting b also reports b-live:
 every method on the test cells of a seeded sample (--live-proxies, default 200; quick 8) whose
-seven network proxies are computed live on the real modules.
+network proxies (and AZ-NAS's aggregate of the sample) are computed live on the real modules.
 
 examples:
   cgnas evaluate --target nb101 --sources nb201,nb301 --shots 0,10,20,50 --seeds 5 --out r.json
@@ -137,6 +138,59 @@ def protocol_config(args: argparse.Namespace) -> ProtocolConfig:
         ),
         **{k: v for k, v in overrides.items() if v is not None},
     )
+
+
+def evaluate_arguments(config: Mapping[str, Any], seeds: int) -> list[str]:
+    """The ``cgnas evaluate`` options that run the stored ``config`` (an ``r.json``'s) again.
+
+    Every option the results file records is spelled out, so the command means the same
+    under later defaults; what the code chooses itself (the readout of the target's model, the
+    early-stopping patience) follows the code that runs it. ``seeds`` is the number of runs.
+
+    Raises:
+        InvalidArgumentError: the run used pretrained encoders, whose files the command line
+            can name but a results file does not keep.
+
+    Examples:
+        >>> from cg_predict.evaluate import ProtocolConfig
+        >>> config = ProtocolConfig.quick("nb101", settings="a", live_sample_size=0)
+        >>> " ".join(evaluate_arguments(config.to_dict(), seeds=3))
+        'evaluate --target nb101 --dataset cifar10 --sources nb201,nb301 --shots 0,10,20,50 \
+--setting a --seeds 3 --epochs 10 --source-cells 600 --fine-tune-epochs 100 --loss mse+rank \
+--live-proxies 0 --quick'
+    """
+    from cg_predict.evaluate._config import _settings
+    from cg_predict.evaluate._targets import settings_of
+
+    if config.get("encoder"):
+        raise InvalidArgumentError(
+            "a run with pretrained encoders cannot be repeated from its results file (it "
+            "keeps their SHA-256, not the files); name them with --encoder"
+        )
+    target = config["target"]
+    settings = tuple(s for s in config["settings"] if s != "b-live")  # --live-proxies adds it
+    # --setting names one setting or both; NB-201's b brings b-all
+    setting = next(s for s in ("both", *settings_of(target)) if _settings(target, (s,)) == settings)
+    arguments = [
+        "evaluate",
+        *("--target", target, "--dataset", config["dataset"]),
+        *("--sources", ",".join(config["sources"])),
+        *("--shots", ",".join(str(k) for k in config["shots"])),
+        *("--setting", setting, "--seeds", str(seeds)),
+        *("--epochs", str(config["train"]["epochs"])),
+    ]
+    if config["source_limit"] is not None:
+        arguments += ["--source-cells", str(config["source_limit"])]
+    if config["train"]["loss"] != config["fine_tune"]["loss"]:
+        raise InvalidArgumentError(
+            "source training and fine-tuning used different losses; --loss sets both"
+        )
+    arguments += [
+        *("--fine-tune-epochs", str(config["fine_tune"]["epochs"])),
+        *("--loss", config["fine_tune"]["loss"]),
+        *("--live-proxies", str(config["live_proxies"]["sample"])),
+    ]
+    return arguments + (["--quick"] if config["quick"] else [])
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -1,10 +1,14 @@
 """Zero-cost proxies computed live on a real module at initialisation.
 
 ``compute_proxies(module, input_shape)`` scores any classifier with synflow, jacov, snip, grasp,
-fisher, grad_norm, nwot (Abdelfattah et al. 2021; Mellor et al. 2021) and, from its cg-ir
-graph, flops and params. Definitions and sign conventions follow NAS-Bench-Suite-Zero, whose
-precomputed scores are the reference (``proxy_agreement`` measures how well ours agree); every
-proxy's module documents its formula. Higher = better for all of them.
+fisher, grad_norm, nwot (Abdelfattah et al. 2021; Mellor et al. 2021), zico (Li et al. 2023),
+meco (Jiang et al. 2023), swap and swap_reg (Peng et al. 2024), the AZ-NAS components
+az_expressivity, az_progressivity, az_trainability (Lee & Ham 2024) and, from its cg-ir graph,
+flops and params. Definitions and sign conventions of the first seven follow
+NAS-Bench-Suite-Zero, whose precomputed scores are the reference (``proxy_agreement`` measures
+how well ours agree; it has none for the newer ones); every proxy's module documents its
+formula. Higher = better for all of them. ``az_nas_aggregate`` combines AZ-NAS's components
+(with flops) over a set of networks by rank, as the paper does.
 
 Numerics: synflow runs in float64 without batch normalisation; the others run in float32 in
 train mode (batch statistics) and accumulate their sums in float64. Values are raw;
@@ -33,10 +37,12 @@ from cg_predict.proxies._cache import ProxyCache, ProxyScore
 from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, compute_proxies
 from cg_predict.proxies._registry import ALL, GRAPH_PROXIES, NETWORK_PROXIES, PROXY_VERSION
 from cg_predict.proxies._scale import log_scale
+from cg_predict.proxies.aggregate import AZ_NAS_COMPONENTS, az_nas_aggregate
 from cg_predict.proxies.agreement import TARGETS, proxy_agreement
 
 __all__ = [
     "ALL",
+    "AZ_NAS_COMPONENTS",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_INPUT",
     "GRAPH_PROXIES",
@@ -47,6 +53,7 @@ __all__ = [
     "TARGETS",
     "ProxyCache",
     "ProxyScore",
+    "az_nas_aggregate",
     "compute_proxies",
     "log_scale",
     "proxy_agreement",

@@ -8,7 +8,14 @@ from torch import nn
 
 from cg_predict.errors import ProxyComputationError
 
-__all__ = ["WEIGHTED", "cross_entropy", "logits", "twice_differentiable", "weighted_layers"]
+__all__ = [
+    "WEIGHTED",
+    "cross_entropy",
+    "logits",
+    "rectifier_modules",
+    "twice_differentiable",
+    "weighted_layers",
+]
 
 # The layers whose weights the pruning-based proxies score, as in Abdelfattah et al. 2021
 # (there: Conv2d and Linear); every convolution dimension counts here.
@@ -32,6 +39,26 @@ def weighted_layers(net: nn.Module, proxy: str) -> list[tuple[nn.Module, torch.T
             "weights it could score; this proxy needs at least one"
         )
     return layers
+
+
+# The activations whose binary codes the pattern-based proxies read (nwot, swap): modules only,
+# since functional relu calls cannot be hooked.
+RECTIFIERS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
+
+
+def rectifier_modules(net: nn.Module, proxy: str, codes: str) -> list[nn.Module]:
+    """The ReLU-family modules of ``net``, in module order.
+
+    Raises:
+        ProxyComputationError: none at all; ``codes`` says what the proxy reads from them.
+    """
+    found = [m for m in net.modules() if isinstance(m, RECTIFIERS)]
+    if not found:
+        raise ProxyComputationError(
+            f"{proxy}: the module has no nn.ReLU / nn.ReLU6 / nn.LeakyReLU module to read "
+            f"{codes} from (functional relu calls cannot be hooked); use relu modules"
+        )
+    return found
 
 
 def logits(output: object, proxy: str, batch_size: int) -> torch.Tensor:

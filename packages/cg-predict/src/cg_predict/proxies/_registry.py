@@ -9,14 +9,18 @@ from torch import nn
 
 from cg_ir import ComputationGraph
 from cg_predict.errors import UnknownProxyError
+from cg_predict.proxies.az_nas import az_expressivity, az_progressivity, az_trainability
 from cg_predict.proxies.cost import flops, params
 from cg_predict.proxies.fisher import fisher
 from cg_predict.proxies.grad_norm import grad_norm
 from cg_predict.proxies.grasp import grasp
 from cg_predict.proxies.jacov import jacov
+from cg_predict.proxies.meco import meco
 from cg_predict.proxies.nwot import nwot
 from cg_predict.proxies.snip import snip
+from cg_predict.proxies.swap import swap, swap_reg
 from cg_predict.proxies.synflow import synflow
+from cg_predict.proxies.zico import zico
 
 __all__ = ["ALL", "NETWORK_PROXIES", "GRAPH_PROXIES", "PROXY_VERSION", "resolve_names"]
 
@@ -34,6 +38,13 @@ NETWORK_PROXIES: dict[str, NetworkProxy] = {
     "fisher": fisher,
     "grad_norm": grad_norm,
     "nwot": nwot,
+    "zico": zico,
+    "meco": meco,
+    "swap": swap,
+    "swap_reg": swap_reg,
+    "az_expressivity": az_expressivity,
+    "az_progressivity": az_progressivity,
+    "az_trainability": az_trainability,
 }
 GRAPH_PROXIES: dict[str, Callable[[ComputationGraph], float]] = {"flops": flops, "params": params}
 

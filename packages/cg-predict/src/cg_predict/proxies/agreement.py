@@ -2,7 +2,9 @@
 
 A target is one file and dataset of NAS-Bench-Suite-Zero (``TARGETS``: NB-101, NB-201 on
 CIFAR-10, CIFAR-100 and ImageNet16-120, NB-301); cg-ir's family of the same name builds each
-cell's network.
+cell's network. The proxies NAS-Bench-Suite-Zero never scored (``zico``, ``meco``, ``swap``, ...:
+all but ``SUITE_ZERO_PROXIES``) have no reference there: they are compared with the accuracy
+only.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from cg_predict.metrics import spearman
 from cg_predict.proxies._batch import DEFAULT_INPUT, resolve_input
 from cg_predict.proxies._cache import ProxyCache, ProxyScore, write_json_atomic
 from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, PROXY_CODE, compute_proxies
-from cg_predict.proxies._registry import ALL, PROXY_VERSION, resolve_names
+from cg_predict.proxies._registry import PROXY_VERSION, resolve_names
 
 __all__ = [
+    "SUITE_ZERO_PROXIES",
     "TARGETS",
     "cell_proxies",
     "init_seed",
@@ -50,6 +53,19 @@ TARGETS: tuple[tuple[str, str], ...] = (
     ("nb301", "cifar10"),
 )
 """``(family, dataset)`` of every NAS-Bench-Suite-Zero table that ``proxy_agreement`` reads."""
+
+SUITE_ZERO_PROXIES: tuple[str, ...] = (
+    "synflow",
+    "jacov",
+    "snip",
+    "grasp",
+    "fisher",
+    "grad_norm",
+    "nwot",
+    "flops",
+    "params",
+)
+"""The proxies of ``ALL`` that NAS-Bench-Suite-Zero scored too (all but ``nwot`` on NB-101)."""
 
 
 def init_seed(seed: int, key: str) -> int:
@@ -308,7 +324,7 @@ def proxy_agreement(
     *,
     family: str = "nb201",
     dataset: str = "cifar10",
-    names: Iterable[str] = ALL,
+    names: Iterable[str] = SUITE_ZERO_PROXIES,
     batch_size: int = DEFAULT_BATCH_SIZE,
     synthetic_input: str = DEFAULT_INPUT,
     device: str = "cpu",
@@ -338,8 +354,10 @@ def proxy_agreement(
         family: ``nb101``, ``nb201`` or ``nb301``.
         dataset: the family's dataset: ``cifar10``, or for NB-201 also ``cifar100`` and
             ``ImageNet16-120`` (labels and their scores).
-        names: proxies to compare (default all nine); those the file lacks (``nwot`` on
-            NB-101) are left out.
+        names: proxies to compare (default: the nine of ``SUITE_ZERO_PROXIES``); those of
+            them the file lacks (``nwot`` on NB-101) are left out; the others of ``ALL``, which
+            NAS-Bench-Suite-Zero never scored, are kept without a reference (``"reference":
+            False``, NaN ``srcc_ours_theirs`` and ``srcc_theirs_acc``).
         batch_size: examples of the synthetic batch.
         synthetic_input: how its images are drawn (``SYNTHETIC_INPUTS``).
         device: where the proxies run.
@@ -355,13 +373,14 @@ def proxy_agreement(
             instead of refusing it.
 
     Returns:
-        ``{"config": ..., "source": file, "proxies": {name: {"srcc_ours_theirs",
+        ``{"config": ..., "source": file, "proxies": {name: {"reference", "srcc_ours_theirs",
         "srcc_ours_acc", "srcc_theirs_acc", "mean_seconds", "their_mean_seconds", "n"}},
         "cells": {key: {"label", "ours": {name: {"value", "seconds"}}, "theirs": {name: value},
         "their_seconds": {name: seconds}}}}`` (``their_mean_seconds``: the times stored in the
         file, measured on NAS-Bench-Suite-Zero's hardware).
-        Spearman correlations are signed; cells where either side is NaN are left out of that
-        proxy's correlations (``n`` says how many remain). Non-finite values are written to
+        Spearman correlations are signed; cells where either side is NaN (ours only, for a
+        proxy without reference) are left out of that proxy's correlations (``n`` says how many
+        remain). Non-finite values are written to
         ``out`` as the strings ``"inf"``, ``"-inf"``, ``"nan"``.
 
     Raises:
@@ -370,7 +389,9 @@ def proxy_agreement(
         StaleResultError: ``out`` holds a run of other code (and not ``force``).
     """
     table = load_zc_nasbench(family, dataset, data_dir)
-    wanted = tuple(n for n in resolve_names(names) if n in table.proxy_names)
+    wanted = tuple(
+        n for n in resolve_names(names) if n in table.proxy_names or n not in SUITE_ZERO_PROXIES
+    )
     resolve_input(synthetic_input)
     if not 2 <= n_cells <= len(table):
         raise InvalidArgumentError(
@@ -446,12 +467,12 @@ def _cell_entry(
     return {
         "label": record.label,
         "ours": {n: {"value": s.value, "seconds": s.seconds} for n, s in scores.items()},
-        "theirs": {n: record.proxies[n] for n in names},
+        "theirs": {n: record.proxies.get(n, math.nan) for n in names},
         "their_seconds": {n: record.extra.get(f"{n}_time", math.nan) for n in names},
     }
 
 
-def _summary(cells: dict[str, Any], names: tuple[str, ...]) -> dict[str, dict[str, float]]:
+def _summary(cells: dict[str, Any], names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     labels = np.array([c["label"] for c in cells.values()], dtype=np.float64)
     summary = {}
     for name in names:
@@ -459,11 +480,13 @@ def _summary(cells: dict[str, Any], names: tuple[str, ...]) -> dict[str, dict[st
         theirs = np.array([c["theirs"][name] for c in cells.values()], dtype=np.float64)
         seconds = [c["ours"][name]["seconds"] for c in cells.values()]
         their_seconds = [c["their_seconds"][name] for c in cells.values()]
-        keep = ~(np.isnan(ours) | np.isnan(theirs))
+        reference = not np.isnan(theirs).all()
+        keep = ~(np.isnan(ours) | np.isnan(theirs)) if reference else ~np.isnan(ours)
         summary[name] = {
-            "srcc_ours_theirs": _srcc(ours[keep], theirs[keep]),
+            "reference": reference,
+            "srcc_ours_theirs": _srcc(ours[keep], theirs[keep]) if reference else math.nan,
             "srcc_ours_acc": _srcc(ours[keep], labels[keep]),
-            "srcc_theirs_acc": _srcc(theirs[keep], labels[keep]),
+            "srcc_theirs_acc": _srcc(theirs[keep], labels[keep]) if reference else math.nan,
             "mean_seconds": float(np.mean(seconds)),
             "their_mean_seconds": _mean_known(their_seconds),
             "n": int(keep.sum()),

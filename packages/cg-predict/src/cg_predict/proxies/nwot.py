@@ -16,22 +16,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cg_predict.errors import ProxyComputationError
+from cg_predict.proxies._layers import rectifier_modules
 
 __all__ = ["nwot"]
-
-_RECTIFIERS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
 
 
 def nwot(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """Nwot of ``net`` on ``inputs`` (labels are not used)."""
     del targets
-    rectifiers = [m for m in net.modules() if isinstance(m, _RECTIFIERS)]
-    if not rectifiers:
-        raise ProxyComputationError(
-            "nwot: the module has no nn.ReLU / nn.ReLU6 / nn.LeakyReLU module to read binary "
-            "activation codes from (functional relu calls cannot be hooked); use relu modules"
-        )
+    rectifiers = rectifier_modules(net, "nwot", "binary activation codes")
     n = inputs.shape[0]
     kernel = torch.zeros((n, n), dtype=torch.float64, device=inputs.device)
 
