@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from cg_ir import atomic_output
 from cg_predict.proxies import (
     ALL,
     DEFAULT_BATCH_SIZE,
@@ -120,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                 for name, row in result["proxies"].items()
             )
     text = json.dumps(summary, indent=1, allow_nan=True)
-    (out_dir / "summary.json").write_text(text + "\n", encoding="utf-8")
+    with atomic_output(out_dir / "summary.json") as handle:
+        handle.write((text + "\n").encode("utf-8"))
     print(f"\nwritten to {out_dir}/")
     return 0
 

@@ -73,12 +73,14 @@ def test_quick_defaults_live_in_the_quick_constructors() -> None:
     assert SourceTraining.quick(cells=100).epochs == 10
 
 
-def test_the_selection_kept_the_default_model_for_every_target() -> None:
-    assert dict(SELECTED_MODELS) == {}
+def test_nb301_and_ofa_read_cost_features_and_every_other_target_the_embedding_alone() -> None:
+    assert set(SELECTED_MODELS) == {"nb301", "ofa-mbv3"}
     for make in (ProtocolConfig.full, ProtocolConfig.quick):
         for target in ("nb101", "nb201", "nb301", "ofa-mbv3", "cbm-resnet"):
             source = make(target).source
-            assert (source.encoder, source.head) == (EncoderConfig(), HeadConfig())
+            assert source.encoder == EncoderConfig()
+            costs = ("log_flops", "log_params", "depth") if target in SELECTED_MODELS else ()
+            assert source.head == HeadConfig(graph_features=costs)
 
 
 def test_each_target_runs_the_model_chosen_on_its_sources(

@@ -14,11 +14,14 @@ import numpy as np
 import pytest
 
 from cg_predict.errors import InvalidArgumentError
+from cg_predict.metrics import spearman
 from cg_predict.proxies import (
+    AZ_NAS_COMPONENTS,
     DEFAULT_INPUT,
     SYNTHETIC_INPUTS,
     TARGETS,
     ProxyCache,
+    az_nas_aggregate,
     compute_proxies,
     proxy_agreement,
 )
@@ -113,6 +116,21 @@ def test_agreement_on_nb101_leaves_out_what_the_file_lacks(tmp_path, real_data_d
     assert result["config"]["synthetic_input"] == DEFAULT_INPUT
     assert len(result["cells"]) == 2
     assert all(math.isfinite(c["ours"]["params"]["value"]) for c in result["cells"].values())
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_the_az_nas_aggregate_is_scored_with_its_components(tmp_path, real_data_dir):
+    names = [*AZ_NAS_COMPONENTS]
+    result = proxy_agreement(
+        4, 0, real_data_dir, family="nb201", names=names, batch_size=8, out=tmp_path / "a.json"
+    )
+    row = result["proxies"]["az_nas"]
+    cells = list(result["cells"].values())
+    table = {n: [c["ours"][n]["value"] for c in cells] for n in AZ_NAS_COMPONENTS}
+    expected = spearman(az_nas_aggregate(table), [c["label"] for c in cells])
+    assert row["n"] == 4 and not row["reference"]
+    assert row["srcc_ours_acc"] == pytest.approx(expected)
 
 
 def test_targets_cover_every_suite_zero_table():

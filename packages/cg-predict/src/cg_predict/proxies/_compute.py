@@ -67,8 +67,10 @@ def compute_proxies(
             ``cg_ir.families.get(f).to_module(spec)`` or any user network).
         input_shape: ``(C, H, W)`` or ``(N, C, H, W)`` (N ignored), e.g.
             ``family.input_shape(spec)``.
-        names: a proxy name or several, from ``ALL``: ``synflow, jacov, snip, grasp, fisher,
-            grad_norm, nwot`` (computed on the network) and ``flops, params`` (from the graph).
+        names: a proxy name or several, from ``ALL``: ``NETWORK_PROXIES`` (``synflow, jacov,
+            snip, grasp, fisher, grad_norm, nwot, zico, meco, swap, swap_reg,
+            az_expressivity, az_progressivity, az_trainability``, computed on the network) and
+            ``flops, params`` (from the graph).
         batch: ``(inputs, targets)``, overrides the synthetic batch.
         batch_size: examples of the synthetic batch (at least 2).
         num_classes: classes for the synthetic labels; default: the module's output width.

@@ -4,7 +4,8 @@ A target is one file and dataset of NAS-Bench-Suite-Zero (``TARGETS``: NB-101, N
 CIFAR-10, CIFAR-100 and ImageNet16-120, NB-301); cg-ir's family of the same name builds each
 cell's network. The proxies NAS-Bench-Suite-Zero never scored (``zico``, ``meco``, ``swap``, ...:
 all but ``SUITE_ZERO_PROXIES``) have no reference there: they are compared with the accuracy
-only.
+only. When AZ-NAS's components and ``flops`` are all computed, the summary also holds
+``az_nas``, their aggregate over the sampled cells (``az_nas_aggregate``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from cg_predict.proxies._batch import DEFAULT_INPUT, resolve_input
 from cg_predict.proxies._cache import ProxyCache, ProxyScore, write_json_atomic
 from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, PROXY_CODE, compute_proxies
 from cg_predict.proxies._registry import PROXY_VERSION, resolve_names
+from cg_predict.proxies.aggregate import AZ_NAS_COMPONENTS, az_nas_aggregate
 
 __all__ = [
     "SUITE_ZERO_PROXIES",
@@ -491,7 +493,29 @@ def _summary(cells: dict[str, Any], names: tuple[str, ...]) -> dict[str, dict[st
             "their_mean_seconds": _mean_known(their_seconds),
             "n": int(keep.sum()),
         }
+    if set(AZ_NAS_COMPONENTS) <= set(names):
+        summary["az_nas"] = _aggregate_summary(cells, labels)
     return summary
+
+
+def _aggregate_summary(cells: dict[str, Any], labels: np.ndarray) -> dict[str, Any]:
+    """AZ-NAS's aggregate over the cells where every component was computed, as a proxy row."""
+    table = {
+        name: np.array([c["ours"][name]["value"] for c in cells.values()], dtype=np.float64)
+        for name in AZ_NAS_COMPONENTS
+    }
+    keep = ~np.any([np.isnan(column) for column in table.values()], axis=0)
+    aggregate = np.asarray(az_nas_aggregate({n: v[keep] for n, v in table.items()}))
+    seconds = [sum(c["ours"][n]["seconds"] for n in AZ_NAS_COMPONENTS) for c in cells.values()]
+    return {
+        "reference": False,
+        "srcc_ours_theirs": math.nan,
+        "srcc_ours_acc": _srcc(aggregate, labels[keep]),
+        "srcc_theirs_acc": math.nan,
+        "mean_seconds": float(np.mean(seconds)),
+        "their_mean_seconds": math.nan,
+        "n": int(keep.sum()),
+    }
 
 
 def _mean_known(values: list[float]) -> float:
