@@ -26,6 +26,7 @@ from cg_predict.proxies import (
     ProxyCache,
     ProxyScore,
     _compute,
+    az_nas_aggregate,
     compute_proxies,
     log_scale,
     proxy_agreement,
@@ -346,8 +347,12 @@ def test_live_proxies_with_an_executor_match_without(tmp_path, monkeypatch):
 
     some = {n: NETWORK_PROXIES[n] for n in ("nwot", "snip")}
     monkeypatch.setattr("cg_predict.evaluate._live.NETWORK_PROXIES", some)
+    # the aggregate's components, cut down the same way: one network proxy and the graph's FLOPs
+    monkeypatch.setattr("cg_predict.evaluate._live.AZ_NAS_COMPONENTS", ("nwot", "flops"))
     cells = SimpleNamespace(
-        family="nb201", keys=(NB201_KEY, "(1, 1, 1, 1, 1, 1)", "(4, 0, 1, 2, 3, 4)")
+        family="nb201",
+        keys=(NB201_KEY, "(1, 1, 1, 1, 1, 1)", "(4, 0, 1, 2, 3, 4)"),
+        proxies={"flops": np.array([3.0, 1.0, 2.0])},
     )
     indices = np.array([2, 0], dtype=np.int64)
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "plain"))
@@ -356,7 +361,9 @@ def test_live_proxies_with_an_executor_match_without(tmp_path, monkeypatch):
     spy = _Spy()
     spread = live_proxies(cells, indices, batch_size=4, progress=False, executor=spy)
     again = live_proxies(cells, indices, batch_size=4, progress=False, executor=spy)
-    assert list(plain) == list(spread) == ["nwot", "snip"]
+    assert list(plain) == list(spread) == ["nwot", "snip", "az_nas"]
+    expected = az_nas_aggregate({"nwot": plain["nwot"], "flops": [2.0, 3.0]})
+    np.testing.assert_allclose(plain["az_nas"], expected)
     for name in plain:
         np.testing.assert_array_equal(plain[name], spread[name])
         np.testing.assert_array_equal(plain[name], again[name])
@@ -370,7 +377,9 @@ def test_live_proxies_in_two_worker_processes_match_this_process(tmp_path, monke
     from cg_predict.evaluate._live import live_proxies
 
     cells = SimpleNamespace(
-        family="nb201", keys=(NB201_KEY, "(1, 1, 1, 1, 1, 1)", "(4, 0, 1, 2, 3, 4)")
+        family="nb201",
+        keys=(NB201_KEY, "(1, 1, 1, 1, 1, 1)", "(4, 0, 1, 2, 3, 4)"),
+        proxies={"flops": np.array([3.0, 1.0, 2.0])},  # the aggregate's complexity component
     )
     indices = np.arange(3, dtype=np.int64)
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "here"))
@@ -378,7 +387,7 @@ def test_live_proxies_in_two_worker_processes_match_this_process(tmp_path, monke
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "workers"))
     with LocalExecutor(workers=2) as two:
         there = live_proxies(cells, indices, batch_size=4, progress=False, executor=two)
-    assert list(here) == list(there) == list(NETWORK_PROXIES)
+    assert list(here) == list(there) == [*NETWORK_PROXIES, "az_nas"]
     for name in here:
         np.testing.assert_array_equal(here[name], there[name])
 

@@ -13,6 +13,7 @@ from cg_ir import families
 from cg_predict.errors import InvalidArgumentError, ProxyComputationError
 from cg_predict.proxies import ALL, NETWORK_PROXIES, az_nas_aggregate, compute_proxies
 from cg_predict.proxies._registry import resolve_names
+from cg_predict.proxies.az_nas import az_trainability
 from cg_predict.proxies.swap import SWAP_MU, SWAP_SIGMA
 
 NEW = (
@@ -225,3 +226,17 @@ def test_new_proxies_run_on_every_family(family: str):
     scores = compute_proxies(module, fam.input_shape(spec), NEW, batch_size=8)
     assert all(not math.isnan(s.value) for s in scores.values()), scores
     assert all(math.isfinite(scores[n].value) for n in ("zico", "meco", "swap")), scores
+
+
+class _Constant(nn.Module):
+    """A block whose output does not depend on its input (a cell of "none" ops only)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+def test_az_trainability_of_a_block_with_a_constant_output_is_not_an_error() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), _Constant(), nn.Conv2d(4, 4, 3, padding=1))
+    score = az_trainability(net, torch.randn(4, 3, 8, 8), torch.zeros(4))
+    assert not math.isnan(score)

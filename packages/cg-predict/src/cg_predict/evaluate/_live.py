@@ -62,8 +62,8 @@ def live_proxies(
 ) -> dict[str, FloatArray]:
     """``{proxy: scores}`` of every network proxy on the cells at ``indices``, in that order.
 
-    ``az_nas`` is AZ-NAS's aggregate over those cells (NaN everywhere if a component failed on
-    one of them).
+    ``az_nas`` is AZ-NAS's aggregate over those cells when all its components are there (NaN
+    everywhere if a component failed on one of them).
 
     ``executor`` (``cg_ir.executor``: worker processes or Ray) computes the cells elsewhere;
     the cache is read and written in this process and the scores are the same as without one
@@ -90,15 +90,15 @@ def live_proxies(
         name: np.asarray([result[name].value for result in results], dtype=np.float64)
         for name in names
     }
-    components = {  # flops is a graph proxy: the cell set has it
-        name: scores[name] if name in scores else cells.proxies[name][indices]
-        for name in AZ_NAS_COMPONENTS
-    }
-    failed = np.any([np.isnan(column) for column in components.values()])
-    # the aggregate ranks the whole sample: a failed component leaves no ranking to report
-    scores["az_nas"] = (
-        np.full(len(indices), np.nan)
-        if failed
-        else np.asarray(az_nas_aggregate(components), dtype=np.float64)
-    )
+    # flops is a graph proxy: the cell set has it
+    available = {**{n: v[indices] for n, v in cells.proxies.items()}, **scores}
+    if all(name in available for name in AZ_NAS_COMPONENTS):
+        components = {name: available[name] for name in AZ_NAS_COMPONENTS}
+        failed = np.any([np.isnan(column) for column in components.values()])
+        # the aggregate ranks the whole sample: a failed component leaves no ranking to report
+        scores["az_nas"] = (
+            np.full(len(indices), np.nan)
+            if failed
+            else np.asarray(az_nas_aggregate(components), dtype=np.float64)
+        )
     return scores

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -11,6 +13,7 @@ from cg_predict.errors import ProxyComputationError
 __all__ = [
     "WEIGHTED",
     "cross_entropy",
+    "forward_with_hooks",
     "logits",
     "rectifier_modules",
     "twice_differentiable",
@@ -59,6 +62,31 @@ def rectifier_modules(net: nn.Module, proxy: str, codes: str) -> list[nn.Module]
             f"{codes} from (functional relu calls cannot be hooked); use relu modules"
         )
     return found
+
+
+def forward_with_hooks(
+    net: nn.Module,
+    inputs: torch.Tensor,
+    modules: Iterable[nn.Module],
+    hook: Callable[..., None],
+    *,
+    pre: bool = False,
+) -> None:
+    """One forward pass of ``inputs`` without gradients, ``hook`` on every one of ``modules``.
+
+    ``pre``: a forward pre-hook ``hook(module, args)`` (it sees the input before an in-place
+    activation overwrites it), else a forward hook ``hook(module, args, output)``. The hooks
+    are removed afterwards, also when the pass fails.
+    """
+    handles = [
+        m.register_forward_pre_hook(hook) if pre else m.register_forward_hook(hook) for m in modules
+    ]
+    try:
+        with torch.no_grad():
+            net(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def logits(output: object, proxy: str, batch_size: int) -> torch.Tensor:

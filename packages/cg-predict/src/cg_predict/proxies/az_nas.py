@@ -96,7 +96,10 @@ def az_trainability(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor)
     scores = []
     for f_in, f_out in reversed(list(zip(features, features[1:], strict=False))):
         g_out = torch.bernoulli(torch.full_like(f_out, 0.5)) * 2 - 1
-        (g_in,) = torch.autograd.grad(f_out, f_in, g_out, retain_graph=True, allow_unused=True)
+        g_in = None
+        # a constant map (a cell of "none" ops only, or what follows one) has no gradient
+        if f_out.requires_grad and f_in.requires_grad:
+            (g_in,) = torch.autograd.grad(f_out, f_in, g_out, retain_graph=True, allow_unused=True)
         if g_in is None:  # the block ignores its input: the zero gradient of a "none" op
             g_in = torch.zeros_like(f_in)
         if g_in.shape == g_out.shape and torch.equal(g_in, g_out):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cg_predict.proxies._layers import weighted_layers
+from cg_predict.proxies._layers import forward_with_hooks, weighted_layers
 
 __all__ = ["meco"]
 
@@ -51,11 +51,5 @@ def meco(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
         corr = torch.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
         eigenvalues.append(torch.linalg.eigvalsh(corr)[0])  # ascending: the smallest
 
-    handles = [layer.register_forward_hook(on_output) for layer, _ in layers]
-    try:
-        with torch.no_grad():
-            net(inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    forward_with_hooks(net, inputs, (layer for layer, _ in layers), on_output)
     return float(sum(float(e) for e in eigenvalues))

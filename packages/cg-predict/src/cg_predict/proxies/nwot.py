@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cg_predict.proxies._layers import rectifier_modules
+from cg_predict.proxies._layers import forward_with_hooks, rectifier_modules
 
 __all__ = ["nwot"]
 
@@ -34,11 +34,5 @@ def nwot(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
         codes = (args[0].detach().reshape(n, -1) > 0).double()
         kernel = kernel + codes @ codes.T + (1.0 - codes) @ (1.0 - codes).T
 
-    handles = [m.register_forward_pre_hook(on_input) for m in rectifiers]
-    try:
-        with torch.no_grad():
-            net(inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    forward_with_hooks(net, inputs, rectifiers, on_input, pre=True)
     return float(torch.linalg.slogdet(kernel.cpu()).logabsdet)

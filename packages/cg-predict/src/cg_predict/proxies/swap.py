@@ -26,7 +26,7 @@ import math
 import torch
 from torch import nn
 
-from cg_predict.proxies._layers import rectifier_modules
+from cg_predict.proxies._layers import forward_with_hooks, rectifier_modules
 
 __all__ = ["SWAP_MU", "SWAP_SIGMA", "swap", "swap_reg"]
 
@@ -65,13 +65,7 @@ def swap(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
         codes = torch.zeros((int(words[-1]) + 1, bits.shape[1]), dtype=torch.int64)
         packed.append(codes.index_add_(0, words, bits).T)
 
-    handles = [m.register_forward_hook(on_output) for m in rectifiers]
-    try:
-        with torch.no_grad():
-            net(inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    forward_with_hooks(net, inputs, rectifiers, on_output)
     return float(torch.unique(torch.cat(packed), dim=0).shape[0])
 
 
