@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.metadata
 import re
 import tomllib
 from pathlib import Path
@@ -43,7 +44,8 @@ def _imported_siblings(path: Path) -> set[str]:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_package_imports_with_version(package: str) -> None:
     module = importlib.import_module(package)
-    assert module.__version__ == "0.1.0"
+    # the distribution is named as the package's directory (and pyproject name): cg_ir -> cg-ir
+    assert module.__version__ == importlib.metadata.version(package.replace("_", "-"))
     assert isinstance(module.__all__, list | tuple)
 
 

@@ -7,7 +7,6 @@ package (``code_changed``).
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import pytest
 
@@ -110,9 +109,6 @@ def test_an_ablation_encoder_of_other_code_is_refused_or_forced(tmp_path, monkey
 
 @pytest.mark.slow
 @pytest.mark.needs_data
-@pytest.mark.skipif(
-    not os.environ.get("CGNAS_DATA_DIR"), reason="CGNAS_DATA_DIR is not set (CI sets it)"
-)
 def test_an_ablation_dir_of_other_code_is_refused_then_forced(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
     work = tmp_path / "work"

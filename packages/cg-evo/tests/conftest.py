@@ -1,15 +1,14 @@
-"""Shared set-up of cg-evo's tests: the data gate, one torch thread, and shared NB-201 objects.
+"""Shared set-up of cg-evo's tests: one torch thread, and shared NB-201 objects.
 
-Tests marked ``needs_data`` read the benchmark folder named by ``CGNAS_DATA_DIR`` (CI sets it,
-so they run there); where it is unset they are skipped with that reason, and where it is set
-a missing file fails. The NB-201 oracle, its whole-space ``SearchSpace`` and the quick
-leave-one-family-out source model are built once per session (the source model comes from
-cg-predict's disk cache under ``~/.cache/cgnas`` when a previous run trained it).
+The NB-201 oracle, its whole-space ``SearchSpace`` and the quick leave-one-family-out source
+model are built once per session (the source model comes from cg-predict's disk cache under
+``~/.cache/cgnas`` when a previous run trained it). They read the benchmark folder through the
+``data_dir`` fixture of the repository's root ``conftest.py``, whose gate skips the
+``needs_data`` tests where ``$CGNAS_DATA_DIR`` is unset.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,6 @@ from cg_ir.testing.profiles import load_profile
 
 load_profile()
 
-_HERE = Path(__file__).resolve().parent
-DATA_ENV = "CGNAS_DATA_DIR"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get(DATA_ENV):
-        return
-    skip = pytest.mark.skip(reason=f"{DATA_ENV} is not set: needs the benchmark data (CI sets it)")
-    for item in items:
-        if "needs_data" in item.keywords and _HERE in Path(item.path).resolve().parents:
-            item.add_marker(skip)
-
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():
@@ -41,15 +28,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    """The benchmark data folder (``$CGNAS_DATA_DIR``)."""
-    value = os.environ.get(DATA_ENV)
-    if not value:  # only reached by a test that forgot its needs_data mark
-        pytest.fail(f"{DATA_ENV} is not set; mark the test needs_data")
-    return Path(value)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,7 @@ KEYS = ["4444444", "1111111", "4432214", "1234123"]
 
 
 @cache
-def _data(name: str) -> dict[str, dict[str, Any]]:
-    env = os.environ.get("CGNAS_DATA_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    path = root / "channel-bench-macro" / DATA_FILES[name]
-    if not path.is_file():
-        pytest.fail(f"benchmark data not found at {path}; point CGNAS_DATA_DIR at the data folder")
+def _data(path: Path) -> dict[str, dict[str, Any]]:
     with path.open() as f:
         data: dict[str, dict[str, Any]] = json.load(f)
     return data
@@ -213,8 +208,10 @@ def test_fast_graph_equals_traced_graph_on_many_specs(family: CbmFamily) -> None
 
 
 @pytest.mark.needs_data
-def test_data_file_params_equal_real_modules(family: CbmFamily) -> None:
-    data = _data(family.name)
+def test_data_file_params_equal_real_modules(
+    family: CbmFamily, benchmark_file: Callable[..., Path]
+) -> None:
+    data = _data(benchmark_file("channel-bench-macro", DATA_FILES[family.name]))
     keys = sorted(data)
     for i in np.random.default_rng(0).choice(len(keys), 25, replace=False):
         key = keys[int(i)]
@@ -225,8 +222,10 @@ def test_data_file_params_equal_real_modules(family: CbmFamily) -> None:
 
 @pytest.mark.slow
 @pytest.mark.needs_data
-def test_data_file_holds_every_spec_with_its_params_and_macs(family: CbmFamily) -> None:
-    data = _data(family.name)
+def test_data_file_holds_every_spec_with_its_params_and_macs(
+    family: CbmFamily, benchmark_file: Callable[..., Path]
+) -> None:
+    data = _data(benchmark_file("channel-bench-macro", DATA_FILES[family.name]))
     assert sorted(data) == [family.key(spec) for spec in family.enumerate()]
     for key, row in data.items():
         _check_against_file(family, key, row)

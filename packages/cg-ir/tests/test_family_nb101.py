@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,17 +46,8 @@ DIRECT = NB101Spec([[0, 1], [0, 0]], ["input", "output"])
 CASES = [INCEPTION, SMALL, DIRECT]
 
 
-def _data_file(*parts: str) -> Path:
-    env = os.environ.get("CGNAS_DATA_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    path = root.joinpath(*parts)
-    if not path.is_file():
-        pytest.fail(f"benchmark data not found at {path}; point CGNAS_DATA_DIR at the data folder")
-    return path
-
-
-def _csv_rows(count: int) -> list[dict[str, str]]:
-    with _data_file("nb101", "nb101_nasbenchvis_30k.csv").open(newline="") as handle:
+def _csv_rows(path: Path, count: int) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         return [row for _, row in zip(range(count), reader, strict=False)]
 
@@ -318,8 +309,8 @@ def test_mutate_of_the_two_vertex_cell_needs_two_changes() -> None:
 
 
 @pytest.mark.needs_data
-def test_zc_nasbench101_keys_parse_and_round_trip() -> None:
-    data = json.loads(_data_file("nas-bench-suite-zero", "zc_nasbench101.json").read_text())
+def test_zc_nasbench101_keys_parse_and_round_trip(benchmark_file: Callable[..., Path]) -> None:
+    data = json.loads(benchmark_file("nas-bench-suite-zero", "zc_nasbench101.json").read_text())
     keys = list(data["nasbench101"]["cifar10"])
     assert len(keys) == 500
     unpruned = 0
@@ -334,8 +325,8 @@ def test_zc_nasbench101_keys_parse_and_round_trip() -> None:
 
 
 @pytest.mark.needs_data
-def test_csv_rows_round_trip_hash_and_params() -> None:
-    rows = _csv_rows(1000)
+def test_csv_rows_round_trip_hash_and_params(benchmark_file: Callable[..., Path]) -> None:
+    rows = _csv_rows(benchmark_file("nb101", "nb101_nasbenchvis_30k.csv"), 1000)
     for i, row in enumerate(rows):
         key = f"{row['matrix']}|{row['ops']}"
         spec = FAMILY.parse(key)

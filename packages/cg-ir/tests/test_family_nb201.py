@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,15 +33,6 @@ CASES = [
     "(3, 1, 2, 1, 1, 4)",  # 2 is unreachable: 2->3 dropped
     KEY,
 ]
-
-
-def _data_file(*parts: str) -> Path:
-    env = os.environ.get("CGNAS_DATA_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    path = root.joinpath(*parts)
-    if not path.is_file():
-        pytest.fail(f"benchmark data not found at {path}; point CGNAS_DATA_DIR at the data folder")
-    return path
 
 
 def _trainable(module: torch.nn.Module) -> int:
@@ -265,8 +256,8 @@ def test_mutate_reports_when_no_neighbour_changes_the_graph(
 
 
 @pytest.mark.needs_data
-def test_every_nb201_csv_key_round_trips() -> None:
-    path = _data_file("nb201", "nb201_200ep_test_acc.csv")
+def test_every_nb201_csv_key_round_trips(benchmark_file: Callable[..., Path]) -> None:
+    path = benchmark_file("nb201", "nb201_200ep_test_acc.csv")
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == FAMILY.size
@@ -278,8 +269,8 @@ def test_every_nb201_csv_key_round_trips() -> None:
 
 
 @pytest.mark.needs_data
-def test_every_zc_nasbench201_key_round_trips() -> None:
-    data = json.loads(_data_file("nas-bench-suite-zero", "zc_nasbench201.json").read_text())
+def test_every_zc_nasbench201_key_round_trips(benchmark_file: Callable[..., Path]) -> None:
+    data = json.loads(benchmark_file("nas-bench-suite-zero", "zc_nasbench201.json").read_text())
     keys = {key for task in data.values() for key in task}
     assert len(keys) >= 724
     for key in keys:

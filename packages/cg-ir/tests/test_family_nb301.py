@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from cg_ir import ComputationGraph, InvalidSpecError, families
 from cg_ir.families.nb301 import FAMILY, NB301Spec, cell_plans
 from cg_ir.testing.strategies import nb301_specs
 
-DATA_FILE = Path("nas-bench-suite-zero") / "zc_nasbench301.json"
+DATA_FILE = ("nas-bench-suite-zero", "zc_nasbench301.json")
 WEIGHTED = ("conv", "depthwise_conv", "linear")
 KEY = (
     "[[(0, 0), (1, 5), (1, 1), (0, 1), (1, 3), (0, 3), (1, 3), (3, 2)], "
@@ -30,12 +30,7 @@ DARTS_V2 = NB301Spec(
 )
 
 
-def _keys() -> list[str]:
-    env = os.environ.get("CGNAS_DATA_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    path = root / DATA_FILE
-    if not path.is_file():
-        pytest.fail(f"benchmark data not found at {path}; point CGNAS_DATA_DIR at the data folder")
+def _keys(path: Path) -> list[str]:
     return list(json.loads(path.read_text())["cifar10"])
 
 
@@ -227,16 +222,16 @@ def test_spec_key_round_trip(spec: NB301Spec) -> None:
 
 
 @pytest.mark.needs_data
-def test_every_data_key_round_trips() -> None:
-    keys = _keys()
+def test_every_data_key_round_trips(benchmark_file: Callable[..., Path]) -> None:
+    keys = _keys(benchmark_file(*DATA_FILE))
     assert len(keys) == 725
     for key in keys:
         assert FAMILY.key(FAMILY.parse(key)) == key
 
 
 @pytest.mark.needs_data
-def test_data_keys_fast_path_equals_fx_path_few() -> None:
-    keys = _keys()
+def test_data_keys_fast_path_equals_fx_path_few(benchmark_file: Callable[..., Path]) -> None:
+    keys = _keys(benchmark_file(*DATA_FILE))
     for key in keys[:3]:
         spec = FAMILY.parse(key)
         assert FAMILY.to_cg(spec).same_structure(FAMILY.trace_cg(spec)), key
@@ -244,8 +239,8 @@ def test_data_keys_fast_path_equals_fx_path_few() -> None:
 
 @pytest.mark.needs_data
 @pytest.mark.slow
-def test_data_keys_fast_path_equals_fx_path() -> None:
-    keys = _keys()
+def test_data_keys_fast_path_equals_fx_path(benchmark_file: Callable[..., Path]) -> None:
+    keys = _keys(benchmark_file(*DATA_FILE))
     for i in np.random.default_rng(0).choice(len(keys), 50, replace=False):
         spec = FAMILY.parse(keys[int(i)])
         assert FAMILY.to_cg(spec).same_structure(FAMILY.trace_cg(spec)), keys[int(i)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +17,10 @@ from cg_ir.families.ofa_mbv3 import FAMILY, RESOLUTIONS, OfaMbv3Family, OfaMbv3S
 from cg_ir.testing.strategies import ofa_mbv3_specs
 
 WEIGHTED = ("conv", "depthwise_conv", "linear")
-DATA_FILE = Path("ofa-mbv3") / "ofa_mbv3_w10_imagenet_top1.csv"
+DATA_FILE = ("ofa-mbv3", "ofa_mbv3_w10_imagenet_top1.csv")
 
 
-def _data_rows() -> list[dict[str, str]]:
-    env = os.environ.get("CGNAS_DATA_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    path = root / DATA_FILE
-    if not path.is_file():
-        pytest.fail(f"benchmark data not found at {path}; point CGNAS_DATA_DIR at the data folder")
+def _data_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
 
@@ -170,8 +165,8 @@ def test_mutate_changes_the_graph() -> None:
 
 
 @pytest.mark.needs_data
-def test_data_file_keys_params_and_macs() -> None:
-    rows = _data_rows()
+def test_data_file_keys_params_and_macs(benchmark_file: Callable[..., Path]) -> None:
+    rows = _data_rows(benchmark_file(*DATA_FILE))
     assert len(rows) == 2223
     canonical: dict[str, list[dict[str, str]]] = {}
     for row in rows:
@@ -189,8 +184,8 @@ def test_data_file_keys_params_and_macs() -> None:
 
 
 @pytest.mark.needs_data
-def test_data_file_params_equal_real_modules() -> None:
-    rows = _data_rows()
+def test_data_file_params_equal_real_modules(benchmark_file: Callable[..., Path]) -> None:
+    rows = _data_rows(benchmark_file(*DATA_FILE))
     picks = np.random.default_rng(0).choice(len(rows), 20, replace=False)
     for i in picks:
         spec = FAMILY.parse(_row_key(rows[i]))

@@ -1,7 +1,9 @@
 """Shared fixtures of cg-predict's tests: synthetic NB-201-like computation graphs.
 
 The graphs are built directly with ``cg_ir.Node`` (no family or tracer needed) and their
-labels are a synthetic function of the ops, so the model tests run anywhere, fast.
+labels are a synthetic function of the ops, so the model tests run anywhere, fast. The tests
+marked ``needs_data`` take the real benchmark folder from the ``data_dir`` fixture of the
+repository's root ``conftest.py``, which also skips them where ``$CGNAS_DATA_DIR`` is unset.
 """
 
 from __future__ import annotations
@@ -118,12 +120,3 @@ def _one_torch_thread():  # type: ignore[no-untyped-def]
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture
-def real_data_dir() -> str:
-    """The benchmark folder of tests marked ``needs_data``; a failure if it is not set."""
-    value = os.environ.get("CGNAS_DATA_DIR", "")
-    if not value:
-        pytest.fail("CGNAS_DATA_DIR is not set; point it at the benchmark data folder")
-    return value

@@ -23,7 +23,6 @@ INSTALLED = importlib.util.find_spec("analognasbench") is not None
 needs_package = pytest.mark.skipif(
     not INSTALLED, reason="analog-nasbench is not installed (pip install analog-nasbench)"
 )
-DATA_DIR = os.environ.get("CGNAS_DATA_DIR", "")
 
 
 def _fake_package(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
@@ -179,11 +178,10 @@ def test_installed_package_data_without_importing_it():
 
 @needs_package
 @pytest.mark.needs_data
-@pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)")
-def test_keys_use_the_naslib_encoding():
+def test_keys_use_the_naslib_encoding(data_dir: Path):
     # Spearman 0.979 over the 724 cells shared with NAS-Bench-Suite-Zero (data README)
     analog = load_analognas_nb201()
-    zc = load_zc_nasbench("nb201", "cifar10", DATA_DIR)
+    zc = load_zc_nasbench("nb201", "cifar10", data_dir)
     shared = [key for key in zc.keys if key in analog]
     assert len(shared) == 724
     rho = spearman([analog.get(k).label for k in shared], [zc.get(k).label for k in shared])

@@ -36,15 +36,6 @@ ROW: dict[str, Any] = {
 }
 
 
-def _real_data_dir() -> Path:
-    """``$CGNAS_DATA_DIR``, else ``../shared/data`` beside the checkout (as cg-ir's tests)."""
-    env = os.environ.get("CGNAS_DATA_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    if not root.is_dir():
-        pytest.fail(f"benchmark data not found at {root}; point CGNAS_DATA_DIR at the data folder")
-    return root
-
-
 def _write(tmp_path: Path, text: str, family: str = "cbm-mobilenet") -> Path:
     """A data folder under tmp_path whose ``family`` file holds ``text``."""
     path = tmp_path / "channel-bench-macro" / CBM_FAMILIES[family]
@@ -180,8 +171,8 @@ def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
 
 @pytest.mark.needs_data
 @pytest.mark.parametrize(("family", "flops_rho"), [("cbm-mobilenet", 0.74), ("cbm-resnet", 0.86)])
-def test_real_files_hold_every_configuration(family: str, flops_rho: float) -> None:
-    table = load_benchmark(family, _real_data_dir())
+def test_real_files_hold_every_configuration(family: str, flops_rho: float, data_dir: Path) -> None:
+    table = load_benchmark(family, data_dir)
     every = {"".join(d) for d in itertools.product("1234", repeat=7)}
     assert len(table) == 16_384 and set(table.keys) == every
     labels = table.labels()

@@ -1,27 +1,23 @@
-"""Integration tests against the real benchmark files under $CGNAS_DATA_DIR (CI sets it).
+"""Integration tests against the real benchmark files (the ``data_dir`` fixture).
 
 Counts and proxy correlations are those stated in the data README.
 """
 
 from __future__ import annotations
 
-import os
 import time
+from pathlib import Path
 
 import pytest
 
 from cg_predict.data import BenchmarkTable, clear_table_cache, load_benchmark
 from cg_predict.metrics import spearman
 
-DATA_DIR = os.environ.get("CGNAS_DATA_DIR", "")
-pytestmark = [
-    pytest.mark.needs_data,
-    pytest.mark.skipif(not DATA_DIR, reason="CGNAS_DATA_DIR is not set (CI sets it)"),
-]
+pytestmark = pytest.mark.needs_data
 
 
-def _load(name: str, dataset: str | None = None) -> BenchmarkTable:
-    return load_benchmark(name, DATA_DIR, dataset=dataset)  # parsed once per process
+def _load(data_dir: Path, name: str, dataset: str | None = None) -> BenchmarkTable:
+    return load_benchmark(name, data_dir, dataset=dataset)  # parsed once per process
 
 
 @pytest.mark.parametrize(
@@ -37,8 +33,8 @@ def _load(name: str, dataset: str | None = None) -> BenchmarkTable:
         ("ofa-mbv3", None, 2_223),
     ],
 )
-def test_counts(name: str, dataset: str | None, count: int):
-    table = _load(name, dataset)
+def test_counts(data_dir: Path, name: str, dataset: str | None, count: int):
+    table = _load(data_dir, name, dataset)
     assert len(table) == count == len(set(table.keys))
 
 
@@ -53,41 +49,42 @@ def test_counts(name: str, dataset: str | None, count: int):
     ],
 )
 def test_proxy_spearman_matches_the_data_readme(
-    name: str, dataset: str | None, proxy: str, rho: float
+    data_dir: Path, name: str, dataset: str | None, proxy: str, rho: float
 ):
-    table = _load(name, dataset)
+    table = _load(data_dir, name, dataset)
     assert round(spearman(table.labels(), table.proxy(proxy)), 3) == rho
 
 
-def test_nb201_csv_agrees_with_suite_zero_over_shared_cells():
+def test_nb201_csv_agrees_with_suite_zero_over_shared_cells(data_dir: Path):
     # data README: Spearman 0.978 (CIFAR-10) between test and validation accuracy
-    csv, zc = _load("nb201-200ep", "cifar10"), _load("zc-nb201", "cifar10")
+    csv, zc = _load(data_dir, "nb201-200ep", "cifar10"), _load(data_dir, "zc-nb201", "cifar10")
     shared = [key for key in zc.keys if key in csv]
     assert len(shared) == 724
     rho = spearman([csv.get(k).label for k in shared], [zc.get(k).label for k in shared])
     assert round(rho, 3) == 0.978
 
 
-def test_nb201_all_three_datasets_share_the_keys():
-    tables = [_load("nb201-200ep", d) for d in ("cifar10", "cifar100", "ImageNet16-120")]
+def test_nb201_all_three_datasets_share_the_keys(data_dir: Path):
+    datasets = ("cifar10", "cifar100", "ImageNet16-120")
+    tables = [_load(data_dir, "nb201-200ep", d) for d in datasets]
     assert tables[0].keys == tables[1].keys == tables[2].keys
     assert tables[1].labels().max() == pytest.approx(73.51333326009114)
 
 
-def test_nb101_csv_shares_hashes_with_labels_in_range():
-    table = _load("nb101-30k")
+def test_nb101_csv_shares_hashes_with_labels_in_range(data_dir: Path):
+    table = _load(data_dir, "nb101-30k")
     labels = table.labels()
     assert 9.0 < labels.min() and labels.max() < 95.0
     assert len({r.info["hash"] for r in table}) == 30_001
 
 
-def test_ofa_top1_range():
-    labels = _load("ofa-mbv3").labels()
+def test_ofa_top1_range(data_dir: Path):
+    labels = _load(data_dir, "ofa-mbv3").labels()
     assert round(labels.min(), 1) == 71.0 and round(labels.max(), 1) == 77.5  # README: 71.0-77.5
 
 
-def test_large_files_load_in_a_few_seconds():
+def test_large_files_load_in_a_few_seconds(data_dir: Path):
     clear_table_cache()
     start = time.perf_counter()
-    load_benchmark("nb101-30k", DATA_DIR)
+    load_benchmark("nb101-30k", data_dir)
     assert time.perf_counter() - start < 15.0  # measured ~1.3 s on a 2-core CI machine

@@ -216,8 +216,8 @@ def test_log_scale_is_monotone_and_signed():
 
 @pytest.mark.slow
 @pytest.mark.needs_data
-def test_proxy_agreement_runs_and_resumes(tmp_path, real_data_dir):
-    root = real_data_dir
+def test_proxy_agreement_runs_and_resumes(tmp_path, data_dir):
+    root = data_dir
     out = tmp_path / "agreement.json"
     names = ["synflow", "nwot", "params"]
     first = proxy_agreement(4, 0, root, names=names, batch_size=4, out=out)
@@ -394,8 +394,8 @@ def test_live_proxies_in_two_worker_processes_match_this_process(tmp_path, monke
 
 @pytest.mark.slow
 @pytest.mark.needs_data
-def test_proxy_agreement_through_an_executor(tmp_path, real_data_dir):
-    root = real_data_dir
+def test_proxy_agreement_through_an_executor(tmp_path, data_dir):
+    root = data_dir
     names = ["synflow", "nwot", "params"]
     here = proxy_agreement(4, 0, root, names=names, batch_size=4)
     spy = _Spy()

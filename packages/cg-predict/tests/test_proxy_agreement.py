@@ -9,6 +9,7 @@ floors slightly under what was measured on that same sample.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,9 +109,9 @@ def test_sample_keys_is_nested_and_order_free():
 
 
 @pytest.mark.needs_data
-def test_agreement_on_nb101_leaves_out_what_the_file_lacks(tmp_path, real_data_dir):
+def test_agreement_on_nb101_leaves_out_what_the_file_lacks(tmp_path, data_dir):
     result = proxy_agreement(
-        2, 0, real_data_dir, family="nb101", names=["nwot", "params"], out=tmp_path / "a.json"
+        2, 0, data_dir, family="nb101", names=["nwot", "params"], out=tmp_path / "a.json"
     )
     assert result["config"]["family"] == "nb101" and list(result["proxies"]) == ["params"]
     assert result["config"]["synthetic_input"] == DEFAULT_INPUT
@@ -120,10 +121,10 @@ def test_agreement_on_nb101_leaves_out_what_the_file_lacks(tmp_path, real_data_d
 
 @pytest.mark.slow
 @pytest.mark.needs_data
-def test_the_az_nas_aggregate_is_scored_with_its_components(tmp_path, real_data_dir):
+def test_the_az_nas_aggregate_is_scored_with_its_components(tmp_path, data_dir):
     names = [*AZ_NAS_COMPONENTS]
     result = proxy_agreement(
-        4, 0, real_data_dir, family="nb201", names=names, batch_size=8, out=tmp_path / "a.json"
+        4, 0, data_dir, family="nb201", names=names, batch_size=8, out=tmp_path / "a.json"
     )
     row = result["proxies"]["az_nas"]
     cells = list(result["cells"].values())
@@ -218,10 +219,10 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> ProxyCache:
 @pytest.mark.needs_data
 @pytest.mark.parametrize(("family", "dataset"), TARGETS)
 def test_the_default_input_agrees_with_suite_zero(
-    family: str, dataset: str, shared_cache: ProxyCache, real_data_dir: str
+    family: str, dataset: str, shared_cache: ProxyCache, data_dir: Path
 ) -> None:
     result = proxy_agreement(
-        AGREEMENT_CELLS, 0, real_data_dir, family=family, dataset=dataset, cache=shared_cache
+        AGREEMENT_CELLS, 0, data_dir, family=family, dataset=dataset, cache=shared_cache
     )
     assert result["config"]["synthetic_input"] == DEFAULT_INPUT
     measured = {name: row["srcc_ours_theirs"] for name, row in result["proxies"].items()}
