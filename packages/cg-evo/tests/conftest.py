@@ -17,7 +17,10 @@ import torch
 
 from cg_ir.testing.profiles import load_profile
 
-load_profile()
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make the chosen hypothesis profile the default, before any test module is imported."""
+    load_profile()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -8,6 +8,11 @@ and their ``data_dir`` and ``benchmark_file`` fixtures are in the repository's r
 
 from __future__ import annotations
 
+import pytest
+
 from cg_ir.testing.profiles import load_profile
 
-load_profile()
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make the chosen hypothesis profile the default, before any test module is imported."""
+    load_profile()

@@ -1,5 +1,8 @@
 """Shared fixtures of cg-predict's tests: synthetic NB-201-like computation graphs.
 
+The ``test_assets`` fixture lays the hand-made data files of ``tests/assets`` out as a data
+folder, once per session, in a pytest-managed temporary folder.
+
 The graphs are built directly with ``cg_ir.Node`` (no family or tracer needed) and their
 labels are a synthetic function of the ops, so the model tests run anywhere, fast. The tests
 marked ``needs_data`` take the real benchmark folder from the ``data_dir`` fixture of the
@@ -8,10 +11,7 @@ repository's root ``conftest.py``, which also skips them where ``$CGNAS_DATA_DIR
 
 from __future__ import annotations
 
-import atexit
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,22 +22,21 @@ import torch
 from cg_ir import ComputationGraph, Node
 
 
-def _materialise_assets() -> Path:
-    """Lay the hand-made fixtures out under the real NAS-Bench-Suite-Zero file names.
+@pytest.fixture(scope="session")
+def test_assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding the hand-made fixtures under the real NAS-Bench-Suite-Zero names.
 
     They are committed as ``suite-zero-<n>.json`` so that nothing in the repository looks like
-    (or could be mistaken for) the real benchmark files.
+    (or could be mistaken for) the real benchmark files. The folder is pytest-managed, so
+    pytest removes it with its other old temporary folders.
     """
-    root = Path(tempfile.mkdtemp(prefix="cgnas-test-data-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    root = tmp_path_factory.mktemp("cgnas-test-data")
     shutil.copytree(Path(__file__).parent / "assets" / "data", root, dirs_exist_ok=True)
     suite = root / "nas-bench-suite-zero"
     for tiny in suite.glob("suite-zero-*.json"):
         tiny.rename(suite / tiny.name.replace("suite-zero-", "zc_nasbench"))
     return root
 
-
-os.environ.setdefault("CGNAS_TEST_ASSETS", str(_materialise_assets()))
 
 EDGE_OPS = ("skip", "conv3", "conv1", "pool")
 # synthetic "accuracy" contribution of each edge op

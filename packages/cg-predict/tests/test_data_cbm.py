@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,6 @@ from cg_predict.errors import (
 )
 from cg_predict.metrics import spearman
 
-# the data-folder layout built from tests/assets by conftest.py (real file names)
-ASSETS = Path(os.environ["CGNAS_TEST_ASSETS"])
 ROW: dict[str, Any] = {
     "acc": [91.0, 91.5, 91.25],
     "std": 0.2,
@@ -54,8 +51,8 @@ def _with(**fields: Any) -> str:
 
 
 @pytest.mark.parametrize("family", sorted(CBM_FAMILIES))
-def test_records_carry_label_costs_and_runs(family: str) -> None:
-    table = load_channel_bench_macro(family, ASSETS)
+def test_records_carry_label_costs_and_runs(test_assets: Path, family: str) -> None:
+    table = load_channel_bench_macro(family, test_assets)
     assert (table.name, table.family, table.dataset, table.label_name) == (
         family,
         family,
@@ -70,16 +67,16 @@ def test_records_carry_label_costs_and_runs(family: str) -> None:
 
 
 @pytest.mark.parametrize("family", sorted(CBM_FAMILIES))
-def test_registered_as_benchmarks(family: str) -> None:
+def test_registered_as_benchmarks(test_assets: Path, family: str) -> None:
     assert BENCHMARKS[family] == (family, ("cifar10",))
-    assert load_benchmark(family, ASSETS) is load_channel_bench_macro(family, ASSETS)
+    assert load_benchmark(family, test_assets) is load_channel_bench_macro(family, test_assets)
     with pytest.raises(InvalidArgumentError, match="has no dataset 'cifar100'; valid: cifar10"):
-        load_benchmark(family, ASSETS, dataset="cifar100")
+        load_benchmark(family, test_assets, dataset="cifar100")
 
 
-def test_unknown_space() -> None:
+def test_unknown_space(test_assets: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="valid: cbm-mobilenet, cbm-resnet"):
-        load_channel_bench_macro("mobilenet", ASSETS)
+        load_channel_bench_macro("mobilenet", test_assets)
 
 
 # -- missing and malformed files ---------------------------------------------------------------
@@ -100,8 +97,8 @@ def test_missing_file_says_where_to_get_it(tmp_path: Path, family: str, name: st
     assert isinstance(info.value, FileNotFoundError)
 
 
-def test_truncated_json(tmp_path: Path) -> None:
-    text = (ASSETS / "channel-bench-macro" / "Results_ResNet.json").read_text()
+def test_truncated_json(test_assets: Path, tmp_path: Path) -> None:
+    text = (test_assets / "channel-bench-macro" / "Results_ResNet.json").read_text()
     data_dir = _write(tmp_path, text[: len(text) // 2], "cbm-resnet")
     with pytest.raises(MalformedDataError, match="invalid JSON at line .*truncated or corrupt"):
         load_channel_bench_macro("cbm-resnet", data_dir)

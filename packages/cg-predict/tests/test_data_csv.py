@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -17,16 +16,14 @@ from cg_predict.data import (
 )
 from cg_predict.errors import InvalidArgumentError, InvalidLabelError, MalformedDataError
 
-# the data-folder layout built from tests/assets by conftest.py (real file names)
-ASSETS = Path(os.environ["CGNAS_TEST_ASSETS"])
 NB101 = Path("nb101") / "nb101_nasbenchvis_30k.csv"
 NB201 = Path("nb201") / "nb201_200ep_test_acc.csv"
 OFA = Path("ofa-mbv3") / "ofa_mbv3_w10_imagenet_top1.csv"
 
 
-def _edited(tmp_path: Path, relative: Path, old: str, new: str) -> Path:
+def _edited(assets: Path, tmp_path: Path, relative: Path, old: str, new: str) -> Path:
     """A copy of one fixture file under tmp_path with ``old`` replaced (once) by ``new``."""
-    text = (ASSETS / relative).read_text()
+    text = (assets / relative).read_text()
     assert old in text
     (tmp_path / relative).parent.mkdir(parents=True)
     (tmp_path / relative).write_text(text.replace(old, new, 1))
@@ -36,8 +33,8 @@ def _edited(tmp_path: Path, relative: Path, old: str, new: str) -> Path:
 # --- NB-101 -------------------------------------------------------------------------------------
 
 
-def test_nb101_keys_are_matrix_and_ops_as_in_the_row():
-    table = load_nb101_csv(ASSETS)
+def test_nb101_keys_are_matrix_and_ops_as_in_the_row(test_assets: Path):
+    table = load_nb101_csv(test_assets)
     assert len(table) == 3 and table.family == "nb101" and table.dataset == "cifar10"
     assert table.keys[2] == "0100|input|output"
     assert table.keys[1] == (
@@ -52,14 +49,14 @@ def test_nb101_keys_are_matrix_and_ops_as_in_the_row():
 
 
 @pytest.mark.parametrize(("epochs", "first"), [(4, 50.5), (12, 80.0), (36, 90.25), (108, 92.5)])
-def test_nb101_epochs_choose_the_label(epochs: int, first: float):
-    table = load_nb101_csv(ASSETS, epochs=epochs)
+def test_nb101_epochs_choose_the_label(test_assets: Path, epochs: int, first: float):
+    table = load_nb101_csv(test_assets, epochs=epochs)
     assert table.label_name == f"val_acc_{epochs}" and table[0].label == first
 
 
-def test_nb101_bad_epochs():
+def test_nb101_bad_epochs(test_assets: Path):
     with pytest.raises(InvalidArgumentError, match="4, 12, 36, 108"):
-        load_nb101_csv(ASSETS, epochs=200)
+        load_nb101_csv(test_assets, epochs=200)
 
 
 @pytest.mark.parametrize(
@@ -73,27 +70,29 @@ def test_nb101_bad_epochs():
         (",300.0", "", "line 4: expected 9 fields"),
     ],
 )
-def test_nb101_bad_rows_name_file_and_line(tmp_path: Path, old: str, new: str, message: str):
-    _edited(tmp_path, NB101, old, new)
+def test_nb101_bad_rows_name_file_and_line(
+    test_assets: Path, tmp_path: Path, old: str, new: str, message: str
+):
+    _edited(test_assets, tmp_path, NB101, old, new)
     with pytest.raises(MalformedDataError, match=message) as info:
         load_nb101_csv(tmp_path)
     assert "nb101_nasbenchvis_30k.csv" in str(info.value)
 
 
-def test_nb101_missing_column(tmp_path: Path):
-    _edited(tmp_path, NB101, "val_acc_12,", "")
+def test_nb101_missing_column(test_assets: Path, tmp_path: Path):
+    _edited(test_assets, tmp_path, NB101, "val_acc_12,", "")
     with pytest.raises(MalformedDataError, match="missing column.*val_acc_12"):
         load_nb101_csv(tmp_path)
 
 
-def test_nb101_nan_label_names_the_key(tmp_path: Path):
-    _edited(tmp_path, NB101, "10.5,", "nan,")
+def test_nb101_nan_label_names_the_key(test_assets: Path, tmp_path: Path):
+    _edited(test_assets, tmp_path, NB101, "10.5,", "nan,")
     with pytest.raises(InvalidLabelError, match=r"'0100\|input\|output'.*val_acc_108.*NaN"):
         load_nb101_csv(tmp_path)
 
 
-def test_nb101_duplicate_cell_names_both_lines(tmp_path: Path):
-    text = (ASSETS / NB101).read_text()
+def test_nb101_duplicate_cell_names_both_lines(test_assets: Path, tmp_path: Path):
+    text = (test_assets / NB101).read_text()
     last = text.strip().splitlines()[-1]
     (tmp_path / NB101).parent.mkdir()
     (tmp_path / NB101).write_text(text + last + "\n")
@@ -112,8 +111,8 @@ def test_nb101_duplicate_cell_names_both_lines(tmp_path: Path):
         ("ImageNet16-120", "imagenet16_120_test", 45.75),
     ],
 )
-def test_nb201_datasets(dataset: str, column: str, best: float):
-    table = load_nb201_csv(dataset, ASSETS)
+def test_nb201_datasets(test_assets: Path, dataset: str, column: str, best: float):
+    table = load_nb201_csv(dataset, test_assets)
     assert (len(table), table.dataset, table.label_name) == (3, dataset, column)
     record = table.get("(2, 2, 2, 2, 2, 2)")
     assert record.label == best and record.extra[column] == best
@@ -121,21 +120,21 @@ def test_nb201_datasets(dataset: str, column: str, best: float):
     assert table.proxy_names == ()
 
 
-def test_nb201_unknown_dataset():
+def test_nb201_unknown_dataset(test_assets: Path):
     with pytest.raises(InvalidArgumentError, match="cifar10, cifar100, ImageNet16-120"):
-        load_nb201_csv("imagenet", ASSETS)
+        load_nb201_csv("imagenet", test_assets)
 
 
-def test_nb201_key_must_agree_with_arch_str(tmp_path: Path):
-    _edited(tmp_path, NB201, '"(4, 3, 3, 0, 0, 0)"', '"(4, 3, 0, 3, 0, 0)"')
+def test_nb201_key_must_agree_with_arch_str(test_assets: Path, tmp_path: Path):
+    _edited(test_assets, tmp_path, NB201, '"(4, 3, 3, 0, 0, 0)"', '"(4, 3, 0, 3, 0, 0)"')
     with pytest.raises(
         MalformedDataError, match=r"line 2: key '\(4, 3, 0, 3, 0, 0\)' but arch_str"
     ):
         load_nb201_csv("cifar10", tmp_path)
 
 
-def test_nb201_label_out_of_range(tmp_path: Path):
-    _edited(tmp_path, NB201, "94.0,", "194.0,")
+def test_nb201_label_out_of_range(test_assets: Path, tmp_path: Path):
+    _edited(test_assets, tmp_path, NB201, "94.0,", "194.0,")
     with pytest.raises(InvalidLabelError, match=r"'\(2, 2, 2, 2, 2, 2\)'.*outside"):
         load_nb201_csv("cifar10", tmp_path)
 
@@ -153,8 +152,8 @@ def test_arch_str_conversion_orders_edges_like_naslib():
 # --- OFA ----------------------------------------------------------------------------------------
 
 
-def test_ofa_keys_labels_and_costs():
-    table = load_ofa_mbv3(ASSETS)
+def test_ofa_keys_labels_and_costs(test_assets: Path):
+    table = load_ofa_mbv3(test_assets)
     assert (len(table), table.family, table.dataset, table.label_name) == (
         3,
         "ofa-mbv3",
@@ -184,19 +183,19 @@ def test_ofa_key_helper():
         (",150000000,", ",lots,", "column 'macs'"),
     ],
 )
-def test_ofa_bad_rows(tmp_path: Path, old: str, new: str, message: str):
-    _edited(tmp_path, OFA, old, new)
+def test_ofa_bad_rows(test_assets: Path, tmp_path: Path, old: str, new: str, message: str):
+    _edited(test_assets, tmp_path, OFA, old, new)
     with pytest.raises(MalformedDataError, match=message):
         load_ofa_mbv3(tmp_path)
 
 
-def test_ofa_missing_top1_column(tmp_path: Path):
-    _edited(tmp_path, OFA, "top1", "top5")
+def test_ofa_missing_top1_column(test_assets: Path, tmp_path: Path):
+    _edited(test_assets, tmp_path, OFA, "top1", "top5")
     with pytest.raises(MalformedDataError, match="missing column.*top1"):
         load_ofa_mbv3(tmp_path)
 
 
-def test_fixture_copy_is_readable(tmp_path: Path):
+def test_fixture_copy_is_readable(test_assets: Path, tmp_path: Path):
     # guards the helpers above: an unedited copy loads like the original
-    shutil.copytree(ASSETS, tmp_path / "d")
-    assert load_ofa_mbv3(tmp_path / "d").keys == load_ofa_mbv3(ASSETS).keys
+    shutil.copytree(test_assets, tmp_path / "d")
+    assert load_ofa_mbv3(tmp_path / "d").keys == load_ofa_mbv3(test_assets).keys

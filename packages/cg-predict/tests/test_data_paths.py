@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,18 +9,19 @@ import pytest
 from cg_predict.data import DATA_DIR_ENV, load_benchmark, load_zc_nasbench, resolve_data_dir
 from cg_predict.errors import BenchmarkDataError, CgPredictError
 
-# the data-folder layout built from tests/assets by conftest.py (real file names)
-ASSETS = Path(os.environ["CGNAS_TEST_ASSETS"])
 
-
-def test_explicit_dir_wins_over_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv(DATA_DIR_ENV, str(ASSETS))
+def test_explicit_dir_wins_over_environment(
+    test_assets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(DATA_DIR_ENV, str(test_assets))
     assert resolve_data_dir(tmp_path) == tmp_path.resolve()
 
 
-def test_environment_is_used_without_explicit_dir(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv(DATA_DIR_ENV, str(ASSETS))
-    assert resolve_data_dir(None) == ASSETS.resolve()
+def test_environment_is_used_without_explicit_dir(
+    test_assets: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(DATA_DIR_ENV, str(test_assets))
+    assert resolve_data_dir(None) == test_assets.resolve()
 
 
 def test_no_dir_configured_says_how_to_set_it(monkeypatch: pytest.MonkeyPatch):

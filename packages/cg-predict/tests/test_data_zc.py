@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,6 @@ import pytest
 from cg_predict.data import ArchRecord, load_zc_nasbench
 from cg_predict.errors import InvalidArgumentError, InvalidLabelError, MalformedDataError
 
-# the data-folder layout built from tests/assets by conftest.py (real file names)
-ASSETS = Path(os.environ["CGNAS_TEST_ASSETS"])
 ZC = "nas-bench-suite-zero"
 
 
@@ -26,12 +23,12 @@ def _write(tmp_path: Path, family_file: str, content: str) -> Path:
     return tmp_path
 
 
-def _fixture(name: str) -> Any:
-    return json.loads((ASSETS / ZC / name).read_text())
+def _fixture(assets: Path, name: str) -> Any:
+    return json.loads((assets / ZC / name).read_text())
 
 
-def test_nb101_wrapped_layout_with_bare_numbers():
-    table = load_zc_nasbench("nb101", "cifar10", ASSETS)
+def test_nb101_wrapped_layout_with_bare_numbers(test_assets: Path):
+    table = load_zc_nasbench("nb101", "cifar10", test_assets)
     assert (len(table), table.family, table.dataset, table.label_name) == (
         3,
         "nb101",
@@ -47,8 +44,8 @@ def test_nb101_wrapped_layout_with_bare_numbers():
 
 
 @pytest.mark.parametrize(("dataset", "best"), [("cifar10", 90.5), ("ImageNet16-120", 40.0)])
-def test_nb201_flat_layout_with_score_dicts(dataset: str, best: float):
-    table = load_zc_nasbench("nb201", dataset, ASSETS)
+def test_nb201_flat_layout_with_score_dicts(test_assets: Path, dataset: str, best: float):
+    table = load_zc_nasbench("nb201", dataset, test_assets)
     assert len(table) == 3 and table.labels().max() == best
     record = table.get("(2, 2, 2, 2, 2, 2)")
     assert record.dataset == dataset
@@ -58,15 +55,15 @@ def test_nb201_flat_layout_with_score_dicts(dataset: str, best: float):
     assert table.get("(1, 1, 1, 1, 1, 1)").proxies["nwot"] == -math.inf
 
 
-def test_nb301_keys_are_the_naslib_strings():
-    table = load_zc_nasbench("nb301", "cifar10", ASSETS)
+def test_nb301_keys_are_the_naslib_strings(test_assets: Path):
+    table = load_zc_nasbench("nb301", "cifar10", test_assets)
     assert table.keys[0].startswith("[[(0, 0), (1, 5),")
     assert table.source.endswith("zc_nasbench301.json")
 
 
-def test_both_layouts_are_accepted_for_any_family(tmp_path: Path):
+def test_both_layouts_are_accepted_for_any_family(test_assets: Path, tmp_path: Path):
     # NB-101 content in the flat layout with {"score", "time"} entries
-    wrapped = _fixture("zc_nasbench101.json")["nasbench101"]
+    wrapped = _fixture(test_assets, "zc_nasbench101.json")["nasbench101"]
     for fields in wrapped["cifar10"].values():
         for name in list(fields):
             if name != "val_accuracy":
@@ -77,8 +74,8 @@ def test_both_layouts_are_accepted_for_any_family(tmp_path: Path):
     assert table[0].proxies["flops"] == 0.5 and table[0].extra["flops_time"] == 1.5
 
 
-def test_truncated_json_names_file_and_position(tmp_path: Path):
-    text = (ASSETS / ZC / "zc_nasbench201.json").read_text()
+def test_truncated_json_names_file_and_position(test_assets: Path, tmp_path: Path):
+    text = (test_assets / ZC / "zc_nasbench201.json").read_text()
     _write(tmp_path, "zc_nasbench201.json", text[: len(text) // 2])
     with pytest.raises(MalformedDataError, match=r"invalid JSON at line \d+ column \d+") as info:
         load_zc_nasbench("nb201", "cifar10", tmp_path)
@@ -86,8 +83,8 @@ def test_truncated_json_names_file_and_position(tmp_path: Path):
     assert isinstance(info.value, ValueError)
 
 
-def test_nan_label_is_rejected_with_the_key(tmp_path: Path):
-    data = _fixture("zc_nasbench201.json")
+def test_nan_label_is_rejected_with_the_key(test_assets: Path, tmp_path: Path):
+    data = _fixture(test_assets, "zc_nasbench201.json")
     data["cifar100"]["(2, 2, 2, 2, 2, 2)"]["val_accuracy"] = float("nan")
     _write(tmp_path, "zc_nasbench201.json", json.dumps(data))
     with pytest.raises(InvalidLabelError, match=r"'\(2, 2, 2, 2, 2, 2\)'.*NaN"):
@@ -97,8 +94,8 @@ def test_nan_label_is_rejected_with_the_key(tmp_path: Path):
 
 
 @pytest.mark.parametrize("label", [100.5, -1.0, "92.1", None, True])
-def test_out_of_range_or_non_numeric_label(tmp_path: Path, label: object):
-    data = _fixture("zc_nasbench301.json")
+def test_out_of_range_or_non_numeric_label(test_assets: Path, tmp_path: Path, label: object):
+    data = _fixture(test_assets, "zc_nasbench301.json")
     key = next(iter(data["cifar10"]))
     data["cifar10"][key]["val_accuracy"] = label
     _write(tmp_path, "zc_nasbench301.json", json.dumps(data))
@@ -106,8 +103,8 @@ def test_out_of_range_or_non_numeric_label(tmp_path: Path, label: object):
         load_zc_nasbench("nb301", "cifar10", tmp_path)
 
 
-def test_missing_label_field(tmp_path: Path):
-    data = _fixture("zc_nasbench301.json")
+def test_missing_label_field(test_assets: Path, tmp_path: Path):
+    data = _fixture(test_assets, "zc_nasbench301.json")
     del next(iter(data["cifar10"].values()))["val_accuracy"]
     _write(tmp_path, "zc_nasbench301.json", json.dumps(data))
     with pytest.raises(MalformedDataError, match="no 'val_accuracy'"):
@@ -141,9 +138,9 @@ def test_unreadable_proxy_score(tmp_path: Path, score: object):
         load_zc_nasbench("nb201", "cifar10", tmp_path)
 
 
-def test_missing_dataset_lists_what_the_file_has(tmp_path: Path):
-    shutil.copytree(ASSETS / ZC, tmp_path / ZC)
-    data = _fixture("zc_nasbench201.json")
+def test_missing_dataset_lists_what_the_file_has(test_assets: Path, tmp_path: Path):
+    shutil.copytree(test_assets / ZC, tmp_path / ZC)
+    data = _fixture(test_assets, "zc_nasbench201.json")
     del data["cifar100"]
     (tmp_path / ZC / "zc_nasbench201.json").write_text(json.dumps(data))
     with pytest.raises(MalformedDataError, match="no dataset 'cifar100'.*cifar10, ImageNet16-120"):
@@ -159,18 +156,18 @@ def test_arch_field_must_match_key(tmp_path: Path):
         load_zc_nasbench("nb201", "cifar10", tmp_path)
 
 
-def test_unknown_family_or_dataset_lists_valid_options():
+def test_unknown_family_or_dataset_lists_valid_options(test_assets: Path):
     with pytest.raises(InvalidArgumentError, match="nb101, nb201, nb301"):
-        load_zc_nasbench("ofa-mbv3", "imagenet", ASSETS)
+        load_zc_nasbench("ofa-mbv3", "imagenet", test_assets)
     with pytest.raises(InvalidArgumentError, match="valid: cifar10$"):
-        load_zc_nasbench("nb101", "cifar100", ASSETS)
+        load_zc_nasbench("nb101", "cifar100", test_assets)
 
 
-def test_records_are_immutable_and_hashable():
-    record = load_zc_nasbench("nb101", "cifar10", ASSETS)[0]
+def test_records_are_immutable_and_hashable(test_assets: Path):
+    record = load_zc_nasbench("nb101", "cifar10", test_assets)[0]
     assert isinstance(record, ArchRecord)
     with pytest.raises(AttributeError):
         record.label = 1.0  # type: ignore[misc]
     with pytest.raises(TypeError):
         record.proxies["flops"] = 1.0  # type: ignore[index]
-    assert hash(record) == hash(load_zc_nasbench("nb101", "cifar10", ASSETS)[0])
+    assert hash(record) == hash(load_zc_nasbench("nb101", "cifar10", test_assets)[0])
