@@ -14,7 +14,6 @@ Usage: python tools/bench_cli_startup.py [--runs 5] [--checkpoint ck.pt] [--json
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import subprocess
@@ -22,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from json_report import write_json  # tools/json_report.py
 
 HELP_TARGET_S = 1.0
 SMALL_NET = """\
@@ -108,7 +109,7 @@ def main() -> None:
             f"{row['cpu_s']:>6.2f}  {note}"
         )
     if args.json:
-        Path(args.json).write_text(json.dumps({"runs": args.runs, "rows": rows}, indent=1) + "\n")
+        write_json(args.json, {"runs": args.runs, "rows": rows})
 
 
 if __name__ == "__main__":

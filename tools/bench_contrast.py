@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import torch
+from json_report import write_json  # tools/json_report.py
 
 import cg_ir
 from cg_contrast.pools import DEFAULT_FAMILIES, Pool, family_sizes
@@ -70,9 +71,7 @@ def main() -> None:
     out["embed_nb201_n"] = len(gs)
     print(json.dumps(out, indent=1))
     if args.json:
-        with open(args.json + ".tmp", "w") as f:
-            json.dump(out, f, indent=1)
-        os.replace(args.json + ".tmp", args.json)
+        write_json(args.json, out)
 
 
 if __name__ == "__main__":

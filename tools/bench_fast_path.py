@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import multiprocessing
 import os
 import resource
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from json_report import write_json  # tools/json_report.py
 
 from cg_ir import ComputationGraph
 from cg_ir.families import nb101, nb201
@@ -126,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"{name:28s} {shown}")
     if args.json:
-        tmp = args.json.with_name(args.json.name + ".tmp")
-        tmp.write_text(json.dumps(results, indent=2))
-        os.replace(tmp, args.json)
+        write_json(args.json, results)
     return 0
 
 

@@ -9,7 +9,7 @@ Reports wall-clock throughput and throughput per CPU-second of this process (the
 idle machine with ``--threads 1``; on a busy one only the latter measures the code).
 
 Usage: python tools/bench_inference.py [--count 2048] [--batch-size 256] [--threads N]
-       [--checkpoint ck.pt] [--repeats 3]
+       [--checkpoint ck.pt] [--repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 import torch
+from json_report import write_json  # tools/json_report.py
 
 from cg_ir import families
 from cg_predict.model import PredictorNet
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=None, help="default: an untrained k-GNN")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best is reported")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", default=None, help="also write the report to this file")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         "to_cg_cgs_per_s": args.count / to_cg_s,
     }
     print(json.dumps(report, indent=2))
+    if args.json:
+        write_json(args.json, report)
     return 0
 
 
