@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Build each cg-* package's wheel and install it ALONE into a fresh, empty venv (plus torch and the
-# wheels of the siblings it declares), then import it. Catches missing dependencies, files left
-# out of a wheel (py.typed, cg-ir's vocabulary) and imports of undeclared siblings.
+# wheels of the siblings it declares), import it and run its smoke test (tools/wheel_smoke.py).
+# Catches missing dependencies, files left out of a wheel (py.typed, cg-ir's vocabulary, the shipped
+# checkpoint) and imports of undeclared siblings.
 #
 # Usage: tools/check_wheels.sh [package ...]     (default: all four)
 # Env:   CGNAS_TORCH_SPEC (default torch==2.13.0): the torch requirement put in each venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tools="$(pwd)/tools"
 
 torch_spec="${CGNAS_TORCH_SPEC:-torch==2.13.0}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cgnas-wheels.XXXXXX")"
@@ -87,6 +89,9 @@ PY
   if [ "$pkg" = cg-ir ]; then
     (cd "$work" && "$venv/bin/cgnas" --help >/dev/null) || fail "'cgnas --help' failed" || return 1
   fi
+  # one small use of the package, no data (tools/wheel_smoke.py), from outside the source tree
+  (cd "$work" && "$venv/bin/python" "$tools/wheel_smoke.py" "$mod") || fail "smoke test failed" \
+    || return 1
   rm -rf "$venv"
 }
 
