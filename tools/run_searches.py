@@ -10,23 +10,43 @@ meanwhile (e.g. a ``git worktree``).
 The predictor strategies start from the leave-one-family-out source model of the full transfer
 protocol (every labelled cell of the other families, the protocol's epochs: the model
 ``cgnas evaluate`` trains for that target and caches). ``proxy-order`` scores every candidate
-with synflow, computed live (cached on disk, so the first seed pays for all).
+with synflow (the paper's zero-cost estimator); the run ``best-proxy-order`` is ``proxy-order``
+with the proxy that ranks the *other* families best (``search_proxy``: the highest mean SRCC
+with accuracy in ``tools/proxy_agreement.py``'s runs under ``results/proxies/``, never the
+searched family's). Proxies are computed live and cached on disk; before a proxy ordering
+runs, ``warm_proxy_cache`` scores the whole pool in worker processes, so the search's first
+seed reads them.
 
-Usage: python tools/run_searches.py [--spaces NAME ...] [--strategies NAME ...] [--list]
+Usage: python tools/run_searches.py [--spaces NAME ...] [--runs NAME ...] [--workers N] [--list]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from cg_evo import Budget, SearchConfig, StrategySettings, run_search
+import torch
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "search"
+from cg_evo import Budget, SearchConfig, StrategySettings, load_oracle, run_search
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "search"
+AGREEMENT = ROOT / "results" / "proxies"
 STRATEGIES = ("predictor-ea", "predictor-topk", "rea", "random", "cost-order", "proxy-order")
+# run name -> cg-evo strategy: every strategy, and proxy-order with the strongest proxy
+RUNS = {**{s: s for s in STRATEGIES}, "best-proxy-order": "proxy-order"}
 SEEDS = 20
+PAPER_PROXY = "synflow"  # the paper's zero-cost estimator (its Table 2), proxy-order's
+# families with a proxy agreement run (CIFAR-10 labels), the evidence search_proxy weighs
+AGREEMENT_FAMILIES = ("nb101", "nb201", "nb301")
+# never chosen by search_proxy: flops and params are cost-order's orderings; AZ-NAS's
+# aggregate costs the sum of its three network components on every candidate
+NOT_SEARCH_PROXIES = frozenset({"flops", "params", "az_nas"})
+POOL_CHUNK = 1000  # cells scored between two saves of the proxy cache (what a kill loses)
 # space name -> (family, dataset, cost limits, paid queries per seed). "median": that cost's
 # median over the pool. ImageNet16-120 gets 300 queries because ordering by parameter count
 # needs 256 there, the goal it is measured against.
@@ -48,41 +68,118 @@ def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
-def results_path(space: str, strategy: str) -> Path:
-    """Where the full run of ``strategy`` on ``space`` is written."""
-    return RESULTS / f"{slug(space)}--{strategy}.json"
+def results_path(space: str, run: str) -> Path:
+    """Where the full run ``run`` (a key of ``RUNS``) on ``space`` is written."""
+    return RESULTS / f"{slug(space)}--{run}.json"
 
 
-def search_config(space: str, strategy: str) -> SearchConfig:
-    """The full-size search of ``strategy`` on ``space``."""
+def best_after(doc: dict[str, Any], queries: int) -> tuple[float, float, int]:
+    """Median best label and its rank after ``queries`` paid queries of a results document
+    (or after its budget, when smaller), and the number of queries read."""
+    summary = doc["summary"]
+    used = min(queries, len(summary["best_so_far_median"]))
+    return summary["best_so_far_median"][used - 1], summary["rank_so_far_median"][used - 1], used
+
+
+def agreement_srcc(family: str, root: Path = AGREEMENT) -> dict[str, float]:
+    """``{proxy: SRCC with CIFAR-10 accuracy}`` of ``family``'s proxy agreement run."""
+    path = root / family / f"{family}-cifar10-smooth.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: run python tools/proxy_agreement.py --targets {family} "
+            f"--n-cells 200 --out-dir {root / family}"
+        )
+    proxies = json.loads(path.read_text())["proxies"]
+    return {name: float(row["srcc_ours_acc"]) for name, row in proxies.items()}
+
+
+def proxy_evidence(family: str, root: Path = AGREEMENT) -> dict[str, dict[str, float]]:
+    """``{other family: {proxy: SRCC}}``: the agreement runs of every family but ``family``."""
+    return {f: agreement_srcc(f, root) for f in AGREEMENT_FAMILIES if f != family}
+
+
+def search_proxy(family: str, root: Path = AGREEMENT) -> str:
+    """The proxy ``best-proxy-order`` uses on ``family``: best mean SRCC on the other families.
+
+    Candidates are the single proxies scored in every other family's run (not the cost
+    orderings, not an aggregate); the searched family's own labels are never read, so the
+    choice is one a user could make before searching a new family.
+    """
+    evidence = proxy_evidence(family, root)
+    shared = set.intersection(*(set(srcc) for srcc in evidence.values())) - NOT_SEARCH_PROXIES
+    return max(sorted(shared), key=lambda p: sum(srcc[p] for srcc in evidence.values()))
+
+
+def search_config(space: str, run: str) -> SearchConfig:
+    """The full-size search ``run`` (a strategy, or ``best-proxy-order``) on ``space``."""
     family, dataset, limits, queries = SPACES[space]
+    proxy = search_proxy(family) if run == "best-proxy-order" else PAPER_PROXY
     return SearchConfig(
         family=family,
         dataset=dataset,
-        strategy=strategy,
+        strategy=RUNS[run],
         queries=queries,
         seeds=SEEDS,
         budget=Budget.parse(**limits),
-        settings=StrategySettings(cost="params", proxy="synflow"),
+        settings=StrategySettings(cost="params", proxy=proxy),
     )
+
+
+def warm_proxy_cache(config: SearchConfig, workers: int) -> None:
+    """Score ``config``'s whole pool with its proxy in ``workers`` processes, cached on disk.
+
+    ``proxy-order`` computes the same scores (same seed, batch and cache file) one network at
+    a time in the search's process, saving the cache after each; here the pool is scored in
+    parallel and the cache saved every ``POOL_CHUNK`` networks, so an interrupted warm-up
+    resumes from its last save.
+    """
+    from cg_ir.executor import LocalExecutor
+    from cg_predict.graphs import cache_dir
+    from cg_predict.proxies import DEFAULT_BATCH_SIZE, ProxyCache
+    from cg_predict.proxies.agreement import map_cell_proxies
+
+    keys = list(load_oracle(config.family, config.dataset).keys)
+    path = cache_dir() / "evaluate" / f"live-proxies-{config.family}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cache = ProxyCache(path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # workers take this process's count: one each, no oversubscription
+    with LocalExecutor(workers=workers) as executor:
+        for start in range(0, len(keys), POOL_CHUNK):
+            map_cell_proxies(
+                config.family,
+                keys[start : start + POOL_CHUNK],
+                [config.settings.proxy],
+                seed=0,
+                batch_size=DEFAULT_BATCH_SIZE,
+                cache=cache,
+                executor=executor,
+                progress=True,
+                desc=f"{config.settings.proxy} {start}/{len(keys)}",
+            )
+    torch.set_num_threads(threads)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run (or resume) the chosen spaces and strategies; print each file's wall time."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spaces", nargs="+", choices=list(SPACES), default=list(SPACES))
-    parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
+    parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
+    parser.add_argument("--workers", type=int, default=2, help="processes scoring proxies")
     parser.add_argument("--list", action="store_true", help="print the files only")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     for space in args.spaces:
-        for strategy in args.strategies:
-            path = results_path(space, strategy)
-            print(f"{space} / {strategy} -> {path.name}", flush=True)
+        for run in args.runs:
+            path = results_path(space, run)
+            config = search_config(space, run)
+            print(f"{space} / {run} ({config.strategy}) -> {path.name}", flush=True)
             if args.list:
                 continue
             start = time.perf_counter()
-            doc = run_search(search_config(space, strategy), out=path, force=True)
+            if config.strategy == "proxy-order":
+                warm_proxy_cache(config, args.workers)
+            doc = run_search(config, out=path, force=True)
             summary = doc["summary"]
             print(
                 f"  {time.perf_counter() - start:.0f} s; queries to best (median) "
