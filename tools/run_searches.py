@@ -17,7 +17,8 @@ searched family's). Proxies are computed live and cached on disk; before a proxy
 runs, ``warm_proxy_cache`` scores the whole pool in worker processes, so the search's first
 seed reads them.
 
-Usage: python tools/run_searches.py [--spaces NAME ...] [--runs NAME ...] [--workers N] [--list]
+Usage: python tools/run_searches.py [--spaces NAME ...] [--runs NAME ...] [--workers N]
+       [--no-warm] [--list]
 """
 
 from __future__ import annotations
@@ -166,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spaces", nargs="+", choices=list(SPACES), default=list(SPACES))
     parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
     parser.add_argument("--workers", type=int, default=2, help="processes scoring proxies")
+    parser.add_argument(
+        "--no-warm",
+        action="store_true",
+        help="skip scoring the pool first (its proxies are cached already: the check costs "
+        "as much as the search's own first pass over the pool)",
+    )
     parser.add_argument("--list", action="store_true", help="print the files only")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.list:
                 continue
             start = time.perf_counter()
-            if config.strategy == "proxy-order":
+            if config.strategy == "proxy-order" and not args.no_warm:
                 warm_proxy_cache(config, args.workers)
             doc = run_search(config, out=path, force=True)
             summary = doc["summary"]
