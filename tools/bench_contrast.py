@@ -26,6 +26,11 @@ from cg_predict.encoder import Encoder, EncoderConfig
 from cg_predict.graphs import GraphSet, family_graphs
 from cg_predict.training import embed
 
+# the targets, in seconds (the book's speed chapter reads them from here)
+SPECTRA_50K_TARGET_S = 300.0  # spectral features of 50,000 graphs, both cores
+EPOCH_50K_TARGET_S = 180.0  # one contrastive epoch over 50,000 graphs
+EMBED_NB201_TARGET_S = 10.0  # embedding all 15,625 NB-201 graphs
+
 
 def _graphs(n: int, seed: int) -> tuple[GraphSet, list[str], float]:
     t = time.perf_counter()

@@ -42,6 +42,8 @@ STRATEGIES = ("predictor-ea", "predictor-topk", "rea", "random", "cost-order", "
 RUNS = {**{s: s for s in STRATEGIES}, "best-proxy-order": "proxy-order"}
 SEEDS = 20
 PAPER_PROXY = "synflow"  # the paper's zero-cost estimator (its Table 2), proxy-order's
+# the paper's Table 2 estimators (each drives its EA) -> the cg-evo run compared with it
+PAPER_COUNTERPART = {"Random": "random", "Synflow": "proxy-order", "CL-fine-tune": "predictor-ea"}
 # families with a proxy agreement run (CIFAR-10 labels), the evidence search_proxy weighs
 AGREEMENT_FAMILIES = ("nb101", "nb201", "nb301")
 # never chosen by search_proxy: flops and params are cost-order's orderings; AZ-NAS's
@@ -145,20 +147,22 @@ def warm_proxy_cache(config: SearchConfig, workers: int) -> None:
     cache = ProxyCache(path)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # workers take this process's count: one each, no oversubscription
-    with LocalExecutor(workers=workers) as executor:
-        for start in range(0, len(keys), POOL_CHUNK):
-            map_cell_proxies(
-                config.family,
-                keys[start : start + POOL_CHUNK],
-                [config.settings.proxy],
-                seed=0,
-                batch_size=DEFAULT_BATCH_SIZE,
-                cache=cache,
-                executor=executor,
-                progress=True,
-                desc=f"{config.settings.proxy} {start}/{len(keys)}",
-            )
-    torch.set_num_threads(threads)
+    try:
+        with LocalExecutor(workers=workers) as executor:
+            for start in range(0, len(keys), POOL_CHUNK):
+                map_cell_proxies(
+                    config.family,
+                    keys[start : start + POOL_CHUNK],
+                    [config.settings.proxy],
+                    seed=0,
+                    batch_size=DEFAULT_BATCH_SIZE,
+                    cache=cache,
+                    executor=executor,
+                    progress=True,
+                    desc=f"{config.settings.proxy} {start}/{len(keys)}",
+                )
+    finally:
+        torch.set_num_threads(threads)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the files only")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    warmed: set[tuple[str, str]] = set()  # (family, proxy): a family's spaces share one pool
     for space in args.spaces:
         for run in args.runs:
             path = results_path(space, run)
@@ -184,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.list:
                 continue
             start = time.perf_counter()
-            if config.strategy == "proxy-order" and not args.no_warm:
+            pool = (config.family, config.settings.proxy)
+            if config.strategy == "proxy-order" and not args.no_warm and pool not in warmed:
                 warm_proxy_cache(config, args.workers)
+                warmed.add(pool)
             doc = run_search(config, out=path, force=True)
             summary = doc["summary"]
             print(
