@@ -2,18 +2,29 @@
 
 ``tools/select_on_sources.py`` writes the nested leave-one-family-out selections, one after the
 other: ``selection.json`` chose the readout, the fine-tuning epochs and mode;
-``selection-heads.json`` then chose the head's cost features with that choice fixed. The choices
-(``Selection.best``, the rule of ``cg_predict.evaluate``) are applied by cg-predict's
-``SELECTED_MODELS`` and its fine-tuning defaults: for every target, the protocol must run what
-the files chose.
+``selection-heads.json`` then chose the head's cost features with that choice fixed;
+``tools/select_zero_shot.py`` wrote ``selection-zero-shot.json`` (source balance and the zero-shot
+FLOPs blend). The choices (``Selection.best`` and ``conservative_choice``, the rule of
+``cg_predict.evaluate``) are applied by cg-predict's ``SELECTED_MODELS`` and its fine-tuning
+defaults: for every target, the protocol must run what the files chose.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
-from cg_predict.evaluate import INCUMBENT, Candidate, ProtocolConfig, Selection
+from cg_predict.evaluate import (
+    FAMILIES,
+    INCUMBENT,
+    Candidate,
+    ProtocolConfig,
+    Selection,
+    SourceTraining,
+    conservative_choice,
+)
 from cg_predict.training import FINE_TUNE_MODE
 
 SELECTIONS = Path(__file__).resolve().parents[1] / "results" / "selection"
@@ -24,6 +35,12 @@ def _choices(name: str) -> dict[str, Candidate]:
     report = json.loads((SELECTIONS / name).read_text())
     assert set(report["targets"]) == TARGETS
     return {t: Selection.from_dict(entry).best for t, entry in report["targets"].items()}
+
+
+def _zero_shot_choice(target: str) -> dict[str, Any]:
+    report = json.loads((SELECTIONS / "selection-zero-shot.json").read_text())
+    choice: dict[str, Any] = report["targets"][target]["chosen"]
+    return choice
 
 
 def _protocol_runs(config: ProtocolConfig) -> Candidate:
@@ -48,8 +65,17 @@ def test_protocol_runs_the_choices_of_the_selection_files() -> None:
             [first.fine_tune_epochs],
         )
         assert heads[target].mode == first.mode
+        # the later zero-shot selection may choose a head with its source training
+        later = _zero_shot_choice(target).get("head", {})
+        head = dataclasses.replace(
+            heads[target],
+            graph_features=tuple(later.get("graph_features", heads[target].graph_features)),
+            graph_feature_scaling=later.get(
+                "graph_feature_scaling", heads[target].graph_feature_scaling
+            ),
+        )
         for config in (ProtocolConfig.full(target), ProtocolConfig.quick(target)):
-            assert _protocol_runs(config) == heads[target], target
+            assert _protocol_runs(config) == head, target
 
 
 def test_the_rule_keeps_the_defaults_unless_beaten_on_every_fold() -> None:
@@ -60,3 +86,29 @@ def test_the_rule_keeps_the_defaults_unless_beaten_on_every_fold() -> None:
     own = next(folds for c, _, folds in nb201.ranking if c == INCUMBENT)
     assert not all(a > b for a, b in zip(top_folds, own, strict=True))  # ... loses a fold
     assert nb201.best == INCUMBENT
+
+
+def test_protocol_runs_the_zero_shot_choices() -> None:
+    """``tools/select_zero_shot.py``: source training and FLOPs blend, per target and unseen."""
+    report = json.loads((SELECTIONS / "selection-zero-shot.json").read_text())
+    targets = report["targets"]
+    assert set(targets) == set(FAMILIES) | {"unseen family"}
+    # every source-training field a candidate changes: the chosen value or the default
+    changed = {f for t in report["config"]["trainings"].values() for f in t.get("training", {})}
+    for target, entry in targets.items():
+        assert target not in entry["folds"]  # decided without scoring on the target
+        ranking = [(r["candidate"], r["score"], r["folds"]) for r in entry["ranking"]]
+        chosen = entry["chosen"]
+        assert conservative_choice(ranking, report["incumbent"]) == chosen["candidate"]
+        if target == "unseen family":
+            continue
+        for config in (ProtocolConfig.full(target), ProtocolConfig.quick(target)):
+            assert config.zero_shot_flops_weight == chosen["flops_weight"], target
+        source = ProtocolConfig.full(target).source
+        for name in changed:
+            wanted = chosen.get("training", {}).get(name, getattr(SourceTraining(), name))
+            assert getattr(source, name) == wanted, (target, name)
+        for name, value in chosen.get("head", {}).items():
+            assert getattr(source.head, name) == (
+                tuple(value) if isinstance(value, list) else value
+            )

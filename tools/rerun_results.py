@@ -9,7 +9,13 @@ datasets train it once); families are spread over ``--jobs`` workers, longest fi
 wall time each file recorded. Run it from a checkout whose code does not change meanwhile
 (e.g. a ``git worktree``): a file is current only for the code that wrote it.
 
-Usage: python tools/rerun_results.py [--jobs 2] [--all] [--dry-run] [FILE ...]
+``--protocol-defaults`` runs every target and dataset of the protocol (``DATASETS``) with the
+current full defaults instead (``cgnas evaluate --target T --dataset D``, nothing else spelled
+out), into ``results/transfer/<target>-<dataset>.json``: what to run after the protocol itself
+changed (its sources, its choices), when the files' recorded options are the old protocol's.
+
+Usage: python tools/rerun_results.py [--jobs 2] [--all] [--dry-run] [--protocol-defaults]
+       [FILE ...]
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cg_ir.provenance import code_digest
-from cg_predict.evaluate import RESULTS_CODE, EvaluationResult
+from cg_predict.evaluate import DATASETS, RESULTS_CODE, EvaluationResult
 from cg_predict.evaluate.cli import evaluate_arguments
 
 TRANSFER = Path(__file__).resolve().parents[1] / "results" / "transfer"
@@ -33,6 +39,18 @@ def _command(path: Path, result: EvaluationResult) -> list[str]:
     seeds = len({r["seed"] for r in result.runs})
     arguments = evaluate_arguments(result.config, seeds)
     return [sys.executable, "-m", "cg_ir.cli", *arguments, "--force", "--out", str(path)]
+
+
+def _protocol_commands() -> dict[str, list[tuple[Path, list[str]]]]:
+    """Every target's datasets with the current full defaults, CIFAR-10 (or the first) first."""
+    families: dict[str, list[tuple[Path, list[str]]]] = {}
+    for target, datasets in DATASETS.items():
+        for dataset in datasets:
+            path = TRANSFER / f"{target}-{dataset}.json"
+            options = ["--target", target, "--dataset", dataset, "--force", "--out", str(path)]
+            command = [sys.executable, "-m", "cg_ir.cli", "evaluate", *options]
+            families.setdefault(target, []).append((path, command))
+    return families
 
 
 def _say(line: str) -> None:
@@ -60,7 +78,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="workers (one thread each)")
     parser.add_argument("--all", action="store_true", help="also files of the current code")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    parser.add_argument(
+        "--protocol-defaults",
+        action="store_true",
+        help="every target and dataset with the current full defaults (not the files' options)",
+    )
     args = parser.parse_args(argv)
+    if args.protocol_defaults:
+        families = _protocol_commands()
+        order = list(families)
+        print(f"{sum(map(len, families.values()))} runs with the current protocol's defaults")
+    else:
+        families, order = _stale_files(args)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for finished in [pool.submit(_run_family, families[f], args.dry_run) for f in order]:
+            finished.result()
+    return 0
+
+
+def _stale_files(
+    args: argparse.Namespace,
+) -> tuple[dict[str, list[tuple[Path, list[str]]]], list[str]]:
+    """The commands of the stale (or ``--all``) files per family, longest family first."""
     current = code_digest(*RESULTS_CODE)
     families: dict[str, list[tuple[Path, list[str]]]] = defaultdict(list)
     expected: dict[str, float] = defaultdict(float)
@@ -78,10 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{sum(map(len, families.values()))} files, {len(families)} families; expected "
         f"{sum(expected.values()) / 60:.0f} CPU-minutes (their recorded wall times)"
     )
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for finished in [pool.submit(_run_family, families[f], args.dry_run) for f in order]:
-            finished.result()
-    return 0
+    return families, order
 
 
 if __name__ == "__main__":

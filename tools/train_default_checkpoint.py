@@ -2,18 +2,23 @@
 
 Trains the predictor on every family with labels: NB-201 CIFAR-10 (200-epoch test accuracy of
 the whole space, or AnalogNAS-Bench when no data directory is set), an NB-101 sample of the
-30k CSV, NB-301 (NAS-Bench-Suite-Zero's 725 cells) and OFA-MobileNetV3 (ImageNet, 2,223
-subnets). A validation split of each family, grouped by isomorphism class
-(``canonical_hash``), drives early stopping and gives the in-family Spearman correlations
-written to the note. Writes ``default.pt`` and ``default.md`` (what it was trained on, the
-settings, the validation scores and the training time).
+30k CSV, NB-301 (NAS-Bench-Suite-Zero's 725 cells), OFA-MobileNetV3 (ImageNet, 2,223
+subnets) and samples of both Channel-Bench-Macro spaces (CIFAR-10). A validation split of each
+family, grouped by isomorphism class (``canonical_hash``), drives early stopping and gives the
+in-family Spearman correlations written to the note. Writes ``default.pt`` and ``default.md``
+(what it was trained on, the settings, the validation scores and the training time).
 
 The head reads graph-level cost features (``--graph-features``, default log FLOPs, log params
 and depth, fixed scaling): the nested leave-one-family-out selection chose them for the targets
 whose model is trained on two or three other families (NB-301, OFA-MobileNetV3;
 ``results/selection/selection-heads.json``), which is how this checkpoint meets a family it has
-never seen. After training, the note also gives its zero-shot SRCC on the Channel-Bench-Macro
-spaces (``--unseen``; never trained on) beside FLOPs and params on the same cells.
+never seen.
+
+What a user ranking a new family gets is measured by training the same recipe once more
+without each family in turn (``--held-out``) and ranking that family zero-shot: the note gives
+those SRCCs per isomorphism class beside FLOPs, params and the network blended with FLOPs
+(``cg_predict.ranking.flops_blend``; the weight for a family none of its folds scored on, chosen
+by ``tools/select_zero_shot.py``) on the same classes.
 
 The checkpoint has seen labels of every family it lists: experiments that measure transfer to a
 family must never use it.
@@ -29,6 +34,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +47,27 @@ from cg_predict.encoder import EncoderConfig
 from cg_predict.evaluate._targets import graphs_with_costs
 from cg_predict.graphs import GraphSet, family_graphs
 from cg_predict.head import HeadConfig
-from cg_predict.metrics import spearman
+from cg_predict.metrics import class_means, spearman
 from cg_predict.model import PredictorNet
-from cg_predict.training import fit, predict
+from cg_predict.ranking import flops_blend
+from cg_predict.training import FitResult, fit, predict
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "packages/cg-predict/src/cg_predict/checkpoints/default.pt"
+ZERO_SHOT_CHOICES = ROOT / "results/selection/selection-zero-shot.json"
+# the blend weights scored on a held-out family; the note shows the one chosen for a family
+# none of the selection's folds scores on (ZERO_SHOT_CHOICES, "unseen family")
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)
+
+
+# (benchmark, dataset, the option giving how many of its cells to sample)
+_LABELLED = (
+    ("nb101-30k", "cifar10", "nb101"),
+    ("zc-nb301", "cifar10", "nb301"),
+    ("ofa-mbv3", "imagenet", "ofa"),
+    ("cbm-mobilenet", "cifar10", "cbm"),
+    ("cbm-resnet", "cifar10", "cbm"),
+)
 
 
 def _sources(args: argparse.Namespace) -> list[tuple[str, str, int]]:
@@ -55,11 +76,7 @@ def _sources(args: argparse.Namespace) -> list[tuple[str, str, int]]:
     nb201 = ("nb201-200ep", "cifar10") if have_data else ("analognas-nb201", "cifar10")
     sources = [(*nb201, args.nb201)]
     if have_data:
-        sources += [
-            ("nb101-30k", "cifar10", args.nb101),
-            ("zc-nb301", "cifar10", args.nb301),
-            ("ofa-mbv3", "imagenet", args.ofa),
-        ]
+        sources += [(name, dataset, getattr(args, option)) for name, dataset, option in _LABELLED]
     return sources
 
 
@@ -73,7 +90,7 @@ def _hash_split(
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data-dir", default=None, help=f"benchmark data (default ${DATA_DIR_ENV})"
@@ -84,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nb101", type=int, default=2500, help="NB-101 cells sampled")
     parser.add_argument("--nb301", type=int, default=725)
     parser.add_argument("--ofa", type=int, default=2223)
+    parser.add_argument("--cbm", type=int, default=3000, help="cells of each CBM space sampled")
     parser.add_argument("--val", type=float, default=0.1, help="validation fraction per family")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--patience", type=int, default=4)
@@ -102,21 +120,42 @@ def main(argv: list[str] | None = None) -> int:
         help="head cost features, comma-separated ('' for none)",
     )
     parser.add_argument(
-        "--unseen",
-        default="cbm-mobilenet,cbm-resnet",
-        help="families never trained on, scored zero-shot for the note ('' for none)",
+        "--held-out",
+        default="all",
+        help="families the recipe is also trained without, one at a time, and scored on "
+        "zero-shot for the note ('all': every source family; '' for none)",
     )
     parser.add_argument(
-        "--unseen-cells", type=int, default=3000, help="seeded sample of each unseen family"
+        "--held-out-cells", type=int, default=3000, help="seeded sample of a held-out family"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: best when busy)")
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    progress = not args.no_progress
-    rng = np.random.default_rng(args.seed)
-    start = time.perf_counter()
+    return parser
 
+
+@dataclass
+class _Data:
+    """Every source's sampled cells: graphs, labels, family and isomorphism class of each."""
+
+    graphs: GraphSet
+    labels: np.ndarray
+    groups: list[str]
+    hashes: list[str]
+    trained_on: list[dict[str, Any]]
+
+    def without(self, family: str) -> _Data:
+        keep = [i for i, g in enumerate(self.groups) if g != family]
+        return _Data(
+            self.graphs.subset(keep),
+            self.labels[keep],
+            [self.groups[i] for i in keep],
+            [self.hashes[i] for i in keep],
+            [t for t in self.trained_on if t["family"] != family],
+        )
+
+
+def _load(args: argparse.Namespace, rng: np.random.Generator, progress: bool) -> _Data:
+    start = time.perf_counter()
     parts, labels, groups, hashes, trained_on = [], [], [], [], []
     for name, dataset, count in _sources(args):
         table = load_benchmark(name, args.data_dir, dataset=dataset)
@@ -141,11 +180,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: {len(records)} of {len(table)} ({time.perf_counter() - start:.0f}s)",
             file=sys.stderr,
         )
-    graphs = GraphSet.concat(parts)
-    y = np.asarray(labels)
-    train_idx, val_idx = _hash_split(hashes, args.val, rng)
-    prep_s = time.perf_counter() - start
+    return _Data(GraphSet.concat(parts), np.asarray(labels), groups, hashes, trained_on)
 
+
+def _train(
+    data: _Data, args: argparse.Namespace, progress: bool
+) -> tuple[PredictorNet, FitResult, dict[str, float]]:
+    """The recipe on ``data``: the network, its fit, its in-family validation SRCC."""
+    train_idx, val_idx = _hash_split(data.hashes, args.val, np.random.default_rng(args.seed))
     torch.manual_seed(args.seed)
     encoder = EncoderConfig(
         gnn=args.gnn,
@@ -158,13 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     features = tuple(f for f in args.graph_features.split(",") if f)
     model = PredictorNet(encoder, HeadConfig(hidden=(args.dim, args.dim), graph_features=features))
-    val_groups = [groups[i] for i in val_idx]
+    y = data.labels
+    val_groups = [data.groups[i] for i in val_idx]
     result = fit(
         model,
-        graphs.subset(train_idx),
+        data.graphs.subset(train_idx),
         y[train_idx],
-        [groups[i] for i in train_idx],
-        val=(graphs.subset(val_idx), y[val_idx], val_groups),
+        [data.groups[i] for i in train_idx],
+        val=(data.graphs.subset(val_idx), y[val_idx], val_groups),
         epochs=args.epochs,
         lr=args.lr,
         batch_size=args.batch_size,
@@ -173,24 +216,42 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         progress=progress,
     )
-    pred = predict(model, graphs.subset(val_idx))
+    pred = predict(model, data.graphs.subset(val_idx))
     val_groups_arr = np.asarray(val_groups)
     val_srcc = {
         g: round(spearman(y[val_idx][val_groups_arr == g], pred[val_groups_arr == g]), 4)
         for g in sorted(set(val_groups))
     }
-    unseen = [_zero_shot(model, f, args) for f in args.unseen.split(",") if f]
+    return model, result, val_srcc
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    progress = not args.no_progress
+    start = time.perf_counter()
+    data = _load(args, np.random.default_rng(args.seed), progress)
+    prep_s = time.perf_counter() - start
+    model, result, val_srcc = _train(data, args, progress)
+    held_out = []
+    tables = {t["family"]: (t["benchmark"], t["dataset"]) for t in data.trained_on}
+    chosen = list(tables) if args.held_out == "all" else [f for f in args.held_out.split(",") if f]
+    for family in chosen:
+        without, _, _ = _train(data.without(family), args, progress)
+        held_out.append(_zero_shot(without, *tables[family], args))
+        print(json.dumps(held_out[-1]), file=sys.stderr)
     total_s = time.perf_counter() - start
     metadata = {
         "method": "gnn",
         "pretraining_method": None,
         "score": "within-family rank score: accuracy standardised per family (z-score); not an "
         "accuracy, comparable only within a family",
-        "trained_on": trained_on,
+        "trained_on": data.trained_on,
         "target_stats": result.to_dict()["target_stats"],
         "val_srcc": val_srcc,
         "val_split": f"{args.val:.0%} of each family's isomorphism classes",
-        "unseen_zero_shot": unseen,
+        "held_out_zero_shot": held_out,
+        "zero_shot_flops_weight": _unseen_flops_weight(),
         "training": {k: v for k, v in vars(args).items() if k not in ("out", "data_dir")},
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
@@ -212,24 +273,44 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _zero_shot(model: PredictorNet, family: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Zero-shot SRCC on a seeded sample of ``family``, which training never saw, with the
-    SRCC of FLOPs and params on the same cells (every cell is its own isomorphism class)."""
-    table = load_benchmark(family, args.data_dir)
+def _zero_shot(
+    model: PredictorNet, benchmark: str, dataset: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Zero-shot SRCC per isomorphism class on a seeded sample of ``benchmark`` (a family
+    ``model`` never saw): the network, its blends with FLOPs, FLOPs and params, on the same
+    classes."""
+    table = load_benchmark(benchmark, args.data_dir, dataset=dataset)
     rng = np.random.default_rng(args.seed)
-    pick = np.sort(rng.permutation(len(table))[: min(args.unseen_cells, len(table))])
+    pick = np.sort(rng.permutation(len(table))[: min(args.held_out_cells, len(table))])
     records = [table[int(i)] for i in pick]
     keys = tuple(r.key for r in records)
     graphs, flops, params = graphs_with_costs(table.family, keys, progress=False)
     labels = [r.label for r in records]
+    classes = graphs.hashes
+    assert classes is not None  # graphs_with_costs records them
+
+    def srcc(scores: np.ndarray) -> float:
+        return round(spearman(*class_means(classes, labels, scores)), 4)
+
+    prediction = predict(model, graphs)
     return {
-        "family": family,
+        "family": table.family,
         "cells": len(records),
+        "classes": len(set(classes)),
         "of": len(table),
-        "srcc": round(spearman(labels, predict(model, graphs)), 4),
-        "srcc_flops": round(spearman(labels, flops), 4),
-        "srcc_params": round(spearman(labels, params), 4),
+        "srcc": srcc(prediction),
+        "srcc_blend": {f"{w:g}": srcc(flops_blend(prediction, flops, w)) for w in BLEND_WEIGHTS},
+        "srcc_flops": srcc(flops),
+        "srcc_params": srcc(params),
     }
+
+
+def _unseen_flops_weight() -> float:
+    """The blend weight chosen for a family no selection fold scores on (0 without a choice)."""
+    if not ZERO_SHOT_CHOICES.exists():
+        return 0.0
+    choices = json.loads(ZERO_SHOT_CHOICES.read_text())["targets"]
+    return float(choices["unseen family"]["chosen"]["flops_weight"])
 
 
 def _write_note(path: Path, meta: dict[str, Any], size: int, prep_s: float) -> None:
@@ -238,10 +319,12 @@ def _write_note(path: Path, meta: dict[str, Any], size: int, prep_s: float) -> N
         f"{t['of']} | {meta['val_srcc'].get(t['family'], float('nan')):.3f} |"
         for t in meta["trained_on"]
     )
-    unseen = "\n".join(
-        f"| {u['family']} | {u['cells']} of {u['of']} | {u['srcc']:+.3f} | {u['srcc_flops']:+.3f} "
+    weight = meta["zero_shot_flops_weight"]
+    held_out = "\n".join(
+        f"| {u['family']} | {u['cells']} of {u['of']} ({u['classes']} classes) | {u['srcc']:+.3f} "
+        f"| {u['srcc_blend'].get(f'{weight:g}', float('nan')):+.3f} | {u['srcc_flops']:+.3f} "
         f"| {u['srcc_params']:+.3f} |"
-        for u in meta["unseen_zero_shot"]
+        for u in meta["held_out_zero_shot"]
     )
     text = f"""# cg-predict default checkpoint
 
@@ -253,12 +336,14 @@ This checkpoint has seen labels of every family below: never use it to measure t
 |---|---|---|---|---|---|
 {rows}
 
-Zero-shot on families it never saw (a seeded sample; SRCC with the accuracy, per cell: every cell
-is its own isomorphism class), beside FLOPs and params on the same cells:
+Zero-shot on a family it never saw: the same recipe trained without that family ranks a seeded
+sample of it (SRCC per isomorphism class, class-mean accuracy), beside its blend with FLOPs
+(weight {weight}, chosen on the other families: `results/selection/selection-zero-shot.json`),
+FLOPs and params on the same classes:
 
-| family | cells | checkpoint | FLOPs | params |
-|---|---|---|---|---|
-{unseen}
+| family held out | cells | network | network + FLOPs | FLOPs | params |
+|---|---|---|---|---|---|
+{held_out}
 
 Validation: {meta["val_split"]} (isomorphic twins stay on one side), used for early stopping.
 Settings: `{json.dumps(meta["training"], sort_keys=True)}`.

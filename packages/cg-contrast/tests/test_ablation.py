@@ -33,6 +33,7 @@ from cg_predict.evaluate import (
 TINY = AblationConfig(
     targets=("nb201",),
     families=("nb201", "nb301"),
+    sources=("nb101", "nb201", "nb301"),
     pool_size=40,
     epochs=1,
     seeds=2,
@@ -68,6 +69,7 @@ def test_the_evaluation_of_a_paired_seed_is_a_protocol_config(tmp_path) -> None:
     assert config == ProtocolConfig.quick(
         "nb201",
         dataset="cifar10",
+        sources=("nb101", "nb301"),  # the ablation's sources but the target
         shots=(0, 5),
         seeds=2,
         first_seed=1,
@@ -78,13 +80,14 @@ def test_the_evaluation_of_a_paired_seed_is_a_protocol_config(tmp_path) -> None:
     full = AblationConfig().protocol("nb101", [])
     assert (full.seeds, full.source.seed, full.source.cells, full.source.epochs) == (1, 0, 2000, 25)
     assert full.mode == "full" and full.unfreeze_encoder and full.settings == ("a",)
+    assert full.sources == ProtocolConfig.full("nb101").sources  # no sources given: the default
     # no cap given: the mode's default cap
     capless = dataclasses.replace(TINY, source_cells=None).protocol("nb201", [])
     assert capless.source.cells == SourceTraining.quick().cells
 
 
 def test_a_cl_choice_is_the_best_mean_over_folds() -> None:
-    folds = inner_folds("nb201")
+    folds = inner_folds("nb201", ("nb101", "nb301"))
     # augment wins one fold, retrieval has the better mean
     choice = ClChoice("nb201", 5, folds, {"augment": (0.9, 0.1), "retrieval": (0.6, 0.5)})
     assert choice.method == "retrieval"
@@ -193,7 +196,8 @@ def test_the_cl_variant_is_chosen_without_loading_the_target(paired) -> None:  #
     with families_loaded() as loaded:
         choice = select_cl_variant(TINY, "nb201", work / "fresh", progress=False)
     assert loaded and set(loaded) == {"nb101", "nb301"}  # nb201's cells were never read
-    assert choice.folds == inner_folds("nb201") and choice.shots == max(TINY.shots)
+    assert choice.folds == inner_folds("nb201", ("nb101", "nb301"))
+    assert choice.shots == max(TINY.shots)
     for fold, (validation, _) in enumerate(choice.folds):
         evaluated = EvaluationResult.read(work / "fresh" / f"select-nb201-{validation}-frozen.json")
         assert evaluated.config["target"] == validation and evaluated.config["shots"] == [5]

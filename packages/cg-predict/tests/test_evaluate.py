@@ -233,6 +233,28 @@ def test_a_head_with_graph_features_runs_every_method(tmp_path, monkeypatch) -> 
             assert result.row("a", method, shots).srcc_mean is not None
 
 
+@pytest.mark.needs_data
+def test_zero_shot_flops_blend_rows(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    assert TINY.zero_shot_flops_weight == 0.75  # quick(): the target's chosen blend
+    plain = evaluate(dataclasses.replace(TINY, seeds=1, zero_shot_flops_weight=0), progress=False)
+    assert "gnn+flops" not in {r.method for r in plain.results}  # weight 0: no blend rows
+    results = {
+        w: evaluate(dataclasses.replace(TINY, seeds=1, zero_shot_flops_weight=w), progress=False)
+        for w in (0.5, 1.0)
+    }
+    half = results[0.5]
+    assert {r.shots for r in half.results if r.method == "gnn+flops"} == {0}
+    assert half.config["zero_shot_flops_weight"] == 0.5
+    assert half.row("a", "gnn+flops", 0).srcc_mean != half.row("a", "gnn-fine-tune", 0).srcc_mean
+    # all weight on FLOPs: the cg-ir FLOPs ranking whatever the network predicts
+    only_flops = results[1.0].row("a", "gnn+flops", 0).srcc_mean
+    assert only_flops is not None and only_flops > 0.3  # FLOPs rank NB-301 cells positively
+    assert half.row("a", "gnn-fine-tune", 0) == plain.row("a", "gnn-fine-tune", 0)
+    with pytest.raises(InvalidArgumentError, match="zero_shot_flops_weight=1.5"):
+        dataclasses.replace(TINY, zero_shot_flops_weight=1.5)
+
+
 def _tiny_encoder(path, method: str) -> None:  # type: ignore[no-untyped-def]
     encoder = Encoder(EncoderConfig(dim=16, op_dim=8, num_layers=2))
     save_encoder(path, encoder, {"pretraining_method": method})
@@ -333,7 +355,7 @@ def test_rows_are_scored_per_isomorphism_class_and_per_row() -> None:
     net = PredictorNet.from_config(TINY_SOURCE.model())
     trained = Models({"gnn": net}, {"gnn": torch.from_numpy(embed(net.encoder, cells.graphs))}, {})
     view = View("a", np.ones(len(test), dtype=bool), cells.proxies)
-    runs = seed_rows(trained, cells, split, [view], np.zeros((13, 1)), {}, 0, "cpu")
+    runs = seed_rows(trained, cells, split, [view], np.zeros((13, 1)), {}, 0.0, 0, "cpu")
     by = {(r["method"], r["unit"]): r for r in runs}
     assert by["proxy:p", "class"]["srcc"] == pytest.approx(1.0)
     assert by["proxy:p", "class"]["test_size"] == 4

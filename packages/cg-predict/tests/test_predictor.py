@@ -13,6 +13,7 @@ from cg_predict.errors import CheckpointError, InvalidArgumentError
 from cg_predict.graphs import GraphSet
 from cg_predict.model import PredictorNet
 from cg_predict.predictor import Predictor
+from cg_predict.ranking import flops_blend
 from cg_predict.training import predict
 
 SMALL = EncoderConfig(num_layers=2, dim=16, op_dim=8)
@@ -99,6 +100,25 @@ def test_load_roundtrip_and_fine_tune(predictor, toy_data, tmp_path):
     assert loaded.metadata["fine_tuned"][0]["labels"] == 12
     with pytest.raises(CheckpointError):
         Predictor.load(tmp_path / "missing.pt")
+
+
+def test_zero_shot_score_blends_with_flops_until_fine_tuned(toy_data):
+    graphs, y = toy_data(12)
+    torch.manual_seed(0)
+    predictor = Predictor(PredictorNet(SMALL), {"zero_shot_flops_weight": 1.0})
+    flops = np.array([g.flops for g in graphs], dtype=float)
+    # all weight on FLOPs: the largest first, whatever the network predicts
+    assert predictor.rank(graphs) == np.argsort(-flops, kind="stable").tolist()
+    assert np.allclose(predictor.score(graphs), flops_blend(predictor.predict(graphs), flops, 1.0))
+    predictor.fine_tune(graphs, y, epochs=1)
+    assert predictor.zero_shot_flops_weight == 0.0  # labels of the family: the network alone
+    np.testing.assert_array_equal(predictor.score(graphs), predictor.predict(graphs))
+    unblended = Predictor(PredictorNet(SMALL))  # a checkpoint without a weight
+    np.testing.assert_array_equal(unblended.score(graphs), unblended.predict(graphs))
+    packed = GraphSet.from_graphs(graphs)
+    bare = GraphSet(packed.x, packed.op, packed.edge_index, packed.node_ptr, packed.edge_ptr)
+    with pytest.raises(InvalidArgumentError, match="needs the graphs' FLOPs"):
+        Predictor(PredictorNet(SMALL), {"zero_shot_flops_weight": 0.5}).score(bare)
 
 
 def test_fine_tune_defaults_to_the_protocols_whole_network_mode(predictor, toy_data):

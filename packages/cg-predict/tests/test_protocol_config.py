@@ -18,6 +18,7 @@ from cg_predict.encoder import EncoderConfig
 from cg_predict.errors import InvalidArgumentError
 from cg_predict.evaluate import (
     DEFAULT_MODEL,
+    FAMILIES,
     SELECTED_MODELS,
     EvaluationResult,
     ProtocolConfig,
@@ -33,11 +34,10 @@ OLD_RESULTS = Path(__file__).parent / "assets" / "evaluate-r.json"
 
 
 def test_full_defaults_are_the_reported_protocol() -> None:
-    config = ProtocolConfig("nb101")
-    assert config == ProtocolConfig.full("nb101")
+    config = ProtocolConfig.full("nb101")
     assert (config.dataset, config.sources, config.shots, config.seeds) == (
         "cifar10",
-        ("nb201", "nb301"),
+        ("nb201", "nb301", "ofa-mbv3", "cbm-mobilenet", "cbm-resnet"),
         (0, 10, 20, 50),
         5,
     )
@@ -45,7 +45,16 @@ def test_full_defaults_are_the_reported_protocol() -> None:
     assert (config.fine_tune_epochs, config.test_cells, config.live_sample_size) == (100, None, 200)
     assert config.live_batch_size == DEFAULT_BATCH_SIZE and config.mode == "full"
     source = config.source
-    assert (source.epochs, source.patience, source.cells, source.seed) == (40, 10, None, 0)
+    # the source training chosen without the targets' labels (selection-zero-shot.json)
+    assert (source.epochs, source.patience, source.cells, source.seed) == (12, 4, None, 0)
+    assert (source.lr, source.family_cells, config.zero_shot_flops_weight) == (2e-3, 3000, 0.75)
+    # the bare constructor keeps the package defaults
+    bare = ProtocolConfig("nb101")
+    assert (bare.source.epochs, bare.source.family_cells, bare.zero_shot_flops_weight) == (
+        40,
+        None,
+        0.0,
+    )
     # the samples of cells are seeded apart from the run seeds
     assert (source.sample_seed, config.test_sample_seed, config.live_sample_seed) == (
         20240,
@@ -65,7 +74,8 @@ def test_quick_defaults_live_in_the_quick_constructors() -> None:
         8,
     )
     assert quick.source == SourceTraining.for_target("nb201", quick=True)
-    assert (quick.source.epochs, quick.source.patience, quick.source.cells) == (10, 3, 600)
+    # the quick cells cap; epochs and patience are the target's chosen source training
+    assert (quick.source.epochs, quick.source.patience, quick.source.cells) == (12, 4, 600)
     assert quick.fine_tune_epochs == 100  # fine-tuning is not shortened in quick mode
     assert quick.to_dict()["quick"] is True and ProtocolConfig("nb201").to_dict()["quick"] is False
     # overrides win over the mode's defaults
@@ -73,14 +83,13 @@ def test_quick_defaults_live_in_the_quick_constructors() -> None:
     assert SourceTraining.quick(cells=100).epochs == 10
 
 
-def test_nb301_and_ofa_read_cost_features_and_every_other_target_the_embedding_alone() -> None:
-    assert set(SELECTED_MODELS) == {"nb301", "ofa-mbv3"}
+def test_every_target_reads_cost_features_and_the_embedding() -> None:
+    assert set(SELECTED_MODELS) == set(FAMILIES)
     for make in (ProtocolConfig.full, ProtocolConfig.quick):
-        for target in ("nb101", "nb201", "nb301", "ofa-mbv3", "cbm-resnet"):
+        for target in FAMILIES:
             source = make(target).source
             assert source.encoder == EncoderConfig()
-            costs = ("log_flops", "log_params", "depth") if target in SELECTED_MODELS else ()
-            assert source.head == HeadConfig(graph_features=costs)
+            assert source.head == HeadConfig(graph_features=("log_flops", "log_params", "depth"))
 
 
 def test_each_target_runs_the_model_chosen_on_its_sources(
@@ -330,6 +339,8 @@ def test_an_inner_fold_evaluates_a_held_out_source() -> None:
         ["--target", "nb101", "--source-cells", "2000", "--epochs", "25", "--setting", "b"],
         ["--target", "nb201", "--quick", "--setting", "b", "--seeds", "4", "--loss", "mse"],
         ["--target", "ofa-mbv3", "--sources", "nb201,nb301", "--shots", "0,50"],
+        ["--target", "nb301", "--family-cells", "4096", "--zero-shot-flops-weight", "0.25"],
+        ["--target", "cbm-resnet", "--family-cells", "all", "--zero-shot-flops-weight", "0"],
     ],
 )
 def test_a_results_file_gives_the_command_that_runs_it_again(argv: list[str]) -> None:
@@ -338,6 +349,22 @@ def test_a_results_file_gives_the_command_that_runs_it_again(argv: list[str]) ->
     config = protocol_config(parser.parse_args(["evaluate", *argv, "--out", "r.json"]))
     again = evaluate_arguments(config.to_dict(), seeds=config.seeds)
     assert protocol_config(parser.parse_args([*again, "--out", "r.json"])) == config
+
+
+def test_family_cells_option_takes_a_count_or_all(capsys) -> None:
+    parser = argparse.ArgumentParser()
+    register_evaluate(parser.add_subparsers())
+    base = ["evaluate", "--target", "nb101", "--out", "r.json"]
+    assert (
+        protocol_config(parser.parse_args([*base, "--family-cells", "all"])).source.family_cells
+        is None
+    )
+    assert (
+        protocol_config(parser.parse_args([*base, "--family-cells", "9"])).source.family_cells == 9
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--family-cells", "0"])
+    assert "neither a positive count nor 'all'" in capsys.readouterr().err
 
 
 def test_a_run_with_encoders_has_no_command(tmp_path: Path) -> None:

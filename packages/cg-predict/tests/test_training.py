@@ -156,10 +156,34 @@ def test_invalid_arguments_are_reported(two_families):
         fit(_net(), gs, y, fams[:3], progress=False)
     with pytest.raises(InvalidArgumentError, match="no training labels"):
         fit(_net(), gs, y, fams, val=(gs.subset([0]), y[:1], ["c"]), progress=False)
+    with pytest.raises(InvalidArgumentError, match="family_cells >= 1.*, 0$"):
+        fit(_net(), gs, y, fams, family_cells=0, progress=False)
     with pytest.raises(InvalidArgumentError, match="mode='tail'"):
         fine_tune(_net(), gs, y, mode="tail")
     with pytest.raises(InvalidArgumentError, match="at least 2"):
         fine_tune(_net(), gs.subset([0]), y[:1])
+
+
+def test_family_cells_caps_every_family_per_epoch_with_a_fresh_sample(two_families, monkeypatch):
+    gs, y, fams = two_families
+    fams = ["a"] * 120 + ["b"] * 40  # "a" three times the size of "b"
+    orders: list[np.ndarray] = []
+    real_batches = GraphSet.batches
+
+    def spy(self, batch_size, *, order, device):  # type: ignore[no-untyped-def]
+        orders.append(np.asarray(order))
+        return real_batches(self, batch_size, order=order, device=device)
+
+    monkeypatch.setattr(GraphSet, "batches", spy)
+    fit(_net(), gs, y, fams, val=0, epochs=3, family_cells=30, progress=False)
+    family = np.asarray(fams)
+    for order in orders:
+        assert len(set(order.tolist())) == len(order) == 60  # no graph twice in an epoch
+        assert (family[order] == "a").sum() == (family[order] == "b").sum() == 30
+    assert len({tuple(sorted(o.tolist())) for o in orders}) == 3  # a fresh sample each epoch
+    orders.clear()
+    fit(_net(), gs, y, fams, val=0, epochs=1, family_cells=None, progress=False)
+    assert sorted(orders[0].tolist()) == list(range(160))  # None: every graph
 
 
 def test_families_too_small_to_split_train_without_validation(two_families):

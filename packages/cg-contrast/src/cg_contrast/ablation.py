@@ -97,6 +97,8 @@ class AblationConfig:
         seeds: paired seeds ``0 .. seeds - 1``; seed ``j`` is the pretraining seed, the
             source-training seed and the protocol run (labelled cells, fine-tuning).
         shots: labelled target cells.
+        sources: the labelled source families of every target (``()``: the protocol's
+            default, every other labelled family).
         source_cells: cap on labelled cells per source family (None: all).
         source_epochs: source-training epochs (early stopping).
         unfreeze_encoder: after the head has learnt the sources on the frozen pretrained
@@ -115,6 +117,7 @@ class AblationConfig:
     epochs: int = 5
     seeds: int = 5
     shots: tuple[int, ...] = (0, 10, 20, 50)
+    sources: tuple[str, ...] = ()
     source_cells: int | None = 2000
     source_epochs: int = 25
     unfreeze_encoder: bool = True
@@ -163,6 +166,7 @@ class AblationConfig:
         return make(
             target,
             dataset="cifar10",
+            sources=tuple(s for s in self.sources if s != target),
             shots=self.shots,
             seeds=seed + 1,
             first_seed=seed,

@@ -10,7 +10,9 @@ What to score comes from repeatable options, freely mixed: ``--arch KEY`` (of ``
 LIBRARY:NAME``. Each scored item prints one line ``<score>\t<item>`` in the order the options
 were given (``--rank``: best first), the item naming its source as it was given (the key, the
 ``FILE.py:FACTORY``, the ONNX path, the zoo name). A score is a within-family rank score
-(standardised accuracy: higher is better, comparable only within a family), not an accuracy.
+(standardised accuracy: higher is better, comparable only within a family), not an accuracy;
+before fine-tuning, the default checkpoint's scores are blended with the FLOPs ranking of the
+items scored together (``Predictor.score``), so they are relative to those items.
 With ``--labels FILE.csv`` (``item,accuracy`` rows naming scored items as they are printed)
 the predictor is first fine-tuned on those labels, the way the transfer protocol measured best
 (``training.FINE_TUNE_MODE``: the whole network, ``FINE_TUNE_EPOCHS`` epochs), so that a few
@@ -41,7 +43,8 @@ __all__ = ["register_predict", "run_predict"]
 
 _EPILOG = """\
 scores are within-family rank scores (accuracy standardised per family: higher is better,
-compare only within one family), not accuracies.
+compare only within one family), not accuracies; without --labels the default checkpoint
+blends them with the FLOPs ranking of the items scored together.
 
 examples:
   cgnas predict --family nb201 --arch "(2, 2, 3, 2, 3, 0)" --arch "(4, 4, 4, 4, 4, 4)"
@@ -288,7 +291,7 @@ def run_predict(args: argparse.Namespace) -> int:
         )
     elif args.fine_tune_mode or args.fine_tune_epochs:
         raise InvalidArgumentError("--fine-tune-mode and --fine-tune-epochs need --labels")
-    scores = predictor.predict(items)
+    scores = predictor.score(items)
     order: Sequence[int] = (
         np.argsort(-scores, kind="stable").tolist() if args.rank else range(len(scores))
     )

@@ -6,6 +6,12 @@ of the same family (higher = predicted better; about 0 = the family's average, 1
 standard deviation above). It is not an accuracy, and scores of different families (or of
 unrelated hand-written modules) are not comparable on an absolute scale. Use ``rank`` or
 correlations within one family.
+
+Before it is fine-tuned on a family, a predictor whose checkpoint records a
+``zero_shot_flops_weight`` (the shipped default does) ranks by ``score``: its scores blended
+with the FLOPs ranking of the items scored together (``cg_predict.ranking.flops_blend``), the
+zero-shot ranking that did best on families held out of training
+(``tools/select_zero_shot.py``). ``predict`` is always the network alone.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ import torch
 from cg_ir import ComputationGraph
 from cg_predict.checkpoint import load_checkpoint
 from cg_predict.errors import CheckpointError, InvalidArgumentError
-from cg_predict.graphs import GraphSet
+from cg_predict.graphs import GraphSet, graph_feature_column
 from cg_predict.model import PredictorNet
+from cg_predict.ranking import flops_blend
 from cg_predict.training import (
     DEFAULT_LOSS,
     FINE_TUNE_EPOCHS,
@@ -153,11 +160,43 @@ class Predictor:
         gs = self.graphs(items, input_shape)
         return predict(self.model, gs, batch_size=self.batch_size, device=self.device)
 
+    @property
+    def zero_shot_flops_weight(self) -> float:
+        """The FLOPs weight of ``score``: the checkpoint's, until fine-tuned (then 0)."""
+        if self.metadata.get("fine_tuned"):
+            return 0.0
+        return float(self.metadata.get("zero_shot_flops_weight", 0.0))
+
+    def score(
+        self, items: Sequence[Item] | GraphSet, *, input_shape: Sequence[int] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """What ``rank`` orders by: ``predict``'s scores blended with the FLOPs ranking.
+
+        With ``zero_shot_flops_weight`` 0 (a fine-tuned predictor, or a checkpoint without
+        one) these are ``predict``'s scores; otherwise ``flops_blend`` of them and the items'
+        FLOPs, z-scored ranks relative to the items scored together.
+
+        Raises:
+            InvalidArgumentError: a blend over a ``GraphSet`` packed without graph features.
+        """
+        gs = self.graphs(items, input_shape)
+        scores = self.predict(gs)
+        weight = self.zero_shot_flops_weight
+        if weight == 0:
+            return scores
+        if gs.graph_x is None:
+            raise InvalidArgumentError(
+                "the zero-shot blend needs the graphs' FLOPs: pack them with "
+                "GraphSet.from_graphs, or use predict() for the network alone"
+            )
+        log_flops = gs.graph_x[:, graph_feature_column("log_flops", "fixed")]
+        return flops_blend(scores, log_flops, weight)
+
     def rank(
         self, items: Sequence[Item] | GraphSet, *, input_shape: Sequence[int] | None = None
     ) -> list[int]:
-        """Indices of ``items``, best predicted first (ties keep input order)."""
-        scores = self.predict(items, input_shape=input_shape)
+        """Indices of ``items``, best first by ``score`` (ties keep input order)."""
+        scores = self.score(items, input_shape=input_shape)
         return [int(i) for i in np.argsort(-scores, kind="stable")]
 
     def fine_tune(

@@ -214,6 +214,24 @@ def _val_srcc(
     return float(np.mean(values)) if values else math.nan
 
 
+def _epoch_order(
+    group_ids: npt.NDArray[np.int64], family_cells: int | None, rng: np.random.Generator
+) -> npt.NDArray[np.int64]:
+    """One epoch's graph order: every graph, or a fresh sample of ``family_cells`` per group.
+
+    Examples:
+        >>> ids = np.array([0, 0, 0, 0, 1])
+        >>> sorted(np.bincount(ids[_epoch_order(ids, 2, np.random.default_rng(0))]).tolist())
+        [1, 2]
+    """
+    if family_cells is None:
+        return rng.permutation(len(group_ids))
+    picked = [
+        rng.permutation(np.flatnonzero(group_ids == g))[:family_cells] for g in np.unique(group_ids)
+    ]
+    return rng.permutation(np.concatenate(picked))
+
+
 def fit(
     model: PredictorNet,
     train_graphs: Graphs,
@@ -229,6 +247,7 @@ def fit(
     weight_decay: float = 0.0,
     grad_clip: float = 5.0,
     patience: int | None = 10,
+    family_cells: int | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = True,
@@ -255,6 +274,9 @@ def fit(
         weight_decay: Adam weight decay.
         grad_clip: maximum gradient norm (0 disables clipping).
         patience: stop after this many epochs without a better validation score (None: never).
+        family_cells: every epoch visits a fresh random sample of at most this many training
+            graphs of each family (None: every graph), so that one large family does not
+            outweigh the others while every graph still gets seen over the epochs.
         seed: seeds weight-independent randomness (split, shuffling, dropout); initialise the
             model under ``torch.manual_seed`` yourself for fully reproducible runs.
         device: where to train (``"cpu"``, ``"cuda"``, ...).
@@ -273,9 +295,10 @@ def fit(
     groups = [str(f) for f in families]
     if len(groups) != len(gs):
         raise InvalidArgumentError(f"families: {len(groups)} entries for {len(gs)} graphs")
-    if epochs < 1 or batch_size < 1 or lr <= 0:
+    if epochs < 1 or batch_size < 1 or lr <= 0 or (family_cells is not None and family_cells < 1):
         raise InvalidArgumentError(
-            f"need epochs >= 1, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}"
+            f"need epochs >= 1, batch_size >= 1, lr > 0, family_cells >= 1; got {epochs}, "
+            f"{batch_size}, {lr}, {family_cells}"
         )
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -308,7 +331,8 @@ def fit(
         epoch_start = time.perf_counter()
         model.train()
         total, seen = 0.0, 0
-        for idx, batch in gs.batches(batch_size, order=rng.permutation(len(gs)), device=device):
+        order = _epoch_order(gid.numpy(), family_cells, rng)
+        for idx, batch in gs.batches(batch_size, order=order, device=device):
             target, group = z[idx].to(device), gid[idx].to(device)
             value = loss_fn(model(batch), target, group)
             optimizer.zero_grad()

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (at run time they come fr
         Candidate,
         Selection,
         SelectionGrid,
+        conservative_choice,
         inner_folds,
         select_on_sources,
     )
@@ -76,6 +77,7 @@ __all__ = [
     "check_model_not_trained_on",
     "check_no_target_labels",
     "class_ids",
+    "conservative_choice",
     "evaluate",
     "families_loaded",
     "few_shot_split",
@@ -104,6 +106,7 @@ _LAZY = {
             "Candidate",
             "Selection",
             "SelectionGrid",
+            "conservative_choice",
             "inner_folds",
             "select_on_sources",
         ),

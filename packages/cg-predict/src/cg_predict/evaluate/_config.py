@@ -41,24 +41,43 @@ __all__ = [
     "source_families",
 ]
 
-# the NAS-Bench families with labels of every cell: the default sources
-LABELLED = ("nb101", "nb201", "nb301")
+# every family with labelled cells: a target's default sources are all of them but itself
+LABELLED = FAMILIES
 
-# The model chosen for a target without its labels where it differs from the defaults:
-# ``{target: {"encoder": EncoderConfig fields, "head": HeadConfig fields}}``, by nested
-# leave-one-family-out on its source families (``select_on_sources``, whose rule keeps the
-# defaults unless a candidate beats them on every held-out family; tools/select_on_sources.py
-# wrote results/selection/selection.json, and a repository test keeps this table equal to that
-# file's choices). The readout and the fine-tuning kept the defaults for every target (mean-sum;
-# 100 epochs of the whole network, in ``ProtocolConfig`` and ``Predictor.fine_tune``); the head's
-# cost features (results/selection/selection-heads.json) won on every held-out family for NB-301
-# and OFA-MobileNetV3 only.
+# The model and source training chosen for a target without its labels where they differ from
+# the defaults: ``{target: {"encoder": EncoderConfig fields, "head": HeadConfig fields,
+# "training": SourceTraining fields, "zero_shot": {"flops_weight": w}}}``, by nested
+# leave-one-family-out (the rule keeps the defaults unless a candidate beats them on every
+# held-out family; a repository test keeps this table equal to the files' choices).
+# results/selection/selection.json (tools/select_on_sources.py) kept the readout and the
+# fine-tuning defaults for every target (mean-sum; 100 epochs of the whole network, in
+# ``ProtocolConfig`` and ``Predictor.fine_tune``); selection-heads.json chose the head's cost
+# features for NB-301 and OFA-MobileNetV3 (sources: the NAS-Bench families then).
+# selection-zero-shot.json (tools/select_zero_shot.py; every labelled family held out in turn,
+# trained on all the others, scored by the mean of zero-shot and 50-label SRCC) then chose, for
+# every target, the shipped checkpoint's recipe as the source training (12 epochs at lr 2e-3,
+# patience 4, at most 3,000 cells of each family per epoch, the cost-feature head) and the
+# zero-shot blend with FLOPs at weight 0.75.
 _COST_HEAD: Mapping[str, Any] = MappingProxyType(
     {"graph_features": ("log_flops", "log_params", "depth"), "graph_feature_scaling": "fixed"}
 )
-SELECTED_MODELS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
-    {"nb301": {"head": _COST_HEAD}, "ofa-mbv3": {"head": _COST_HEAD}}
+_CHECKPOINT_RECIPE: Mapping[str, Any] = MappingProxyType(
+    {"epochs": 12, "patience": 4, "lr": 2e-3, "family_cells": 3000}
 )
+_ZERO_SHOT_BLEND: Mapping[str, Any] = MappingProxyType({"flops_weight": 0.75})
+SELECTED_MODELS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
+    {
+        target: MappingProxyType(
+            {"head": _COST_HEAD, "training": _CHECKPOINT_RECIPE, "zero_shot": _ZERO_SHOT_BLEND}
+        )
+        for target in FAMILIES
+    }
+)
+
+
+def _chosen_flops_weight(target: str) -> float:
+    """The FLOPs weight of ``target``'s zero-shot blend chosen on the other families (or 0)."""
+    return float(SELECTED_MODELS.get(target, {}).get("zero_shot", {}).get("flops_weight", 0.0))
 
 
 def _positive(name: str, value: int | None, *, optional: bool = False) -> None:
@@ -86,6 +105,9 @@ class SourceTraining:
         patience: epochs without a better validation loss before stopping.
         cells: at most this many labelled cells per source family (a seeded sample, the same
             for every run seed); None: all.
+        family_cells: every epoch visits a fresh sample of at most this many of each source
+            family's cells (``fit``'s ``family_cells``); None: every cell, so the largest
+            family (NB-101's 30,001) outweighs the others.
         lr: Adam learning rate.
         loss: ``"mse"`` or ``"mse+rank"``.
         batch_size: graphs per step.
@@ -104,6 +126,7 @@ class SourceTraining:
     epochs: int = 40
     patience: int = 10
     cells: int | None = None
+    family_cells: int | None = None
     lr: float = 1e-3
     loss: str = DEFAULT_LOSS
     batch_size: int = 64
@@ -119,6 +142,7 @@ class SourceTraining:
         _positive("patience", self.patience)
         _positive("batch_size", self.batch_size)
         _positive("source cells", self.cells, optional=True)
+        _positive("family_cells", self.family_cells, optional=True)
         _loss("loss", self.loss)
 
     @classmethod
@@ -135,14 +159,18 @@ class SourceTraining:
     def for_target(cls, target: str, *, quick: bool = False, **overrides: Any) -> SourceTraining:
         """The source training the protocol runs for ``target`` (``quick``: the quick sizes).
 
-        The encoder and head are the ones chosen for ``target`` on its sources
-        (``SELECTED_MODELS``; any other family gets the defaults); ``overrides`` go on top.
+        The encoder, head and training fields are the ones chosen for ``target`` without its
+        labels (``SELECTED_MODELS``; any other family gets the defaults); ``overrides`` go on
+        top.
 
         Examples:
             >>> SourceTraining.for_target("nb201").encoder.readout
             'mean-sum'
-            >>> SourceTraining.for_target("nb101", quick=True, cells=100).head.graph_features
-            ()
+            >>> quick = SourceTraining.for_target("nb101", quick=True, cells=100)
+            >>> quick.head.graph_features, quick.epochs, quick.cells
+            (('log_flops', 'log_params', 'depth'), 12, 100)
+            >>> SourceTraining.for_target("resnet").epochs  # no choice: the defaults
+            40
         """
         choice = SELECTED_MODELS.get(target, {})
         model = {
@@ -150,7 +178,7 @@ class SourceTraining:
             "head": HeadConfig(**choice.get("head", {})),
         }
         make = cls.quick if quick else cls
-        return make(**{**model, **overrides})
+        return make(**{**model, **choice.get("training", {}), **overrides})
 
     def model(self) -> dict[str, Any]:
         """The network's JSON config (``PredictorNet.from_config`` builds it).
@@ -174,6 +202,7 @@ class SourceTraining:
             "loss": self.loss,
             "batch_size": self.batch_size,
             "patience": self.patience,
+            "family_cells": self.family_cells,
             "seed": self.seed,
         }
 
@@ -183,7 +212,7 @@ DEFAULT_MODEL: dict[str, Any] = SourceTraining().model()
 
 
 def source_families(target: str, sources: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
-    """The labelled source families of ``target`` (default: the NAS-Bench families but it).
+    """The labelled source families of ``target`` (default: every labelled family but it).
 
     ``target`` may be any family name (a search over the ResNet space): only the sources are
     checked against ``FAMILIES``.
@@ -193,7 +222,7 @@ def source_families(target: str, sources: tuple[str, ...] | list[str] = ()) -> t
 
     Examples:
         >>> source_families("nb101")
-        ('nb201', 'nb301')
+        ('nb201', 'nb301', 'ofa-mbv3', 'cbm-mobilenet', 'cbm-resnet')
     """
     default_sources = [f for f in LABELLED if f != target]
     source_list = list(sources or default_sources)
@@ -240,7 +269,7 @@ class ProtocolConfig:
         target: a family of ``FAMILIES``: ``"nb101"``, ``"nb201"``, ``"nb301"``, ``"ofa-mbv3"``,
             ``"cbm-mobilenet"`` or ``"cbm-resnet"``.
         dataset: the target's dataset (``""``: its first, cifar10 or imagenet for OFA).
-        sources: the labelled source families (``()``: the other NAS-Bench families).
+        sources: the labelled source families (``()``: every other labelled family).
         shots: labelled target cells per run (0 = zero-shot; fine-tuning needs 2 or more).
         seeds: runs 0, 1, ..., seeds - 1 (labelled cells and fine-tuning; not the source
             training, which is done once).
@@ -259,6 +288,10 @@ class ProtocolConfig:
         fine_tune_epochs: fine-tuning epochs on the target labels (the paper's 100).
         fine_tune_lr: fine-tuning learning rate.
         fine_tune_loss: fine-tuning loss.
+        zero_shot_flops_weight: the weight of the FLOPs ranking in the ``<model>+flops``
+            zero-shot rows (``cg_predict.ranking.flops_blend``; 0: no such rows). ``full`` and
+            ``quick`` take the target's choice made on the other labelled families
+            (``SELECTED_MODELS``).
         test_cells: at most this many cells per large test set (settings b, b-all; a seeded
             sample); None: all.
         live_sample_size: cells of setting b whose network proxies are computed live for the
@@ -270,10 +303,10 @@ class ProtocolConfig:
             the results as ``quick``).
 
     Examples:
-        >>> config = ProtocolConfig.quick("nb201", settings="a")
+        >>> config = ProtocolConfig.quick("nb201", settings="a", sources=("nb101", "nb301"))
         >>> config.dataset, config.sources, config.seeds, config.source.cells
         ('cifar10', ('nb101', 'nb301'), 3, 600)
-        >>> config.digest() == ProtocolConfig.quick("nb201", settings=("a",)).digest()
+        >>> config.digest() == dataclasses.replace(config, settings=("a",)).digest()
         True
         >>> ProtocolConfig("nb201", shots=(1,))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
@@ -294,6 +327,7 @@ class ProtocolConfig:
     fine_tune_epochs: int = FINE_TUNE_EPOCHS
     fine_tune_lr: float = 1e-3
     fine_tune_loss: str = DEFAULT_LOSS
+    zero_shot_flops_weight: float = 0.0
     test_cells: int | None = None
     live_sample_size: int = 200
     live_batch_size: int = DEFAULT_BATCH_SIZE
@@ -330,6 +364,10 @@ class ProtocolConfig:
         _positive("live_batch_size", self.live_batch_size)
         _positive("test_cells", self.test_cells, optional=True)
         _loss("fine_tune_loss", self.fine_tune_loss)
+        if not 0.0 <= self.zero_shot_flops_weight <= 1.0:
+            raise InvalidArgumentError(
+                f"zero_shot_flops_weight={self.zero_shot_flops_weight} must lie in [0, 1]"
+            )
         if self.mode not in ("full", "quick"):
             raise InvalidArgumentError(f"mode={self.mode!r} is not valid; choose 'full' or 'quick'")
         encoders = tuple(os.fspath(p) for p in self.encoders)
@@ -354,7 +392,11 @@ class ProtocolConfig:
             >>> ProtocolConfig.full("nb201").source.encoder.readout
             'mean-sum'
         """
-        return cls(target, **{"source": SourceTraining.for_target(target), **overrides})
+        chosen = {
+            "source": SourceTraining.for_target(target),
+            "zero_shot_flops_weight": _chosen_flops_weight(target),
+        }
+        return cls(target, **{**chosen, **overrides})
 
     @classmethod
     def quick(cls, target: str, **overrides: Any) -> ProtocolConfig:
@@ -375,6 +417,7 @@ class ProtocolConfig:
             "mode": "quick",
             "seeds": 3,
             "source": SourceTraining.for_target(target, quick=True),
+            "zero_shot_flops_weight": _chosen_flops_weight(target),
             "test_cells": 1000,
             "live_sample_size": 8,
             "live_batch_size": 8,
@@ -453,6 +496,7 @@ class ProtocolConfig:
             "model": self.source.model(),
             "train": self.source.fit_arguments(),
             "fine_tune": self.fine_tune_arguments(),
+            "zero_shot_flops_weight": self.zero_shot_flops_weight,
             "source_limit": self.source.cells,
             "test_limit": self.test_cells,
             "sample_seeds": {

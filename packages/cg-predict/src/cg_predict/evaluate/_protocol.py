@@ -338,7 +338,9 @@ def _score_setting(
         split = few_shot_split(cells.graphs.hashes, config.shots, np.random.default_rng(seed))
         views = _views(setting, cells, split.test, live)
         ft = config.fine_tune_arguments()
-        run.runs.extend(seed_rows(trained, cells, split, views, features, ft, seed, device))
+        weight = config.zero_shot_flops_weight
+        rows = seed_rows(trained, cells, split, views, features, ft, weight, seed, device)
+        run.runs.extend(rows)
         if out is not None:
             run.result().write(out)
     run.lap(f"setting_{setting}_s", t0)
@@ -417,7 +419,7 @@ def train_source_model(
     """The protocol's source model for ``target``: trained on the other families' labels only.
 
     ``target`` may be any family name, labelled or not (a search over the ResNet space or a
-    user's family): the sources (default: the NAS-Bench families other than the target) are
+    user's family): the sources (default: every labelled family other than the target) are
     the labelled families other than the target.
 
     The same training as ``evaluate``'s step 1 (``ProtocolConfig.source``; default

@@ -1,5 +1,8 @@
 """One seed of the protocol: every method's predictions on the test cells, scored per view.
 
+Zero-shot, each source model also gives ``<model>+flops`` where the protocol blends it with the
+FLOPs ranking (``ProtocolConfig.zero_shot_flops_weight`` > 0; ``cg_predict.ranking.flops_blend``).
+
 Each (view, method, shots) gives two rows: ``unit="class"`` scores one row per isomorphism
 class of the view's test cells (the headline), ``unit="row"`` every test cell
 (``_baselines.score_units``); ``test_size`` counts the units.
@@ -18,7 +21,9 @@ import torch
 from cg_predict.evaluate._baselines import gbm_predict, score_units, target_only_predict
 from cg_predict.evaluate._splits import FewShotSplit
 from cg_predict.evaluate._targets import CellSet
+from cg_predict.graphs import graph_feature_column
 from cg_predict.model import PredictorNet
+from cg_predict.ranking import flops_blend
 from cg_predict.training import fine_tune, predict
 
 __all__ = ["Models", "View", "seed_rows"]
@@ -57,6 +62,7 @@ def _predict_methods(
     test_idx: npt.NDArray[np.int64],
     test_embedding: torch.Tensor,
     ft: dict[str, Any],
+    flops_weight: float,
     seed: int,
     device: str,
 ) -> dict[str, tuple[FloatArray, bool]]:
@@ -65,7 +71,12 @@ def _predict_methods(
     test_x = None if table is None else torch.from_numpy(table[test_idx]).to(device)
     if len(train_idx) == 0:
         zero = model.head.to(device).eval()(test_embedding, test_x).double().detach().cpu().numpy()
-        return {f"{name}-fine-tune": (zero, False), f"{name}-head": (zero, False)}
+        zero_shot = {f"{name}-fine-tune": (zero, False), f"{name}-head": (zero, False)}
+        if flops_weight > 0:
+            assert table is not None  # graphs packed from computation graphs carry their FLOPs
+            flops = table[test_idx, graph_feature_column("log_flops", "fixed")]
+            zero_shot[f"{name}+flops"] = (flops_blend(zero, flops, flops_weight), False)
+        return zero_shot
     labelled, y = cells.graphs.subset(train_idx), cells.labels[train_idx]
     out: dict[str, tuple[FloatArray, bool]] = {}
     full = copy.deepcopy(model)
@@ -91,6 +102,7 @@ def seed_rows(
     views: list[View],
     features: FloatArray,
     ft: dict[str, Any],
+    flops_weight: float,
     seed: int,
     device: str,
 ) -> list[dict[str, Any]]:
@@ -123,7 +135,9 @@ def seed_rows(
         labelled = split.labelled[k]
         for name, net in trained.models.items():
             embedding = trained.embeddings[name][test]
-            preds = _predict_methods(name, net, cells, labelled, test, embedding, ft, seed, device)
+            preds = _predict_methods(
+                name, net, cells, labelled, test, embedding, ft, flops_weight, seed, device
+            )
             for method, (pred, in_accuracy) in preds.items():
                 for view in views:
                     record(view, method, k, pred, in_accuracy)

@@ -28,7 +28,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cg_predict.encoder import EncoderConfig
 from cg_predict.errors import InvalidArgumentError
@@ -41,6 +41,7 @@ __all__ = [
     "Candidate",
     "Selection",
     "SelectionGrid",
+    "conservative_choice",
     "inner_folds",
     "select_on_sources",
 ]
@@ -49,6 +50,7 @@ __all__ = [
 MODE_METHODS = {"full": "gnn-fine-tune", "head": "gnn-head"}
 
 Fold = tuple[str, tuple[str, ...]]
+Choice = TypeVar("Choice")
 
 
 @dataclass(frozen=True)
@@ -196,14 +198,9 @@ class Selection:
         The best mean among those that beat the incumbent on every fold, else the incumbent
         (or the best mean when the incumbent was not scored).
         """
-        scored = {c: per_fold for c, _, per_fold in self.ranking}
-        if self.incumbent not in scored:
+        if self.incumbent not in {c for c, _, _ in self.ranking}:
             return self.ranking[0][0]
-        beaten = scored[self.incumbent]
-        for candidate, _, per_fold in self.ranking:  # best mean first
-            if all(score > own for score, own in zip(per_fold, beaten, strict=True)):
-                return candidate
-        return self.incumbent
+        return conservative_choice(self.ranking, self.incumbent)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``from_dict`` reads it back).
@@ -249,6 +246,28 @@ class Selection:
             raise InvalidArgumentError(f"not a selection: {error!r}") from error
 
 
+def conservative_choice(
+    ranking: Sequence[tuple[Choice, float, Sequence[float]]], incumbent: Choice
+) -> Choice:
+    """The selection's rule: the best mean of the candidates beating the incumbent everywhere.
+
+    Args:
+        ranking: ``(candidate, mean score, score per fold)``, best mean first.
+        incumbent: the candidate kept unless another beats it on every fold (in ``ranking``).
+
+    Examples:
+        >>> ranking = [("b", 0.72, (0.63, 0.81)), ("a", 0.66, (0.47, 0.85))]
+        >>> ranking.append(("c", 0.6, (0.5, 0.9)))
+        >>> conservative_choice(ranking, "a")  # b wins the mean, c beats a on both folds
+        'c'
+    """
+    beaten = next(per_fold for c, _, per_fold in ranking if c == incumbent)
+    for candidate, _, per_fold in ranking:  # best mean first
+        if all(score > own for score, own in zip(per_fold, beaten, strict=True)):
+            return candidate
+    return incumbent
+
+
 def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
     return {
         "readout": candidate.readout,
@@ -270,10 +289,10 @@ def inner_folds(target: str, sources: Sequence[str] = ()) -> tuple[Fold, ...]:
     """``(validation family, training sources)`` for every source of ``target`` held out.
 
     Examples:
-        >>> inner_folds("nb101")
+        >>> inner_folds("nb101", ("nb201", "nb301"))
         (('nb201', ('nb301',)), ('nb301', ('nb201',)))
         >>> inner_folds("ofa-mbv3")[0]
-        ('nb101', ('nb201', 'nb301'))
+        ('nb101', ('nb201', 'nb301', 'cbm-mobilenet', 'cbm-resnet'))
     """
     used = source_families(target, tuple(sources))
     if len(used) < 2:

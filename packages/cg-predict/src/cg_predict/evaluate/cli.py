@@ -83,6 +83,20 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
         help="at most N labelled cells per source family, seeded (default: all; quick 600)",
     )
     parser.add_argument(
+        "--family-cells",
+        type=_family_cells,
+        metavar="N|all",
+        help="each source-training epoch visits a fresh sample of at most N cells of every "
+        "source family (default: the target's choice made without its labels)",
+    )
+    parser.add_argument(
+        "--zero-shot-flops-weight",
+        type=float,
+        metavar="W",
+        help="add <model>+flops zero-shot rows blending the ranking with FLOPs' at weight W "
+        "(default: the target's choice made without its labels; 0: none)",
+    )
+    parser.add_argument(
         "--epochs", type=int, help="source training epochs (default 40; quick 10; early stopping)"
     )
     parser.add_argument("--fine-tune-epochs", type=int, help="fine-tuning epochs (default 100)")
@@ -107,6 +121,18 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+_ALL = "all"
+
+
+def _family_cells(text: str) -> int | str:
+    """``--family-cells``: a positive count, or ``all`` (every cell each epoch)."""
+    if text == _ALL:
+        return text
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is neither a positive count nor {_ALL!r}")
+
+
 def protocol_config(args: argparse.Namespace) -> ProtocolConfig:
     """The ``ProtocolConfig`` of parsed ``args``: ``--quick`` or full defaults, options on top.
 
@@ -116,7 +142,10 @@ def protocol_config(args: argparse.Namespace) -> ProtocolConfig:
     from cg_predict.evaluate._config import ProtocolConfig, SourceTraining
 
     make = ProtocolConfig.quick if args.quick else ProtocolConfig.full
-    source = {"epochs": args.epochs, "cells": args.source_cells, "loss": args.loss}
+    given = {"epochs": args.epochs, "cells": args.source_cells, "loss": args.loss}
+    source: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if args.family_cells is not None:  # "all" is an explicit None
+        source["family_cells"] = None if args.family_cells == _ALL else args.family_cells
     overrides = {
         "dataset": args.dataset,
         "sources": None
@@ -126,6 +155,7 @@ def protocol_config(args: argparse.Namespace) -> ProtocolConfig:
         "fine_tune_epochs": args.fine_tune_epochs,
         "live_sample_size": args.live_proxies,
         "fine_tune_loss": args.loss,
+        "zero_shot_flops_weight": args.zero_shot_flops_weight,
     }
     return make(
         args.target,
@@ -133,9 +163,7 @@ def protocol_config(args: argparse.Namespace) -> ProtocolConfig:
         settings=args.setting,
         encoders=tuple(args.encoder or ()),
         unfreeze_encoder=args.unfreeze_encoder,
-        source=SourceTraining.for_target(
-            args.target, quick=args.quick, **{k: v for k, v in source.items() if v is not None}
-        ),
+        source=SourceTraining.for_target(args.target, quick=args.quick, **source),
         **{k: v for k, v in overrides.items() if v is not None},
     )
 
@@ -153,11 +181,12 @@ def evaluate_arguments(config: Mapping[str, Any], seeds: int) -> list[str]:
 
     Examples:
         >>> from cg_predict.evaluate import ProtocolConfig
-        >>> config = ProtocolConfig.quick("nb101", settings="a", live_sample_size=0)
+        >>> pair = ("nb201", "nb301")
+        >>> config = ProtocolConfig.quick("nb101", sources=pair, settings="a", live_sample_size=0)
         >>> " ".join(evaluate_arguments(config.to_dict(), seeds=3))
         'evaluate --target nb101 --dataset cifar10 --sources nb201,nb301 --shots 0,10,20,50 \
---setting a --seeds 3 --epochs 10 --source-cells 600 --fine-tune-epochs 100 --loss mse+rank \
---live-proxies 0 --quick'
+--setting a --seeds 3 --epochs 12 --source-cells 600 --family-cells 3000 \
+--zero-shot-flops-weight 0.75 --fine-tune-epochs 100 --loss mse+rank --live-proxies 0 --quick'
     """
     from cg_predict.evaluate._config import _settings
     from cg_predict.evaluate._targets import settings_of
@@ -181,6 +210,10 @@ def evaluate_arguments(config: Mapping[str, Any], seeds: int) -> list[str]:
     ]
     if config["source_limit"] is not None:
         arguments += ["--source-cells", str(config["source_limit"])]
+    family_cells = config["train"].get("family_cells")  # absent from files written before it
+    arguments += ["--family-cells", _ALL if family_cells is None else str(family_cells)]
+    weight = config.get("zero_shot_flops_weight", 0.0)
+    arguments += ["--zero-shot-flops-weight", f"{weight:g}"]
     if config["train"]["loss"] != config["fine_tune"]["loss"]:
         raise InvalidArgumentError(
             "source training and fine-tuning used different losses; --loss sets both"
