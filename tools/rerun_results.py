@@ -10,9 +10,10 @@ wall time each file recorded. Run it from a checkout whose code does not change 
 (e.g. a ``git worktree``): a file is current only for the code that wrote it.
 
 ``--protocol-defaults`` runs every target and dataset of the protocol (``DATASETS``) with the
-current full defaults instead (``cgnas evaluate --target T --dataset D``, nothing else spelled
-out), into ``results/transfer/<target>-<dataset>.json``: what to run after the protocol itself
-changed (its sources, its choices), when the files' recorded options are the old protocol's.
+current full defaults instead (``cgnas evaluate --target T --dataset D --live-proxies 0``,
+nothing else spelled out), into ``results/transfer/<target>-<dataset>.json``: what to run
+after the protocol itself changed (its sources, its choices), when the files' recorded options
+are the old protocol's.
 
 Usage: python tools/rerun_results.py [--jobs 2] [--all] [--dry-run] [--protocol-defaults]
        [FILE ...]
@@ -47,7 +48,9 @@ def _protocol_commands() -> dict[str, list[tuple[Path, list[str]]]]:
     for target, datasets in DATASETS.items():
         for dataset in datasets:
             path = TRANSFER / f"{target}-{dataset}.json"
-            options = ["--target", target, "--dataset", dataset, "--force", "--out", str(path)]
+            # no live proxies: minutes per network on NB-101 and OFA (setting a has the real ones)
+            options = ["--target", target, "--dataset", dataset, "--live-proxies", "0"]
+            options += ["--force", "--out", str(path)]
             command = [sys.executable, "-m", "cg_ir.cli", "evaluate", *options]
             families.setdefault(target, []).append((path, command))
     return families
