@@ -228,3 +228,26 @@ def test_cost_warm_design_starts_with_the_largest(nb201_space, nb201_source) -> 
     # the same warm start as cost-order's (same seed, same tie-breaking)
     baseline = _run(nb201_space, "cost-order", 5, 0)
     assert run["queried"][:5] == baseline["queried"]
+
+
+@pytest.mark.needs_data
+def test_the_predictor_blends_with_flops_until_its_first_refit(nb201_space, nb201_source) -> None:
+    from cg_evo.surrogate import SearchPredictor
+    from cg_predict.graphs import graph_feature_column
+    from cg_predict.ranking import flops_blend
+    from cg_predict.training import predict
+
+    config = SearchConfig("nb201", strategy="predictor-ea", quick=True)
+    assert config.zero_shot_flops_weight == 0.75  # the protocol's choice for NB-201
+    assert config.to_dict()["zero_shot_flops_weight"] == 0.75
+    graphs = nb201_space.graphs
+    predictor = SearchPredictor(
+        nb201_source, graphs, PREDICTOR_FINE_TUNE, seed=0, flops_weight=0.75
+    )
+    some = np.arange(0, len(graphs), 997)
+    network = predict(nb201_source, graphs)
+    flops = graphs.graph_x[:, graph_feature_column("log_flops", "fixed")]
+    np.testing.assert_allclose(predictor.scores(some), flops_blend(network, flops, 0.75)[some])
+    predictor.refit(some[:10].tolist(), nb201_space.labels[some[:10]].tolist())
+    tuned = predict(predictor.model, graphs.subset(some))
+    np.testing.assert_allclose(predictor.scores(some), tuned)  # labels: the network alone

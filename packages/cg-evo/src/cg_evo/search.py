@@ -40,6 +40,7 @@ from cg_evo.surrogate import FineTuneConfig, SearchPredictor, source_predictor
 from cg_ir.executor import get_executor, torch_threads
 from cg_ir.provenance import code_digest, file_sha256
 from cg_predict.errors import InvalidArgumentError, StaleResultError
+from cg_predict.evaluate import chosen_flops_weight
 from cg_predict.evaluate._results import config_hash, load_finished, write_json
 from cg_predict.model import PredictorNet
 
@@ -109,6 +110,14 @@ class SearchConfig:
         """Whether the strategy needs the predictor."""
         return strategies.get(self.strategy).uses_predictor
 
+    @property
+    def zero_shot_flops_weight(self) -> float:
+        """The FLOPs weight of the predictor's ranking before its first refit.
+
+        The one the protocol chose for ``family`` without its labels (0 without a choice).
+        """
+        return chosen_flops_weight(self.family)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able settings (the code that runs them is recorded beside them, not here).
 
@@ -123,6 +132,7 @@ class SearchConfig:
             "budget": self.budget.to_dict(),
             "settings": self.settings.to_dict(),
             "fine_tune": self.fine_tune.to_dict() if self.uses_predictor else None,
+            "zero_shot_flops_weight": self.zero_shot_flops_weight if self.uses_predictor else None,
             "quick": self.quick,
             "source_cells": self.source_cells,
             "source_epochs": self.source_epochs,
@@ -151,7 +161,14 @@ def run_seed(
     predictor = None
     if config.uses_predictor:
         assert base is not None, "a predictor strategy needs the source model"
-        predictor = SearchPredictor(base, space.graphs, config.fine_tune, seed=seed, device=device)
+        predictor = SearchPredictor(
+            base,
+            space.graphs,
+            config.fine_tune,
+            seed=seed,
+            flops_weight=config.zero_shot_flops_weight,
+            device=device,
+        )
     ctx = Context(space, queries, rng, config.settings, predictor, seed)
     torch.manual_seed(seed)
     try:

@@ -25,7 +25,9 @@ import torch
 
 from cg_predict.checkpoint import load_checkpoint
 from cg_predict.evaluate import SourceTraining, check_model_not_trained_on, train_source_model
+from cg_predict.graphs import graph_feature_column
 from cg_predict.model import PredictorNet
+from cg_predict.ranking import flops_blend
 from cg_predict.training import fine_tune, predict
 
 __all__ = ["FineTuneConfig", "SearchPredictor", "source_predictor"]
@@ -105,6 +107,10 @@ class SearchPredictor:
         graphs: the candidates' packed graphs (``SearchSpace.graphs``).
         config: fine-tuning settings.
         seed: seeds every refit (with the number of labels, so refits differ).
+        flops_weight: until the first refit, the source model's ranking of the candidates is
+            blended with their FLOPs ranking at this weight (``cg_predict.ranking.flops_blend``
+            over every candidate: the zero-shot ranking the protocol chose for the family,
+            ``cg_predict.evaluate.chosen_flops_weight``); 0: the source model alone.
         device: torch device.
     """
 
@@ -115,9 +121,11 @@ class SearchPredictor:
         config: FineTuneConfig,
         *,
         seed: int,
+        flops_weight: float = 0.0,
         device: str = "cpu",
     ) -> None:
         self._base = base
+        self.flops_weight = flops_weight
         self.model = copy.deepcopy(base).eval()
         self.graphs = graphs
         self.config = config
@@ -125,15 +133,26 @@ class SearchPredictor:
         self.device = device
         self.refits: list[int] = []  # labels at each refit
         self._scores: dict[int, float] = {}
+        self._blend: FloatArray | None = None
 
     def scores(self, indices: npt.ArrayLike) -> FloatArray:
         """Predicted scores of candidates ``indices`` under the current model (cached)."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if self.flops_weight > 0 and not self.refits:
+            return self._zero_shot()[idx]
         missing = np.array([i for i in dict.fromkeys(idx.tolist()) if i not in self._scores])
         if missing.size:
             values = predict(self.model, self.graphs.subset(missing), device=self.device)
             self._scores.update(zip(missing.tolist(), values.tolist(), strict=True))
         return np.array([self._scores[int(i)] for i in idx], dtype=np.float64)
+
+    def _zero_shot(self) -> FloatArray:
+        """Every candidate's blend of the source model's and the FLOPs ranking (cached)."""
+        if self._blend is None:
+            prediction = predict(self.model, self.graphs, device=self.device)
+            log_flops = self.graphs.graph_x[:, graph_feature_column("log_flops", "fixed")]
+            self._blend = flops_blend(prediction, log_flops, self.flops_weight)
+        return self._blend
 
     def due(self, labels: int) -> bool:
         """Whether ``labels`` paid labels call for a refit (see ``FineTuneConfig.growth``)."""

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (at run time they come fr
         SELECTED_MODELS,
         ProtocolConfig,
         SourceTraining,
+        chosen_flops_weight,
     )
     from cg_predict.evaluate._protocol import RESULTS_CODE, evaluate, train_source_model
     from cg_predict.evaluate._results import EvaluationResult, ResultRow
@@ -76,6 +77,7 @@ __all__ = [
     "TargetLeakError",
     "check_model_not_trained_on",
     "check_no_target_labels",
+    "chosen_flops_weight",
     "class_ids",
     "conservative_choice",
     "evaluate",
@@ -94,7 +96,13 @@ __all__ = [
 # the benchmark data, so they load on first use (`cgnas evaluate --help` stays cheap)
 _LAZY = {
     **dict.fromkeys(
-        ("DEFAULT_MODEL", "SELECTED_MODELS", "ProtocolConfig", "SourceTraining"),
+        (
+            "DEFAULT_MODEL",
+            "SELECTED_MODELS",
+            "ProtocolConfig",
+            "SourceTraining",
+            "chosen_flops_weight",
+        ),
         "cg_predict.evaluate._config",
     ),
     **dict.fromkeys(

@@ -38,6 +38,7 @@ __all__ = [
     "SELECTED_MODELS",
     "ProtocolConfig",
     "SourceTraining",
+    "chosen_flops_weight",
     "source_families",
 ]
 
@@ -75,8 +76,13 @@ SELECTED_MODELS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyTyp
 )
 
 
-def _chosen_flops_weight(target: str) -> float:
-    """The FLOPs weight of ``target``'s zero-shot blend chosen on the other families (or 0)."""
+def chosen_flops_weight(target: str) -> float:
+    """The FLOPs weight of ``target``'s zero-shot blend chosen on the other families (or 0).
+
+    Examples:
+        >>> chosen_flops_weight("nb201"), chosen_flops_weight("resnet")
+        (0.75, 0.0)
+    """
     return float(SELECTED_MODELS.get(target, {}).get("zero_shot", {}).get("flops_weight", 0.0))
 
 
@@ -394,7 +400,7 @@ class ProtocolConfig:
         """
         chosen = {
             "source": SourceTraining.for_target(target),
-            "zero_shot_flops_weight": _chosen_flops_weight(target),
+            "zero_shot_flops_weight": chosen_flops_weight(target),
         }
         return cls(target, **{**chosen, **overrides})
 
@@ -417,7 +423,7 @@ class ProtocolConfig:
             "mode": "quick",
             "seeds": 3,
             "source": SourceTraining.for_target(target, quick=True),
-            "zero_shot_flops_weight": _chosen_flops_weight(target),
+            "zero_shot_flops_weight": chosen_flops_weight(target),
             "test_cells": 1000,
             "live_sample_size": 8,
             "live_batch_size": 8,
