@@ -239,7 +239,6 @@ def test_the_predictor_blends_with_flops_until_its_first_refit(nb201_space, nb20
 
     config = SearchConfig("nb201", strategy="predictor-ea", quick=True)
     assert config.zero_shot_flops_weight == 0.75  # the protocol's choice for NB-201
-    assert config.to_dict()["zero_shot_flops_weight"] == 0.75
     graphs = nb201_space.graphs
     predictor = SearchPredictor(
         nb201_source, graphs, PREDICTOR_FINE_TUNE, seed=0, flops_weight=0.75

@@ -114,7 +114,9 @@ class SearchConfig:
     def zero_shot_flops_weight(self) -> float:
         """The FLOPs weight of the predictor's ranking before its first refit.
 
-        The one the protocol chose for ``family`` without its labels (0 without a choice).
+        The one the protocol chose for ``family`` without its labels (0 without a choice). Like
+        the source training chosen for ``family``, it is the code's (``SEARCH_CODE``'s digest,
+        recorded beside the config), not a setting of the config.
         """
         return chosen_flops_weight(self.family)
 
@@ -132,7 +134,6 @@ class SearchConfig:
             "budget": self.budget.to_dict(),
             "settings": self.settings.to_dict(),
             "fine_tune": self.fine_tune.to_dict() if self.uses_predictor else None,
-            "zero_shot_flops_weight": self.zero_shot_flops_weight if self.uses_predictor else None,
             "quick": self.quick,
             "source_cells": self.source_cells,
             "source_epochs": self.source_epochs,
