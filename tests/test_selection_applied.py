@@ -98,6 +98,10 @@ def test_protocol_runs_the_zero_shot_choices() -> None:
     for target, entry in targets.items():
         assert target not in entry["folds"]  # decided without scoring on the target
         ranking = [(r["candidate"], r["score"], r["folds"]) for r in entry["ranking"]]
+        for name, _, per_fold in ranking:  # the criterion: mean of zero-shot and k-label SRCC
+            training = name.split(" w=")[0]
+            folds = [report["folds"][v] for v in entry["folds"]]
+            assert per_fold == [(f["srcc"][name] + f["srcc_k_shot"][training]) / 2 for f in folds]
         chosen = entry["chosen"]
         assert conservative_choice(ranking, report["incumbent"]) == chosen["candidate"]
         if target == "unseen family":

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
+import train_default_checkpoint
 from json_report import write_json
 
 import cg_ir
@@ -61,20 +62,28 @@ from cg_predict.evaluate import (
 )
 from cg_predict.evaluate._targets import graphs_with_costs
 from cg_predict.metrics import class_means, spearman
+from cg_predict.ranking import flops_blend
 from cg_predict.training import FINE_TUNE_MODE, fine_tune, predict
 
-_COST_HEAD = {
-    "graph_features": ("log_flops", "log_params", "depth"),
-    "graph_feature_scaling": "fixed",
-}
+# the shipped checkpoint's recipe (tools/train_default_checkpoint.py's defaults): its epochs,
+# patience, learning rate and head features; its per-family sample size as the per-epoch cap
+_RECIPE = train_default_checkpoint.parser().parse_args([])
 # source-training candidates: name -> the SourceTraining fields they change ("head": HeadConfig
 # fields), on top of the protocol's SourceTraining.for_target(V)
 TRAININGS: dict[str, dict[str, Any]] = {
     "cells=all": {},
     "cells=4096": {"training": {"family_cells": 4096}},
     "checkpoint-recipe": {
-        "training": {"epochs": 12, "patience": 4, "lr": 2e-3, "family_cells": 3000},
-        "head": _COST_HEAD,
+        "training": {
+            "epochs": _RECIPE.epochs,
+            "patience": _RECIPE.patience,
+            "lr": _RECIPE.lr,
+            "family_cells": _RECIPE.nb201,
+        },
+        "head": {
+            "graph_features": tuple(_RECIPE.graph_features.split(",")),
+            "graph_feature_scaling": "fixed",
+        },
     },
 }
 INCUMBENT = "cells=all w=0"
@@ -127,10 +136,6 @@ def _fold(
 
     ``done``: this fold's earlier entry by the same code, whose candidates are kept.
     """
-    # imported here: the report of finished folds needs only their numbers, so it can be
-    # written by a checkout of the code that made the folds (which may predate the module)
-    from cg_predict.ranking import flops_blend
-
     setting = settings_of(family)[0]
     cells = target_cells(
         family,

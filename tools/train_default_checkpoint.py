@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from cg_predict.checkpoint import save_checkpoint
-from cg_predict.data import DATA_DIR_ENV, load_benchmark
+from cg_predict.data import DATA_DIR_ENV, BenchmarkTable, load_benchmark
 from cg_predict.encoder import EncoderConfig
 from cg_predict.evaluate._targets import graphs_with_costs
 from cg_predict.graphs import GraphSet, family_graphs
@@ -55,6 +55,7 @@ from cg_predict.training import FitResult, fit, predict
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "packages/cg-predict/src/cg_predict/checkpoints/default.pt"
 ZERO_SHOT_CHOICES = ROOT / "results/selection/selection-zero-shot.json"
+UNSEEN = "unseen family"  # tools/select_zero_shot.py's entry for a family it never scored
 # the blend weights scored on a held-out family; the note shows the one chosen for a family
 # none of the selection's folds scores on (ZERO_SHOT_CHOICES, "unseen family")
 BLEND_WEIGHTS = (0.25, 0.5, 0.75)
@@ -90,7 +91,8 @@ def _hash_split(
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the shipped checkpoint's recipe."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data-dir", default=None, help=f"benchmark data (default ${DATA_DIR_ENV})"
@@ -154,12 +156,25 @@ class _Data:
         )
 
 
-def _load(args: argparse.Namespace, rng: np.random.Generator, progress: bool) -> _Data:
-    start = time.perf_counter()
-    parts, labels, groups, hashes, trained_on = [], [], [], [], []
+def sampled_cells(args: argparse.Namespace) -> list[tuple[BenchmarkTable, np.ndarray]]:
+    """Every source's table and the sorted indices of its cells the recipe trains on.
+
+    One seeded draw (``args.seed``) over the sources in order: the same cells for the same
+    settings, so that a reader can leave them out (``args`` may be a checkpoint's
+    ``metadata["training"]`` with ``data_dir``).
+    """
+    rng = np.random.default_rng(args.seed)
+    picked = []
     for name, dataset, count in _sources(args):
         table = load_benchmark(name, args.data_dir, dataset=dataset)
-        pick = np.sort(rng.permutation(len(table))[: min(count, len(table))])
+        picked.append((table, np.sort(rng.permutation(len(table))[: min(count, len(table))])))
+    return picked
+
+
+def _load(args: argparse.Namespace, progress: bool) -> _Data:
+    start = time.perf_counter()
+    parts, labels, groups, hashes, trained_on = [], [], [], [], []
+    for table, pick in sampled_cells(args):
         records = [table[int(i)] for i in pick]
         graphs = family_graphs(table.family, [r.key for r in records], progress=progress)
         parts.append(graphs)
@@ -169,7 +184,7 @@ def _load(args: argparse.Namespace, rng: np.random.Generator, progress: bool) ->
         trained_on.append(
             {
                 "family": table.family,
-                "benchmark": name,
+                "benchmark": table.name,
                 "dataset": table.dataset,
                 "label": table.label_name,
                 "count": len(records),
@@ -177,7 +192,7 @@ def _load(args: argparse.Namespace, rng: np.random.Generator, progress: bool) ->
             }
         )
         print(
-            f"{name}: {len(records)} of {len(table)} ({time.perf_counter() - start:.0f}s)",
+            f"{table.name}: {len(records)} of {len(table)} ({time.perf_counter() - start:.0f}s)",
             file=sys.stderr,
         )
     return _Data(GraphSet.concat(parts), np.asarray(labels), groups, hashes, trained_on)
@@ -226,19 +241,22 @@ def _train(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     progress = not args.no_progress
     start = time.perf_counter()
-    data = _load(args, np.random.default_rng(args.seed), progress)
+    data = _load(args, progress)
     prep_s = time.perf_counter() - start
     model, result, val_srcc = _train(data, args, progress)
     held_out = []
     tables = {t["family"]: (t["benchmark"], t["dataset"]) for t in data.trained_on}
     chosen = list(tables) if args.held_out == "all" else [f for f in args.held_out.split(",") if f]
+    weights = _chosen_flops_weights()
     for family in chosen:
         without, _, _ = _train(data.without(family), args, progress)
         held_out.append(_zero_shot(without, *tables[family], args))
+        # the weight chosen without scoring on this family (the selection's target entry)
+        held_out[-1]["flops_weight"] = weights.get(family, 0.0)
         print(json.dumps(held_out[-1]), file=sys.stderr)
     total_s = time.perf_counter() - start
     metadata = {
@@ -251,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "val_srcc": val_srcc,
         "val_split": f"{args.val:.0%} of each family's isomorphism classes",
         "held_out_zero_shot": held_out,
-        "zero_shot_flops_weight": _unseen_flops_weight(),
+        "zero_shot_flops_weight": weights.get(UNSEEN, 0.0),
         "training": {k: v for k, v in vars(args).items() if k not in ("out", "data_dir")},
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
@@ -305,12 +323,23 @@ def _zero_shot(
     }
 
 
-def _unseen_flops_weight() -> float:
-    """The blend weight chosen for a family no selection fold scores on (0 without a choice)."""
+def _chosen_flops_weights() -> dict[str, float]:
+    """The blend weight chosen per family without scoring on it, and for ``UNSEEN`` (a family
+    no selection fold scores on: what the shipped checkpoint blends with); none without a file."""
     if not ZERO_SHOT_CHOICES.exists():
-        return 0.0
+        return {}
     choices = json.loads(ZERO_SHOT_CHOICES.read_text())["targets"]
-    return float(choices["unseen family"]["chosen"]["flops_weight"])
+    return {name: float(entry["chosen"]["flops_weight"]) for name, entry in choices.items()}
+
+
+def _held_out_row(entry: dict[str, Any]) -> str:
+    weight = entry["flops_weight"]
+    blend = entry["srcc_blend"].get(f"{weight:g}", float("nan"))
+    return (
+        f"| {entry['family']} | {entry['cells']} of {entry['of']} ({entry['classes']} classes) "
+        f"| {entry['srcc']:+.3f} | {weight:g} | {blend:+.3f} | {entry['srcc_flops']:+.3f} "
+        f"| {entry['srcc_params']:+.3f} |"
+    )
 
 
 def _write_note(path: Path, meta: dict[str, Any], size: int, prep_s: float) -> None:
@@ -319,13 +348,7 @@ def _write_note(path: Path, meta: dict[str, Any], size: int, prep_s: float) -> N
         f"{t['of']} | {meta['val_srcc'].get(t['family'], float('nan')):.3f} |"
         for t in meta["trained_on"]
     )
-    weight = meta["zero_shot_flops_weight"]
-    held_out = "\n".join(
-        f"| {u['family']} | {u['cells']} of {u['of']} ({u['classes']} classes) | {u['srcc']:+.3f} "
-        f"| {u['srcc_blend'].get(f'{weight:g}', float('nan')):+.3f} | {u['srcc_flops']:+.3f} "
-        f"| {u['srcc_params']:+.3f} |"
-        for u in meta["held_out_zero_shot"]
-    )
+    held_out = "\n".join(_held_out_row(u) for u in meta["held_out_zero_shot"])
     text = f"""# cg-predict default checkpoint
 
 Built by `tools/train_default_checkpoint.py` (seeded; same seed and data give the same weights
@@ -337,12 +360,13 @@ This checkpoint has seen labels of every family below: never use it to measure t
 {rows}
 
 Zero-shot on a family it never saw: the same recipe trained without that family ranks a seeded
-sample of it (SRCC per isomorphism class, class-mean accuracy), beside its blend with FLOPs
-(weight {weight}, chosen on the other families: `results/selection/selection-zero-shot.json`),
-FLOPs and params on the same classes:
+sample of it (SRCC per isomorphism class, class-mean accuracy), beside its blend with FLOPs (at
+the weight chosen without scoring on that family: `results/selection/selection-zero-shot.json`),
+FLOPs and params on the same classes. Ranking a family without labels, this checkpoint blends
+at weight {meta["zero_shot_flops_weight"]:g} (chosen for a family none of the folds scores on).
 
-| family held out | cells | network | network + FLOPs | FLOPs | params |
-|---|---|---|---|---|---|
+| family held out | cells | network | weight | network + FLOPs | FLOPs | params |
+|---|---|---|---|---|---|---|
 {held_out}
 
 Validation: {meta["val_split"]} (isomorphic twins stay on one side), used for early stopping.
