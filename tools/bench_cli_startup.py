@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from json_report import write_json  # tools/json_report.py
+from cg_ir import write_json
 
 HELP_TARGET_S = 1.0
 SMALL_NET = """\

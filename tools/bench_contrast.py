@@ -16,12 +16,12 @@ import time
 
 import numpy as np
 import torch
-from json_report import write_json  # tools/json_report.py
 
 import cg_ir
 from cg_contrast.pools import DEFAULT_FAMILIES, Pool, family_sizes
 from cg_contrast.pretrain import PretrainConfig, pretrain
 from cg_contrast.spectral import spectral_features
+from cg_ir import write_json
 from cg_predict.encoder import Encoder, EncoderConfig
 from cg_predict.graphs import GraphSet, family_graphs
 from cg_predict.training import embed

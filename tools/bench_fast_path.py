@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from json_report import write_json  # tools/json_report.py
 
-from cg_ir import ComputationGraph
+from cg_ir import ComputationGraph, write_json
 from cg_ir.families import nb101, nb201
 
 

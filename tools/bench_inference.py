@@ -21,9 +21,8 @@ import time
 
 import numpy as np
 import torch
-from json_report import write_json  # tools/json_report.py
 
-from cg_ir import families
+from cg_ir import families, write_json
 from cg_predict.model import PredictorNet
 from cg_predict.predictor import Predictor
 

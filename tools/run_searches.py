@@ -32,16 +32,21 @@ from typing import Any
 
 import torch
 
-from cg_evo import Budget, SearchConfig, StrategySettings, load_oracle, run_search
+from cg_evo import SearchConfig, load_oracle, run_search
+from cg_evo.experiments import (  # the goal spaces and settings live in cg-evo; the book reads
+    GOAL_SPACES,  # them here too, with this tool's runs
+    PAPER_PROXY,
+    SEEDS,  # noqa: F401
+    STRATEGIES,
+    goal_config,
+    slug,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "search"
 AGREEMENT = ROOT / "results" / "proxies"
-STRATEGIES = ("predictor-ea", "predictor-topk", "rea", "random", "cost-order", "proxy-order")
 # run name -> cg-evo strategy: every strategy, and proxy-order with the strongest proxy
 RUNS = {**{s: s for s in STRATEGIES}, "best-proxy-order": "proxy-order"}
-SEEDS = 20
-PAPER_PROXY = "synflow"  # the paper's zero-cost estimator (its Table 2), proxy-order's
 # the paper's Table 2 estimators (each drives its EA) -> the cg-evo run compared with it
 PAPER_COUNTERPART = {"Random": "random", "Synflow": "proxy-order", "CL-fine-tune": "predictor-ea"}
 # families with a proxy agreement run (CIFAR-10 labels), the evidence search_proxy weighs
@@ -50,25 +55,7 @@ AGREEMENT_FAMILIES = ("nb101", "nb201", "nb301")
 # aggregate costs the sum of its three network components on every candidate
 NOT_SEARCH_PROXIES = frozenset({"flops", "params", "az_nas"})
 POOL_CHUNK = 1000  # cells scored between two saves of the proxy cache (what a kill loses)
-# space name -> (family, dataset, cost limits, paid queries per seed). "median": that cost's
-# median over the pool. ImageNet16-120 gets 300 queries because ordering by parameter count
-# needs 256 there, the goal it is measured against.
-SPACES = {
-    "NB-201 CIFAR-10": ("nb201", "cifar10", {}, 200),
-    "NB-201 CIFAR-10, FLOPs ≤ median": ("nb201", "cifar10", {"max_flops": "median"}, 200),
-    "NB-201 CIFAR-100": ("nb201", "cifar100", {}, 200),
-    "NB-201 ImageNet16-120": ("nb201", "ImageNet16-120", {}, 300),
-    "NB-101 CIFAR-10": ("nb101", "cifar10", {}, 200),
-    "NB-101 CIFAR-10, params ≤ median": ("nb101", "cifar10", {"max_params": "median"}, 200),
-    "NB-301 CIFAR-10": ("nb301", "cifar10", {}, 200),
-    "OFA-MobileNetV3, MACs ≤ 300M": ("ofa-mbv3", "imagenet", {"max_macs": "300M"}, 200),
-    "OFA-MobileNetV3, MACs ≤ 400M": ("ofa-mbv3", "imagenet", {"max_macs": "400M"}, 200),
-}
-
-
-def slug(text: str) -> str:
-    """A file-name-safe version of a space or strategy name."""
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+SPACES = GOAL_SPACES  # the goal spaces, under the name the book and tests read
 
 
 def results_path(space: str, run: str) -> Path:
@@ -115,17 +102,10 @@ def search_proxy(family: str, root: Path = AGREEMENT) -> str:
 
 def search_config(space: str, run: str) -> SearchConfig:
     """The full-size search ``run`` (a strategy, or ``best-proxy-order``) on ``space``."""
-    family, dataset, limits, queries = SPACES[space]
+    family = GOAL_SPACES[space][0]
     proxy = search_proxy(family) if run == "best-proxy-order" else PAPER_PROXY
-    return SearchConfig(
-        family=family,
-        dataset=dataset,
-        strategy=RUNS[run],
-        queries=queries,
-        seeds=SEEDS,
-        budget=Budget.parse(**limits),
-        settings=StrategySettings(cost="params", proxy=proxy),
-    )
+    config: SearchConfig = goal_config(space, RUNS[run], proxy=proxy)
+    return config
 
 
 def warm_proxy_cache(config: SearchConfig, workers: int) -> None:
@@ -137,14 +117,12 @@ def warm_proxy_cache(config: SearchConfig, workers: int) -> None:
     resumes from its last save.
     """
     from cg_ir.executor import LocalExecutor
-    from cg_predict.graphs import cache_dir
-    from cg_predict.proxies import DEFAULT_BATCH_SIZE, ProxyCache
+    from cg_predict.evaluate import live_proxy_cache
+    from cg_predict.proxies import DEFAULT_BATCH_SIZE
     from cg_predict.proxies.agreement import map_cell_proxies
 
     keys = list(load_oracle(config.family, config.dataset).keys)
-    path = cache_dir() / "evaluate" / f"live-proxies-{config.family}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cache = ProxyCache(path)
+    cache = live_proxy_cache(config.family)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # workers take this process's count: one each, no oversubscription
     try:

@@ -43,10 +43,10 @@ import numpy as np
 import numpy.typing as npt
 import torch
 import train_default_checkpoint
-from json_report import write_json
 
 import cg_ir
 import cg_predict
+from cg_ir import write_json
 from cg_ir.provenance import code_digest
 from cg_predict.evaluate import (
     DATASETS,

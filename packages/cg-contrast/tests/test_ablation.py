@@ -63,9 +63,9 @@ def test_pretrain_overrides_reach_the_pretrain_config() -> None:
 def test_the_evaluation_of_a_paired_seed_is_a_protocol_config(tmp_path) -> None:
     encoder = tmp_path / "retrieval-seed1.pt"
     config = TINY.protocol("nb201", [encoder], seed=1)
-    # paired seed 1: source training seed 1 (it was 0 for every run before pairing), and the
-    # protocol's run 1 alone
+    # paired seed 1: the protocol's run 1 alone, whose source model is trained with seed 1
     assert list(config.runs) == [1]
+    assert config.source_for(1).seed == 1
     assert config == ProtocolConfig.quick(
         "nb201",
         dataset="cifar10",
@@ -75,7 +75,7 @@ def test_the_evaluation_of_a_paired_seed_is_a_protocol_config(tmp_path) -> None:
         first_seed=1,
         settings="a",
         encoders=(str(encoder),),
-        source=SourceTraining.quick(cells=40, epochs=1, seed=1),
+        source=SourceTraining.quick(cells=40, epochs=1),
     )
     full = AblationConfig().protocol("nb101", [])
     assert (full.seeds, full.source.seed, full.source.cells, full.source.epochs) == (1, 0, 2000, 25)
@@ -150,7 +150,9 @@ def test_paired_seed_j_trains_the_sources_with_seed_j(paired) -> None:  # type: 
     work, result = paired
     for seed in (0, 1):
         evaluated = EvaluationResult.read(work / f"nb201-frozen-seed{seed}.json")
-        assert evaluated.config["train"]["seed"] == seed
+        # the protocol's run j trains its source models with seed train.seed + j = j
+        assert evaluated.config["train"]["seed"] == 0
+        assert set(evaluated.metadata["source_training"]) == {str(seed)}
         assert [e[0] for e in evaluated.config["encoder"]] == [
             str(encoder_path(work, m, seed)) for m in TINY.methods
         ]

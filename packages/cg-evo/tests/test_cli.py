@@ -6,16 +6,19 @@ import json
 
 import pytest
 
-from cg_ir.cli import main
+from cg_ir.cli import build_parser, main
 
 
 def _search(path, *extra: str) -> list[str]:
     return ["search", "--family", "nb201", "--no-progress", "--out", str(path), *extra]
 
 
+HANDLER, USAGE = "cgnas: error: ", "cgnas search: error: "
+
+
 def _one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
     err = capsys.readouterr().err.strip()
-    assert err.startswith("cgnas") and "error:" in err, err
+    assert err.startswith((HANDLER, USAGE)), err
     assert "\n" not in err and "Traceback" not in err, err
     for needle in needles:
         assert needle in err, err
@@ -45,12 +48,14 @@ def test_search_writes_results(tmp_path, capsys) -> None:
 @pytest.mark.parametrize(
     ("argv", "needles"),
     [
-        (["--family", "nb999"], ["nb999", "nb201, nb101, nb301, ofa-mbv3"]),
-        (["--family", "resnet"], ["'resnet'", "no labelled pool"]),  # a family without oracle
-        (["--max-flops", "abc"], ["'abc'", "K/M/G/T"]),
-        (["--budget", "0"], ["--budget", "'0' is not a positive integer"]),  # argparse
-        (["--seeds", "-3"], ["--seeds"]),
-        (["--strategy", "bayesopt"], ["--strategy", "bayesopt"]),
+        # raised by the handler, printed by cgnas
+        (["--family", "nb999"], [HANDLER, "nb999", "nb201, nb101, nb301, ofa-mbv3"]),
+        (["--family", "resnet"], [HANDLER, "'resnet'", "no labelled pool"]),  # no oracle
+        (["--max-flops", "abc"], [HANDLER, "'abc'", "K/M/G/T"]),
+        # usage errors of argparse
+        (["--budget", "0"], [USAGE, "--budget", "'0' is not a positive integer"]),
+        (["--seeds", "-3"], [USAGE, "--seeds"]),
+        (["--strategy", "bayesopt"], [USAGE, "--strategy", "bayesopt"]),
     ],
     ids=["unknown-family", "no-oracle", "bad-amount", "zero-budget", "bad-seeds", "strategy"],
 )
@@ -65,7 +70,7 @@ def test_bad_inputs_exit_2_without_output(tmp_path, capsys, argv, needles) -> No
 def test_a_cost_the_space_lacks_exits_2(tmp_path, capsys) -> None:
     path = tmp_path / "s.json"
     assert main(_search(path, "--strategy", "random", "--max-latency", "1M")) == 2
-    _one_line_error(capsys, "no latency cost", "flops, params")
+    _one_line_error(capsys, HANDLER, "no latency cost", "flops, params")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -73,5 +78,14 @@ def test_a_cost_the_space_lacks_exits_2(tmp_path, capsys) -> None:
 def test_an_impossible_budget_exits_2(tmp_path, capsys) -> None:
     path = tmp_path / "s.json"
     assert main(_search(path, "--strategy", "random", "--max-params", "1")) == 2
-    _one_line_error(capsys, "fits the budget", "params <= 1")
+    _one_line_error(capsys, HANDLER, "fits the budget", "params <= 1")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_out_has_the_short_alias_and_progress_both_spellings() -> None:
+    parser = build_parser("search")
+    for out in ("-o", "--out"):
+        args = parser.parse_args(["search", "--family", "nb201", out, "s.json"])
+        assert args.out == "s.json" and args.progress is True
+    args = parser.parse_args(["search", "--family", "nb201", "-o", "s.json", "--no-progress"])
+    assert args.progress is False

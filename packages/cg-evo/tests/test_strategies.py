@@ -233,7 +233,6 @@ def test_cost_warm_design_starts_with_the_largest(nb201_space, nb201_source) -> 
 @pytest.mark.needs_data
 def test_the_predictor_blends_with_flops_until_its_first_refit(nb201_space, nb201_source) -> None:
     from cg_evo.surrogate import SearchPredictor
-    from cg_predict.graphs import graph_feature_column
     from cg_predict.ranking import flops_blend
     from cg_predict.training import predict
 
@@ -245,7 +244,7 @@ def test_the_predictor_blends_with_flops_until_its_first_refit(nb201_space, nb20
     )
     some = np.arange(0, len(graphs), 997)
     network = predict(nb201_source, graphs)
-    flops = graphs.graph_x[:, graph_feature_column("log_flops", "fixed")]
+    flops = graphs.graph_feature("log_flops")
     np.testing.assert_allclose(predictor.scores(some), flops_blend(network, flops, 0.75)[some])
     predictor.refit(some[:10].tolist(), nb201_space.labels[some[:10]].tolist())
     tuned = predict(predictor.model, graphs.subset(some))

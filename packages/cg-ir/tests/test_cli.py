@@ -1,7 +1,12 @@
-"""The ``cgnas`` command end to end: outputs, one-line errors with exit 2, no partial files."""
+"""The ``cgnas`` command end to end: outputs, one-line errors with exit 2, no partial files.
+
+Also the conventions every command follows (``cg_ir.cli.options``), checked over every
+registered command, plugins included.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -12,7 +17,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from cg_ir import ComputationGraph, cli
-from cg_ir.cli import main
+from cg_ir.cli import add_out_option, add_progress_option, comma_list, main, positive_int
 
 ARCH = "(0, 2, 3, 2, 3, 1)"
 
@@ -101,7 +106,7 @@ def test_inspect_errors(tmp_path, capsys):
 def test_usage_errors_are_one_line(capsys):
     status, _, err = run(capsys, "convert", "--family", "nb201")
     assert status == 2
-    assert err.count("\n") == 1 and "the following arguments are required: -o/--output" in err
+    assert err.count("\n") == 1 and "the following arguments are required: --out/-o" in err
     status, _, err = run(capsys, "convert", "--family", "nb201", "-o", "x.json")
     assert status == 2
     assert_one_line_error(err, "give --family and --arch, or --module and --input-shape, or --onnx")
@@ -286,12 +291,23 @@ def test_families_and_summary(capsys):
     row = next(line for line in stdout.splitlines() if line.startswith("nb201"))
     assert row.split()[1] == "3"
     status, _, err = run(capsys, "summary", "--per-family", "0")
+    assert status == 2 and err.count("\n") == 1
+    assert err.startswith("cgnas summary: error: argument --per-family: '0' is not a positive")
+
+
+def test_summary_takes_a_comma_separated_family_list(capsys):
+    argv = ["summary", "--per-family", "2", "--no-progress", "--families", "nb201,nb101"]
+    status, stdout, _ = run(capsys, *argv, "--family", "nb301")  # the old spelling still adds
+    assert status == 0
+    rows = [line.split()[0] for line in stdout.splitlines()[3:]]
+    assert rows == ["nb201", "nb101", "nb301"]
+    status, _, err = run(capsys, "summary", "--families", "nb201,nope")
     assert status == 2
-    assert_one_line_error(err, "--per-family must be at least 1")
+    assert_one_line_error(err, "unknown families ['nope']")
 
 
 def _fake_plugins(monkeypatch, *points):
-    monkeypatch.setattr(cli, "_plugins", lambda: {p.name: p for p in points})
+    monkeypatch.setattr(cli.program, "_plugins", lambda: {p.name: p for p in points})
 
 
 def test_plugins_load_lazily_and_robustly(tmp_path, monkeypatch, capsys):
@@ -380,3 +396,163 @@ def test_registering_every_command_imports_no_torch():
     )
     assert result.stdout.split() == ["none"], result.stderr
     assert "warning" not in result.stderr
+
+
+def test_convert_keeps_the_old_output_spelling(tmp_path, capsys):
+    for option in ("--out", "--output"):
+        out = tmp_path / f"g{option}.json"
+        status, stdout, _ = run(
+            capsys, "convert", "--family", "nb201", "--arch", ARCH, option, str(out)
+        )
+        assert status == 0 and out.is_file() and f"wrote {out}" in stdout
+
+
+def _parser_errors(parser: argparse.ArgumentParser, argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args(argv)
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "x", "1.5", ""])
+def test_positive_int_rejects_with_one_line(text, capsys):
+    parser = cli.build_parser("summary")
+    err = _parser_errors(parser, ["summary", "--per-family", text], capsys)
+    assert err.count("\n") == 1, err
+    assert f"argument --per-family: {text!r} is not a positive integer" in err
+    assert positive_int("3") == 3
+
+
+def test_comma_list_reads_and_rejects():
+    integers, counts = comma_list(int, "integers"), comma_list(positive_int, "counts")
+    assert integers(" 0, 10,,20 ") == [0, 10, 20] and counts("1,2") == [1, 2]
+    for parse, bad in [(integers, ""), (integers, ","), (integers, "1,x"), (counts, "0,1")]:
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a comma-separated list"):
+            parse(bad)
+
+
+def test_out_option_and_its_alias_set_one_value(capsys):
+    parser = argparse.ArgumentParser(prog="demo")
+    add_out_option(parser, help="results")
+    assert parser.parse_args(["-o", "a.json"]).out == parser.parse_args(["--out", "a.json"]).out
+    err = _parser_errors(parser, [], capsys)
+    assert "the following arguments are required: --out/-o" in err
+    optional = argparse.ArgumentParser(prog="demo")
+    add_out_option(optional, help="results", required=False)
+    assert optional.parse_args([]).out is None
+
+
+@pytest.mark.parametrize("default", [True, False])
+def test_progress_option_keeps_the_default_and_takes_both_spellings(default):
+    parser = argparse.ArgumentParser(prog="demo")
+    add_progress_option(parser, default=default)
+    assert parser.parse_args([]).progress is default
+    assert parser.parse_args(["--progress"]).progress is True
+    assert parser.parse_args(["--no-progress"]).progress is False
+
+
+# every registered command, by what it does with files: a new command must be classified here
+WRITES_A_FILE = {"convert", "evaluate", "pretrain", "reproduce", "search"}
+PRINTS_ONLY = {"families", "inspect", "predict", "summary"}
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    parser = cli.build_parser()  # every installed plugin
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def test_every_command_is_classified():
+    assert set(_commands()) == WRITES_A_FILE | PRINTS_ONLY
+
+
+@pytest.mark.parametrize("name", sorted(WRITES_A_FILE))
+def test_a_command_that_writes_a_file_takes_out_and_o(name):
+    options = _commands()[name]._option_string_actions
+    assert "--out" in options and options["-o"] is options["--out"]
+    assert options["--out"].dest == "out" and options["--out"].option_strings[:2] == ["--out", "-o"]
+
+
+@pytest.mark.parametrize("name", sorted(PRINTS_ONLY))
+def test_a_command_that_prints_only_takes_no_out(name):
+    assert not {"--out", "-o", "--output"} & set(_commands()[name]._option_string_actions)
+
+
+def _has_default(action: argparse.Action) -> bool:
+    """Whether ``action`` has a value without its option (a flag off by default has none)."""
+    off_flag = action.nargs == 0 and action.default is False
+    return (
+        action.help is not argparse.SUPPRESS
+        and action.default not in (None, argparse.SUPPRESS, [])
+        and (isinstance(action, argparse.BooleanOptionalAction) or not off_flag)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(WRITES_A_FILE | PRINTS_ONLY))
+def test_every_default_is_shown_in_help(name):
+    parser = _commands()[name]
+    checked = 0
+    for action in parser._actions:
+        if _has_default(action):
+            assert action.help, (name, action.option_strings)  # argparse shows no default then
+            shown = parser._get_formatter()._expand_help(action)
+            assert f"(default: {action.default})" in shown, (name, action.option_strings, shown)
+            checked += 1
+    hand_written = [a.help for a in parser._actions if a.help and "default" in a.help.lower()]
+    assert all("(default: " in text or "%(default)" in text for text in hand_written), hand_written
+    assert checked or name in {"convert", "families", "inspect"}
+
+
+@pytest.mark.parametrize("name", sorted(WRITES_A_FILE | PRINTS_ONLY))
+def test_help_of_every_command_answers(name, capsys):
+    assert main([name, "--help"]) == 0
+    assert capsys.readouterr().out.startswith(f"usage: cgnas {name}")
+
+
+def test_reproduce_runs_then_reuses_an_experiment(tmp_path, capsys):
+    out = tmp_path / "results"
+    argv = ("reproduce", "--quick", "--only", "graph-statistics", "--no-progress", "-o", str(out))
+    status, stdout, _ = run(capsys, *argv)
+    assert status == 0 and "graph-statistics  ran" in stdout
+    folder = out / "graph-statistics"
+    assert {p.name for p in folder.iterdir()} == {
+        "provenance.json",
+        "statistics.csv",
+        "statistics.json",
+        "statistics.png",
+    }
+    status, stdout, _ = run(capsys, *argv)
+    assert status == 0 and "graph-statistics  reused" in stdout
+
+
+def test_reproduce_fails_on_failures_and_strict_skips(tmp_path, capsys, monkeypatch):
+    from cg_ir import experiments
+    from cg_ir.errors import UnknownFamilyError
+
+    def broken(ctx):
+        raise UnknownFamilyError("no family 'nb999'")
+
+    def missing(data_dir):
+        raise FileNotFoundError("benchmark file x.csv is missing: get it from example.org")
+
+    fake = [
+        experiments.Experiment("needs-data", "Needs data", broken, code=("cg_ir",), data=missing),
+        experiments.Experiment("broken", "Broken", broken, code=("cg_ir",)),
+    ]
+    monkeypatch.setattr(experiments, "registered_experiments", lambda: fake)
+    out = str(tmp_path / "r")
+    status, stdout, stderr = run(
+        capsys, "reproduce", "--no-progress", "--only", "needs-data", "-o", out
+    )
+    assert status == 0 and "skipped" in stdout and "x.csv is missing" in stdout
+    status, _, stderr = run(
+        capsys, "reproduce", "--no-progress", "--strict", "--only", "needs-data", "-o", out
+    )
+    assert status == 2 and stderr.strip().splitlines() == [
+        "cgnas: error: reproduce: needs-data did not finish (see the lines above)"
+    ]
+    status, stdout, stderr = run(capsys, "reproduce", "--no-progress", "-o", out)
+    assert status == 2 and "UnknownFamilyError: no family 'nb999'" in stdout
+    assert "broken did not finish" in stderr
+    status, _, stderr = run(capsys, "reproduce", "--only", "nope", "-o", out)
+    assert status == 2 and "no experiment 'nope'" in stderr

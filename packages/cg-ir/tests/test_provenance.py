@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,27 @@ def test_the_cache_key_changes_with_the_code(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(provenance, "_package_digest", lambda name: f"edited:{real(name)}")
     assert cache_key(identity, "cg_ir") != key  # other code, another key
     assert cache_key(identity) == cache_key(identity)  # the configuration alone is unchanged
+
+
+def test_a_package_digest_leaves_out_its_command_line_front_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "frontend_pkg"
+    (package / "cli").mkdir(parents=True)
+    (package / "sub").mkdir()
+    for name in ("__init__.py", "model.py", "cli/__init__.py", "sub/__init__.py", "sub/cli.py"):
+        (package / name).write_text("x = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert [name for name, _ in provenance._sources("frontend_pkg")] == [
+        "__init__.py",
+        "model.py",
+        "sub/__init__.py",
+    ]
+    before = code_digest("frontend_pkg")
+    provenance._package_digest.cache_clear()
+    (package / "cli" / "__init__.py").write_text("x = 2  # a new option\n")
+    (package / "sub" / "cli.py").write_text("x = 2\n")
+    assert code_digest("frontend_pkg") == before
+    provenance._package_digest.cache_clear()
+    (package / "model.py").write_text("x = 2\n")
+    assert code_digest("frontend_pkg") != before

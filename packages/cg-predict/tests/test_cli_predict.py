@@ -359,3 +359,41 @@ def test_fine_tune_options_need_labels(checkpoint, capsys):
     argv = ["predict", "--checkpoint", str(checkpoint), "--family", "nb201", "--arch", KEYS[0]]
     assert run([*argv, "--fine-tune-mode", "head"]) == 2
     assert "need --labels" in capsys.readouterr().err
+
+
+def test_evaluate_choices_are_the_protocols():
+    from cg_predict.evaluate import FAMILIES, SETTINGS
+    from cg_predict.evaluate import cli as evaluate_cli
+    from cg_predict.training import LOSSES
+
+    assert evaluate_cli._TARGETS == FAMILIES
+    assert evaluate_cli._SETTINGS == (*SETTINGS, "both")
+    assert evaluate_cli._LOSSES == LOSSES
+
+
+def test_evaluate_errors_are_raised_and_printed_once_by_cgnas(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    argv = ["evaluate", "--target", "nb101", "--sources", "nb101", "--no-progress", "-o", str(out)]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cgnas: error: ") and err.count("\n") == 1, err
+    assert "cannot be a source" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--shots", "0,ten", "'0,ten' is not a comma-separated list of integers"),
+        ("--seeds", "0", "'0' is not a positive integer"),
+        ("--target", "nb999", "invalid choice: 'nb999'"),
+        ("--setting", "c", "invalid choice: 'c'"),
+    ],
+)
+def test_evaluate_usage_errors_are_one_line(tmp_path, capsys, option, value, message):
+    argv = ["evaluate", "--target", "nb201", option, value, "--out", str(tmp_path / "r.json")]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cgnas evaluate: error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert list(tmp_path.iterdir()) == []

@@ -115,7 +115,7 @@ def test_evaluate_refuses_the_default_checkpoint_as_encoder(
     status = main([*argv, "--quick", "--seeds", "1", "--out", "r.json"])
     err = capsys.readouterr().err.strip()
     assert status == 2, err
-    assert err.startswith("cgnas evaluate: error:") and "\n" not in err
+    assert err.startswith("cgnas: error:") and "\n" not in err
     assert "nb201" in err and str(default_checkpoint) in err
     assert not (tmp_path / "r.json").exists()
     assert list(tmp_path.iterdir()) == []

@@ -5,8 +5,19 @@ Submodules (imported on use; ``import cg_contrast`` stays cheap): ``spectral``, 
 ``errors``.
 """
 
-from cg_contrast.errors import CgContrastError, InvalidArgumentError, PretrainCheckpointError
+from cg_contrast.errors import (
+    CgContrastError,
+    InvalidArgumentError,
+    PretrainCheckpointError,
+    StaleResultError,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["CgContrastError", "InvalidArgumentError", "PretrainCheckpointError", "__version__"]
+__all__ = [
+    "CgContrastError",
+    "InvalidArgumentError",
+    "PretrainCheckpointError",
+    "StaleResultError",
+    "__version__",
+]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from cg_ir.errors import CgError
+
 __all__ = [
     "CgContrastError",
     "InvalidArgumentError",
@@ -12,7 +14,7 @@ __all__ = [
 ]
 
 
-class CgContrastError(Exception):
+class CgContrastError(CgError):
     """Base class of every error cg-contrast raises."""
 
 

@@ -148,10 +148,10 @@ def _load_state(path: Path, config: PretrainConfig, pool_size: int) -> dict[str,
     want = json.dumps({**config.identity(), "pool_size": pool_size}, sort_keys=True)
     if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
         raise PretrainCheckpointError(f"{str(path)!r} is not a cg-contrast pretraining state")
-    if state["identity"] != want:
+    if state.get("identity") != want:
         raise PretrainCheckpointError(
             f"{str(path)!r} was written by another configuration or pool; resume needs the "
-            f"same settings (found {state['identity']}, now {want}); delete it or change --out"
+            f"same settings (found {state.get('identity')}, now {want}); delete it or change --out"
         )
     current = code_digest(*PRETRAIN_CODE)
     if state.get("code") != current:
@@ -164,6 +164,26 @@ def _load_state(path: Path, config: PretrainConfig, pool_size: int) -> dict[str,
             "--force) to start afresh, or delete it",
         )
     return state
+
+
+def _restore(
+    path: Path,
+    state: dict[str, Any],
+    encoder: Encoder,
+    proj: Projection,
+    opt: torch.optim.Optimizer,
+) -> tuple[list[dict[str, float]], int]:
+    """Load ``state`` into the training objects; returns its history and its last epoch."""
+    try:
+        encoder.load_state_dict(state["encoder"])
+        proj.load_state_dict(state["projection"])
+        opt.load_state_dict(state["optimizer"])
+        return json.loads(state["history"]), int(state["epoch"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # a part missing or damaged
+        raise PretrainCheckpointError(
+            f"pretraining state {str(path)!r} is damaged ({type(exc).__name__}: {exc}); "
+            "delete it to start afresh"
+        ) from exc
 
 
 class _Trainer:
@@ -249,11 +269,7 @@ def pretrain(
     path = None if state_path is None else Path(state_path)
     if resume and path is not None and path.exists():
         state = _load_state(path, config, len(pool))
-        encoder.load_state_dict(state["encoder"])
-        proj.load_state_dict(state["projection"])
-        opt.load_state_dict(state["optimizer"])
-        history = json.loads(state["history"])
-        start = int(state["epoch"])
+        history, start = _restore(path, state, encoder, proj, opt)
     trainer = _Trainer(pool, config, device)
     views = DropoutViews(encoder, config.dropout) if config.method == "dropout" else None
     began = time.perf_counter()

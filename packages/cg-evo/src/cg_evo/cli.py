@@ -10,22 +10,13 @@ Examples (shell)::
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
+
+from cg_ir.cli import HelpFormatter, add_out_option, add_progress_option, positive_int
 
 __all__ = ["register_search", "run_search_command"]
 
 _STRATEGIES = ("predictor-ea", "predictor-topk", "rea", "random", "cost-order", "proxy-order")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return value
 
 
 def register_search(subparsers: Any) -> argparse.ArgumentParser:
@@ -33,13 +24,11 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "search",
         help="search a labelled pool with a predictor-guided EA or a baseline",
-        description=(
-            "Search a family's labelled pool (nb201, nb101, nb301, ofa-mbv3) under a query "
-            "budget and optional cost limits. The predictor strategies start from a model "
-            "trained on the other families only (leave-one-family-out) and fine-tune on the "
-            "labels they pay for. Writes per-seed best-so-far curves and a summary."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Search a family's labelled pool (nb201, nb101, nb301, ofa-mbv3) under a\n"
+        "query budget and optional cost limits. The predictor strategies start from a model\n"
+        "trained on the other families only (leave-one-family-out) and fine-tune on the\n"
+        "labels they pay for. Writes per-seed best-so-far curves and a summary.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--family",
@@ -51,15 +40,17 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         "--objective",
         default="oracle",
         choices=("oracle", "predicted"),
-        help="oracle: real labels of a pool; predicted: best predicted score outside a pool "
-        "(--budget then counts predictor evaluations; reported as predicted, not accuracy)",
+        help="oracle: real labels of a pool; predicted: the best predicted score outside a "
+        "pool, --budget counting predictor evaluations, reported as predicted, not accuracy",
     )
     parser.add_argument("--dataset", help="oracle dataset (default: the family's first)")
-    parser.add_argument("--strategy", default="predictor-ea", choices=_STRATEGIES)
     parser.add_argument(
-        "--budget", type=_positive_int, default=100, help="paid oracle queries per seed"
+        "--strategy", default="predictor-ea", choices=_STRATEGIES, help="how to search"
     )
-    parser.add_argument("--seeds", type=_positive_int, default=20, help="seeds 0..N-1")
+    parser.add_argument(
+        "--budget", type=positive_int, default=100, metavar="N", help="paid oracle queries per seed"
+    )
+    parser.add_argument("--seeds", type=positive_int, default=20, metavar="N", help="seeds 0..N-1")
     for cost in ("flops", "params", "macs", "latency"):
         parser.add_argument(
             f"--max-{cost}",
@@ -72,16 +63,29 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--proxy", default="synflow", help="proxy-order's cg-predict proxy")
     parser.add_argument(
         "--proxy-candidates",
-        type=_positive_int,
+        type=positive_int,
+        metavar="N",
         help="proxy-order scores a seeded sample of N candidates (default: all)",
     )
-    parser.add_argument("--population", type=_positive_int, default=20, help="EA population")
-    parser.add_argument("--mutants", type=_positive_int, default=100, help="mutants screened")
     parser.add_argument(
-        "--per-generation", type=_positive_int, default=5, help="queries per generation/round"
+        "--population", type=positive_int, default=20, metavar="N", help="EA population"
     )
     parser.add_argument(
-        "--warm-start", type=_positive_int, default=10, help="first queries of predictor strategies"
+        "--mutants", type=positive_int, default=100, metavar="N", help="mutants screened"
+    )
+    parser.add_argument(
+        "--per-generation",
+        type=positive_int,
+        default=5,
+        metavar="N",
+        help="queries per generation/round",
+    )
+    parser.add_argument(
+        "--warm-start",
+        type=positive_int,
+        default=10,
+        metavar="N",
+        help="first queries of predictor strategies",
     )
     parser.add_argument(
         "--warm-design",
@@ -92,22 +96,42 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--fine-tune", default="full", choices=("full", "head"), help="predictor fine-tuning"
     )
-    parser.add_argument("--checkpoint", help="start from this predictor checkpoint instead")
+    parser.add_argument(
+        "--checkpoint", metavar="PATH", help="start from this predictor checkpoint instead"
+    )
     parser.add_argument("--quick", action="store_true", help="quick source model (CI, book)")
     parser.add_argument(
-        "--source-cells", type=_positive_int, help="labelled cells per source family (sampled)"
+        "--source-cells",
+        type=positive_int,
+        metavar="N",
+        help="labelled cells per source family, sampled (default: the protocol's)",
     )
-    parser.add_argument("--source-epochs", type=_positive_int, help="source training epochs")
-    parser.add_argument("--data-dir", metavar="DIR", help="benchmark data ($CGNAS_DATA_DIR)")
-    parser.add_argument("--backend", default="local", choices=("local", "ray"))
-    parser.add_argument("--workers", type=_positive_int, default=1, help="parallel seeds")
+    parser.add_argument(
+        "--source-epochs",
+        type=positive_int,
+        metavar="N",
+        help="source training epochs (default: the protocol's)",
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="benchmark data (default: $CGNAS_DATA_DIR)"
+    )
+    parser.add_argument(
+        "--backend", default="local", choices=("local", "ray"), help="where the seeds run"
+    )
+    parser.add_argument(
+        "--workers", type=positive_int, default=1, metavar="N", help="seeds run in parallel"
+    )
     parser.add_argument("--address", help="Ray cluster address ('auto', 'ray://host:10001')")
     parser.add_argument("--device", default="cpu", help="torch device of the predictor")
     parser.add_argument(
-        "--threads", type=_positive_int, default=1, help="torch CPU threads (small graphs: 1)"
+        "--threads",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="torch CPU threads; small graphs train fastest on one",
     )
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--out", "-o", required=True, metavar="s.json", help="results (resumable)")
+    add_progress_option(parser, default=True)
+    add_out_option(parser, metavar="s.json", help="results file (resumable)")
     parser.add_argument(
         "--force",
         action="store_true",
@@ -214,15 +238,10 @@ def _run_oracle(args: argparse.Namespace) -> str:
 
 
 def run_search_command(args: argparse.Namespace) -> int:
-    """Run ``cgnas search`` from parsed arguments; one-line errors, exit status 2."""
-    from cg_evo.errors import CgEvoError
-    from cg_ir.errors import CgIrError
-    from cg_predict.errors import CgPredictError
+    """Run ``cgnas search`` from parsed arguments; prints the summary line.
 
-    try:
-        line = _run_predicted(args) if args.objective == "predicted" else _run_oracle(args)
-    except (CgEvoError, CgPredictError, CgIrError, OSError) as exc:
-        print(f"cgnas: error: {exc}".replace("\n", " "), file=sys.stderr)
-        return 2
-    print(line)
+    Errors are raised (``CgEvoError``, ``CgPredictError``, ``CgIrError``, ``OSError``);
+    ``cgnas`` prints them as one line and exits with status 2.
+    """
+    print(_run_predicted(args) if args.objective == "predicted" else _run_oracle(args))
     return 0

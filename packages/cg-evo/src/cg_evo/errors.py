@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cg_ir.errors import CgError
+
 __all__ = [
     "CgEvoError",
     "InvalidSearchError",
@@ -12,7 +14,7 @@ __all__ = [
 ]
 
 
-class CgEvoError(Exception):
+class CgEvoError(CgError):
     """Root of every cg-evo error."""
 
 

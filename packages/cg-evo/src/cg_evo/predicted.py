@@ -30,7 +30,7 @@ from cg_evo.surrogate import source_predictor
 from cg_ir import families
 from cg_ir.executor import torch_threads
 from cg_ir.provenance import code_digest
-from cg_predict.evaluate._results import write_json
+from cg_predict.evaluate import write_json
 from cg_predict.graphs import GraphSet
 from cg_predict.training import predict
 

@@ -40,8 +40,7 @@ from cg_evo.surrogate import FineTuneConfig, SearchPredictor, source_predictor
 from cg_ir.executor import get_executor, torch_threads
 from cg_ir.provenance import code_digest, file_sha256
 from cg_predict.errors import InvalidArgumentError, StaleResultError
-from cg_predict.evaluate import chosen_flops_weight
-from cg_predict.evaluate._results import config_hash, load_finished, write_json
+from cg_predict.evaluate import chosen_flops_weight, config_hash, load_finished, write_json
 from cg_predict.model import PredictorNet
 
 __all__ = [
@@ -154,8 +153,13 @@ def run_seed(
     space: SearchSpace,
     base: PredictorNet | None,
     device: str = "cpu",
+    flops_weight: float | None = None,
 ) -> dict[str, Any]:
-    """One seed of ``config`` on ``space``: the run record written to the results file."""
+    """One seed of ``config`` on ``space``: the run record written to the results file.
+
+    ``flops_weight`` overrides ``config.zero_shot_flops_weight`` (the predictor's ranking
+    before its first refit), for a choice of that weight made on other families.
+    """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     queries = Queries(space, config.queries)
@@ -167,7 +171,7 @@ def run_seed(
             space.graphs,
             config.fine_tune,
             seed=seed,
-            flops_weight=config.zero_shot_flops_weight,
+            flops_weight=config.zero_shot_flops_weight if flops_weight is None else flops_weight,
             device=device,
         )
     ctx = Context(space, queries, rng, config.settings, predictor, seed)

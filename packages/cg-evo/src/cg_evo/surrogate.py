@@ -25,7 +25,6 @@ import torch
 
 from cg_predict.checkpoint import load_checkpoint
 from cg_predict.evaluate import SourceTraining, check_model_not_trained_on, train_source_model
-from cg_predict.graphs import graph_feature_column
 from cg_predict.model import PredictorNet
 from cg_predict.ranking import flops_blend
 from cg_predict.training import fine_tune, predict
@@ -150,7 +149,7 @@ class SearchPredictor:
         """Every candidate's blend of the source model's and the FLOPs ranking (cached)."""
         if self._blend is None:
             prediction = predict(self.model, self.graphs, device=self.device)
-            log_flops = self.graphs.graph_x[:, graph_feature_column("log_flops", "fixed")]
+            log_flops = self.graphs.graph_feature("log_flops")
             self._blend = flops_blend(prediction, log_flops, self.flops_weight)
         return self._blend
 

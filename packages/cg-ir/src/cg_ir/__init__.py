@@ -1,12 +1,13 @@
 """cg-ir: any CNN as a computation graph of primitive operators."""
 
 from cg_ir import families
-from cg_ir._atomic import atomic_output
+from cg_ir._atomic import atomic_output, write_json
 from cg_ir._graph import ComputationGraph
 from cg_ir._node import Node, Shape
 from cg_ir._vocab import VOCAB_VERSION, vocabulary
 from cg_ir.errors import (
     BackendUnavailableError,
+    CgError,
     CgIrError,
     GraphSerializationError,
     InvalidGraphError,
@@ -16,6 +17,7 @@ from cg_ir.errors import (
     UnknownFamilyError,
     UnsupportedOperatorError,
     UntraceableModuleError,
+    UsageError,
 )
 from cg_ir.features import FEATURE_SCHEMA_VERSION
 
@@ -35,8 +37,10 @@ __all__ = [
     "families",
     # files
     "atomic_output",
+    "write_json",
     # errors
     "BackendUnavailableError",
+    "CgError",
     "CgIrError",
     "GraphSerializationError",
     "InvalidGraphError",
@@ -46,6 +50,7 @@ __all__ = [
     "UnknownFamilyError",
     "UnsupportedOperatorError",
     "UntraceableModuleError",
+    "UsageError",
 ]
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-__all__ = ["atomic_output"]
+__all__ = ["atomic_output", "write_json"]
 
 
 @contextmanager
@@ -32,3 +33,24 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: str | os.PathLike[str], payload: Any) -> None:
+    """Write ``payload`` to ``path`` as strict JSON (no NaN), indented, UTF-8, atomically.
+
+    The one JSON writer of cg-nas (results, caches, reports): a reader never sees half a file.
+
+    Raises:
+        ValueError: ``payload`` holds NaN or infinity (strict JSON has neither); nothing is
+            written.
+
+    Examples:
+        >>> import json, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.json")
+        >>> write_json(path, {"srcc": 0.5})
+        >>> json.load(open(path))
+        {'srcc': 0.5}
+    """
+    text = json.dumps(payload, indent=1, allow_nan=False) + "\n"
+    with atomic_output(path) as handle:
+        handle.write(text.encode("utf-8"))

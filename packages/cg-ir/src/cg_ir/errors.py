@@ -1,9 +1,15 @@
-"""Errors raised by cg-ir; each also subclasses the built-in exception it refines."""
+"""Errors raised by cg-ir, and the root of every cg-nas package's errors.
+
+Each error also subclasses the built-in exception it refines. :class:`CgError` is the one base
+of every error a cg-nas package (cg-ir, cg-predict, cg-contrast, cg-evo, and plugins that follow
+them) raises on purpose: ``cgnas`` catches it once and prints its message as one line.
+"""
 
 from __future__ import annotations
 
 __all__ = [
     "BackendUnavailableError",
+    "CgError",
     "CgIrError",
     "GraphSerializationError",
     "InvalidGraphError",
@@ -13,11 +19,20 @@ __all__ = [
     "UnknownFamilyError",
     "UnsupportedOperatorError",
     "UntraceableModuleError",
+    "UsageError",
 ]
 
 
-class CgIrError(Exception):
+class CgError(Exception):
+    """Base class of every error a cg-nas package raises on purpose."""
+
+
+class CgIrError(CgError):
     """Base class of every error raised by cg-ir."""
+
+
+class UsageError(CgIrError, ValueError):
+    """A command-line argument that cannot be used (reported as one line, exit status 2)."""
 
 
 class InvalidGraphError(CgIrError, ValueError):

@@ -29,6 +29,18 @@ __all__ = ["cache_key", "code_digest", "file_sha256"]
 _DATA_SUFFIXES = (".py", ".txt")
 """What a package's code is: its Python sources and its data files (cg-ir's vocabulary)."""
 
+_FRONT_END = "cli"
+"""A package's command-line front end (module ``cli.py`` or package ``cli/``): left out.
+
+It only turns arguments into the configuration a result records (and prints); the result is a
+function of that configuration, the data and the rest of the code, so a new option or help text
+must not make every cached result stale. Front ends hold no computation whose output is a result.
+"""
+
+
+def _is_front_end(relative: Path) -> bool:
+    return _FRONT_END in relative.parts[:-1] or relative.name == f"{_FRONT_END}.py"
+
 
 def _sources(name: str) -> list[tuple[str, Path]]:
     """``(relative name, path)`` of every source and data file of package or module ``name``."""
@@ -39,7 +51,8 @@ def _sources(name: str) -> list[tuple[str, Path]]:
     if spec is not None and spec.submodule_search_locations:
         root = Path(next(iter(spec.submodule_search_locations)))
         files = sorted(p for p in root.rglob("*") if p.suffix in _DATA_SUFFIXES and p.is_file())
-        return [(path.relative_to(root).as_posix(), path) for path in files]
+        kept = [path for path in files if not _is_front_end(path.relative_to(root))]
+        return [(path.relative_to(root).as_posix(), path) for path in kept]
     if spec is not None and spec.origin and spec.origin.endswith(".py"):
         return [(Path(spec.origin).name, Path(spec.origin))]
     raise ValueError(f"{name!r} is not an importable package or Python module")
@@ -60,7 +73,7 @@ def code_digest(*packages: str) -> str:
     """SHA-256 over the sources of ``packages`` (names and bytes, in a fixed order).
 
     A name may be a package (every ``.py`` file under it, and its ``.txt`` data files such as
-    cg-ir's vocabulary) or a single module
+    cg-ir's vocabulary, but not its command-line front end: ``_FRONT_END``) or a single module
     (``"cg_predict.graphs"``), so that a cache names only the code its values depend on.
     Computed once per process and name (sources do not change under a running program): the
     first digest of all four cg-nas packages reads ~0.9 MB in ~10 ms, later ones take ~20 us.

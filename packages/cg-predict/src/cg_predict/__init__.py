@@ -25,8 +25,12 @@ from cg_predict.errors import (
     InvalidLabelError,
     MalformedDataError,
     MetricInputError,
+    ProxyCacheError,
+    ProxyComputationError,
     StaleResultError,
+    TargetLeakError,
     UnknownBenchmarkError,
+    UnknownProxyError,
 )
 
 if TYPE_CHECKING:  # the same names, for type checkers (at run time they come from _LAZY)
@@ -61,15 +65,19 @@ __all__ = [
     "save_encoder",
     "load_encoder",
     # errors
-    "CgPredictError",
     "BenchmarkDataError",
+    "CgPredictError",
     "CheckpointError",
-    "MalformedDataError",
-    "InvalidLabelError",
     "InvalidArgumentError",
-    "UnknownBenchmarkError",
+    "InvalidLabelError",
+    "MalformedDataError",
     "MetricInputError",
+    "ProxyCacheError",
+    "ProxyComputationError",
     "StaleResultError",
+    "TargetLeakError",
+    "UnknownBenchmarkError",
+    "UnknownProxyError",
 ]
 
 # public name -> the module defining it (a submodule itself where the name is the module's)

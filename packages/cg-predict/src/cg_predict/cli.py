@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cg_ir.cli import load_onnx_graph, load_user_module
+from cg_ir.cli import HelpFormatter, load_onnx_graph, load_user_module, positive_int
 from cg_predict.errors import InvalidArgumentError, InvalidLabelError
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def register_predict(subparsers: Any) -> argparse.ArgumentParser:
         "models; every option repeatable, and mixable) with a trained predictor; one line\n"
         "per item, in the order given: score, tab, item.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--checkpoint", metavar="PATH", help="predictor checkpoint (default: the shipped one)"
@@ -129,11 +129,14 @@ def register_predict(subparsers: Any) -> argparse.ArgumentParser:
         "protocol's best, the whole network)",
     )
     parser.add_argument(
-        "--fine-tune-epochs", type=int, help="with --labels: epochs (default: the protocol's)"
+        "--fine-tune-epochs",
+        type=positive_int,
+        metavar="N",
+        help="with --labels: epochs (default: the protocol's)",
     )
     parser.add_argument("--rank", action="store_true", help="print best predicted first")
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of lines")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--device", default="cpu", help="torch device")
     parser.set_defaults(func=run_predict, sources=[])
     return parser
 

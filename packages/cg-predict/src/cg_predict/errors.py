@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from cg_ir.errors import CgError
+
 __all__ = [
     "BenchmarkDataError",
     "CgPredictError",
@@ -16,11 +18,16 @@ __all__ = [
     "InvalidLabelError",
     "MalformedDataError",
     "MetricInputError",
+    "ProxyCacheError",
+    "ProxyComputationError",
+    "StaleResultError",
+    "TargetLeakError",
     "UnknownBenchmarkError",
+    "UnknownProxyError",
 ]
 
 
-class CgPredictError(Exception):
+class CgPredictError(CgError):
     """Base class of every error raised by cg-predict."""
 
 
@@ -145,3 +152,7 @@ class StaleResultError(CgPredictError, ValueError):
 
 
 __all__ += ["StaleResultError"]
+
+
+class TargetLeakError(CgPredictError, RuntimeError):
+    """A label of the target family was about to train, or did train, the model measured."""

@@ -390,6 +390,29 @@ class GraphSet:
     def __repr__(self) -> str:
         return f"GraphSet(num_graphs={len(self)}, num_nodes={len(self.x)})"
 
+    def graph_feature(self, name: str, scaling: str = "fixed") -> npt.NDArray[np.float32]:
+        """Every graph's graph-level feature ``name`` (e.g. ``"log_flops"``) with ``scaling``.
+
+        Raises:
+            InvalidArgumentError: an unknown feature or scaling, or a set packed without graph
+                features (from bare arrays, or a file saved before they existed).
+
+        Examples:
+            >>> from cg_ir import ComputationGraph, Node
+            >>> g = ComputationGraph([Node("input", (3, 8, 8), (3, 8, 8)),
+            ...                       Node("relu", (3, 8, 8), (3, 8, 8)),
+            ...                       Node("output", (3, 8, 8), (3, 8, 8))], [(0, 1), (1, 2)])
+            >>> GraphSet.from_graphs([g]).graph_feature("depth").shape
+            (1,)
+        """
+        column = graph_feature_column(name, scaling)
+        if self.graph_x is None:
+            raise InvalidArgumentError(
+                f"this GraphSet has no graph features ({name!r} asked): pack the graphs with "
+                "GraphSet.from_graphs"
+            )
+        return self.graph_x[:, column]
+
     def _index(self, indices: Sequence[int] | npt.ArrayLike | None) -> IntArray:
         if indices is None:
             return np.arange(len(self), dtype=np.int64)

@@ -28,7 +28,7 @@ import torch
 from cg_ir import ComputationGraph
 from cg_predict.checkpoint import load_checkpoint
 from cg_predict.errors import CheckpointError, InvalidArgumentError
-from cg_predict.graphs import GraphSet, graph_feature_column
+from cg_predict.graphs import GraphSet
 from cg_predict.model import PredictorNet
 from cg_predict.ranking import flops_blend
 from cg_predict.training import (
@@ -184,13 +184,7 @@ class Predictor:
         weight = self.zero_shot_flops_weight
         if weight == 0:
             return scores
-        if gs.graph_x is None:
-            raise InvalidArgumentError(
-                "the zero-shot blend needs the graphs' FLOPs: pack them with "
-                "GraphSet.from_graphs, or use predict() for the network alone"
-            )
-        log_flops = gs.graph_x[:, graph_feature_column("log_flops", "fixed")]
-        return flops_blend(scores, log_flops, weight)
+        return flops_blend(scores, gs.graph_feature("log_flops"), weight)
 
     def rank(
         self, items: Sequence[Item] | GraphSet, *, input_shape: Sequence[int] | None = None

@@ -59,17 +59,15 @@ def proxy_scores(ctx: Context, indices: npt.NDArray[np.int64]) -> npt.NDArray[np
     Weights and the synthetic batch are those of cg-predict's live proxies (seed 0), and the
     scores share their disk cache, so every seed and run reuses them.
     """
-    from cg_predict.graphs import cache_dir
-    from cg_predict.proxies import DEFAULT_BATCH_SIZE, ProxyCache
+    from cg_predict.evaluate import live_proxy_cache
+    from cg_predict.proxies import DEFAULT_BATCH_SIZE
     from cg_predict.proxies.agreement import cell_proxies
 
     name, family = ctx.settings.proxy, ctx.space.family.name
     keys = [ctx.space.keys[int(i)] for i in indices]
     missing = [k for k in keys if (family, name, k) not in _SCORES]
     if missing:
-        path = cache_dir() / "evaluate" / f"live-proxies-{family}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cache = ProxyCache(path)
+        cache = live_proxy_cache(family)
         for key in missing:
             scores = cell_proxies(
                 family, key, [name], seed=0, batch_size=DEFAULT_BATCH_SIZE, cache=cache

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cg_predict.errors import BenchmarkDataError
 
-__all__ = ["DATA_DIR_ENV", "resolve_data_dir"]
+__all__ = ["DATA_DIR_ENV", "FILES", "benchmark_file", "benchmark_files", "resolve_data_dir"]
 
 DATA_DIR_ENV = "CGNAS_DATA_DIR"
 
@@ -113,3 +113,14 @@ def benchmark_file(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
         )
         raise BenchmarkDataError(msg, path)
     return path
+
+
+def benchmark_files(
+    data_dir: str | os.PathLike[str] | None, names: Sequence[str] = ()
+) -> dict[str, Path]:
+    """The paths of the benchmark files ``names`` (default: every one of ``FILES``), checked.
+
+    Raises:
+        BenchmarkDataError: the first missing file (the message says where to get it).
+    """
+    return {name: benchmark_file(name, data_dir) for name in (names or FILES)}

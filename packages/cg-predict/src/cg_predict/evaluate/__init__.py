@@ -36,8 +36,15 @@ if TYPE_CHECKING:  # the same names, for type checkers (at run time they come fr
         SourceTraining,
         chosen_flops_weight,
     )
+    from cg_predict.evaluate._live import live_proxy_cache
     from cg_predict.evaluate._protocol import RESULTS_CODE, evaluate, train_source_model
-    from cg_predict.evaluate._results import EvaluationResult, ResultRow
+    from cg_predict.evaluate._results import (
+        EvaluationResult,
+        ResultRow,
+        config_hash,
+        load_finished,
+        write_json,
+    )
     from cg_predict.evaluate._selection import (
         INCUMBENT,
         Candidate,
@@ -79,17 +86,21 @@ __all__ = [
     "check_no_target_labels",
     "chosen_flops_weight",
     "class_ids",
+    "config_hash",
     "conservative_choice",
     "evaluate",
     "families_loaded",
     "few_shot_split",
     "inner_folds",
     "labelled_families",
+    "live_proxy_cache",
+    "load_finished",
     "select_on_sources",
     "settings_of",
     "source_cells",
     "target_cells",
     "train_source_model",
+    "write_json",
 ]
 
 # name -> defining module: the protocol and the target tables import torch, torch-geometric and
@@ -120,7 +131,11 @@ _LAZY = {
         ),
         "cg_predict.evaluate._selection",
     ),
-    **dict.fromkeys(("EvaluationResult", "ResultRow"), "cg_predict.evaluate._results"),
+    **dict.fromkeys(
+        ("EvaluationResult", "ResultRow", "config_hash", "load_finished", "write_json"),
+        "cg_predict.evaluate._results",
+    ),
+    "live_proxy_cache": "cg_predict.evaluate._live",
     **dict.fromkeys(
         (
             "DATASETS",

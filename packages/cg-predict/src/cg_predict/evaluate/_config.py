@@ -56,9 +56,8 @@ LABELLED = FAMILIES
 # features for NB-301 and OFA-MobileNetV3 (sources: the NAS-Bench families then).
 # selection-zero-shot.json (tools/select_zero_shot.py; every labelled family held out in turn,
 # trained on all the others, scored by the mean of zero-shot and 50-label SRCC) then chose, for
-# every target, the shipped checkpoint's recipe as the source training (12 epochs at lr 2e-3,
-# patience 4, at most 3,000 cells of each family per epoch, the cost-feature head) and the
-# zero-shot blend with FLOPs at weight 0.75.
+# every target, the shipped checkpoint's recipe as the source training (below, with the
+# cost-feature head) and the zero-shot blend with FLOPs.
 _COST_HEAD: Mapping[str, Any] = MappingProxyType(
     {"graph_features": ("log_flops", "log_params", "depth"), "graph_feature_scaling": "fixed"}
 )
@@ -277,8 +276,8 @@ class ProtocolConfig:
         dataset: the target's dataset (``""``: its first, cifar10 or imagenet for OFA).
         sources: the labelled source families (``()``: every other labelled family).
         shots: labelled target cells per run (0 = zero-shot; fine-tuning needs 2 or more).
-        seeds: runs 0, 1, ..., seeds - 1 (labelled cells and fine-tuning; not the source
-            training, which is done once).
+        seeds: runs 0, 1, ..., seeds - 1: run ``s`` draws its labelled cells, trains its own
+            source model (``source_for(s)``) and fine-tunes it, all seeded by ``s``.
         first_seed: the first run done: runs ``first_seed .. seeds - 1`` (``runs``), so that
             run ``j`` can be done alone (``first_seed=j, seeds=j + 1``), e.g. the paired seed
             ``j`` of an ablation; a run's numbers do not depend on the others.
@@ -290,7 +289,8 @@ class ProtocolConfig:
             encoder, train the whole network on the sources too; with encoders, this adds the
             supervised control of that schedule (``supervised-2stage``).
         source: how every source model is trained (``full`` and ``quick``: the target's
-            ``SourceTraining.for_target``; the bare constructor: ``SourceTraining()``).
+            ``SourceTraining.for_target``; the bare constructor: ``SourceTraining()``); its
+            ``seed`` is that of run 0's source model (``source_for``).
         fine_tune_epochs: fine-tuning epochs on the target labels (the paper's 100).
         fine_tune_lr: fine-tuning learning rate.
         fine_tune_loss: fine-tuning loss.
@@ -475,6 +475,16 @@ class ProtocolConfig:
             live_sample_size=0,
         )
 
+    def source_for(self, seed: int) -> SourceTraining:
+        """The source training of run ``seed``: ``source`` seeded with ``source.seed + seed``.
+
+        Examples:
+            >>> config = ProtocolConfig.quick("nb301")
+            >>> config.source_for(0) == config.source, config.source_for(2).seed
+            (True, 2)
+        """
+        return dataclasses.replace(self.source, seed=self.source.seed + seed)
+
     def fine_tune_arguments(self) -> dict[str, Any]:
         """``cg_predict.training.fine_tune``'s keyword arguments (epochs, lr, loss)."""
         return {
@@ -501,6 +511,7 @@ class ProtocolConfig:
             "quick": self.mode == "quick",
             "model": self.source.model(),
             "train": self.source.fit_arguments(),
+            "source_seed": "train.seed + run seed",  # every run trains its own source model
             "fine_tune": self.fine_tune_arguments(),
             "zero_shot_flops_weight": self.zero_shot_flops_weight,
             "source_limit": self.source.cells,

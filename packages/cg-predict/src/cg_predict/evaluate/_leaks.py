@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from cg_predict.errors import CgPredictError
+from cg_predict.errors import TargetLeakError
 
 __all__ = [
     "TargetLeakError",
@@ -26,10 +26,6 @@ __all__ = [
 ]
 
 
-class TargetLeakError(CgPredictError, RuntimeError):
-    """A label of the target family was about to train, or did train, the model measured."""
-
-
 def check_no_target_labels(groups: Sequence[str], target: str) -> None:
     """Raise ``TargetLeakError`` if any training group (``family/dataset``) is the target's.
 
@@ -38,7 +34,7 @@ def check_no_target_labels(groups: Sequence[str], target: str) -> None:
         >>> check_no_target_labels(["nb101/cifar10"], "nb101")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        cg_predict.evaluate._leaks.TargetLeakError: ...
+        cg_predict.errors.TargetLeakError: ...
     """
     leaked = sorted({g for g in groups if g.split("/")[0] == target})
     if leaked:
@@ -106,7 +102,7 @@ def check_model_not_trained_on(metadata: Mapping[str, Any], target: str, what: s
         ... # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        cg_predict.evaluate._leaks.TargetLeakError: m.pt was trained on labels of nb201 ...
+        cg_predict.errors.TargetLeakError: m.pt was trained on labels of nb201 ...
     """
     families = labelled_families(metadata)
     if families is None:

@@ -31,9 +31,20 @@ from cg_predict.proxies import (
 )
 from cg_predict.proxies.agreement import map_cell_proxies
 
-__all__ = ["live_proxies", "live_sample"]
+__all__ = ["live_proxies", "live_proxy_cache", "live_sample"]
 
 FloatArray = npt.NDArray[np.float64]
+
+
+def live_proxy_cache(family: str) -> ProxyCache:
+    """The disk cache of ``family``'s live proxy scores (its directory created).
+
+    One file per family, shared by ``live_proxies`` and every other live scoring of the same
+    networks (seed-0 weights, the default batch): cg-evo's proxy orderings and their warm-up.
+    """
+    path = cache_dir() / "evaluate" / f"live-proxies-{family}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return ProxyCache(path)
 
 
 def live_sample(n_cells: int, size: int, seed: int) -> npt.NDArray[np.int64]:
@@ -69,9 +80,7 @@ def live_proxies(
     the cache is read and written in this process and the scores are the same as without one
     (see ``map_cell_proxies``).
     """
-    path = cache_dir() / "evaluate" / f"live-proxies-{cells.family}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cache = ProxyCache(path)
+    cache = live_proxy_cache(cells.family)
     names = list(NETWORK_PROXIES)
     keys = [cells.keys[int(i)] for i in indices]
     results = map_cell_proxies(

@@ -1,9 +1,10 @@
 """The paper's leave-one-family-out transfer protocol (``cgnas evaluate``).
 
 1. The source families' labels (never a label of the target family, from any dataset) train
-   the predictor once per call (``ProtocolConfig.source``, a ``SourceTraining``: seed 0; early
-   stopping on a validation split of 10% of every source family's isomorphism classes; cached
-   on disk by configuration and code). With ``ProtocolConfig.encoders`` one more predictor per
+   one predictor per run seed (``ProtocolConfig.source_for(seed)``, a ``SourceTraining`` whose
+   seed is ``source.seed + seed``; early stopping on a validation split of 10% of every source
+   family's isomorphism classes; cached on disk by configuration and code, so the datasets of
+   one target, and a search, share them). With ``ProtocolConfig.encoders`` one more predictor per
    pretrained encoder is trained the same way on it,
    frozen (only its head learns from the sources);
    ``unfreeze_encoder`` then trains the whole network on the sources as a second stage, and
@@ -24,13 +25,15 @@
    label, the class's prediction; the headline) and per test cell (``unit="row"``), so that an
    architecture present as many twins (55 copies of NB-101's trivial cell) counts once.
 
-The paper reports 5 fine-tuning runs of one trained model; so does this protocol: the seeds
-vary the labelled cells and the fine-tuning, not the source training.
+The paper reports 5 fine-tuning runs of one trained model; here every seed also trains its own
+source model, so a row's spread over seeds (zero-shot rows included) is that of the whole
+method, source training and all.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import os
 import platform
@@ -212,7 +215,7 @@ class _Run:
     runs: list[dict[str, Any]]
     start: float = field(default_factory=time.perf_counter)
     sources: list[CellSet] = field(default_factory=list)
-    models: dict[str, Trained] = field(default_factory=dict)
+    models: dict[int, dict[str, Trained]] = field(default_factory=dict)  # run seed -> method
     timings: dict[str, float] = field(default_factory=dict)
 
     def lap(self, name: str, since: float) -> None:
@@ -230,7 +233,10 @@ class _Run:
             "quick": config.mode == "quick",
             "source_cells": {c.family: len(c) for c in self.sources},
             "source_labels": {c.family: f"{c.name} ({c.dataset})" for c in self.sources},
-            "source_training": {k: meta for k, (_, meta) in self.models.items()},
+            "source_training": {
+                str(seed): {k: meta for k, (_, meta) in models.items()}
+                for seed, models in sorted(self.models.items())
+            },
             "versions": {
                 "cg_predict": cg_predict.__version__,
                 "cg_ir": cg_ir.__version__,
@@ -255,23 +261,29 @@ def _train_sources(
     device: str,
     progress: bool,
 ) -> None:
-    """Step 1: load the source cells and train every source model of ``run``."""
+    """Step 1: load the source cells and train the source models of every unfinished seed."""
     config = run.config
     t0 = time.perf_counter()
     run.sources = [_source_cells(f, config.source, data_dir, progress) for f in config.sources]
     run.lap("load_sources_s", t0)
     t0 = time.perf_counter()
-
-    def train(pretrained: _Pretrained | None, second_stage: bool = False) -> Trained:
-        return _train_source(
-            run.sources, config.target, config.source, pretrained, device, progress, second_stage
+    done = {(r["setting"], r["seed"]) for r in run.runs}
+    for seed in config.runs:
+        if all((setting, seed) in done for setting in config.settings):
+            continue
+        train = functools.partial(
+            _train_source,
+            run.sources,
+            config.target,
+            config.source_for(seed),
+            device=device,
+            progress=progress,
         )
-
-    run.models["gnn"] = train(None)
-    if encoders and config.unfreeze_encoder:
-        run.models[SUPERVISED_TWO_STAGE] = train(None, second_stage=True)
-    for pretrained in encoders.values():
-        run.models[pretrained.name] = train(pretrained, config.unfreeze_encoder)
+        models = run.models[seed] = {"gnn": train(None)}
+        if encoders and config.unfreeze_encoder:
+            models[SUPERVISED_TWO_STAGE] = train(None, second_stage=True)
+        for pretrained in encoders.values():
+            models[pretrained.name] = train(pretrained, second_stage=config.unfreeze_encoder)
     run.lap("train_sources_s", t0)
 
 
@@ -302,6 +314,17 @@ def _views(
     return views
 
 
+def _embedded(
+    models: dict[str, Trained], cells: CellSet, training: SourceTraining, device: str
+) -> Models:
+    """One seed's source models with their embeddings of every target cell."""
+    embeddings = {
+        k: torch.from_numpy(embed(m.encoder, cells.graphs, device=device)).to(device)
+        for k, (m, _) in models.items()
+    }
+    return Models({k: m for k, (m, _) in models.items()}, embeddings, training.model())
+
+
 def _score_setting(
     run: _Run,
     setting: str,
@@ -322,11 +345,6 @@ def _score_setting(
         sample_seed=config.test_sample_seed,
         progress=progress,
     )
-    embeddings = {
-        k: torch.from_numpy(embed(m.encoder, cells.graphs, device=device)).to(device)
-        for k, (m, _) in run.models.items()
-    }
-    trained = Models({k: m for k, (m, _) in run.models.items()}, embeddings, config.source.model())
     features = feature_matrix(cells.proxies)
     live = _live_scores(config, setting, cells, device, progress)
     assert cells.graphs.hashes is not None  # graphs_with_costs always records them
@@ -339,6 +357,7 @@ def _score_setting(
         views = _views(setting, cells, split.test, live)
         ft = config.fine_tune_arguments()
         weight = config.zero_shot_flops_weight
+        trained = _embedded(run.models[seed], cells, config.source, device)
         rows = seed_rows(trained, cells, split, views, features, ft, weight, seed, device)
         run.runs.extend(rows)
         if out is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cg_ir import atomic_output
+import cg_ir
 from cg_predict.errors import InvalidArgumentError, StaleResultError
 from cg_predict.metrics import summarize
 
@@ -54,10 +54,8 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
-    """Write ``data`` as strict JSON atomically (``cg_ir.atomic_output``: the usual permissions)."""
-    text = json.dumps(_clean(data), indent=1, allow_nan=False) + "\n"
-    with atomic_output(path) as f:
-        f.write(text.encode())
+    """Write a results document: numpy scalars as numbers, NaN as null (``cg_ir.write_json``)."""
+    cg_ir.write_json(path, _clean(data))
 
 
 def load_finished(

@@ -21,7 +21,6 @@ import torch
 from cg_predict.evaluate._baselines import gbm_predict, score_units, target_only_predict
 from cg_predict.evaluate._splits import FewShotSplit
 from cg_predict.evaluate._targets import CellSet
-from cg_predict.graphs import graph_feature_column
 from cg_predict.model import PredictorNet
 from cg_predict.ranking import flops_blend
 from cg_predict.training import fine_tune, predict
@@ -73,8 +72,7 @@ def _predict_methods(
         zero = model.head.to(device).eval()(test_embedding, test_x).double().detach().cpu().numpy()
         zero_shot = {f"{name}-fine-tune": (zero, False), f"{name}-head": (zero, False)}
         if flops_weight > 0:
-            assert table is not None  # graphs packed from computation graphs carry their FLOPs
-            flops = table[test_idx, graph_feature_column("log_flops", "fixed")]
+            flops = cells.graphs.graph_feature("log_flops")[test_idx]
             zero_shot[f"{name}+flops"] = (flops_blend(zero, flops, flops_weight), False)
         return zero_shot
     labelled, y = cells.graphs.subset(train_idx), cells.labels[train_idx]

@@ -1,18 +1,19 @@
 r"""``cgnas evaluate``: the leave-one-family-out transfer protocol from the command line.
 
 Registered in the ``cgnas.commands`` entry-point group (``evaluate =
-"cg_predict.evaluate.cli:register_evaluate"``). Errors print one line
-``cgnas evaluate: error: ...`` on stderr and exit with status 2.
+"cg_predict.evaluate.cli:register_evaluate"``). Errors are raised; ``cgnas``
+(``cg_ir.cli.main``) prints them as one line ``cgnas: error: ...`` on stderr and exits with
+status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cg_predict.errors import CgPredictError, InvalidArgumentError
+from cg_ir.cli import HelpFormatter, add_out_option, add_progress_option, comma_list, positive_int
+from cg_predict.errors import InvalidArgumentError
 
 if TYPE_CHECKING:  # imported when run: `cgnas evaluate --help` stays cheap
     from cg_predict.evaluate._config import ProtocolConfig
@@ -24,8 +25,8 @@ settings: a = NAS-Bench-Suite-Zero cells (every proxy's real-data score on the s
 b = large test sets (NB-101 5k of 30k, NB-201 4,096 without 'none' plus all 15,625 as b-all,
 NB-301 725, OFA 2,223, Channel-Bench-Macro 16,384 per space); both = every setting the target
 has. Setting b also reports b-live:
-every method on the test cells of a seeded sample (--live-proxies, default 200; quick 8) whose
-network proxies (and AZ-NAS's aggregate of the sample) are computed live on the real modules.
+every method on the test cells of a seeded sample (--live-proxies) whose network proxies (and
+AZ-NAS's aggregate of the sample) are computed live on the real modules.
 
 examples:
   cgnas evaluate --target nb101 --sources nb201,nb301 --shots 0,10,20,50 --seeds 5 --out r.json
@@ -34,13 +35,29 @@ examples:
   cgnas evaluate --target nb201 --encoder retrieval.pt --encoder augment.pt --out r.json
 """
 
+# Fixed values, spelled out so that registering imports no torch; the CLI tests keep them
+# equal to the protocol's (``FAMILIES``, ``SETTINGS`` + "both", ``cg_predict.training.LOSSES``).
+_TARGETS = ("nb101", "nb201", "nb301", "ofa-mbv3", "cbm-mobilenet", "cbm-resnet")
+_SETTINGS = ("a", "b", "b-all", "both")
+_LOSSES = ("mse", "mse+rank")
+_ALL = "all"
 
-def _int_list(text: str) -> list[int]:
+
+def _family_cells(text: str) -> int | str:
+    """``--family-cells``: a positive count, or ``all`` (every cell each epoch).
+
+    Examples:
+        >>> _family_cells("3000"), _family_cells("all")
+        (3000, 'all')
+    """
+    if text == _ALL:
+        return text
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        msg = f"{text!r} is not a comma-separated list of integers"
-        raise argparse.ArgumentTypeError(msg) from None
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a positive count nor {_ALL!r}"
+        ) from None
 
 
 def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
@@ -48,21 +65,34 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "evaluate",
         help="leave-one-family-out transfer evaluation of the predictor and baselines",
-        description="Train on source families, fine-tune on a few target labels, test on the "
+        description="Train on source families, fine-tune on a few target labels, test on the\n"
         "rest of the target; write every (method, shots) result to --out.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("--target", required=True, choices=_TARGETS, help="the target family")
+    parser.add_argument(
+        "--dataset", help="target dataset (default: the target's first: cifar10; imagenet for OFA)"
     )
     parser.add_argument(
-        "--target",
-        required=True,
-        help="nb101, nb201, nb301, ofa-mbv3, cbm-mobilenet or cbm-resnet",
+        "--sources",
+        type=comma_list(str, "family names"),
+        metavar="NAMES",
+        help="comma-separated source families (default: every other labelled family)",
     )
-    parser.add_argument("--dataset", help="target dataset (default: cifar10; imagenet for OFA)")
-    parser.add_argument("--sources", help="comma-separated source families (default: the others)")
-    parser.add_argument("--shots", type=_int_list, default=[0, 10, 20, 50], help="e.g. 0,10,20,50")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds (default 5; quick 3)")
-    parser.add_argument("--setting", default="both", help="a, b or both (default both)")
+    parser.add_argument(
+        "--shots",
+        type=comma_list(int, "integers"),
+        default="0,10,20,50",
+        metavar="N,N,...",
+        help="labelled target cells per run, comma-separated; 0 is zero-shot",
+    )
+    parser.add_argument(
+        "--seeds", type=positive_int, metavar="N", help="runs (default: 5; --quick: 3)"
+    )
+    parser.add_argument(
+        "--setting", default="both", choices=_SETTINGS, help="test setting, see below"
+    )
     parser.add_argument(
         "--encoder",
         metavar="PATH",
@@ -75,12 +105,14 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
         help="after the head learns the sources on the frozen encoder, train it all on them",
     )
     parser.add_argument("--quick", action="store_true", help="CI mode: fewer cells and epochs")
-    parser.add_argument("--data-dir", metavar="DIR", help="benchmark data ($CGNAS_DATA_DIR)")
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="benchmark data (default: $CGNAS_DATA_DIR)"
+    )
     parser.add_argument(
         "--source-cells",
-        type=int,
+        type=positive_int,
         metavar="N",
-        help="at most N labelled cells per source family, seeded (default: all; quick 600)",
+        help="at most N labelled cells per source family, seeded (default: all; --quick: 600)",
     )
     parser.add_argument(
         "--family-cells",
@@ -97,20 +129,32 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
         "(default: the target's choice made without its labels; 0: none)",
     )
     parser.add_argument(
-        "--epochs", type=int, help="source training epochs (default 40; quick 10; early stopping)"
+        "--epochs",
+        type=positive_int,
+        metavar="N",
+        help="source training epochs, at most: training stops early (default: the target's "
+        "choice made without its labels)",
     )
-    parser.add_argument("--fine-tune-epochs", type=int, help="fine-tuning epochs (default 100)")
+    parser.add_argument(
+        "--fine-tune-epochs",
+        type=positive_int,
+        metavar="N",
+        help="fine-tuning epochs (default: 100)",
+    )
     parser.add_argument(
         "--live-proxies",
         type=int,
         metavar="N",
-        help="cells of setting b scored by live proxies (default 200; quick 8; 0 = none)",
+        help="cells of setting b scored by live proxies, 0: none (default: 200; --quick: 8)",
     )
     parser.add_argument(
-        "--loss", help="mse or mse+rank (default), of source training and fine-tuning"
+        "--loss",
+        choices=_LOSSES,
+        help="loss of source training and fine-tuning (default: mse+rank)",
     )
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    parser.add_argument("--out", required=True, metavar="r.json", help="results file (resumable)")
+    parser.add_argument("--device", default="cpu", help="torch device")
+    add_progress_option(parser, default=True)
+    add_out_option(parser, metavar="r.json", help="results file (resumable)")
     parser.add_argument(
         "--force",
         action="store_true",
@@ -119,18 +163,6 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=run_evaluate)
     return parser
-
-
-_ALL = "all"
-
-
-def _family_cells(text: str) -> int | str:
-    """``--family-cells``: a positive count, or ``all`` (every cell each epoch)."""
-    if text == _ALL:
-        return text
-    if text.isdigit() and int(text) > 0:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"{text!r} is neither a positive count nor {_ALL!r}")
 
 
 def protocol_config(args: argparse.Namespace) -> ProtocolConfig:
@@ -148,9 +180,7 @@ def protocol_config(args: argparse.Namespace) -> ProtocolConfig:
         source["family_cells"] = None if args.family_cells == _ALL else args.family_cells
     overrides = {
         "dataset": args.dataset,
-        "sources": None
-        if args.sources is None
-        else tuple(s.strip() for s in args.sources.split(",")),
+        "sources": None if args.sources is None else tuple(args.sources),
         "seeds": args.seeds,
         "fine_tune_epochs": args.fine_tune_epochs,
         "live_sample_size": args.live_proxies,
@@ -227,17 +257,21 @@ def evaluate_arguments(config: Mapping[str, Any], seeds: int) -> list[str]:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Run the protocol for parsed ``args``; print a short SRCC table; return the exit status."""
+    """Run the protocol for parsed ``args``; print a short SRCC table; return the exit status.
+
+    Errors are raised (``CgPredictError``, ``CgIrError``, ``OSError``); ``cgnas`` prints them
+    as one line and exits with status 2.
+    """
     from cg_predict.evaluate._protocol import evaluate  # torch import only when run
 
-    try:
-        config = protocol_config(args)
-        result = evaluate(
-            config, data_dir=args.data_dir, out=args.out, device=args.device, force=args.force
-        )
-    except (CgPredictError, OSError) as exc:
-        print(f"cgnas evaluate: error: {exc}".replace("\n", " "), file=sys.stderr)
-        return 2
+    result = evaluate(
+        protocol_config(args),
+        data_dir=args.data_dir,
+        out=args.out,
+        device=args.device,
+        progress=args.progress,
+        force=args.force,
+    )
     # one line per method and shots: the per-class SRCC (the headline), then the per-row one
     for row in result.results:
         if not row.method.startswith("proxy:") or row.shots == 0:

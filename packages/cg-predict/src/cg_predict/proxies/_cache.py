@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cg_ir import atomic_output
+from cg_ir import write_json
 from cg_predict.errors import ProxyCacheError
 
 __all__ = ["ProxyCache", "ProxyScore"]
@@ -121,13 +121,6 @@ class ProxyCache:
                 for key, s in sorted(merged.items())
             },
         }
-        write_json_atomic(self.path, payload)
+        write_json(self.path, payload)
         self._entries = merged
         self._dirty = {}
-
-
-def write_json_atomic(path: Path, payload: object) -> None:
-    """Write ``payload`` as JSON to ``path`` atomically (see ``cg_ir.atomic_output``)."""
-    text = json.dumps(payload, indent=1, allow_nan=False) + "\n"
-    with atomic_output(path) as handle:
-        handle.write(text.encode("utf-8"))

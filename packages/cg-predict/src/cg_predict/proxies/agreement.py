@@ -23,14 +23,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from cg_ir import families
+from cg_ir import families, write_json
 from cg_ir.executor import Executor, LocalExecutor
 from cg_ir.provenance import code_digest
 from cg_predict.data import ArchRecord, load_zc_nasbench
 from cg_predict.errors import InvalidArgumentError, StaleResultError
 from cg_predict.metrics import spearman
 from cg_predict.proxies._batch import DEFAULT_INPUT, resolve_input
-from cg_predict.proxies._cache import ProxyCache, ProxyScore, write_json_atomic
+from cg_predict.proxies._cache import ProxyCache, ProxyScore
 from cg_predict.proxies._compute import DEFAULT_BATCH_SIZE, PROXY_CODE, compute_proxies
 from cg_predict.proxies._registry import PROXY_VERSION, resolve_names
 from cg_predict.proxies.aggregate import AZ_NAS_COMPONENTS, az_nas_aggregate
@@ -575,4 +575,4 @@ def _write(path: Path, payload: dict[str, Any]) -> None:
             "threads": torch.get_num_threads(),
         },
     }
-    write_json_atomic(path, _encode(payload))
+    write_json(path, _encode(payload))

@@ -1,0 +1,359 @@
+"""The experiments ``cgnas reproduce`` runs, registered by the packages that own them.
+
+Each package adds its experiments through the entry-point group ``cgnas.experiments``: the
+entry point's name is the experiment's and its value an ``Experiment`` (or a callable returning
+one), so installing a package adds its experiments and nothing imports upward. ``reproduce``
+runs them in ``order``, each into its own folder ``OUT/<name>/``, where the experiment writes its
+JSON, CSV and PNG files through its ``RunContext``; a ``provenance.json`` written last (package
+versions, lock-file hash, code digest, data-file checksums, seeds, wall time, device) marks the
+folder finished. A rerun reuses a finished folder only when its provenance matches the current
+code, mode and data (else it is rerun), and an experiment whose benchmark data is absent is
+skipped with one line naming the missing file and where to get it.
+
+Examples:
+    >>> import tempfile
+    >>> def squares(ctx):
+    ...     ctx.write_json("squares.json", {"squares": [i * i for i in range(3)]})
+    ...     return {"largest": 4}
+    >>> demo = Experiment("demo", "Squares", squares, code=("cg_ir",))
+    >>> out = tempfile.mkdtemp()
+    >>> [r.status for r in reproduce([demo], ReproduceConfig(out=out, progress=False))]
+    ['ran']
+    >>> [r.status for r in reproduce([demo], ReproduceConfig(out=out, progress=False))]
+    ['reused']
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, entry_points, version
+from pathlib import Path
+from typing import Any
+
+from cg_ir._atomic import atomic_output, write_json
+from cg_ir.errors import CgError, InvalidSpecError
+from cg_ir.executor import BACKENDS
+from cg_ir.provenance import code_digest, file_sha256
+
+__all__ = [
+    "EXPERIMENT_GROUP",
+    "MODES",
+    "Experiment",
+    "ExperimentRecord",
+    "ReproduceConfig",
+    "RunContext",
+    "registered_experiments",
+    "reproduce",
+]
+
+EXPERIMENT_GROUP = "cgnas.experiments"
+MODES = ("quick", "full")
+PROVENANCE = "provenance.json"
+SUMMARY = "summary.json"
+_DISTRIBUTIONS = ("cg-ir", "cg-predict", "cg-contrast", "cg-evo", "torch", "numpy")
+
+Headline = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of the paper (or of cg-nas), as ``reproduce`` runs it.
+
+    Attributes:
+        name: the folder and ``--only`` name (lower case, dashes).
+        title: one line for the summary table.
+        run: ``run(ctx)`` computes, writes its files through ``ctx`` and returns its headline
+            numbers (JSON-able; shown in the summary).
+        code: packages or modules whose code digest keys the results (``code_digest``).
+        data: ``data(data_dir)`` returns the benchmark files the run reads, checked to exist
+            (``{name: path}``, checksummed into the provenance); it raises a
+            ``FileNotFoundError`` naming the missing file and where to get it when one is
+            absent, and the experiment is skipped. Default: none.
+        order: experiments run by increasing ``order`` (cheap, basic ones first), then name.
+        full_minutes: the expected CPU minutes of full mode, printed before a full run.
+    """
+
+    name: str
+    title: str
+    run: Callable[[RunContext], Headline]
+    code: tuple[str, ...]
+    data: Callable[[Path | None], Mapping[str, Path]] = lambda data_dir: {}
+    order: int = 100
+    full_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """What ``reproduce`` runs and how.
+
+    Attributes:
+        out: the results folder (one sub-folder per experiment, and ``summary.json``).
+        mode: ``"quick"`` (CI: few seeds, small budgets) or ``"full"`` (paper scale).
+        only: run these experiments alone (``()``: all).
+        strict: a skipped experiment (missing data) is a failure, as in CI.
+        force: rerun finished experiments even when their provenance matches.
+        data_dir: the benchmark data folder (None: ``$CGNAS_DATA_DIR``).
+        backend: ``"local"`` or ``"ray"`` (``cg_ir.executor``), for experiments that fan out.
+        device: torch device.
+        progress: progress bars and one line per experiment.
+    """
+
+    out: str | os.PathLike[str]
+    mode: str = "quick"
+    only: tuple[str, ...] = ()
+    strict: bool = False
+    force: bool = False
+    data_dir: str | os.PathLike[str] | None = None
+    backend: str = "local"
+    device: str = "cpu"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise InvalidSpecError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.backend not in BACKENDS:
+            raise InvalidSpecError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+
+
+@dataclass
+class RunContext:
+    """What an experiment's ``run`` gets: its folder, the mode, and the one way to write files.
+
+    Every file is written atomically (a reader never sees half of one) and recorded, so the
+    provenance lists what the run produced.
+    """
+
+    folder: Path
+    mode: str
+    data_dir: Path | None
+    backend: str
+    device: str
+    progress: bool
+    files: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+
+    @property
+    def quick(self) -> bool:
+        """Whether this is the quick (CI) mode."""
+        return self.mode == "quick"
+
+    def path(self, name: str) -> Path:
+        """Where file ``name`` of this experiment goes (recorded as one of its outputs)."""
+        if name not in self.files:
+            self.files.append(name)
+        return self.folder / name
+
+    def write_json(self, name: str, payload: Any) -> Path:
+        """Write ``payload`` as strict JSON to ``name``."""
+        path = self.path(name)
+        write_json(path, payload)
+        return path
+
+    def write_csv(self, name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+        """Write a table with ``header`` to ``name`` as CSV."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        path = self.path(name)
+        with atomic_output(path) as handle:
+            handle.write(buffer.getvalue().encode("utf-8"))
+        return path
+
+    @contextmanager
+    def figure(
+        self, name: str, panels: int = 1, panel_size: tuple[float, float] = (5.0, 3.6)
+    ) -> Iterator[list[Any]]:
+        """A row of ``panels`` matplotlib axes, saved to ``name`` when the block ends.
+
+        The figure is drawn off screen (matplotlib's Agg backend), laid out tightly, saved in
+        the format of ``name``'s suffix and closed, also when the block fails.
+        """
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        width, height = panel_size
+        fig, axes = plt.subplots(1, panels, figsize=(width * panels, height), squeeze=False)
+        try:
+            yield list(axes[0])
+            fig.tight_layout()
+            with atomic_output(self.path(name)) as handle:
+                fig.savefig(handle, format=Path(name).suffix.lstrip("."), dpi=120)
+        finally:
+            plt.close(fig)
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """How one experiment went: ``ran``, ``reused``, ``skipped`` or ``failed``, and why."""
+
+    name: str
+    title: str
+    status: str
+    seconds: float = 0.0
+    message: str = ""
+    headline: Mapping[str, Any] = field(default_factory=dict)
+
+
+def registered_experiments() -> list[Experiment]:
+    """Every experiment of the installed packages (entry-point group ``cgnas.experiments``).
+
+    Raises:
+        InvalidSpecError: an entry point that is not an ``Experiment`` (or a callable returning
+            one), or one whose name differs from its experiment's.
+    """
+    found = []
+    for point in entry_points(group=EXPERIMENT_GROUP):
+        loaded = point.load()
+        experiment = loaded if isinstance(loaded, Experiment) else loaded()
+        if not isinstance(experiment, Experiment) or experiment.name != point.name:
+            raise InvalidSpecError(
+                f"entry point {point.name!r} ({point.value}) of {EXPERIMENT_GROUP} is not an "
+                "Experiment of that name"
+            )
+        found.append(experiment)
+    return sorted(found, key=lambda e: (e.order, e.name))
+
+
+def _versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _DISTRIBUTIONS:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def _lock_hash() -> str | None:
+    """SHA-256 of the ``poetry.lock`` of the checkout being run (None outside one)."""
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        lock = folder / "poetry.lock"
+        if lock.is_file():
+            return file_sha256(lock)
+    return None
+
+
+def _identity(
+    experiment: Experiment, config: ReproduceConfig, data: Mapping[str, Path]
+) -> dict[str, Any]:
+    """What a finished folder must match to be reused: code, mode and data."""
+    return {
+        "experiment": experiment.name,
+        "mode": config.mode,
+        "code_digest": code_digest(*experiment.code),
+        "data_files": {name: file_sha256(path) for name, path in sorted(data.items())},
+    }
+
+
+def _finished(folder: Path, identity: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The provenance of ``folder`` if it finished with ``identity`` and kept its files."""
+    try:
+        saved = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = all(saved.get(key) == value for key, value in identity.items())
+    files = saved.get("files", [])
+    return saved if same and all((folder / f).is_file() for f in files) else None
+
+
+def _run_one(experiment: Experiment, config: ReproduceConfig) -> ExperimentRecord:
+    """Skip, reuse or run ``experiment``; never raises for the experiment's own failures."""
+    data_dir = None if config.data_dir is None else Path(config.data_dir)
+    folder = Path(config.out) / experiment.name
+    try:
+        data = experiment.data(data_dir)
+    except FileNotFoundError as exc:  # absent benchmark data: say which file, run the rest
+        return ExperimentRecord(experiment.name, experiment.title, "skipped", message=str(exc))
+    identity = _identity(experiment, config, data)
+    saved = None if config.force else _finished(folder, identity)
+    if saved is not None:
+        return ExperimentRecord(
+            experiment.name,
+            experiment.title,
+            "reused",
+            saved["wall_seconds"],
+            "",
+            saved["headline"],
+        )
+    (folder / PROVENANCE).unlink(missing_ok=True)  # unfinished until the run completes
+    folder.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(folder, config.mode, data_dir, config.backend, config.device, config.progress)
+    start = time.perf_counter()
+    try:
+        headline = dict(experiment.run(ctx))
+    except (CgError, OSError, ValueError, ImportError) as exc:
+        seconds = time.perf_counter() - start
+        message = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        return ExperimentRecord(experiment.name, experiment.title, "failed", seconds, message)
+    seconds = time.perf_counter() - start
+    provenance = {
+        **identity,
+        "title": experiment.title,
+        "versions": _versions(),
+        "lock_hash": _lock_hash(),
+        "seeds": ctx.seeds,
+        "device": config.device,
+        "backend": config.backend,
+        "wall_seconds": seconds,
+        "files": ctx.files,
+        "headline": headline,
+    }
+    write_json(folder / PROVENANCE, provenance)
+    return ExperimentRecord(experiment.name, experiment.title, "ran", seconds, "", headline)
+
+
+def _selected(experiments: Sequence[Experiment], only: Sequence[str]) -> list[Experiment]:
+    names = [e.name for e in experiments]
+    unknown = sorted(set(only) - set(names))
+    if unknown:
+        raise InvalidSpecError(
+            f"no experiment {', '.join(map(repr, unknown))}; registered: {', '.join(names)}"
+        )
+    return [e for e in experiments if not only or e.name in only]
+
+
+def reproduce(
+    experiments: Sequence[Experiment] | None, config: ReproduceConfig
+) -> list[ExperimentRecord]:
+    """Run ``experiments`` (default: every registered one) as ``config`` says.
+
+    Writes each experiment's folder under ``config.out`` and ``summary.json`` (the records)
+    beside them. One experiment's failure or missing data does not stop the others; the
+    caller decides what a skip or a failure means (``cgnas reproduce`` exits 2 on a failure,
+    and on a skip with ``--strict``).
+
+    Raises:
+        InvalidSpecError: ``config.only`` names an experiment that is not registered.
+    """
+    chosen = _selected(
+        registered_experiments() if experiments is None else experiments, config.only
+    )
+    if config.mode == "full" and config.progress:
+        minutes = sum(e.full_minutes for e in chosen)
+        print(f"reproduce --full: {len(chosen)} experiments, about {minutes:.0f} CPU-minutes")
+    records = []
+    for experiment in chosen:
+        if config.progress:
+            print(f"[{experiment.name}] {experiment.title} ...", flush=True)
+        record = _run_one(experiment, config)
+        records.append(record)
+        if config.progress:
+            detail = f": {record.message}" if record.message else ""
+            print(
+                f"[{experiment.name}] {record.status} ({record.seconds:.0f} s){detail}", flush=True
+            )
+    write_json(
+        Path(config.out) / SUMMARY, {"mode": config.mode, "records": [asdict(r) for r in records]}
+    )
+    return records

@@ -1,0 +1,94 @@
+"""``cg_ir.experiments``: what ``cgnas reproduce`` runs, reuses, skips and records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cg_ir import experiments, provenance
+from cg_ir.errors import InvalidSpecError, UnknownFamilyError
+from cg_ir.experiments import Experiment, ReproduceConfig, RunContext, reproduce
+
+CALLS: list[str] = []
+
+
+def _squares(ctx: RunContext) -> dict[str, int]:
+    CALLS.append(ctx.mode)
+    ctx.seeds.append(0)
+    ctx.write_json("squares.json", {"squares": [i * i for i in range(4)]})
+    ctx.write_csv("squares.csv", ["i", "square"], [[i, i * i] for i in range(4)])
+    return {"largest": 9}
+
+
+def _missing(data_dir: Path | None) -> dict[str, Path]:
+    raise FileNotFoundError("benchmark file data/x.csv is missing: get it from example.org")
+
+
+def _broken(ctx: RunContext) -> dict[str, int]:
+    ctx.write_json("partial.json", {})
+    raise UnknownFamilyError("no family 'nb999'")
+
+
+SQUARES = Experiment("squares", "Squares", _squares, code=("cg_ir.errors",), order=1)
+NEEDS_DATA = Experiment("needs-data", "Needs data", _squares, code=("cg_ir",), data=_missing)
+BROKEN = Experiment("broken", "Broken", _broken, code=("cg_ir",))
+
+
+def _config(tmp_path: Path, **overrides: object) -> ReproduceConfig:
+    return ReproduceConfig(out=tmp_path / "results", progress=False, **overrides)  # type: ignore[arg-type]
+
+
+def test_a_run_writes_its_files_and_provenance_then_is_reused(tmp_path: Path) -> None:
+    CALLS.clear()
+    [record] = reproduce([SQUARES], _config(tmp_path))
+    assert (record.status, record.headline) == ("ran", {"largest": 9})
+    folder = tmp_path / "results" / "squares"
+    provenance = json.loads((folder / "provenance.json").read_text())
+    assert provenance["files"] == ["squares.json", "squares.csv"]
+    assert provenance["seeds"] == [0] and provenance["mode"] == "quick"
+    assert provenance["versions"]["cg-ir"] and provenance["wall_seconds"] >= 0
+    assert len(provenance["code_digest"]) == 64 and "lock_hash" in provenance
+    assert (folder / "squares.csv").read_text().splitlines()[:2] == ["i,square", "0,0"]
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert [r["status"] for r in summary["records"]] == ["ran"]
+    # the same code, mode and data: reused, not rerun
+    assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["reused"]
+    assert CALLS == ["quick"]
+    # another mode, or --force: rerun
+    assert [r.status for r in reproduce([SQUARES], _config(tmp_path, force=True))] == ["ran"]
+    assert [r.status for r in reproduce([SQUARES], _config(tmp_path, mode="full"))] == ["ran"]
+    assert CALLS == ["quick", "quick", "full"]
+
+
+def test_other_code_or_a_lost_file_means_a_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reproduce([SQUARES], _config(tmp_path))
+    real = provenance.code_digest
+    monkeypatch.setattr(experiments, "code_digest", lambda *names: "edited:" + real(*names))
+    assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["ran"]
+    (tmp_path / "results" / "squares" / "squares.csv").unlink()
+    assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["ran"]
+
+
+def test_missing_data_skips_and_a_failure_does_not_stop_the_rest(tmp_path: Path) -> None:
+    records = reproduce([NEEDS_DATA, BROKEN, SQUARES], _config(tmp_path))
+    by_name = {r.name: r for r in records}
+    assert [r.name for r in records] == ["needs-data", "broken", "squares"]  # given order
+    assert by_name["needs-data"].status == "skipped"
+    assert "data/x.csv" in by_name["needs-data"].message
+    assert by_name["broken"].status == "failed"
+    assert by_name["broken"].message == "UnknownFamilyError: no family 'nb999'"
+    assert not (tmp_path / "results" / "broken" / "provenance.json").exists()  # unfinished
+    assert by_name["squares"].status == "ran"
+
+
+def test_only_selects_and_unknown_names_are_refused(tmp_path: Path) -> None:
+    records = reproduce([SQUARES, BROKEN], _config(tmp_path, only=("squares",)))
+    assert [r.name for r in records] == ["squares"]
+    with pytest.raises(InvalidSpecError, match="no experiment 'nope'; registered: squares"):
+        reproduce([SQUARES], _config(tmp_path, only=("nope",)))
+    with pytest.raises(InvalidSpecError, match="mode 'paper'"):
+        _config(tmp_path, mode="paper")

@@ -1,0 +1,236 @@
+"""cg-predict's experiments for ``cgnas reproduce``: proxy agreement and the transfer tables.
+
+Registered in the entry-point group ``cgnas.experiments`` (``cg_ir.experiments``):
+
+- ``proxy-agreement``: cg-predict's live zero-cost proxies against NAS-Bench-Suite-Zero's and
+  against accuracy, on a seeded sample of each target's cells (``proxy_agreement``).
+- ``transfer``: the leave-one-family-out protocol (``cgnas evaluate``) on every target: SRCC at
+  0/10/20/50 labels of the fine-tuned GNN, its baselines (target-only GNN, GBM on FLOPs,
+  params and proxies) and every proxy on the same test cells.
+
+Quick mode is CI's (few cells, seeds and targets; ``ProtocolConfig.quick``), full mode the
+reported one (``ProtocolConfig.full``, every target and dataset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cg_ir.experiments import Experiment, RunContext
+
+__all__ = ["PROXY_AGREEMENT", "TRANSFER"]
+
+# (family, dataset) of the quick runs; full mode runs every one the package knows
+_QUICK_AGREEMENT = (("nb201", "cifar10"),)
+_QUICK_TRANSFER = (("nb201", "cifar10"), ("nb301", "cifar10"))
+_SHOTS_SHOWN = 50
+
+
+def _zc_files(data_dir: Path | None) -> Mapping[str, Path]:
+    from cg_predict.data import benchmark_files
+
+    return benchmark_files(data_dir, ("zc-nb101", "zc-nb201", "zc-nb301"))
+
+
+def _agreement(ctx: RunContext) -> dict[str, Any]:
+    from cg_predict.proxies import TARGETS, proxy_agreement
+
+    targets = _QUICK_AGREEMENT if ctx.quick else tuple(TARGETS)
+    n_cells = 12 if ctx.quick else 100
+    ctx.seeds.append(0)
+    rows, headline = [], {}
+    for family, dataset in targets:
+        result = proxy_agreement(
+            n_cells,
+            seed=0,
+            data_dir=ctx.data_dir,
+            family=family,
+            dataset=dataset,
+            device=ctx.device,
+            out=ctx.path(f"{family}-{dataset}.json"),
+            progress=ctx.progress,
+        )
+        proxies = result["proxies"]
+        for name, row in proxies.items():
+            rows.append(
+                [
+                    family,
+                    dataset,
+                    name,
+                    row["srcc_ours_theirs"],
+                    row["srcc_ours_acc"],
+                    row["srcc_theirs_acc"],
+                    row["mean_seconds"],
+                    row["n"],
+                ]
+            )
+        best = max(proxies, key=lambda n: _finite(proxies[n]["srcc_ours_acc"]))
+        headline[f"{family} {dataset}"] = {
+            "best_proxy": best,
+            "srcc_with_accuracy": proxies[best]["srcc_ours_acc"],
+        }
+    ctx.write_csv(
+        "agreement.csv",
+        [
+            "family",
+            "dataset",
+            "proxy",
+            "srcc_ours_theirs",
+            "srcc_ours_accuracy",
+            "srcc_theirs_accuracy",
+            "seconds_per_network",
+            "cells",
+        ],
+        rows,
+    )
+    _agreement_figure(ctx, rows)
+    return headline
+
+
+def _finite(value: float) -> float:
+    return value if value == value else float("-inf")  # NaN last
+
+
+def _agreement_figure(ctx: RunContext, rows: list[list[Any]]) -> None:
+    """Each proxy's SRCC with accuracy, per target."""
+    targets = sorted({(r[0], r[1]) for r in rows})
+    with ctx.figure("agreement.png", len(targets)) as axes:
+        for ax, (family, dataset) in zip(axes, targets, strict=True):
+            mine = [r for r in rows if (r[0], r[1]) == (family, dataset)]
+            ax.barh([r[2] for r in mine], [r[4] for r in mine], color="tab:blue")
+            ax.set_xlabel("SRCC with accuracy (our live proxy)")
+            ax.set_title(f"{family} {dataset}: {mine[0][7]} cells", fontsize=9)
+            ax.axvline(0, color="black", lw=0.5)
+
+
+def _transfer_files(data_dir: Path | None) -> Mapping[str, Path]:
+    from cg_predict.data import benchmark_files
+
+    return benchmark_files(data_dir)
+
+
+def _transfer(ctx: RunContext) -> dict[str, Any]:
+    from cg_predict.evaluate import DATASETS, FAMILIES, ProtocolConfig, evaluate, settings_of
+
+    if ctx.quick:
+        configs = [
+            ProtocolConfig.quick(t, dataset=d, settings="a" if "a" in settings_of(t) else "b")
+            for t, d in _QUICK_TRANSFER
+        ]
+    else:
+        configs = [ProtocolConfig.full(t, dataset=d) for t in FAMILIES for d in DATASETS[t]]
+    rows, headline = [], {}
+    for config in configs:
+        name = f"{config.target}-{config.dataset}"
+        ctx.seeds[:] = sorted({*ctx.seeds, *config.runs})
+        result = evaluate(
+            config,
+            data_dir=ctx.data_dir,
+            out=ctx.path(f"{name}.json"),
+            device=ctx.device,
+            progress=ctx.progress,
+        )
+        for row in result.results:
+            rows.append(
+                [
+                    config.target,
+                    config.dataset,
+                    row.setting,
+                    row.method,
+                    row.shots,
+                    row.unit,
+                    row.srcc_mean,
+                    row.srcc_std,
+                    row.test_size,
+                ]
+            )
+        setting = result.settings[0]
+        tuned = result.find(setting, "gnn-fine-tune", max(result.shots))
+        flops = result.find(setting, "proxy:flops", 0)
+        headline[name] = {
+            "setting": setting,
+            f"gnn_fine_tune_{max(result.shots)}": None if tuned is None else tuned.srcc_mean,
+            "flops": None if flops is None else flops.srcc_mean,
+        }
+    ctx.write_csv(
+        "transfer.csv",
+        [
+            "target",
+            "dataset",
+            "setting",
+            "method",
+            "shots",
+            "unit",
+            "srcc_mean",
+            "srcc_std",
+            "test_units",
+        ],
+        rows,
+    )
+    _transfer_figure(ctx, rows)
+    return headline
+
+
+def _transfer_figure(ctx: RunContext, rows: list[list[Any]]) -> None:
+    """SRCC against labels per target: learned methods as lines, FLOPs and params as levels."""
+    panels = sorted({(r[0], r[1], r[2]) for r in rows if r[2] != "b-live"})
+    panels = [p for p in panels if p[2] == min(q[2] for q in panels if q[:2] == p[:2])]
+    with ctx.figure("transfer.png", len(panels), (4.2, 3.4)) as axes:
+        for ax, panel in zip(axes, panels, strict=True):
+            _transfer_panel(ax, panel, [r for r in rows if tuple(r[:3]) == panel])
+        axes[0].legend(fontsize=7)
+
+
+def _transfer_panel(ax: Any, panel: tuple[str, str, str], rows: list[list[Any]]) -> None:
+    per_class = [r for r in rows if r[5] == "class"]
+    for method, color in (
+        ("gnn-fine-tune", "tab:blue"),
+        ("gnn-target-only", "tab:orange"),
+        ("gbm-flops-params-proxies", "tab:green"),
+    ):
+        points = sorted(
+            (r[4], r[6], r[7] or 0.0) for r in per_class if r[3] == method and r[6] is not None
+        )
+        if points:
+            ax.errorbar(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                yerr=[p[2] for p in points],
+                marker="o",
+                ms=3,
+                capsize=2,
+                color=color,
+                label=method,
+            )
+    last = max(r[4] for r in per_class)
+    for method, style in (("proxy:flops", ":"), ("proxy:params", "--")):
+        level = [r[6] for r in per_class if r[3] == method and r[4] == last]
+        if level and level[0] is not None:
+            ax.axhline(level[0], color="grey", ls=style, label=method[6:])
+    target, dataset, setting = panel
+    ax.set_xlabel("target labels")
+    ax.set_ylabel("SRCC per isomorphism class")
+    ax.set_title(f"{target} {dataset}, setting {setting}", fontsize=9)
+
+
+PROXY_AGREEMENT = Experiment(
+    "proxy-agreement",
+    "Zero-cost proxies: ours vs NAS-Bench-Suite-Zero's, and vs accuracy",
+    _agreement,
+    code=("cg_ir", "cg_predict.proxies", "cg_predict.experiments"),
+    data=_zc_files,
+    order=20,
+    full_minutes=120,
+)
+
+TRANSFER = Experiment(
+    "transfer",
+    "Leave-one-family-out transfer: SRCC at 0/10/20/50 target labels",
+    _transfer,
+    code=("cg_ir", "cg_predict"),
+    data=_transfer_files,
+    order=30,
+    full_minutes=150,
+)

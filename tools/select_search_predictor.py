@@ -1,0 +1,193 @@
+"""The search's predictor chosen on held-out families: source training and warm-start blend.
+
+The protocol's source training and zero-shot FLOPs blend were chosen for transfer SRCC
+(``tools/select_zero_shot.py``); a search needs the top of the ranking right instead. For every
+family ``V`` with a search oracle (NB-101, NB-201, NB-301, OFA-MobileNetV3) in turn, each
+candidate's source model is trained on every other labelled family (``train_source_model(V,
+...)``: the protocol's source model for ``V`` and its disk cache), and ``predictor-ea`` searches
+``V``'s pool with it, ``--queries`` paid queries, ``--seeds`` seeds, no cost budget. A
+candidate's score on a fold is the mean over queries of log10 of the median (over seeds) rank of
+the best architecture found so far: the whole best-so-far curve, lower is better.
+
+Candidates (``CANDIDATES``): the protocol's source training for ``V`` (``SourceTraining
+.for_target``: its head reads FLOPs, params and depth) or the same without those head features,
+each with the warm start ranked by the source model blended with FLOPs at the protocol's weight
+or by the source model alone. A searched family ``F`` is decided on the folds that do not
+search ``F`` (``V != F``), with the selection's conservative rule
+(``cg_predict.evaluate.conservative_choice``): the incumbent (what searches run today) stays
+unless a candidate beats it on every one of those folds.
+
+Folds are written to ``--work`` as they finish (``<V>.json``, with the code digest), so folds
+can run in several processes (``--families``) and a rerun resumes; a fold made by other code is
+recomputed. When every fold is there, the report goes to ``--out``.
+
+Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
+       [--seeds 5] --work DIR --out results/selection/selection-search.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cg_evo import SearchConfig, SearchSpace, load_oracle, summarize
+from cg_evo.oracle import ORACLES
+from cg_evo.search import SEARCH_CODE, run_seed
+from cg_ir import write_json
+from cg_ir.provenance import code_digest
+from cg_predict.evaluate import (
+    SourceTraining,
+    chosen_flops_weight,
+    conservative_choice,
+    train_source_model,
+)
+from cg_predict.head import HeadConfig
+
+SEARCHED = tuple(ORACLES)
+# candidate -> (source training change, warm start): "protocol" is SourceTraining.for_target(V)
+# as is; "no-cost-head" the same with the default head (no graph features); the warm start is
+# "blend" (the protocol's FLOPs weight for V) or "network" (weight 0)
+CANDIDATES = {
+    "protocol blend": ("protocol", "blend"),
+    "protocol network": ("protocol", "network"),
+    "no-cost-head blend": ("no-cost-head", "blend"),
+    "no-cost-head network": ("no-cost-head", "network"),
+}
+INCUMBENT = "protocol blend"
+
+
+def _training(family: str, name: str) -> SourceTraining:
+    base = SourceTraining.for_target(family)
+    if name == "protocol":
+        return base
+    return dataclasses.replace(base, head=HeadConfig(in_dim=base.encoder.dim))
+
+
+def _score(summary: dict[str, Any]) -> float:
+    """Mean over queries of log10 of the median rank of the best so far (lower is better)."""
+    return statistics.fmean(math.log10(r) for r in summary["rank_so_far_median"])
+
+
+def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) -> dict[str, Any]:
+    """Search ``family``'s pool with every candidate not in ``done`` (same code)."""
+    oracle = load_oracle(family, None, args.data_dir)
+    space = SearchSpace.from_oracle(oracle, progress=False)
+    config = SearchConfig(family, strategy="predictor-ea", queries=args.queries, seeds=args.seeds)
+    entries: dict[str, Any] = dict(done["candidates"]) if done else {}
+    models: dict[str, Any] = {}
+    for name, (training, warm) in CANDIDATES.items():
+        if name in entries:
+            continue
+        start = time.perf_counter()
+        if training not in models:
+            models[training], _ = train_source_model(
+                family, _training(family, training), data_dir=args.data_dir, progress=False
+            )
+        weight = chosen_flops_weight(family) if warm == "blend" else 0.0
+        runs = [
+            run_seed(config, seed, space, models[training], flops_weight=weight)
+            for seed in range(args.seeds)
+        ]
+        summary = summarize(runs, args.queries)
+        entries[name] = {
+            "score": _score(summary),
+            "queries_to_top01_median": summary["queries_to_top01_median"],
+            "queries_to_best_median": summary["queries_to_best_median"],
+            "final_rank_median": summary["final_rank_median"],
+            "flops_weight": weight,
+            "seconds": time.perf_counter() - start,
+        }
+        print(f"{family}: {name} {entries[name]}", flush=True)
+    return {
+        "validation": family,
+        "dataset": oracle.dataset,
+        "pool": space.num_classes,
+        "candidates": entries,
+        "code_digest": code_digest(*SEARCH_CODE),
+    }
+
+
+def _choices(folds: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per searched family: the ranking on the folds not searching it, and the choice."""
+    out: dict[str, Any] = {}
+    for target in SEARCHED:
+        used = [v for v in folds if v != target]
+        ranking = []
+        for name in CANDIDATES:
+            per_fold = tuple(-folds[v]["candidates"][name]["score"] for v in used)  # higher wins
+            ranking.append((name, statistics.fmean(per_fold), per_fold))
+        ranking.sort(key=lambda entry: -entry[1])
+        chosen: str = conservative_choice(ranking, INCUMBENT)
+        training, warm = CANDIDATES[chosen]
+        out[target] = {
+            "folds": used,
+            "chosen": {"candidate": chosen, "training": training, "warm_start": warm},
+            "ranking": [
+                {"candidate": n, "mean_log10_rank": -s, "folds": [-x for x in f]}
+                for n, s, f in ranking
+            ],
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run (or resume) the folds of ``--families``; write the report once every fold is in."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", default=",".join(SEARCHED))
+    parser.add_argument("--queries", type=int, default=100, help="paid queries per seed")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--work", required=True, help="folder for the folds")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    digest = code_digest(*SEARCH_CODE)
+    for family in args.families.split(","):
+        path = work / f"{family}.json"
+        done = json.loads(path.read_text()) if path.exists() else None
+        if done is not None and done["code_digest"] != digest:
+            done = None  # made by other code: every candidate again
+        if done is None or set(CANDIDATES) - set(done["candidates"]):
+            write_json(path, _fold(family, done, args))
+    folds = {
+        f: json.loads((work / f"{f}.json").read_text())
+        for f in SEARCHED
+        if (work / f"{f}.json").exists()
+    }
+    if set(folds) != set(SEARCHED):
+        print(f"folds done: {sorted(folds)}; the report needs all of {list(SEARCHED)}")
+        return 0
+    choices = _choices(folds)
+    report = {
+        "config": {
+            "candidates": {k: list(v) for k, v in CANDIDATES.items()},
+            "incumbent": INCUMBENT,
+            "queries": args.queries,
+            "seeds": args.seeds,
+            "strategy": "predictor-ea",
+        },
+        "code_digest": digest,
+        "folds": folds,
+        "choices": choices,
+        "seeds": list(range(args.seeds)),
+        "numpy": np.__version__,
+    }
+    write_json(args.out, report)
+    for target, choice in choices.items():
+        print(f"{target}: {choice['chosen']['candidate']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
