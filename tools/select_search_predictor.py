@@ -28,7 +28,6 @@ Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import statistics
@@ -42,20 +41,13 @@ import torch
 from cg_evo import SearchConfig, SearchSpace, load_oracle, summarize
 from cg_evo.oracle import ORACLES
 from cg_evo.search import SEARCH_CODE, run_seed
+from cg_evo.surrogate import search_flops_weight, search_training
 from cg_ir import write_json
 from cg_ir.provenance import code_digest
-from cg_predict.evaluate import (
-    SourceTraining,
-    chosen_flops_weight,
-    conservative_choice,
-    train_source_model,
-)
-from cg_predict.head import HeadConfig
+from cg_predict.evaluate import conservative_choice, train_source_model
 
 SEARCHED = tuple(ORACLES)
-# candidate -> (source training change, warm start): "protocol" is SourceTraining.for_target(V)
-# as is; "no-cost-head" the same with the default head (no graph features); the warm start is
-# "blend" (the protocol's FLOPs weight for V) or "network" (weight 0)
+# candidate -> (source training, warm start) of cg_evo.surrogate: SEARCH_TRAININGS x WARM_STARTS
 CANDIDATES = {
     "protocol blend": ("protocol", "blend"),
     "protocol network": ("protocol", "network"),
@@ -63,13 +55,6 @@ CANDIDATES = {
     "no-cost-head network": ("no-cost-head", "network"),
 }
 INCUMBENT = "protocol blend"
-
-
-def _training(family: str, name: str) -> SourceTraining:
-    base = SourceTraining.for_target(family)
-    if name == "protocol":
-        return base
-    return dataclasses.replace(base, head=HeadConfig(in_dim=base.encoder.dim))
 
 
 def _score(summary: dict[str, Any]) -> float:
@@ -90,9 +75,9 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
         start = time.perf_counter()
         if training not in models:
             models[training], _ = train_source_model(
-                family, _training(family, training), data_dir=args.data_dir, progress=False
+                family, search_training(family, training), data_dir=args.data_dir, progress=False
             )
-        weight = chosen_flops_weight(family) if warm == "blend" else 0.0
+        weight = search_flops_weight(family, warm)
         runs = [
             run_seed(config, seed, space, models[training], flops_weight=weight)
             for seed in range(args.seeds)

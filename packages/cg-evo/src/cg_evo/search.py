@@ -36,11 +36,16 @@ from cg_evo.errors import InvalidSearchError, SearchStateError
 from cg_evo.oracle import Oracle, load_oracle
 from cg_evo.space import MUTATION, Queries, QueryBudgetExhausted, SearchSpace
 from cg_evo.strategies import Context, StrategySettings
-from cg_evo.surrogate import FineTuneConfig, SearchPredictor, source_predictor
+from cg_evo.surrogate import (
+    FineTuneConfig,
+    SearchPredictor,
+    search_flops_weight,
+    source_predictor,
+)
 from cg_ir.executor import get_executor, torch_threads
 from cg_ir.provenance import code_digest, file_sha256
 from cg_predict.errors import InvalidArgumentError, StaleResultError
-from cg_predict.evaluate import chosen_flops_weight, config_hash, load_finished, write_json
+from cg_predict.evaluate import config_hash, load_finished, write_json
 from cg_predict.model import PredictorNet
 
 __all__ = [
@@ -113,11 +118,12 @@ class SearchConfig:
     def zero_shot_flops_weight(self) -> float:
         """The FLOPs weight of the predictor's ranking before its first refit.
 
-        The one the protocol chose for ``family`` without its labels (0 without a choice). Like
-        the source training chosen for ``family``, it is the code's (``SEARCH_CODE``'s digest,
-        recorded beside the config), not a setting of the config.
+        The search's warm start chosen for ``family`` without its labels
+        (``cg_evo.surrogate.search_flops_weight``: the protocol's weight, or 0). Like the source
+        training chosen for ``family``, it is the code's (``SEARCH_CODE``'s digest, recorded
+        beside the config), not a setting of the config.
         """
-        return chosen_flops_weight(self.family)
+        return search_flops_weight(self.family)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able settings (the code that runs them is recorded beside them, not here).

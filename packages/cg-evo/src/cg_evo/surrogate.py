@@ -16,22 +16,88 @@ from __future__ import annotations
 import copy
 import math
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
+from cg_evo.errors import InvalidSearchError
 from cg_predict.checkpoint import load_checkpoint
-from cg_predict.evaluate import SourceTraining, check_model_not_trained_on, train_source_model
+from cg_predict.evaluate import (
+    SourceTraining,
+    check_model_not_trained_on,
+    chosen_flops_weight,
+    train_source_model,
+)
+from cg_predict.head import HeadConfig
 from cg_predict.model import PredictorNet
 from cg_predict.ranking import flops_blend
 from cg_predict.training import fine_tune, predict
 
-__all__ = ["FineTuneConfig", "SearchPredictor", "source_predictor"]
+__all__ = [
+    "SEARCH_PREDICTORS",
+    "SEARCH_TRAININGS",
+    "WARM_STARTS",
+    "FineTuneConfig",
+    "SearchPredictor",
+    "search_flops_weight",
+    "search_training",
+    "source_predictor",
+]
 
 FloatArray = npt.NDArray[np.float64]
+
+# How a search's source model is trained ("protocol": the protocol's SourceTraining.for_target,
+# whose head reads FLOPs, params and depth; "no-cost-head": the same with a head reading the
+# graph embedding alone) and how it ranks the pool before its first refit ("blend": with FLOPs
+# at the protocol's weight for the family; "network": the source model alone).
+SEARCH_TRAININGS = ("protocol", "no-cost-head")
+WARM_STARTS = ("blend", "network")
+# The choices made per searched family on the other families' pools where they differ from
+# ("protocol", "blend"): tools/select_search_predictor.py, results/selection/selection-search.json
+# (a repository test keeps this table equal to the file's choices).
+SEARCH_PREDICTORS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {"ofa-mbv3": MappingProxyType({"training": "no-cost-head", "warm_start": "blend"})}
+)
+
+
+def search_training(
+    family: str, training: str | None = None, *, quick: bool = False, **overrides: Any
+) -> SourceTraining:
+    """The source training of a search on ``family`` (``training``: default its choice).
+
+    ``overrides`` are ``SourceTraining`` fields set on top (``cells``, ``epochs``).
+
+    Examples:
+        >>> search_training("nb201", "no-cost-head").head.graph_features
+        ()
+        >>> search_training("nb201", "protocol").head.graph_features
+        ('log_flops', 'log_params', 'depth')
+    """
+    name = training or SEARCH_PREDICTORS.get(family, {}).get("training", "protocol")
+    if name not in SEARCH_TRAININGS:
+        raise InvalidSearchError(f"unknown search training {name!r}; valid: {SEARCH_TRAININGS}")
+    base = SourceTraining.for_target(family, quick=quick, **overrides)
+    if name == "protocol":
+        return base
+    return replace(base, head=HeadConfig(in_dim=base.encoder.dim))
+
+
+def search_flops_weight(family: str, warm_start: str | None = None) -> float:
+    """The FLOPs weight of a search's ranking before its first refit (``warm_start``: its choice).
+
+    Examples:
+        >>> search_flops_weight("nb201", "blend"), search_flops_weight("nb201", "network")
+        (0.75, 0.0)
+    """
+    name = warm_start or SEARCH_PREDICTORS.get(family, {}).get("warm_start", "blend")
+    if name not in WARM_STARTS:
+        raise InvalidSearchError(f"unknown warm start {name!r}; valid: {WARM_STARTS}")
+    return chosen_flops_weight(family) if name == "blend" else 0.0
 
 
 @dataclass(frozen=True)
@@ -75,9 +141,11 @@ def source_predictor(
     """The model a search on ``family`` starts from, and its metadata.
 
     Without ``checkpoint``: cg-predict's ``train_source_model`` for ``family`` with the
-    protocol's source training for ``family`` (``SourceTraining.for_target``: its quick sizes
-    if ``quick``, else the full-size ones; ``source_cells`` per source family and
-    ``source_epochs`` override its ``cells`` and ``epochs``), the one ``cgnas evaluate`` trains.
+    search's source training for ``family`` (``search_training``: the protocol's,
+    ``SourceTraining.for_target``, unless another was chosen on the other families' pools;
+    its quick sizes if ``quick``, else the full-size ones; ``source_cells`` per source family and
+    ``source_epochs`` override its ``cells`` and ``epochs``), shared with ``cgnas evaluate``'s
+    cache where it is the protocol's.
 
     Raises:
         TargetLeakError: ``checkpoint`` was trained on ``family``'s labels or does not say.
@@ -88,7 +156,7 @@ def source_predictor(
         check_model_not_trained_on(loaded.metadata, family, f"checkpoint {os.fspath(checkpoint)!r}")
         return loaded.model, loaded.metadata
     overrides: dict[str, Any] = {"cells": source_cells, "epochs": source_epochs}
-    training = SourceTraining.for_target(
+    training = search_training(
         family, quick=quick, **{k: v for k, v in overrides.items() if v is not None}
     )
     model, meta = train_source_model(
