@@ -44,7 +44,7 @@ import torch
 from cg_predict.checkpoint import save_checkpoint
 from cg_predict.data import DATA_DIR_ENV, BenchmarkTable, load_benchmark
 from cg_predict.encoder import EncoderConfig
-from cg_predict.evaluate._targets import graphs_with_costs
+from cg_predict.evaluate import graphs_with_costs
 from cg_predict.graphs import GraphSet, family_graphs
 from cg_predict.head import HeadConfig
 from cg_predict.metrics import class_means, spearman

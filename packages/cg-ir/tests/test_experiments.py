@@ -73,6 +73,27 @@ def test_other_code_or_a_lost_file_means_a_rerun(
     assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["ran"]
 
 
+def test_other_package_versions_or_lock_mean_a_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reproduce([SQUARES], _config(tmp_path))
+    real = experiments._versions
+    monkeypatch.setattr(experiments, "_versions", lambda: {**real(), "torch": "0.0.1"})
+    assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["ran"]
+    monkeypatch.setattr(experiments, "_lock_hash", lambda: "another lock")
+    assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["ran"]
+    assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["reused"]
+
+
+def test_the_experiment_module_is_in_its_digest_and_out_of_its_package_digest() -> None:
+    # an experiments module only arranges cached results: editing it must not stale them ...
+    sources = [name for name, _ in provenance._sources("cg_ir")]
+    assert "experiments.py" not in sources and "provenance.py" in sources
+    assert not any(name.startswith("cli/") for name in sources)
+    # ... but it does change what reproduce ran, so reproduce's identity digests it
+    assert SQUARES.identity_code == ("cg_ir.errors", "cg_ir.experiments", __name__)
+
+
 def test_missing_data_skips_and_a_failure_does_not_stop_the_rest(tmp_path: Path) -> None:
     records = reproduce([NEEDS_DATA, BROKEN, SQUARES], _config(tmp_path))
     by_name = {r.name: r for r in records}

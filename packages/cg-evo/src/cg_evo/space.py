@@ -89,7 +89,7 @@ class SearchSpace:
             NoCandidatesError: nothing fits the budget.
             InvalidSearchError: the budget names a cost the pool lacks.
         """
-        from cg_predict.evaluate._targets import graphs_with_costs
+        from cg_predict.evaluate import graphs_with_costs
 
         graphs, flops, params = graphs_with_costs(oracle.family, oracle.keys, progress=progress)
         costs = {"flops": flops, "params": params, **oracle.costs}

@@ -29,17 +29,22 @@ __all__ = ["cache_key", "code_digest", "file_sha256"]
 _DATA_SUFFIXES = (".py", ".txt")
 """What a package's code is: its Python sources and its data files (cg-ir's vocabulary)."""
 
-_FRONT_END = "cli"
-"""A package's command-line front end (module ``cli.py`` or package ``cli/``): left out.
+_FRONT_ENDS = ("cli", "experiments")
+"""A package's front ends (module ``cli.py`` or package ``cli/``; module ``experiments.py``):
+left out.
 
-It only turns arguments into the configuration a result records (and prints); the result is a
-function of that configuration, the data and the rest of the code, so a new option or help text
-must not make every cached result stale. Front ends hold no computation whose output is a result.
+The command line only turns arguments into the configuration a result records (and prints);
+a ``cgnas reproduce`` experiment only turns a mode into such configurations and tabulates what
+they computed. Each result is a function of its configuration, the data and the rest of the
+code, so a new option, help text or table layout must not make every cached result stale.
+Front ends hold no computation whose output is a result; ``cg_ir.experiments`` digests an
+experiment's own module beside its code (``Experiment.identity_code``), so a changed
+experiment still reruns.
 """
 
 
 def _is_front_end(relative: Path) -> bool:
-    return _FRONT_END in relative.parts[:-1] or relative.name == f"{_FRONT_END}.py"
+    return any(name in relative.parts[:-1] or relative.name == f"{name}.py" for name in _FRONT_ENDS)
 
 
 def _sources(name: str) -> list[tuple[str, Path]]:
@@ -73,7 +78,7 @@ def code_digest(*packages: str) -> str:
     """SHA-256 over the sources of ``packages`` (names and bytes, in a fixed order).
 
     A name may be a package (every ``.py`` file under it, and its ``.txt`` data files such as
-    cg-ir's vocabulary, but not its command-line front end: ``_FRONT_END``) or a single module
+    cg-ir's vocabulary, but not its front ends: ``_FRONT_ENDS``) or a single module
     (``"cg_predict.graphs"``), so that a cache names only the code its values depend on.
     Computed once per process and name (sources do not change under a running program): the
     first digest of all four cg-nas packages reads ~0.9 MB in ~10 ms, later ones take ~20 us.

@@ -14,11 +14,11 @@ reported one (``ProtocolConfig.full``, every target and dataset).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 from cg_ir.experiments import Experiment, RunContext
+from cg_predict.data import benchmark_files
 
 __all__ = ["PROXY_AGREEMENT", "TRANSFER"]
 
@@ -26,12 +26,6 @@ __all__ = ["PROXY_AGREEMENT", "TRANSFER"]
 _QUICK_AGREEMENT = (("nb201", "cifar10"),)
 _QUICK_TRANSFER = (("nb201", "cifar10"), ("nb301", "cifar10"))
 _SHOTS_SHOWN = 50
-
-
-def _zc_files(data_dir: Path | None) -> Mapping[str, Path]:
-    from cg_predict.data import benchmark_files
-
-    return benchmark_files(data_dir, ("zc-nb101", "zc-nb201", "zc-nb301"))
 
 
 def _agreement(ctx: RunContext) -> dict[str, Any]:
@@ -103,12 +97,6 @@ def _agreement_figure(ctx: RunContext, rows: list[list[Any]]) -> None:
             ax.set_xlabel("SRCC with accuracy (our live proxy)")
             ax.set_title(f"{family} {dataset}: {mine[0][7]} cells", fontsize=9)
             ax.axvline(0, color="black", lw=0.5)
-
-
-def _transfer_files(data_dir: Path | None) -> Mapping[str, Path]:
-    from cg_predict.data import benchmark_files
-
-    return benchmark_files(data_dir)
 
 
 def _transfer(ctx: RunContext) -> dict[str, Any]:
@@ -219,8 +207,8 @@ PROXY_AGREEMENT = Experiment(
     "proxy-agreement",
     "Zero-cost proxies: ours vs NAS-Bench-Suite-Zero's, and vs accuracy",
     _agreement,
-    code=("cg_ir", "cg_predict.proxies", "cg_predict.experiments"),
-    data=_zc_files,
+    code=("cg_ir", "cg_predict.proxies"),
+    data=partial(benchmark_files, names=("zc-nb101", "zc-nb201", "zc-nb301")),
     order=20,
     full_minutes=120,
 )
@@ -230,7 +218,7 @@ TRANSFER = Experiment(
     "Leave-one-family-out transfer: SRCC at 0/10/20/50 target labels",
     _transfer,
     code=("cg_ir", "cg_predict"),
-    data=_transfer_files,
+    data=benchmark_files,  # every benchmark file, checked to exist
     order=30,
     full_minutes=150,
 )

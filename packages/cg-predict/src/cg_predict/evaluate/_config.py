@@ -15,14 +15,13 @@ which do not change with the run seeds, so every run of every method sees the sa
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from cg_ir.provenance import file_sha256
 from cg_predict.encoder import EncoderConfig
 from cg_predict.errors import InvalidArgumentError
 from cg_predict.evaluate._baselines import UNITS
@@ -254,11 +253,6 @@ def _settings(target: str, wanted: tuple[str, ...]) -> tuple[str, ...]:
             f"{target} has no test setting {bad}; valid: {', '.join(available)} or 'both'"
         )
     return wanted
-
-
-def _file_sha256(path: str) -> str:
-    """The weights, not the path, identify an encoder (cached models, resuming)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -522,7 +516,7 @@ class ProtocolConfig:
                 "live": self.live_sample_seed,
             },
             "live_proxies": {"sample": self.live_sample_size, "batch_size": self.live_batch_size},
-            "encoder": [[p, _file_sha256(p)] for p in self.encoders] or None,
+            "encoder": [[p, file_sha256(p)] for p in self.encoders] or None,  # weights, not path
             "unfreeze_encoder": self.unfreeze_encoder if self.encoders else None,
             "units": list(UNITS),
         }
