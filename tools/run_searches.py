@@ -7,9 +7,10 @@ where it stopped; a file written by other code is recomputed (``force``), since 
 is current only for the code that wrote it. Run it from a checkout whose code does not change
 meanwhile (e.g. a ``git worktree``).
 
-The predictor strategies start from the leave-one-family-out source model of the full transfer
-protocol (every labelled cell of the other families, the protocol's epochs: the model
-``cgnas evaluate`` trains for that target and caches). ``proxy-order`` scores every candidate
+The predictor strategies start from the leave-one-family-out source models of the full transfer
+protocol (every labelled cell of the other families, the protocol's epochs): seed ``s`` from
+source model ``s mod cg_evo.SOURCE_MODELS``, the model ``cgnas evaluate`` trains for that target's
+run ``s mod 5`` and caches. ``proxy-order`` scores every candidate
 with synflow (the paper's zero-cost estimator); the run ``best-proxy-order`` is ``proxy-order``
 with the proxy that ranks the *other* families best (``search_proxy``: the highest mean SRCC
 with accuracy in ``tools/proxy_agreement.py``'s runs under ``results/proxies/``, never the

@@ -28,7 +28,6 @@ Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import time
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from fold_work import finished_folds, resume_folds
 
 from cg_evo import SearchConfig, SearchSpace, load_oracle, summarize
 from cg_evo.oracle import ORACLES
@@ -136,22 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
     digest = code_digest(*SEARCH_CODE)
-    for family in args.families.split(","):
-        path = work / f"{family}.json"
-        done = json.loads(path.read_text()) if path.exists() else None
-        if done is not None and done["code_digest"] != digest:
-            done = None  # made by other code: every candidate again
-        if done is None or set(CANDIDATES) - set(done["candidates"]):
-            write_json(path, _fold(family, done, args))
-    folds = {
-        f: json.loads((work / f"{f}.json").read_text())
-        for f in SEARCHED
-        if (work / f"{f}.json").exists()
-    }
-    if set(folds) != set(SEARCHED):
-        print(f"folds done: {sorted(folds)}; the report needs all of {list(SEARCHED)}")
+    resume_folds(
+        work,
+        args.families.split(","),
+        digest,
+        lambda done: bool(set(CANDIDATES) - set(done["candidates"])),
+        lambda family, done: _fold(family, done, args),
+    )
+    folds = finished_folds(work, SEARCHED)
+    if folds is None:
         return 0
     choices = _choices(folds)
     report = {

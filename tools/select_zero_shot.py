@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 import statistics
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 import train_default_checkpoint
+from fold_work import finished_folds, resume_folds
 
 import cg_ir
 import cg_predict
@@ -56,11 +56,11 @@ from cg_predict.evaluate import (
     SourceTraining,
     conservative_choice,
     few_shot_split,
+    graphs_with_costs,
     settings_of,
     target_cells,
     train_source_model,
 )
-from cg_predict.evaluate._targets import graphs_with_costs
 from cg_predict.metrics import class_means, spearman
 from cg_predict.ranking import flops_blend
 from cg_predict.training import FINE_TUNE_MODE, fine_tune, predict
@@ -235,23 +235,17 @@ def main(argv: list[str] | None = None) -> int:
     trainings = args.trainings.split(",")
     weights = [float(w) for w in args.weights.split(",")]
     work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
     digest = code_digest(*RESULTS_CODE)
     start = time.perf_counter()
-    for family in args.families.split(","):
-        path = work / f"{family}.json"
-        done = json.loads(path.read_text()) if path.exists() else None
-        if done is not None and done["code_digest"] != digest:
-            done = None  # made by other code: every candidate again
-        if done is None or any(t not in done.get("srcc_k_shot", {}) for t in trainings):
-            write_json(path, _fold(family, trainings, weights, done, args))
-    folds = {
-        f: json.loads((work / f"{f}.json").read_text())
-        for f in FAMILIES
-        if (work / f"{f}.json").exists()
-    }
-    if set(folds) != set(FAMILIES):
-        print(f"folds done: {sorted(folds)}; the report needs all of {list(FAMILIES)}")
+    resume_folds(
+        work,
+        args.families.split(","),
+        digest,
+        lambda done: any(t not in done.get("srcc_k_shot", {}) for t in trainings),
+        lambda family, done: _fold(family, trainings, weights, done, args),
+    )
+    folds = finished_folds(work, FAMILIES)
+    if folds is None:
         return 0
     choices = _choices(folds)
     report = {

@@ -86,6 +86,17 @@ def test_the_evaluation_of_a_paired_seed_is_a_protocol_config(tmp_path) -> None:
     assert capless.source.cells == SourceTraining.quick().cells
 
 
+def test_the_quick_run_trains_on_two_source_families() -> None:
+    # source training dominates the quick run's cost (every encoder, seed and CL fold): two
+    # source families, so the CL choice of NB-201 has two folds, each trained on the other
+    quick = AblationConfig.for_mode("quick")
+    config = quick.protocol("nb201", [])
+    assert config.sources == ("nb101", "nb301") and config.source.cells == 600
+    assert (quick.targets, quick.seeds, quick.shots) == (("nb201",), 3, (0, 50))
+    assert inner_folds("nb201", config.sources) == (("nb101", ("nb301",)), ("nb301", ("nb101",)))
+    assert AblationConfig.for_mode("full").sources == ()  # every other labelled family
+
+
 def test_a_cl_choice_is_the_best_mean_over_folds() -> None:
     folds = inner_folds("nb201", ("nb101", "nb301"))
     # augment wins one fold, retrieval has the better mean

@@ -50,7 +50,7 @@ def nb201_space(nb201_oracle: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def nb201_source(data_dir: Path) -> Any:
-    """The quick source model of a search on NB-201 (trained on every other labelled family)."""
+    """The quick source model 0 of a search on NB-201 (trained on every other labelled family)."""
     from cg_evo.surrogate import source_predictor
 
     model, _ = source_predictor("nb201", quick=True, data_dir=data_dir, progress=False)

@@ -1,7 +1,9 @@
-"""``run_search``: the results file, its summary and provenance, resuming, and the Ray backend."""
+"""``run_search``: the results file, its summary and provenance, resuming, each seed's source
+model, and the Ray backend."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -9,16 +11,28 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 import cg_evo.search as search
+import cg_evo.surrogate as surrogate
 from cg_evo.budget import Budget
 from cg_evo.errors import InvalidSearchError, SearchStateError
 from cg_evo.search import FORMAT, SearchConfig, run_search, summarize
 from cg_evo.space import SearchSpace
 from cg_evo.strategies import StrategySettings
+from cg_evo.surrogate import SOURCE_MODELS, FineTuneConfig
+from cg_predict.checkpoint import save_checkpoint
+from cg_predict.encoder import EncoderConfig
+from cg_predict.evaluate import ProtocolConfig, SourceTraining
+from cg_predict.model import PredictorNet
 
 NB201_TABLE = "nb201_200ep_test_acc.csv"
 REA = StrategySettings(population=5, tournament=3)
+# a predictor search that refits cheaply, on NB-301's 725 cells
+PREDICTOR = StrategySettings(warm_start=4, per_generation=2, mutants=10)
+CHEAP_FINE_TUNE = FineTuneConfig(steps=2)
+TINY_ENCODER = EncoderConfig(num_layers=1, dim=8, op_dim=4)
+SOURCE_GROUPS = ["nb101/cifar10", "nb201/cifar10"]
 
 
 def _without_seconds(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -154,6 +168,8 @@ def test_results_file(tmp_path, data_dir, shared_spaces, nb201_space) -> None:
     table = data_dir / "nb201" / NB201_TABLE
     assert provenance["data_files"] == {NB201_TABLE: hashlib.sha256(table.read_bytes()).hexdigest()}
     assert provenance["wall_seconds"] > 0 and provenance["backend"] == "local"
+    assert provenance["source_model"] is None  # random search starts from no model
+    assert all(r["source_seed"] is None for r in runs)
 
 
 @pytest.mark.needs_data
@@ -280,6 +296,100 @@ def test_more_queries_than_networks_is_refused(data_dir, shared_spaces) -> None:
         run_search(_config(queries=20_000), data_dir=data_dir, progress=False)
 
 
+# -- each seed's source model (benchmark data, a cheap stand-in for source training) --------
+@pytest.fixture
+def source_trainings(monkeypatch: pytest.MonkeyPatch) -> list[SourceTraining]:
+    """Stand in an untrained tiny network seeded by the training's seed for source training;
+    the trainings asked for, in order."""
+    trained: list[SourceTraining] = []
+
+    def train(family: str, training: SourceTraining, **kwargs: Any) -> Any:
+        trained.append(training)
+        torch.manual_seed(training.seed)
+        tiny = dataclasses.replace(training, encoder=TINY_ENCODER)
+        return PredictorNet.from_config(tiny.model()).eval(), {"trained_on": SOURCE_GROUPS}
+
+    monkeypatch.setattr(surrogate, "train_source_model", train)
+    return trained
+
+
+@pytest.fixture
+def bases_run(monkeypatch: pytest.MonkeyPatch) -> dict[int, Any]:
+    """The model each seed ``run_search`` computes starts from, by seed."""
+    bases: dict[int, Any] = {}
+    real = search.run_seed
+
+    def spy(config, seed, space, base, *args, **kwargs):
+        bases[seed] = base
+        return real(config, seed, space, base, *args, **kwargs)
+
+    monkeypatch.setattr(search, "run_seed", spy)
+    return bases
+
+
+def _predictor_config(**kw: Any) -> SearchConfig:
+    defaults: dict[str, Any] = dict(strategy="predictor-topk", queries=8, seeds=3, quick=True)
+    defaults.update(settings=PREDICTOR, fine_tune=CHEAP_FINE_TUNE)
+    return SearchConfig("nb301", **{**defaults, **kw})
+
+
+def _weights(model: PredictorNet) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@pytest.mark.needs_data
+def test_each_seed_starts_from_its_source_model(
+    data_dir, shared_spaces, source_trainings, bases_run
+) -> None:
+    seeds = SOURCE_MODELS + 1
+    result = run_search(_predictor_config(seeds=seeds), data_dir=data_dir, progress=False)
+    # each source model trained once, as cgnas evaluate trains its run j's (same cache entry)
+    protocol = ProtocolConfig.quick("nb301")
+    assert source_trainings == [protocol.source_for(j) for j in range(SOURCE_MODELS)]
+    assert [r["source_seed"] for r in result["runs"]] == [s % SOURCE_MODELS for s in range(seeds)]
+    assert result["provenance"]["source_model"] == {
+        "trained_on": SOURCE_GROUPS,
+        "source_seeds": list(range(SOURCE_MODELS)),
+    }
+    assert not torch.equal(_weights(bases_run[0]), _weights(bases_run[1]))
+    assert bases_run[SOURCE_MODELS] is bases_run[0]
+
+
+@pytest.mark.needs_data
+def test_a_resumed_predictor_search_keeps_its_source_models(
+    tmp_path, data_dir, shared_spaces, source_trainings
+) -> None:
+    out = tmp_path / "s.json"
+    two = run_search(_predictor_config(seeds=2), data_dir=data_dir, out=out, progress=False)
+    three = run_search(_predictor_config(seeds=3), data_dir=data_dir, out=out, progress=False)
+    assert three["runs"][:2] == two["runs"]
+    assert three["provenance"]["source_model"]["source_seeds"] == [0, 1, 2]
+    fresh = run_search(_predictor_config(seeds=3), data_dir=data_dir, progress=False)
+    assert _without_seconds(fresh["runs"]) == _without_seconds(three["runs"])
+
+
+@pytest.mark.needs_data
+def test_a_checkpoint_is_every_seeds_model(
+    tmp_path, data_dir, shared_spaces, source_trainings, bases_run
+) -> None:
+    path = tmp_path / "model.pt"
+    torch.manual_seed(0)
+    model = PredictorNet.from_config(SourceTraining(encoder=TINY_ENCODER).model())
+    save_checkpoint(path, model, {"method": "gnn", "trained_on": SOURCE_GROUPS})
+    result = run_search(
+        _predictor_config(seeds=2, checkpoint=str(path)), data_dir=data_dir, progress=False
+    )
+    assert source_trainings == []  # no source model trained
+    assert bases_run[0] is bases_run[1]
+    assert torch.equal(_weights(bases_run[0]), _weights(model))
+    assert [r["source_seed"] for r in result["runs"]] == [None, None]
+    assert result["provenance"]["source_model"] == {
+        "trained_on": SOURCE_GROUPS,
+        "method": "gnn",
+        "source_seeds": None,
+    }
+
+
 # -- the Ray backend -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ray_cluster():
@@ -296,12 +406,15 @@ def ray_cluster():
 @pytest.mark.needs_data
 @pytest.mark.parametrize(
     ("family", "strategy"),
-    [("nb301", "cost-order"), ("nb301", "rea")],  # NB-301: 725 cells, quick for workers to load
+    # NB-301: 725 cells, quick for workers to load; the predictor's seeds start from two models
+    [("nb301", "cost-order"), ("nb301", "rea"), ("nb301", "predictor-topk")],
 )
 def test_ray_backend_matches_the_local_one(
-    tmp_path, data_dir, shared_spaces, ray_cluster, family, strategy
+    tmp_path, data_dir, shared_spaces, source_trainings, ray_cluster, family, strategy
 ) -> None:
-    config = SearchConfig(family, strategy=strategy, queries=10, seeds=2, settings=REA)
+    config = SearchConfig(
+        family, strategy=strategy, queries=10, seeds=2, settings=REA, fine_tune=CHEAP_FINE_TUNE
+    )
     local = run_search(config, data_dir=data_dir, progress=False)
     out = tmp_path / "s.json"
     remote = run_search(

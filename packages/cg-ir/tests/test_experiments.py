@@ -106,6 +106,40 @@ def test_missing_data_skips_and_a_failure_does_not_stop_the_rest(tmp_path: Path)
     assert by_name["squares"].status == "ran"
 
 
+def test_run_experiment_runs_one_registered_experiment_and_keeps_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(experiments, "registered_experiments", lambda: [SQUARES, BROKEN])
+    reproduce(None, _config(tmp_path))
+    summary = (tmp_path / "results" / "summary.json").read_text()
+    record = experiments.run_experiment("squares", _config(tmp_path))
+    assert (record.name, record.status) == ("squares", "reused")
+    assert (tmp_path / "results" / "summary.json").read_text() == summary
+    with pytest.raises(InvalidSpecError, match="no experiment 'nope'"):
+        experiments.run_experiment("nope", _config(tmp_path))
+
+
+def test_workers_run_experiments_in_processes_with_the_same_records(tmp_path: Path) -> None:
+    alone = reproduce([NEEDS_DATA, SQUARES, BROKEN], _config(tmp_path / "alone"))
+    together = reproduce([NEEDS_DATA, SQUARES, BROKEN], _config(tmp_path / "two", workers=2))
+    assert [(r.name, r.status, r.message) for r in together] == [
+        (r.name, r.status, r.message) for r in alone
+    ]  # the given order, whatever order the workers finished in
+    for folder in (tmp_path / "alone", tmp_path / "two"):
+        squares = json.loads((folder / "results" / "squares" / "squares.json").read_text())
+        assert squares == {"squares": [0, 1, 4, 9]}
+    with pytest.raises(InvalidSpecError, match="workers must be at least 1"):
+        _config(tmp_path, workers=0)
+
+
+def test_the_longest_expected_experiment_starts_first() -> None:
+    quick = Experiment("quick-one", "Quick", _squares, code=("cg_ir",), quick_minutes=1)
+    slow = Experiment("slow-one", "Slow", _squares, code=("cg_ir",), quick_minutes=9)
+    assert (slow.minutes("quick"), slow.minutes("full")) == (9, 0)
+    assert experiments._longest_first([quick, SQUARES, slow], "quick") == [slow, quick, SQUARES]
+    assert experiments._longest_first([quick, slow], "full") == [quick, slow]  # ties: as given
+
+
 def test_only_selects_and_unknown_names_are_refused(tmp_path: Path) -> None:
     records = reproduce([SQUARES, BROKEN], _config(tmp_path, only=("squares",)))
     assert [r.name for r in records] == ["squares"]
@@ -113,3 +147,14 @@ def test_only_selects_and_unknown_names_are_refused(tmp_path: Path) -> None:
         reproduce([SQUARES], _config(tmp_path, only=("nope",)))
     with pytest.raises(InvalidSpecError, match="mode 'paper'"):
         _config(tmp_path, mode="paper")
+
+
+def test_a_figure_has_rows_of_panels_and_is_saved_when_the_block_ends(tmp_path: Path) -> None:
+    ctx = RunContext(tmp_path, "quick", None, "local", "cpu", False)
+    with ctx.figure("grid.png", 3, (2.0, 2.0), rows=2) as axes:
+        assert len(axes) == 6
+        assert not (tmp_path / "grid.png").exists()  # written when the block ends
+        for ax in axes:
+            ax.plot([0, 1], [0, 1])
+    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+    assert ctx.files == ["grid.png"]

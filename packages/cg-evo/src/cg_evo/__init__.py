@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (at run time they come fr
     from cg_evo.search import SearchConfig, run_search, summarize
     from cg_evo.space import Queries, SearchSpace
     from cg_evo.strategies import StrategySettings
-    from cg_evo.surrogate import FineTuneConfig, SearchPredictor, source_predictor
+    from cg_evo.surrogate import SOURCE_MODELS, FineTuneConfig, SearchPredictor, source_predictor
 
 __version__ = "0.1.0"
 
@@ -52,6 +52,7 @@ __all__ = [
     "Budget",
     "parse_amount",
     # predictor
+    "SOURCE_MODELS",
     "SearchPredictor",
     "source_predictor",
     # errors
@@ -78,6 +79,7 @@ _LAZY = {
     "SearchSpace": "cg_evo.space",
     "StrategySettings": "cg_evo.strategies",
     "FineTuneConfig": "cg_evo.surrogate",
+    "SOURCE_MODELS": "cg_evo.surrogate",
     "SearchPredictor": "cg_evo.surrogate",
     "source_predictor": "cg_evo.surrogate",
 }

@@ -97,9 +97,9 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         "--fine-tune", default="full", choices=("full", "head"), help="predictor fine-tuning"
     )
     parser.add_argument(
-        "--checkpoint", metavar="PATH", help="start from this predictor checkpoint instead"
+        "--checkpoint", metavar="PATH", help="start every seed from this checkpoint instead"
     )
-    parser.add_argument("--quick", action="store_true", help="quick source model (CI, book)")
+    parser.add_argument("--quick", action="store_true", help="quick source models (CI, book)")
     parser.add_argument(
         "--source-cells",
         type=positive_int,

@@ -4,7 +4,9 @@ Per seed, a strategy spends ``queries`` paid oracle queries on the budgeted cand
 runner records the queried keys in order, the best label so far after every paid query and
 its rank in the budgeted space (1 = the space's best label). Seeds are independent (numpy
 generator and torch seeded from the seed alone) and can run in parallel on any
-``cg_ir.executor`` backend, with the same numbers as in one process.
+``cg_ir.executor`` backend, with the same numbers as in one process. A predictor strategy's
+seed ``s`` starts from source model ``s % SOURCE_MODELS`` (``SearchConfig.source_seed``), so
+the spread over seeds includes source training; a run builds each of its source models once.
 
 The results file (``--out``) is rewritten atomically after every finished seed; a rerun with
 the same configuration and the same code (``code_digest``: a digest of cg-ir, cg-predict and
@@ -37,6 +39,7 @@ from cg_evo.oracle import Oracle, load_oracle
 from cg_evo.space import MUTATION, Queries, QueryBudgetExhausted, SearchSpace
 from cg_evo.strategies import Context, StrategySettings
 from cg_evo.surrogate import (
+    SOURCE_MODELS,
     FineTuneConfig,
     SearchPredictor,
     search_flops_weight,
@@ -81,12 +84,12 @@ class SearchConfig:
         budget: cost limits on the candidates.
         settings: strategy settings.
         fine_tune: how the predictor learns from paid labels (predictor strategies).
-        quick: quick-mode source model (fewer source cells and epochs; CI and the book).
+        quick: quick-mode source models (fewer source cells and epochs; CI and the book).
         source_cells: at most this many labelled cells per source family (a seeded sample;
             default: the protocol's, 600 quick, all otherwise).
         source_epochs: source training epochs (default: the protocol's, 10 quick, 40).
-        checkpoint: a predictor checkpoint to start from instead of the source model (refused
-            if it saw the family's labels).
+        checkpoint: a predictor checkpoint every seed starts from instead of its source model
+            (refused if it saw the family's labels).
     """
 
     family: str
@@ -124,6 +127,24 @@ class SearchConfig:
         beside the config), not a setting of the config.
         """
         return search_flops_weight(self.family)
+
+    def source_seed(self, seed: int) -> int | None:
+        """The source model seed ``seed`` starts from (``source_predictor``'s ``source_seed``).
+
+        ``seed % SOURCE_MODELS``: a few source models, each shared by every ``SOURCE_MODELS``-th
+        seed. None where the seed starts from no source model: a strategy without predictor, or
+        ``checkpoint``, the one model of every seed.
+
+        Examples:
+            >>> config = SearchConfig("nb201", seeds=7)
+            >>> [config.source_seed(seed) for seed in range(7)]
+            [0, 1, 2, 3, 4, 0, 1]
+            >>> SearchConfig("nb201", strategy="rea").source_seed(3) is None
+            True
+        """
+        if not self.uses_predictor or self.checkpoint is not None:
+            return None
+        return seed % SOURCE_MODELS
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able settings (the code that runs them is recorded beside them, not here).
@@ -163,6 +184,8 @@ def run_seed(
 ) -> dict[str, Any]:
     """One seed of ``config`` on ``space``: the run record written to the results file.
 
+    ``base`` is the model the seed starts from (``run_search`` passes source model
+    ``config.source_seed(seed)``, or the checkpoint's; None without predictor).
     ``flops_weight`` overrides ``config.zero_shot_flops_weight`` (the predictor's ranking
     before its first refit), for a choice of that weight made on other families.
     """
@@ -261,6 +284,26 @@ def _space_record(oracle: Oracle, space: SearchSpace) -> dict[str, Any]:
     }
 
 
+def _source_record(metas: dict[int | None, dict[str, Any]]) -> dict[str, Any] | None:
+    """What the runs' base models were trained on, by their metadata ``{source seed: meta}``.
+
+    ``source_seeds`` lists the source models' seeds; None where every run started from a
+    checkpoint (key None), whose ``method`` is kept where its metadata names one.
+    """
+    if not metas:
+        return None
+    if None in metas:
+        checkpoint = metas[None]
+        return {
+            **{k: checkpoint[k] for k in ("trained_on", "method") if k in checkpoint},
+            "source_seeds": None,
+        }
+    return {
+        "trained_on": sorted({group for meta in metas.values() for group in meta["trained_on"]}),
+        "source_seeds": sorted(seed for seed in metas if seed is not None),
+    }
+
+
 def _provenance(
     oracle: Oracle,
     source: dict[str, Any] | None,
@@ -282,9 +325,7 @@ def _provenance(
         },
         "code_digest": code_digest(*SEARCH_CODE),
         "data_files": {} if path is None else {path.name: file_sha256(path)},
-        "source_model": None
-        if source is None
-        else {k: source.get(k) for k in ("trained_on", "method") if k in source},
+        "source_model": source,
         "backend": backend,
         "device": device,
         "wall_seconds": seconds,
@@ -303,6 +344,24 @@ class _SeedJob:
     model_state: dict[str, torch.Tensor] | None
 
 
+def _seed_job(
+    config: SearchConfig,
+    seed: int,
+    data_dir: str | os.PathLike[str] | None,
+    device: str,
+    base: PredictorNet | None,
+) -> _SeedJob:
+    """Seed ``seed``'s job, starting from ``base`` (sent as its config and CPU weights)."""
+    return _SeedJob(
+        config,
+        seed,
+        None if data_dir is None else os.fspath(data_dir),
+        device,
+        None if base is None else base.config(),
+        None if base is None else {k: v.cpu() for k, v in base.state_dict().items()},
+    )
+
+
 def _run_job(job: _SeedJob) -> dict[str, Any]:
     # the executor runs this with the caller's torch thread count (run_search's ``threads``)
     oracle = load_oracle(job.config.family, job.config.dataset, job.data_dir)
@@ -313,6 +372,35 @@ def _run_job(job: _SeedJob) -> dict[str, Any]:
         base.load_state_dict(job.model_state)
         base.eval()
     return run_seed(job.config, job.seed, space, base, job.device)
+
+
+def _source_models(
+    config: SearchConfig,
+    seeds: list[int],
+    data_dir: str | os.PathLike[str] | None,
+    device: str,
+    progress: bool,
+) -> dict[int | None, tuple[PredictorNet, dict[str, Any]]]:
+    """The models ``seeds`` start from and their metadata, by source seed, each built once.
+
+    Keyed by ``config.source_seed`` (None: the checkpoint); empty without predictor.
+    """
+    if not config.uses_predictor:
+        return {}
+    return {
+        source_seed: source_predictor(
+            config.family,
+            checkpoint=config.checkpoint,
+            source_seed=source_seed or 0,  # None: the checkpoint, which ignores it
+            quick=config.quick,
+            source_cells=config.source_cells,
+            source_epochs=config.source_epochs,
+            data_dir=data_dir,
+            device=device,
+            progress=progress,
+        )
+        for source_seed in dict.fromkeys(config.source_seed(seed) for seed in seeds)
+    }
 
 
 def run_search(
@@ -386,21 +474,18 @@ def _search(
         raise SearchStateError(str(exc)) from exc
     runs = sorted(finished, key=lambda r: r["seed"])
     done = {r["seed"] for r in runs}
-    base, meta = None, None
-    if config.uses_predictor:
-        base, meta = source_predictor(
-            config.family,
-            checkpoint=config.checkpoint,
-            quick=config.quick,
-            source_cells=config.source_cells,
-            source_epochs=config.source_epochs,
-            data_dir=data_dir,
-            device=device,
-            progress=progress,
-        )
+    # every seed of the document, read back or not: its provenance says what they started from
+    sources = _source_models(
+        config, sorted(done | set(range(config.seeds))), data_dir, device, progress
+    )
+
+    def base(seed: int) -> PredictorNet | None:
+        source = sources.get(config.source_seed(seed))
+        return None if source is None else source[0]
 
     def document() -> dict[str, Any]:
         ordered = sorted(runs, key=lambda r: r["seed"])
+        used = {r["source_seed"] for r in ordered}
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -412,7 +497,7 @@ def _search(
             "summary": summarize(ordered, config.queries) if ordered else None,
             "provenance": _provenance(
                 oracle,
-                meta,
+                _source_record({s: meta for s, (_, meta) in sources.items() if s in used}),
                 [r["seed"] for r in ordered],
                 backend,
                 device,
@@ -422,30 +507,24 @@ def _search(
 
     todo = [s for s in range(config.seeds) if s not in done]
     bar = tqdm(total=config.seeds, initial=len(done), disable=not progress, desc=config.strategy)
+
+    def keep(record: dict[str, Any]) -> None:
+        """Add a finished seed's run, with the source model it started from."""
+        runs.append({**record, "source_seed": config.source_seed(record["seed"])})
+        bar.update()
+
     if workers <= 1 and backend == "local":
         for seed in todo:
-            runs.append(run_seed(config, seed, space, base, device))
-            bar.update()
+            keep(run_seed(config, seed, space, base(seed), device))
             if out is not None:
                 write_json(out, document())
     elif todo:
-        jobs = [
-            _SeedJob(
-                config,
-                seed,
-                None if data_dir is None else os.fspath(data_dir),
-                device,
-                None if base is None else base.config(),
-                None if base is None else {k: v.cpu() for k, v in base.state_dict().items()},
-            )
-            for seed in todo
-        ]
+        jobs = [_seed_job(config, seed, data_dir, device, base(seed)) for seed in todo]
         with get_executor(backend, workers, address) as executor:
             # one round of ``workers`` seeds at a time, so finished rounds are saved (resuming)
             for begin in range(0, len(jobs), max(1, workers)):
                 for record in executor.map(_run_job, jobs[begin : begin + max(1, workers)]):
-                    runs.append(record)
-                    bar.update()
+                    keep(record)
                 if out is not None:
                     write_json(out, document())
     bar.close()

@@ -2,9 +2,11 @@
 
 ``source_predictor`` trains (or reads from cg-predict's cache) the leave-one-family-out source
 model of ``cgnas evaluate`` for the searched family: labels of the other families only, from
-any dataset never the searched family's. A checkpoint or encoder passed in is refused when its
-metadata lists the searched family among its labelled training data (``Predictor.default()``'s
-does: it saw every family), or does not say what it was trained on.
+any dataset never the searched family's. A search's seeds start from ``SOURCE_MODELS`` of them,
+seeded as ``cgnas evaluate`` seeds its runs' source models, so that the spread over seeds
+includes source training. A checkpoint or encoder passed in is refused when its metadata lists
+the searched family among its labelled training data (``Predictor.default()``'s does: it saw
+every family), or does not say what it was trained on.
 
 ``SearchPredictor`` then adapts a copy of that model to the labels the search has paid for:
 every refit fine-tunes a fresh copy of the source model on all labels so far (so the result
@@ -41,6 +43,7 @@ from cg_predict.training import fine_tune, predict
 __all__ = [
     "SEARCH_PREDICTORS",
     "SEARCH_TRAININGS",
+    "SOURCE_MODELS",
     "WARM_STARTS",
     "FineTuneConfig",
     "SearchPredictor",
@@ -50,6 +53,10 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+
+# Search seed s starts from source model s % SOURCE_MODELS (SearchConfig.source_seed): its seeds
+# spread over source training too, while a 20-seed run trains 5 source models, not 20.
+SOURCE_MODELS = 5
 
 # How a search's source model is trained ("protocol": the protocol's SourceTraining.for_target,
 # whose head reads FLOPs, params and depth; "no-cost-head": the same with a head reading the
@@ -131,6 +138,7 @@ def source_predictor(
     family: str,
     *,
     checkpoint: str | os.PathLike[str] | None = None,
+    source_seed: int = 0,
     quick: bool = False,
     source_cells: int | None = None,
     source_epochs: int | None = None,
@@ -144,8 +152,10 @@ def source_predictor(
     search's source training for ``family`` (``search_training``: the protocol's,
     ``SourceTraining.for_target``, unless another was chosen on the other families' pools;
     its quick sizes if ``quick``, else the full-size ones; ``source_cells`` per source family and
-    ``source_epochs`` override its ``cells`` and ``epochs``), shared with ``cgnas evaluate``'s
-    cache where it is the protocol's.
+    ``source_epochs`` override its ``cells`` and ``epochs``), its seed shifted by
+    ``source_seed`` as cg-predict's ``ProtocolConfig.source_for(source_seed)`` shifts it for
+    run ``source_seed``; shared with ``cgnas evaluate``'s cache where it is the protocol's.
+    With ``checkpoint``: that model, whatever ``source_seed``.
 
     Raises:
         TargetLeakError: ``checkpoint`` was trained on ``family``'s labels or does not say.
@@ -156,9 +166,10 @@ def source_predictor(
         check_model_not_trained_on(loaded.metadata, family, f"checkpoint {os.fspath(checkpoint)!r}")
         return loaded.model, loaded.metadata
     overrides: dict[str, Any] = {"cells": source_cells, "epochs": source_epochs}
-    training = search_training(
+    chosen = search_training(
         family, quick=quick, **{k: v for k, v in overrides.items() if v is not None}
     )
+    training = replace(chosen, seed=chosen.seed + source_seed)
     model, meta = train_source_model(
         family, training, data_dir=data_dir, device=device, progress=progress
     )

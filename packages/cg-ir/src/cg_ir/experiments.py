@@ -27,6 +27,7 @@ Examples:
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -53,6 +54,7 @@ __all__ = [
     "RunContext",
     "registered_experiments",
     "reproduce",
+    "run_experiment",
 ]
 
 EXPERIMENT_GROUP = "cgnas.experiments"
@@ -62,6 +64,11 @@ SUMMARY = "summary.json"
 _DISTRIBUTIONS = ("cg-ir", "cg-predict", "cg-contrast", "cg-evo", "torch", "numpy")
 
 Headline = Mapping[str, Any]
+
+
+def _no_data(data_dir: Path | None) -> Mapping[str, Path]:
+    """An experiment that reads no benchmark file (a module-level function: picklable)."""
+    return {}
 
 
 @dataclass(frozen=True)
@@ -80,15 +87,22 @@ class Experiment:
             absent, and the experiment is skipped. Default: none.
         order: experiments run by increasing ``order`` (cheap, basic ones first), then name.
         full_minutes: the expected CPU minutes of full mode, printed before a full run.
+        quick_minutes: the expected CPU minutes of quick mode. With several workers the
+            longest expected experiments start first, so the work ends about together.
     """
 
     name: str
     title: str
     run: Callable[[RunContext], Headline]
     code: tuple[str, ...]
-    data: Callable[[Path | None], Mapping[str, Path]] = lambda data_dir: {}
+    data: Callable[[Path | None], Mapping[str, Path]] = _no_data
     order: int = 100
     full_minutes: float = 0.0
+    quick_minutes: float = 0.0
+
+    def minutes(self, mode: str) -> float:
+        """The expected CPU minutes of ``mode``."""
+        return self.full_minutes if mode == "full" else self.quick_minutes
 
     @property
     def identity_code(self) -> tuple[str, ...]:
@@ -115,6 +129,8 @@ class ReproduceConfig:
         backend: ``"local"`` or ``"ray"`` (``cg_ir.executor``), for experiments that fan out.
         device: torch device.
         progress: progress bars and one line per experiment.
+        workers: experiments run at once, each in its own process (1: one after the other in
+            this process). Each worker gets an equal share of the CPU cores for torch.
     """
 
     out: str | os.PathLike[str]
@@ -126,8 +142,11 @@ class ReproduceConfig:
     backend: str = "local"
     device: str = "cpu"
     progress: bool = True
+    workers: int = 1
 
     def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise InvalidSpecError(f"workers must be at least 1, got {self.workers}")
         if self.mode not in MODES:
             raise InvalidSpecError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         if self.backend not in BACKENDS:
@@ -181,9 +200,13 @@ class RunContext:
 
     @contextmanager
     def figure(
-        self, name: str, panels: int = 1, panel_size: tuple[float, float] = (5.0, 3.6)
+        self,
+        name: str,
+        panels: int = 1,
+        panel_size: tuple[float, float] = (5.0, 3.6),
+        rows: int = 1,
     ) -> Iterator[list[Any]]:
-        """A row of ``panels`` matplotlib axes, saved to ``name`` when the block ends.
+        """``rows`` rows of ``panels`` matplotlib axes (row by row), saved to ``name`` at the end.
 
         The figure is drawn off screen (matplotlib's Agg backend), laid out tightly, saved in
         the format of ``name``'s suffix and closed, also when the block fails.
@@ -194,9 +217,11 @@ class RunContext:
         import matplotlib.pyplot as plt
 
         width, height = panel_size
-        fig, axes = plt.subplots(1, panels, figsize=(width * panels, height), squeeze=False)
+        fig, axes = plt.subplots(
+            rows, panels, figsize=(width * panels, height * rows), squeeze=False
+        )
         try:
-            yield list(axes[0])
+            yield [ax for row in axes for ax in row]
             fig.tight_layout()
             with atomic_output(self.path(name)) as handle:
                 fig.savefig(handle, format=Path(name).suffix.lstrip("."), dpi=120)
@@ -324,6 +349,57 @@ def _run_one(experiment: Experiment, config: ReproduceConfig) -> ExperimentRecor
     return ExperimentRecord(experiment.name, experiment.title, "ran", seconds, "", headline)
 
 
+def run_experiment(name: str, config: ReproduceConfig) -> ExperimentRecord:
+    """Reuse, run or skip the registered experiment ``name`` alone, into ``config.out/name``.
+
+    ``reproduce`` for one experiment, without rewriting ``summary.json``: what a reader of
+    the results (a book chapter) calls first, so that it reads the folder ``reproduce`` wrote
+    when the current code, versions, mode and data made it, and computes it once otherwise.
+    ``config.only`` is ignored.
+
+    Raises:
+        InvalidSpecError: no registered experiment is called ``name``.
+    """
+    [experiment] = _selected(registered_experiments(), (name,))
+    return _run_one(experiment, config)
+
+
+def _run_reported(experiment: Experiment, config: ReproduceConfig) -> ExperimentRecord:
+    """``_run_one`` with a line before and after (``config.progress``)."""
+    if config.progress:
+        print(f"[{experiment.name}] {experiment.title} ...", flush=True)
+    record = _run_one(experiment, config)
+    if config.progress:
+        detail = f": {record.message}" if record.message else ""
+        print(f"[{experiment.name}] {record.status} ({record.seconds:.0f} s){detail}", flush=True)
+    return record
+
+
+def _longest_first(experiments: Sequence[Experiment], mode: str) -> list[Experiment]:
+    """``experiments`` by decreasing expected minutes of ``mode`` (ties: the given order)."""
+    return sorted(experiments, key=lambda e: -e.minutes(mode))
+
+
+def _run_in_workers(
+    experiments: Sequence[Experiment], config: ReproduceConfig
+) -> list[ExperimentRecord]:
+    """Run ``experiments`` in ``config.workers`` processes, longest expected first.
+
+    A worker takes the next experiment when it finishes one, so starting with the longest
+    keeps the workers busy until about the same time. Each runs with an equal share of the
+    cores as torch threads; the records come back in ``experiments``' order.
+    """
+    from cg_ir.executor import LocalExecutor, torch_threads
+
+    longest_first = _longest_first(experiments, config.mode)
+    threads = max(1, (os.cpu_count() or 1) // config.workers)
+    task = functools.partial(_run_reported, config=config)
+    with torch_threads(threads), LocalExecutor(config.workers, chunksize=1) as executor:
+        records = executor.map(task, longest_first)
+    by_name = {record.name: record for record in records}
+    return [by_name[experiment.name] for experiment in experiments]
+
+
 def _selected(experiments: Sequence[Experiment], only: Sequence[str]) -> list[Experiment]:
     names = [e.name for e in experiments]
     unknown = sorted(set(only) - set(names))
@@ -353,17 +429,10 @@ def reproduce(
     if config.mode == "full" and config.progress:
         minutes = sum(e.full_minutes for e in chosen)
         print(f"reproduce --full: {len(chosen)} experiments, about {minutes:.0f} CPU-minutes")
-    records = []
-    for experiment in chosen:
-        if config.progress:
-            print(f"[{experiment.name}] {experiment.title} ...", flush=True)
-        record = _run_one(experiment, config)
-        records.append(record)
-        if config.progress:
-            detail = f": {record.message}" if record.message else ""
-            print(
-                f"[{experiment.name}] {record.status} ({record.seconds:.0f} s){detail}", flush=True
-            )
+    if config.workers == 1:
+        records = [_run_reported(experiment, config) for experiment in chosen]
+    else:
+        records = _run_in_workers(chosen, config)
     write_json(
         Path(config.out) / SUMMARY, {"mode": config.mode, "records": [asdict(r) for r in records]}
     )

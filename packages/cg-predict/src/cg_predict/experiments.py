@@ -142,6 +142,7 @@ def _transfer(ctx: RunContext) -> dict[str, Any]:
             f"gnn_fine_tune_{max(result.shots)}": None if tuned is None else tuned.srcc_mean,
             "flops": None if flops is None else flops.srcc_mean,
         }
+    _scatter_figure(ctx, configs)
     ctx.write_csv(
         "transfer.csv",
         [
@@ -159,6 +160,74 @@ def _transfer(ctx: RunContext) -> dict[str, Any]:
     )
     _transfer_figure(ctx, rows)
     return headline
+
+
+def _scatter_figure(ctx: RunContext, configs: list[Any]) -> None:
+    """Predicted against true accuracy per target: zero-shot (top), after 50 labels (bottom).
+
+    Each target's protocol source model of run 0 (cached by ``evaluate``, read back) scores
+    the test cells of its first setting before and after fine-tuning the whole network on
+    ``_SHOTS_SHOWN`` labelled cells of distinct isomorphism classes (one split, drawn as the
+    protocol draws run 0's); the per-class and per-cell SRCC of each panel go to
+    ``predicted-against-true.json``.
+    """
+    import copy
+
+    import numpy as np
+
+    from cg_predict import Predictor, metrics
+    from cg_predict.evaluate import few_shot_split, target_cells, train_source_model
+
+    srcc: dict[str, dict[str, dict[str, float]]] = {}
+    with ctx.figure("predicted-against-true.png", len(configs), (3.3, 3.2), rows=2) as axes:
+        for column, config in enumerate(configs):
+            name = f"{config.target}-{config.dataset}"
+            cells = target_cells(
+                config.target,
+                config.dataset,
+                config.settings[0],
+                ctx.data_dir,
+                limit=config.test_cells,
+                sample_seed=config.test_sample_seed,
+                progress=False,
+            )
+            assert cells.graphs.hashes is not None  # target_cells always records them
+            split = few_shot_split(cells.graphs.hashes, [_SHOTS_SHOWN], np.random.default_rng(0))
+            labelled, test = split.labelled[_SHOTS_SHOWN], split.test
+            model, _ = train_source_model(
+                config.target,
+                config.source_for(0),
+                sources=config.sources,
+                data_dir=ctx.data_dir,
+                device=ctx.device,
+                progress=False,
+            )
+            tuned = Predictor(copy.deepcopy(model)).fine_tune(
+                cells.graphs.subset(labelled),
+                cells.labels[labelled],
+                **config.fine_tune_arguments(),
+            )
+            truth, classes = cells.labels[test], cells.graphs.hashes[test]
+            stages = (("zero-shot", Predictor(copy.deepcopy(model))), ("50 labels", tuned))
+            srcc[name] = {}
+            for row, (stage, predictor) in enumerate(stages):
+                predicted = predictor.predict(cells.graphs.subset(test))
+                truth_class, predicted_class = metrics.class_means(classes, truth, predicted)
+                scores = {
+                    "per_class": metrics.spearman(predicted_class, truth_class),
+                    "per_cell": metrics.spearman(predicted, truth),
+                }
+                srcc[name][stage] = scores
+                ax = axes[row * len(configs) + column]
+                ax.scatter(truth, predicted, s=4, alpha=0.4, color="tab:blue" if row else "grey")
+                ax.set_title(
+                    f"{config.target} {config.dataset}, {stage}\nSRCC per class "
+                    f"{scores['per_class']:+.3f} (per cell {scores['per_cell']:+.3f})",
+                    fontsize=9,
+                )
+                ax.set_xlabel(f"true accuracy (%), {len(test):,} test cells")
+                ax.set_ylabel("predicted score (standardised)")
+    ctx.write_json("predicted-against-true.json", {"shots": _SHOTS_SHOWN, "srcc": srcc})
 
 
 def _transfer_figure(ctx: RunContext, rows: list[list[Any]]) -> None:
@@ -211,6 +280,7 @@ PROXY_AGREEMENT = Experiment(
     data=partial(benchmark_files, names=("zc-nb101", "zc-nb201", "zc-nb301")),
     order=20,
     full_minutes=120,
+    quick_minutes=1,
 )
 
 TRANSFER = Experiment(
@@ -221,4 +291,5 @@ TRANSFER = Experiment(
     data=benchmark_files,  # every benchmark file, checked to exist
     order=30,
     full_minutes=150,
+    quick_minutes=5,
 )

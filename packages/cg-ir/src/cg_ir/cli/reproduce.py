@@ -10,13 +10,20 @@ import argparse
 import json
 from typing import Any
 
-from cg_ir.cli.options import HelpFormatter, add_out_option, add_progress_option, comma_list
+from cg_ir.cli.options import (
+    HelpFormatter,
+    add_out_option,
+    add_progress_option,
+    comma_list,
+    positive_int,
+)
 from cg_ir.errors import CgError
 
 __all__ = ["register_reproduce"]
 
 _EPILOG = """examples:
   cgnas reproduce --quick --out results/quick            every experiment, CI size
+  cgnas reproduce --quick --workers 2 -o results/quick   two experiments at a time
   cgnas reproduce --quick --only graph-statistics -o r   one experiment
   cgnas reproduce --full --strict --out results/full     paper scale; missing data fails
 
@@ -39,6 +46,7 @@ def _run_reproduce(args: argparse.Namespace) -> int:
         backend=args.backend,
         device=args.device,
         progress=args.progress,
+        workers=args.workers,
     )
     records = reproduce(registered_experiments(), config)
     width = max([len("experiment"), *(len(r.name) for r in records)])
@@ -88,6 +96,12 @@ def register_reproduce(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="benchmark data folder (default: $CGNAS_DATA_DIR)")
     parser.add_argument("--backend", choices=BACKENDS, default="local", help="where work fans out")
     parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="experiments run at once, each in its own process, longest first (CI: 2)",
+    )
     add_progress_option(parser, default=True)
     parser.set_defaults(func=_run_reproduce)
     return parser
