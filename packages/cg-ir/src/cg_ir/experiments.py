@@ -110,7 +110,9 @@ class Experiment:
 
         The code digest of a package leaves out its ``experiments`` module (a front end,
         ``cg_ir.provenance``), so that a new table layout does not stale the cached results
-        that module only arranges; the experiment's own results still depend on it.
+        that module only arranges; the experiment's own results still depend on it. So an
+        ``experiments`` module may compute what only its experiment's folder holds (a
+        figure's fine-tuning), never a value cached elsewhere under a package digest.
         """
         return (*self.code, __name__, self.run.__module__)
 

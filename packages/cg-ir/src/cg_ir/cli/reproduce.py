@@ -7,7 +7,7 @@ parses the options and prints the summary table.
 from __future__ import annotations
 
 import argparse
-import json
+from collections.abc import Mapping
 from typing import Any
 
 from cg_ir.cli.options import (
@@ -19,7 +19,7 @@ from cg_ir.cli.options import (
 )
 from cg_ir.errors import CgError
 
-__all__ = ["register_reproduce"]
+__all__ = ["headline_text", "register_reproduce"]
 
 _EPILOG = """examples:
   cgnas reproduce --quick --out results/quick            every experiment, CI size
@@ -31,6 +31,25 @@ A finished experiment is reused when its provenance matches the current code, mo
 (--force reruns it); one whose benchmark data is missing is skipped with a line naming the file
 and where to get it (--strict makes that a failure, as in CI). Exit status 2 when an experiment
 failed (or, with --strict, was skipped)."""
+
+
+def headline_text(headline: Mapping[str, Any], width: int = 160) -> str:
+    """An experiment's headline numbers as one line: ``key: value``, fractions to 3 decimals.
+
+    Examples:
+        >>> headline_text({"nb201": {"srcc": 0.90005, "best": "nwot"}, "queries": 51.0})
+        'nb201: srcc 0.900, best nwot; queries: 51'
+    """
+
+    def brief(value: Any) -> str:
+        if isinstance(value, Mapping):
+            return ", ".join(f"{k} {brief(v)}" for k, v in value.items())
+        if isinstance(value, float) and not value.is_integer():
+            return f"{value:.3f}"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    text = "; ".join(f"{key}: {brief(value)}" for key, value in headline.items())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
@@ -52,7 +71,7 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     width = max([len("experiment"), *(len(r.name) for r in records)])
     print(f"\n{'experiment':<{width}}  {'status':<8} {'seconds':>8}  headline")
     for record in records:
-        detail = record.message or json.dumps(record.headline, default=str)[:160]
+        detail = record.message or headline_text(record.headline)
         print(f"{record.name:<{width}}  {record.status:<8} {record.seconds:>8.0f}  {detail}")
     failed = [r.name for r in records if r.status == "failed"]
     skipped = [r.name for r in records if r.status == "skipped"]
