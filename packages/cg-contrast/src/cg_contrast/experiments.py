@@ -34,17 +34,18 @@ def _ablation(ctx: RunContext) -> dict[str, Any]:
     }
     work = ctx.folder / "work"  # encoders, training states, per-seed results: resumable
     combined = run_ablation(config, work, **options)
-    runs = {(target, "unfrozen"): result for target, result in combined.items()}
+    runs = [(config, result) for result in combined.values()]
     if not ctx.quick:  # is unfreezing needed? the same encoders and seeds, frozen (full only)
         frozen = replace(config, targets=(FROZEN_TARGET,), unfreeze_encoder=False)
-        runs[FROZEN_TARGET, "frozen"] = run_ablation(frozen, work, **options)[FROZEN_TARGET]
+        runs.append((frozen, run_ablation(frozen, work, **options)[FROZEN_TARGET]))
     table, headline = [], {}
-    for (target, schedule), result in runs.items():
+    for run_config, result in runs:
+        target = result.config["target"]
         header, rows = ablation_rows(result, config.methods)
+        schedule = "unfrozen" if run_config.unfreeze_encoder else "frozen"
         table += [[target, schedule, *row] for row in rows]
-        suffix = "" if schedule == "unfrozen" else "-frozen"
-        ctx.write_json(f"{target}{suffix}.json", result.to_json())
-        if schedule == "unfrozen":
+        ctx.write_json(f"{target}{run_config.suffix}.json", result.to_json())
+        if run_config is config:
             headline[target] = dict(zip(header[1:], rows[-1][1:], strict=True))
     ctx.write_csv("ablation.csv", ["target", "encoder during source training", *header], table)
     _figure(ctx, combined)
