@@ -3,9 +3,11 @@
 The protocol's source training and zero-shot FLOPs blend were chosen for transfer SRCC
 (``tools/select_zero_shot.py``); a search needs the top of the ranking right instead. For every
 family ``V`` with a search oracle (NB-101, NB-201, NB-301, OFA-MobileNetV3) in turn, each
-candidate's source model is trained on every other labelled family (``train_source_model(V,
-...)``: the protocol's source model for ``V`` and its disk cache), and ``predictor-ea`` searches
-``V``'s pool with it, ``--queries`` paid queries, ``--seeds`` seeds, no cost budget. A
+candidate's source models are trained on every other labelled family (``train_source_model(V,
+...)``: the protocol's source models for ``V`` and their disk cache), and ``predictor-ea``
+searches ``V``'s pool, ``--queries`` paid queries, ``--seeds`` seeds, no cost budget. As in a
+search (``SearchConfig.source_seed``), seed ``s`` starts from source model ``s % SOURCE_MODELS``,
+whose training seed is shifted by that number, so a score covers source training's spread. A
 candidate's score on a fold is the mean over queries of log10 of the median (over seeds) rank of
 the best architecture found so far: the whole best-so-far curve, lower is better.
 
@@ -21,8 +23,13 @@ Folds are written to ``--work`` as they finish (``<V>.json``, with the code dige
 can run in several processes (``--families``) and a rerun resumes; a fold made by other code is
 recomputed. When every fold is there, the report goes to ``--out``.
 
+Declared before the run of 2026-12-03 (stop 25), which replaces the single-source-model run
+of stop 23 that kept NB-201's search on the incumbent by one fold (OFA): 10 seeds (each source
+model serves two), the same four candidates, 100 queries and the same conservative rule; the
+folds in the order OFA, NB-301, NB-101, NB-201; nothing is changed after seeing a fold.
+
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
-       [--seeds 5] --work DIR --out results/selection/selection-search.json
+       [--seeds 10] --work DIR --out results/selection/selection-search.json
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import argparse
 import math
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +46,7 @@ import numpy as np
 import torch
 from fold_work import finished_folds, resume_folds
 
-from cg_evo import SearchConfig, SearchSpace, load_oracle, summarize
+from cg_evo import SOURCE_MODELS, SearchConfig, SearchSpace, load_oracle, summarize
 from cg_evo.oracle import ORACLES
 from cg_evo.search import SEARCH_CODE, run_seed
 from cg_evo.surrogate import search_flops_weight, search_training
@@ -62,24 +70,34 @@ def _score(summary: dict[str, Any]) -> float:
     return statistics.fmean(math.log10(r) for r in summary["rank_so_far_median"])
 
 
+def _source_models(family: str, training: str, args: argparse.Namespace) -> list[Any]:
+    """The candidate's source models for ``family``, one per ``SOURCE_MODELS`` seed shift."""
+    base = search_training(family, training)
+    return [
+        train_source_model(
+            family, replace(base, seed=base.seed + shift), data_dir=args.data_dir, progress=False
+        )[0]
+        for shift in range(min(SOURCE_MODELS, args.seeds))
+    ]
+
+
 def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) -> dict[str, Any]:
     """Search ``family``'s pool with every candidate not in ``done`` (same code)."""
     oracle = load_oracle(family, None, args.data_dir)
     space = SearchSpace.from_oracle(oracle, progress=False)
     config = SearchConfig(family, strategy="predictor-ea", queries=args.queries, seeds=args.seeds)
     entries: dict[str, Any] = dict(done["candidates"]) if done else {}
-    models: dict[str, Any] = {}
+    models: dict[str, list[Any]] = {}
     for name, (training, warm) in CANDIDATES.items():
         if name in entries:
             continue
         start = time.perf_counter()
         if training not in models:
-            models[training], _ = train_source_model(
-                family, search_training(family, training), data_dir=args.data_dir, progress=False
-            )
+            models[training] = _source_models(family, training, args)
         weight = search_flops_weight(family, warm)
+        sources = models[training]
         runs = [
-            run_seed(config, seed, space, models[training], flops_weight=weight)
+            run_seed(config, seed, space, sources[seed % len(sources)], flops_weight=weight)
             for seed in range(args.seeds)
         ]
         summary = summarize(runs, args.queries)
@@ -129,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", default=",".join(SEARCHED))
     parser.add_argument("--queries", type=int, default=100, help="paid queries per seed")
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--work", required=True, help="folder for the folds")
     parser.add_argument("--out", required=True)
     parser.add_argument("--data-dir", default=None)
