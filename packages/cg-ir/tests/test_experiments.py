@@ -10,7 +10,7 @@ import pytest
 
 from cg_ir import experiments, provenance
 from cg_ir.errors import InvalidSpecError, UnknownFamilyError
-from cg_ir.experiments import Experiment, ReproduceConfig, RunContext, reproduce
+from cg_ir.experiments import Experiment, ReproduceConfig, RunContext, _framework, reproduce
 
 CALLS: list[str] = []
 
@@ -68,7 +68,7 @@ def test_other_code_or_a_lost_file_means_a_rerun(
 ) -> None:
     reproduce([SQUARES], _config(tmp_path))
     real = provenance.code_digest
-    monkeypatch.setattr(experiments, "code_digest", lambda *names: "edited:" + real(*names))
+    monkeypatch.setattr(_framework, "code_digest", lambda *names: "edited:" + real(*names))
     assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["ran"]
     (tmp_path / "results" / "squares" / "squares.csv").unlink()
     assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["ran"]
@@ -78,10 +78,10 @@ def test_other_package_versions_or_lock_mean_a_rerun(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reproduce([SQUARES], _config(tmp_path))
-    real = experiments._versions
-    monkeypatch.setattr(experiments, "_versions", lambda: {**real(), "torch": "0.0.1"})
+    real = _framework._versions
+    monkeypatch.setattr(_framework, "_versions", lambda: {**real(), "torch": "0.0.1"})
     assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["ran"]
-    monkeypatch.setattr(experiments, "_lock_hash", lambda: "another lock")
+    monkeypatch.setattr(_framework, "_lock_hash", lambda: "another lock")
     assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["ran"]
     assert [r.status for r in reproduce([SQUARES], _config(tmp_path))] == ["reused"]
 
@@ -89,10 +89,11 @@ def test_other_package_versions_or_lock_mean_a_rerun(
 def test_the_experiment_module_is_in_its_digest_and_out_of_its_package_digest() -> None:
     # an experiments module only arranges cached results: editing it must not stale them ...
     sources = [name for name, _ in provenance._sources("cg_ir")]
-    assert "experiments.py" not in sources and "provenance.py" in sources
-    assert not any(name.startswith("cli/") for name in sources)
-    # ... but it does change what reproduce ran, so reproduce's identity digests it
-    assert SQUARES.identity_code == ("cg_ir.errors", "cg_ir.experiments", __name__)
+    assert "provenance.py" in sources
+    assert not any(name.startswith(("cli/", "experiments/")) for name in sources)
+    # ... but it does change what reproduce ran, so reproduce's identity digests it: the
+    # machinery and the experiment's own module, not the other experiments of its package
+    assert SQUARES.identity_code == ("cg_ir.errors", "cg_ir.experiments._framework", __name__)
 
 
 def test_missing_data_skips_and_a_failure_does_not_stop_the_rest(tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_missing_data_skips_and_a_failure_does_not_stop_the_rest(tmp_path: Path)
 def test_run_experiment_runs_one_registered_experiment_and_keeps_the_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(experiments, "registered_experiments", lambda: [SQUARES, BROKEN])
+    monkeypatch.setattr(_framework, "registered_experiments", lambda: [SQUARES, BROKEN])
     reproduce(None, _config(tmp_path))
     summary = (tmp_path / "results" / "summary.json").read_text()
     record = experiments.run_experiment("squares", _config(tmp_path))
@@ -147,8 +148,8 @@ def test_the_longest_expected_experiment_starts_first() -> None:
     quick = Experiment("quick-one", "Quick", _squares, code=("cg_ir",), quick_minutes=1)
     slow = Experiment("slow-one", "Slow", _squares, code=("cg_ir",), quick_minutes=9)
     assert (slow.minutes("quick"), slow.minutes("full")) == (9, 0)
-    assert experiments._longest_first([quick, SQUARES, slow], "quick") == [slow, quick, SQUARES]
-    assert experiments._longest_first([quick, slow], "full") == [quick, slow]  # ties: as given
+    assert _framework._longest_first([quick, SQUARES, slow], "quick") == [slow, quick, SQUARES]
+    assert _framework._longest_first([quick, slow], "full") == [quick, slow]  # ties: as given
 
 
 def test_only_selects_and_unknown_names_are_refused(tmp_path: Path) -> None:
@@ -169,3 +170,20 @@ def test_a_figure_has_rows_of_panels_and_is_saved_when_the_block_ends(tmp_path: 
             ax.plot([0, 1], [0, 1])
     assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
     assert ctx.files == ["grid.png"]
+
+
+def test_saved_provenance_reads_a_finished_folder_and_says_if_it_is_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_framework, "registered_experiments", lambda: [SQUARES, NEEDS_DATA])
+    assert experiments.saved_provenance("squares", _config(tmp_path)) is None  # never runs it
+    assert not (tmp_path / "results" / "squares").exists()
+    reproduce([SQUARES], _config(tmp_path))
+    saved, current = experiments.saved_provenance("squares", _config(tmp_path))
+    assert current and saved["headline"] == {"largest": 9}
+    real = provenance.code_digest
+    monkeypatch.setattr(_framework, "code_digest", lambda *names: "edited:" + real(*names))
+    saved, current = experiments.saved_provenance("squares", _config(tmp_path))
+    assert not current and saved["headline"] == {"largest": 9}  # stale, still readable
+    with pytest.raises(InvalidSpecError, match="no experiment 'nope'"):
+        experiments.saved_provenance("nope", _config(tmp_path))

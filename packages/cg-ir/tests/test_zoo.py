@@ -1,10 +1,10 @@
 """cg_ir.zoo: torchvision's and timm's classifiers convert exactly, or fail with a cg-ir error.
 
 The fast tier checks a small sample; the slow tier (``pytest -m slow``) every model of
-``cg_ir.zoo.list_models`` for both sources (``tools/zoo_coverage.py`` measures the same in
-isolated processes and writes a report). torchvision and timm are test dependencies that the
-README's set-up installs; without them these tests fail with ``cg_ir.zoo``'s error, which names
-the pip command.
+``cg_ir.zoo.list_models`` for both sources (``cgnas reproduce --full --only zoo-coverage``
+measures the same in isolated processes and writes a report). torchvision and timm are test
+dependencies that the README's set-up installs; without them these tests fail with
+``cg_ir.zoo``'s error, which names the pip command.
 """
 
 from __future__ import annotations

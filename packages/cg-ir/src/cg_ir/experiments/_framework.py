@@ -1,27 +1,7 @@
-"""The experiments ``cgnas reproduce`` runs, registered by the packages that own them.
+"""How ``cgnas reproduce`` runs, reuses, skips and records experiments (``cg_ir.experiments``).
 
-Each package adds its experiments through the entry-point group ``cgnas.experiments``: the
-entry point's name is the experiment's and its value an ``Experiment`` (or a callable returning
-one), so installing a package adds its experiments and nothing imports upward. ``reproduce``
-runs them in ``order``, each into its own folder ``OUT/<name>/``, where the experiment writes its
-JSON, CSV and PNG files through its ``RunContext``; a ``provenance.json`` written last (package
-versions, lock-file hash, code digest, data-file checksums, seeds, wall time, device) marks the
-folder finished. A rerun reuses a finished folder only when its provenance matches the current
-code (the experiment's module included), package versions, lock file, mode and data (else it is
-rerun), and an experiment whose benchmark data is absent is
-skipped with one line naming the missing file and where to get it.
-
-Examples:
-    >>> import tempfile
-    >>> def squares(ctx):
-    ...     ctx.write_json("squares.json", {"squares": [i * i for i in range(3)]})
-    ...     return {"largest": 4}
-    >>> demo = Experiment("demo", "Squares", squares, code=("cg_ir",))
-    >>> out = tempfile.mkdtemp()
-    >>> [r.status for r in reproduce([demo], ReproduceConfig(out=out, progress=False))]
-    ['ran']
-    >>> [r.status for r in reproduce([demo], ReproduceConfig(out=out, progress=False))]
-    ['reused']
+Its own module, so that an experiment's identity covers this machinery and the experiment's
+module (``Experiment.identity_code``), not every experiment that cg-ir registers.
 """
 
 from __future__ import annotations
@@ -55,6 +35,7 @@ __all__ = [
     "registered_experiments",
     "reproduce",
     "run_experiment",
+    "saved_provenance",
 ]
 
 EXPERIMENT_GROUP = "cgnas.experiments"
@@ -296,11 +277,19 @@ def _identity(
     }
 
 
+def _provenance(folder: Path) -> dict[str, Any] | None:
+    """What ``folder``'s ``provenance.json`` says (None: unfinished or unreadable)."""
+    try:
+        saved: dict[str, Any] = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved
+
+
 def _finished(folder: Path, identity: Mapping[str, Any]) -> dict[str, Any] | None:
     """The provenance of ``folder`` if it finished with ``identity`` and kept its files."""
-    try:
-        saved = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    saved = _provenance(folder)
+    if saved is None:
         return None
     same = all(saved.get(key) == value for key, value in identity.items())
     files = saved.get("files", [])
@@ -364,6 +353,30 @@ def run_experiment(name: str, config: ReproduceConfig) -> ExperimentRecord:
     """
     [experiment] = _selected(registered_experiments(), (name,))
     return _run_one(experiment, config)
+
+
+def saved_provenance(name: str, config: ReproduceConfig) -> tuple[dict[str, Any], bool] | None:
+    """The provenance of experiment ``name``'s finished folder in ``config.out``, never running it.
+
+    Returns ``(provenance, current)``: ``current`` says whether the current code, package
+    versions, lock file, mode and data made it, as ``run_experiment`` would reuse it; a
+    reader shows a folder that is not current as stale (e.g. committed full-mode results
+    that took hours, beside the quick run). None when there is no finished folder. Data
+    that is absent now makes a folder not current.
+
+    Raises:
+        InvalidSpecError: no registered experiment is called ``name``.
+    """
+    [experiment] = _selected(registered_experiments(), (name,))
+    folder = Path(config.out) / name
+    saved = _provenance(folder)
+    if saved is None:
+        return None
+    try:
+        data = experiment.data(None if config.data_dir is None else Path(config.data_dir))
+    except FileNotFoundError:
+        return saved, False
+    return saved, _finished(folder, _identity(experiment, config, data)) is not None
 
 
 def _run_reported(experiment: Experiment, config: ReproduceConfig) -> ExperimentRecord:
