@@ -25,19 +25,6 @@ from cg_ir.errors import CgError, InvalidSpecError
 from cg_ir.executor import BACKENDS
 from cg_ir.provenance import code_digest, file_sha256
 
-__all__ = [
-    "EXPERIMENT_GROUP",
-    "MODES",
-    "Experiment",
-    "ExperimentRecord",
-    "ReproduceConfig",
-    "RunContext",
-    "registered_experiments",
-    "reproduce",
-    "run_experiment",
-    "saved_provenance",
-]
-
 EXPERIMENT_GROUP = "cgnas.experiments"
 MODES = ("quick", "full")
 PROVENANCE = "provenance.json"
