@@ -70,5 +70,6 @@ def full_results(name: str) -> Path | None:
         return None
     saved, current = found
     how = "the current code made it" if current else "STALE: other code than the current made it"
-    print(f"{name} (full): {how}; {saved['wall_seconds'] / 60:.0f} min, results/full/{name}")
+    took = f"its last run took {saved['wall_seconds']:.0f} s"
+    print(f"{name} (full): {how}; {took}, results/full/{name}")
     return FULL / name
