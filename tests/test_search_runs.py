@@ -84,5 +84,5 @@ def test_the_search_proxy_is_chosen_on_the_other_families_only(tmp_path: Path) -
     assert tool.search_proxy("ofa-mbv3", tmp_path) == "meco"  # cost orderings and az_nas never
     (tmp_path / "nb201" / "nb201-cifar10-smooth.json").unlink()
     assert tool.search_proxy("nb201", tmp_path) == "meco"
-    with pytest.raises(FileNotFoundError, match="proxy_agreement.py --targets nb201"):
+    with pytest.raises(FileNotFoundError, match="cgnas proxy-agreement --targets nb201"):
         tool.search_proxy("nb101", tmp_path)

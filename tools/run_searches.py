@@ -13,7 +13,7 @@ source model ``s mod cg_evo.SOURCE_MODELS``, the model ``cgnas evaluate`` trains
 run ``s mod 5`` and caches. ``proxy-order`` scores every candidate
 with synflow (the paper's zero-cost estimator); the run ``best-proxy-order`` is ``proxy-order``
 with the proxy that ranks the *other* families best (``search_proxy``: the highest mean SRCC
-with accuracy in ``tools/proxy_agreement.py``'s runs under ``results/proxies/``, never the
+with accuracy in ``cgnas proxy-agreement``'s runs under ``results/proxies/``, never the
 searched family's). Proxies are computed live and cached on disk; before a proxy ordering
 runs, ``warm_proxy_cache`` scores the whole pool in worker processes, so the search's first
 seed reads them.
@@ -77,8 +77,8 @@ def agreement_srcc(family: str, root: Path = AGREEMENT) -> dict[str, float]:
     path = root / family / f"{family}-cifar10-smooth.json"
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} is missing: run python tools/proxy_agreement.py --targets {family} "
-            f"--n-cells 200 --out-dir {root / family}"
+            f"{path} is missing: run cgnas proxy-agreement --targets {family} "
+            f"--n-cells 200 -o {root / family}"
         )
     proxies = json.loads(path.read_text())["proxies"]
     return {name: float(row["srcc_ours_acc"]) for name, row in proxies.items()}

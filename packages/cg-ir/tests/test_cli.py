@@ -452,7 +452,7 @@ def test_progress_option_keeps_the_default_and_takes_both_spellings(default):
 
 
 # every registered command, by what it does with files: a new command must be classified here
-WRITES_A_FILE = {"convert", "evaluate", "pretrain", "reproduce", "search"}
+WRITES_A_FILE = {"convert", "evaluate", "pretrain", "proxy-agreement", "reproduce", "search"}
 PRINTS_ONLY = {"families", "inspect", "predict", "summary"}
 
 

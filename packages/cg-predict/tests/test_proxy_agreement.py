@@ -33,7 +33,7 @@ NB201_KEY = "(0, 2, 3, 2, 3, 1)"
 
 
 def test_the_default_input_is_the_measured_best():
-    # the highest mean agreement of tools/proxy_agreement.py --inputs normal,pixel,smooth
+    # the highest mean agreement of cgnas proxy-agreement --inputs normal,pixel,smooth
     assert DEFAULT_INPUT == "smooth"
     assert set(SYNTHETIC_INPUTS) == {"normal", "pixel", "smooth"}
 
@@ -146,7 +146,7 @@ def test_targets_cover_every_suite_zero_table():
 
 # Agreement (Spearman, ours vs. NAS-Bench-Suite-Zero's real-data scores) of the default input
 # on the first AGREEMENT_CELLS cells of each target's seeded sample (``sample_keys``, seed 0):
-# the values measured on these very cells (``tools/proxy_agreement.py --n-cells 30 --seed 0
+# the values measured on these very cells (``cgnas proxy-agreement --n-cells 30 --seed 0
 # --inputs smooth``; a smaller sample is the start of a larger one) less a margin of about
 # 0.03 for floating-point differences between machines. grasp's reference is noisy: its own
 # scores of the same NB-201 cells on CIFAR-10 and CIFAR-100 agree at only 0.67.
