@@ -67,9 +67,7 @@ WARM_STARTS = ("blend", "network")
 # The choices made per searched family on the other families' pools where they differ from
 # ("protocol", "blend"): tools/select_search_predictor.py, results/selection/selection-search.json
 # (a repository test keeps this table equal to the file's choices).
-SEARCH_PREDICTORS: Mapping[str, Mapping[str, str]] = MappingProxyType(
-    {"ofa-mbv3": MappingProxyType({"training": "no-cost-head", "warm_start": "blend"})}
-)
+SEARCH_PREDICTORS: Mapping[str, Mapping[str, str]] = MappingProxyType({})
 
 
 def search_training(
