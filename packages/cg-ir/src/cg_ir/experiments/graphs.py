@@ -12,12 +12,10 @@ Two ``cgnas reproduce`` experiments beside ``graph-statistics`` (``cg_ir.statist
   them (a first conversion is what a user waits for).
 
 Examples:
-    >>> import tempfile
-    >>> from cg_ir.experiments import ReproduceConfig, reproduce
-    >>> out = tempfile.mkdtemp()
-    >>> [record] = reproduce([GRAPH_ANATOMY], ReproduceConfig(out=out, progress=False))
-    >>> record.status, record.headline["nb201"]["graphs"]
-    ('ran', 50)
+    >>> from pathlib import Path
+    >>> ctx = RunContext(Path("."), "quick", None, "local", "cpu", progress=False)
+    >>> len(sample_specs(families.get("nb201"), ctx))  # what both experiments read in quick mode
+    50
 """
 
 from __future__ import annotations
