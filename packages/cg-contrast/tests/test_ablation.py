@@ -21,6 +21,7 @@ from cg_contrast.ablation import (
     supervised_control,
 )
 from cg_contrast.errors import InvalidArgumentError
+from cg_ir.executor import LocalExecutor
 from cg_predict.checkpoint import load_encoder
 from cg_predict.evaluate import (
     EvaluationResult,
@@ -201,6 +202,15 @@ def test_a_rerun_resumes_every_file(paired, monkeypatch) -> None:  # type: ignor
     # an encoder of another pool is not reused
     with pytest.raises(AssertionError, match="computed again"):
         run_ablation(dataclasses.replace(TINY, pool_seed=1), work, progress=False)
+
+
+@pytest.mark.needs_data
+def test_worker_processes_give_the_same_result(paired, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _, first = paired
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))  # the workers see it too
+    with LocalExecutor(2) as executor:
+        again = run_ablation(TINY, tmp_path / "work", progress=False, executor=executor)["nb201"]
+    assert again.runs == first.runs and cl_choice(again) == cl_choice(first)
 
 
 @pytest.mark.needs_data

@@ -144,6 +144,28 @@ def test_workers_run_experiments_in_processes_with_the_same_records(tmp_path: Pa
         _config(tmp_path, workers=0)
 
 
+def _fan_out(ctx: RunContext) -> dict[str, object]:
+    with ctx.executor() as executor:
+        return {
+            "workers": ctx.workers,
+            "executor": repr(executor),
+            "squares": executor.map(abs, [-2, 3]),
+        }
+
+
+def test_an_experiment_alone_fans_out_to_every_worker(tmp_path: Path) -> None:
+    fan_out = Experiment("fan-out", "Fan out", _fan_out, code=("cg_ir",))
+    [alone] = reproduce([fan_out], _config(tmp_path / "alone", workers=2))
+    assert alone.headline == {
+        "workers": 2,
+        "executor": "LocalExecutor(workers=2)",
+        "squares": [2, 3],
+    }
+    # beside another experiment it gets one (here workers=1: both run in this process)
+    records = reproduce([fan_out, SQUARES], _config(tmp_path / "both"))
+    assert records[0].headline["workers"] == 1
+
+
 def test_the_longest_expected_experiment_starts_first() -> None:
     quick = Experiment("quick-one", "Quick", _squares, code=("cg_ir",), quick_minutes=1)
     slow = Experiment("slow-one", "Slow", _squares, code=("cg_ir",), quick_minutes=9)

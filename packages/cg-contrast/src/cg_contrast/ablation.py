@@ -19,9 +19,8 @@ skipped), ``select-<target>-<source>.json`` (the choice's folds) and ``<target>.
 combined result, rewritten from the others); frozen-encoder runs add ``-frozen`` before
 ``-seed`` and ``.json``. Whatever other code wrote there (an encoder, a training state,
 results) is refused with a ``StaleResultError`` naming the file, its code digest and the running
-code's; ``force`` computes it again instead. Processes may split the work by paired seed
-(``run_paired_seed``), ``methods`` and ``targets`` (e.g. one per core) over the same
-``work_dir``.
+code's; ``force`` computes it again instead. ``run_ablation``'s ``executor`` (``cg_ir.executor``)
+runs the paired seeds, then the targets' CL choices, in parallel over the same ``work_dir``.
 
 With ``unfreeze_encoder`` every CL model gets two source fits; the evaluation then also trains
 the supervised control of that schedule (``supervised-2stage``), the fair comparison
@@ -46,8 +45,9 @@ from typing import TYPE_CHECKING, Any
 from cg_contrast._ablation_selection import ClChoice, choose_cl_method
 from cg_contrast.errors import InvalidArgumentError, StaleResultError
 from cg_contrast.pipeline import PRETRAINING_METHODS, pretrain_encoder
-from cg_contrast.pools import DEFAULT_FAMILIES
+from cg_contrast.pools import DEFAULT_FAMILIES, unlabeled_pool
 from cg_contrast.pretrain import METHODS, PRETRAIN_CODE, PretrainConfig
+from cg_ir.executor import Executor, LocalExecutor
 from cg_ir.provenance import cache_key, code_digest
 
 if TYPE_CHECKING:  # cg_predict.evaluate loads torch and the benchmark tables: when run
@@ -72,9 +72,7 @@ ABLATION_TARGETS = ("nb101", "nb201", "nb301")
 ABLATION_SETTING = "a"
 # cg_predict.evaluate's rows of the supervised control of the two-stage (unfrozen) schedule
 TWO_STAGE_ROWS = "supervised-2stage-fine-tune"
-_FORCE_FIX = (
-    "rerun with force=True (tools/contrast_ablation.py --force) to pretrain it again, or delete it"
-)
+_FORCE_FIX = "rerun with force=True (as cgnas reproduce does) to pretrain it again, or delete it"
 # recorded in the combined result's config: what its run j is
 _PAIRING = (
     "run j is paired seed j: CL encoders pretrained with seed j on the shared pool, source "
@@ -411,6 +409,7 @@ def run_ablation(
     device: str = "cpu",
     progress: bool = True,
     force: bool = False,
+    executor: Executor | None = None,
 ) -> dict[str, EvaluationResult]:
     """Every paired seed, the CL choice on the sources; ``{target: combined result}``.
 
@@ -427,6 +426,9 @@ def run_ablation(
         progress: progress bars.
         force: pretrain and evaluate again what other code wrote in ``work_dir`` (overwriting
             it) instead of refusing it; what the running code wrote is still reused.
+        executor: where the paired seeds, then the targets' CL choices, run (default: one
+            after the other in this process). Outside this process the calls show no progress
+            bars of their own (one bar counts them).
 
     Raises:
         StaleResultError: an encoder or training state in ``work_dir`` was written by other
@@ -434,16 +436,31 @@ def run_ablation(
         cg_predict.errors.StaleResultError: so was a results file of the same configuration.
     """
     work = Path(work_dir)
+    executor = executor or LocalExecutor()
+    outside = not executor.in_process
+    if outside:  # one build of the shared pool, before the workers read it from the cache
+        unlabeled_pool(config.families, config.pool_size, config.pool_seed, progress=progress)
     options: dict[str, Any] = {
+        "work_dir": work,
         "data_dir": data_dir,
         "device": device,
-        "progress": progress,
+        "progress": progress and not outside,
         "force": force,
     }
-    per_seed = [run_paired_seed(config, seed, work, **options) for seed in range(config.seeds)]
+    per_seed = executor.map(
+        functools.partial(run_paired_seed, config, **options),
+        range(config.seeds),
+        progress=progress and outside,
+        desc="paired seeds",
+    )
+    choices = executor.map(
+        functools.partial(select_cl_variant, config, **options),
+        config.targets,
+        progress=progress and outside,
+        desc="CL choices",
+    )
     combined = {}
-    for target in config.targets:
-        choice = select_cl_variant(config, target, work, **options)
+    for target, choice in zip(config.targets, choices, strict=True):
         result = _combine(config, [results[target] for results in per_seed], choice)
         result.write(work / f"{target}{config.suffix}.json")
         combined[target] = result

@@ -6,6 +6,9 @@ fits), and tabulates SRCC per target and shot count (``cg_contrast.ablation.run_
 quick mode is CI's (NB-201, a 1,500-graph pool, 3 paired seeds, two source families;
 ``AblationConfig.for_mode``), full mode the book's full run (``AblationConfig()``), which also
 runs NB-201 again with the encoder frozen during source training (``<target>-frozen.json``).
+Run alone with several workers (``cgnas reproduce --only contrast-ablation --workers 2``), its
+paired seeds run in parallel. ``work/`` under its folder keeps the encoders and every seed's
+results, so an interrupted run resumes there.
 """
 
 from __future__ import annotations
@@ -27,17 +30,22 @@ def _ablation(ctx: RunContext) -> dict[str, Any]:
 
     config = AblationConfig.for_mode(ctx.mode)
     ctx.seeds[:] = list(range(config.seeds))
-    options: dict[str, Any] = {
-        "data_dir": ctx.data_dir,
-        "device": ctx.device,
-        "progress": ctx.progress,
-    }
     work = ctx.folder / "work"  # encoders, training states, per-seed results: resumable
-    combined = run_ablation(config, work, **options)
-    runs = [(config, result) for result in combined.values()]
-    if not ctx.quick:  # is unfreezing needed? the same encoders and seeds, frozen (full only)
-        frozen = replace(config, targets=(FROZEN_TARGET,), unfreeze_encoder=False)
-        runs.append((frozen, run_ablation(frozen, work, **options)[FROZEN_TARGET]))
+    with ctx.executor() as executor:  # the paired seeds in parallel when workers are spare
+        options: dict[str, Any] = {
+            "data_dir": ctx.data_dir,
+            "device": ctx.device,
+            "progress": ctx.progress,
+            # this run is due (other code or configuration made the folder): redo what other
+            # code left in work/, resume what this code did
+            "force": True,
+            "executor": executor,
+        }
+        combined = run_ablation(config, work, **options)
+        runs = [(config, result) for result in combined.values()]
+        if not ctx.quick:  # is unfreezing needed? the same encoders and seeds, frozen (full only)
+            frozen = replace(config, targets=(FROZEN_TARGET,), unfreeze_encoder=False)
+            runs.append((frozen, run_ablation(frozen, work, **options)[FROZEN_TARGET]))
     table, headline = [], {}
     for run_config, result in runs:
         target = result.config["target"]

@@ -160,8 +160,8 @@ def _load_state(path: Path, config: PretrainConfig, pool_size: int) -> dict[str,
             path,
             stored if isinstance(stored, str) else None,
             current,
-            "pretrain without --resume (an ablation: force=True, tools/contrast_ablation.py "
-            "--force) to start afresh, or delete it",
+            "pretrain without --resume (an ablation: force=True, as cgnas reproduce does) to "
+            "start afresh, or delete it",
         )
     return state
 

@@ -119,7 +119,8 @@ def register_reproduce(sub: Any) -> argparse.ArgumentParser:
         "--workers",
         type=positive_int,
         default=1,
-        help="experiments run at once, each in its own process, longest first (CI: 2)",
+        help="worker processes: experiments run at once, longest first (CI: 2); one "
+        "experiment alone fans its own work out to them (contrast-ablation's paired seeds)",
     )
     add_progress_option(parser, default=True)
     parser.set_defaults(func=_run_reproduce)

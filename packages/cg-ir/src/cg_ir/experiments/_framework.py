@@ -22,7 +22,7 @@ from typing import Any
 
 from cg_ir._atomic import atomic_output, write_json
 from cg_ir.errors import CgError, InvalidSpecError
-from cg_ir.executor import BACKENDS
+from cg_ir.executor import BACKENDS, Executor
 from cg_ir.provenance import code_digest, file_sha256
 
 EXPERIMENT_GROUP = "cgnas.experiments"
@@ -99,8 +99,10 @@ class ReproduceConfig:
         backend: ``"local"`` or ``"ray"`` (``cg_ir.executor``), for experiments that fan out.
         device: torch device.
         progress: progress bars and one line per experiment.
-        workers: experiments run at once, each in its own process (1: one after the other in
-            this process). Each worker gets an equal share of the CPU cores for torch.
+        workers: worker processes. With several experiments, that many run at once, each in
+            its own process with an equal share of the CPU cores for torch (1: one after the
+            other in this process). One experiment alone runs in this process and may fan its
+            own work out to them (``RunContext.workers``).
     """
 
     out: str | os.PathLike[str]
@@ -128,7 +130,9 @@ class RunContext:
     """What an experiment's ``run`` gets: its folder, the mode, and the one way to write files.
 
     Every file is written atomically (a reader never sees half of one) and recorded, so the
-    provenance lists what the run produced.
+    provenance lists what the run produced. ``workers`` is how many processes the experiment
+    may fan its own work out to on ``backend`` (``cg_ir.executor.get_executor``): all of
+    ``ReproduceConfig.workers`` when it runs alone, else 1.
     """
 
     folder: Path
@@ -137,6 +141,7 @@ class RunContext:
     backend: str
     device: str
     progress: bool
+    workers: int = 1
     files: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
 
@@ -144,6 +149,18 @@ class RunContext:
     def quick(self) -> bool:
         """Whether this is the quick (CI) mode."""
         return self.mode == "quick"
+
+    @contextmanager
+    def executor(self) -> Iterator[Executor]:
+        """An executor of ``backend`` with ``workers`` processes, closed after the block.
+
+        Calls outside this process run with an equal share of the CPU cores as torch threads.
+        """
+        from cg_ir.executor import get_executor, torch_threads
+
+        threads = max(1, (os.cpu_count() or 1) // self.workers) if self.workers > 1 else None
+        with torch_threads(threads), get_executor(self.backend, self.workers) as executor:
+            yield executor
 
     def path(self, name: str) -> Path:
         """Where file ``name`` of this experiment goes (recorded as one of its outputs)."""
@@ -283,8 +300,11 @@ def _finished(folder: Path, identity: Mapping[str, Any]) -> dict[str, Any] | Non
     return saved if same and all((folder / f).is_file() for f in files) else None
 
 
-def _run_one(experiment: Experiment, config: ReproduceConfig) -> ExperimentRecord:
-    """Skip, reuse or run ``experiment``; never raises for the experiment's own failures."""
+def _run_one(experiment: Experiment, config: ReproduceConfig, workers: int = 1) -> ExperimentRecord:
+    """Skip, reuse or run ``experiment``; never raises for the experiment's own failures.
+
+    ``workers``: the processes it may fan its own work out to (``RunContext.workers``).
+    """
     data_dir = None if config.data_dir is None else Path(config.data_dir)
     folder = Path(config.out) / experiment.name
     try:
@@ -304,7 +324,9 @@ def _run_one(experiment: Experiment, config: ReproduceConfig) -> ExperimentRecor
         )
     (folder / PROVENANCE).unlink(missing_ok=True)  # unfinished until the run completes
     folder.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(folder, config.mode, data_dir, config.backend, config.device, config.progress)
+    ctx = RunContext(
+        folder, config.mode, data_dir, config.backend, config.device, config.progress, workers
+    )
     start = time.perf_counter()
     try:
         headline = dict(experiment.run(ctx))
@@ -366,11 +388,13 @@ def saved_provenance(name: str, config: ReproduceConfig) -> tuple[dict[str, Any]
     return saved, _finished(folder, _identity(experiment, config, data)) is not None
 
 
-def _run_reported(experiment: Experiment, config: ReproduceConfig) -> ExperimentRecord:
+def _run_reported(
+    experiment: Experiment, config: ReproduceConfig, workers: int = 1
+) -> ExperimentRecord:
     """``_run_one`` with a line before and after (``config.progress``)."""
     if config.progress:
         print(f"[{experiment.name}] {experiment.title} ...", flush=True)
-    record = _run_one(experiment, config)
+    record = _run_one(experiment, config, workers)
     if config.progress:
         detail = f": {record.message}" if record.message else ""
         print(f"[{experiment.name}] {record.status} ({record.seconds:.0f} s){detail}", flush=True)
@@ -431,7 +455,9 @@ def reproduce(
     if config.mode == "full" and config.progress:
         minutes = sum(e.full_minutes for e in chosen)
         print(f"reproduce --full: {len(chosen)} experiments, about {minutes:.0f} CPU-minutes")
-    if config.workers == 1:
+    if len(chosen) == 1:  # alone: it has every worker for its own fan-out
+        records = [_run_reported(chosen[0], config, config.workers)]
+    elif config.workers == 1:
         records = [_run_reported(experiment, config) for experiment in chosen]
     else:
         records = _run_in_workers(chosen, config)
