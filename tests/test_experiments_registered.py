@@ -9,7 +9,7 @@ from cg_ir.provenance import code_digest
 def test_every_package_registers_its_experiments() -> None:
     registered = {e.name: e for e in registered_experiments()}
     names = {"graph-statistics", "graph-anatomy", "conversion-speed", "zoo-coverage"}
-    names |= {"proxy-agreement", "transfer", "contrast-ablation", "search"}
+    names |= {"proxy-agreement", "default-checkpoint", "transfer", "contrast-ablation", "search"}
     assert names <= set(registered)
     orders = [e.order for e in registered_experiments()]
     assert orders == sorted(orders)  # cheap, basic experiments first

@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
-import train_default_checkpoint
 from fold_work import finished_folds, resume_folds
 
 import cg_ir
@@ -61,13 +60,14 @@ from cg_predict.evaluate import (
     target_cells,
     train_source_model,
 )
+from cg_predict.experiments.default_checkpoint import CheckpointRecipe
 from cg_predict.metrics import class_means, spearman
 from cg_predict.ranking import flops_blend
 from cg_predict.training import FINE_TUNE_MODE, fine_tune, predict
 
-# the shipped checkpoint's recipe (tools/train_default_checkpoint.py's defaults): its epochs,
-# patience, learning rate and head features; its per-family sample size as the per-epoch cap
-_RECIPE = train_default_checkpoint.parser().parse_args([])
+# the shipped checkpoint's recipe (CheckpointRecipe's defaults): its epochs, patience,
+# learning rate and head features; its per-family sample size as the per-epoch cap
+_RECIPE = CheckpointRecipe()
 # source-training candidates: name -> the SourceTraining fields they change ("head": HeadConfig
 # fields), on top of the protocol's SourceTraining.for_target(V)
 TRAININGS: dict[str, dict[str, Any]] = {

@@ -1,4 +1,4 @@
-"""cg-predict's experiments for ``cgnas reproduce``: proxy agreement and the transfer tables.
+"""The proxy-agreement and transfer experiments of ``cgnas reproduce``.
 
 Registered in the entry-point group ``cgnas.experiments`` (``cg_ir.experiments``):
 

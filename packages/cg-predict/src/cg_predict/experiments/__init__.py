@@ -1,0 +1,12 @@
+"""cg-predict's experiments for ``cgnas reproduce`` (entry-point group ``cgnas.experiments``).
+
+- ``proxy-agreement`` and ``transfer`` (``cg_predict.experiments.transfer``): the live proxies
+  against NAS-Bench-Suite-Zero, and the leave-one-family-out transfer tables.
+- ``default-checkpoint`` (``cg_predict.experiments.default_checkpoint``): the shipped default
+  checkpoint, trained reproducibly, and its zero-shot ranking of families it never saw.
+"""
+
+from cg_predict.experiments.default_checkpoint import DEFAULT_CHECKPOINT
+from cg_predict.experiments.transfer import PROXY_AGREEMENT, TRANSFER
+
+__all__ = ["DEFAULT_CHECKPOINT", "PROXY_AGREEMENT", "TRANSFER"]

@@ -1,0 +1,451 @@
+"""The shipped default checkpoint, trained reproducibly: the ``default-checkpoint`` experiment.
+
+``CheckpointRecipe`` trains the predictor on every family with labels: NB-201 CIFAR-10
+(200-epoch test accuracy; AnalogNAS-Bench when no data folder is set), an NB-101 sample of the
+30k CSV, NB-301 (NAS-Bench-Suite-Zero's 725 cells), OFA-MobileNetV3 (ImageNet, 2,223 subnets)
+and samples of both Channel-Bench-Macro spaces (CIFAR-10). A validation split of each family,
+grouped by isomorphism class (``canonical_hash``), drives early stopping and gives the
+in-family SRCC. The head reads graph-level cost features (log FLOPs, log params, depth, fixed
+scaling): the nested leave-one-family-out selection chose them
+(``results/selection/selection-heads.json``), which is how the checkpoint meets a family it
+has never seen.
+
+What a user ranking a new family gets is measured by training the same recipe once more
+without each family in turn and ranking that family zero-shot: SRCC per isomorphism class
+beside FLOPs, params and the network blended with FLOPs (``cg_predict.ranking.flops_blend``)
+at the weight chosen without scoring on that family (``chosen_flops_weight``).
+
+Full mode is the shipped checkpoint: ``tools/train_default_checkpoint.py`` copies the
+``default.pt`` and ``default.md`` that ``cgnas reproduce --full`` wrote into the package.
+Quick mode trains the same recipe on small samples for a few epochs. Training runs on one
+torch thread, so the same seed and data give the same weights on any CPU.
+
+The checkpoint has seen labels of every family it lists: never use it to measure transfer.
+
+Examples:
+    >>> CheckpointRecipe.quick().epochs, CheckpointRecipe().graph_features
+    (3, 'log_flops,log_params,depth')
+    >>> CheckpointRecipe.from_metadata({"seed": 1, "threads": 1}).seed  # old keys are dropped
+    1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from cg_ir import atomic_output
+from cg_ir.experiments import Experiment, RunContext
+from cg_predict.data import DATA_DIR_ENV, BenchmarkTable, benchmark_files, load_benchmark
+
+__all__ = ["DEFAULT_CHECKPOINT", "CheckpointRecipe", "sampled_cells"]
+
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)  # the blends scored on a held-out family, for the table
+# (benchmark, dataset, the recipe field giving how many of its cells to sample)
+_LABELLED = (
+    ("nb101-30k", "cifar10", "nb101"),
+    ("zc-nb301", "cifar10", "nb301"),
+    ("ofa-mbv3", "imagenet", "ofa"),
+    ("cbm-mobilenet", "cifar10", "cbm"),
+    ("cbm-resnet", "cifar10", "cbm"),
+)
+_SCORE = (
+    "within-family rank score: accuracy standardised per family (z-score); not an accuracy, "
+    "comparable only within a family"
+)
+
+
+@dataclass(frozen=True)
+class CheckpointRecipe:
+    """How the default checkpoint is trained (defaults: the shipped one).
+
+    Attributes:
+        seed: seeds the cell samples, the validation split and training.
+        nb201, nb101, nb301, ofa: cells sampled from each family (at most all).
+        cbm: cells sampled from each Channel-Bench-Macro space.
+        val: the validation fraction of each family's isomorphism classes.
+        epochs, patience, lr, batch_size, loss: ``cg_predict.training.fit``'s.
+        gnn, activation, layers, dim, readout, reverse_edges: the encoder's
+            (``EncoderConfig``; its operator embedding has ``dim // 2`` dimensions).
+        graph_features: the head's cost features, comma-separated ('' for none).
+        held_out: families the recipe is also trained without, one at a time, and ranks
+            zero-shot ('all': every family it trains on; '' for none).
+        held_out_cells: the seeded sample of a held-out family that is ranked.
+    """
+
+    seed: int = 0
+    nb201: int = 3000
+    nb101: int = 2500
+    nb301: int = 725
+    ofa: int = 2223
+    cbm: int = 3000
+    val: float = 0.1
+    epochs: int = 12
+    patience: int = 4
+    lr: float = 2e-3
+    batch_size: int = 64
+    loss: str = "mse+rank"
+    gnn: str = "graphconv"
+    activation: str = "relu"
+    layers: int = 6
+    dim: int = 32
+    readout: str = "mean-sum"
+    reverse_edges: bool = False
+    graph_features: str = "log_flops,log_params,depth"
+    held_out: str = "all"
+    held_out_cells: int = 3000
+
+    @classmethod
+    def quick(cls) -> CheckpointRecipe:
+        """Quick mode's: 300 cells a family (NB-301: 200), 3 epochs, 300 held-out cells."""
+        return cls(nb201=300, nb101=300, nb301=200, ofa=300, cbm=300, epochs=3, held_out_cells=300)
+
+    @classmethod
+    def from_metadata(cls, training: Mapping[str, Any]) -> CheckpointRecipe:
+        """The recipe a checkpoint's ``metadata["training"]`` records (other keys dropped)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in training.items() if k in names})
+
+
+def _sources(recipe: CheckpointRecipe, data_dir: Path | None) -> list[tuple[str, str, int]]:
+    """(benchmark, dataset, max count) of every source, NB-201 from the data folder if set."""
+    have_data = bool(data_dir or os.environ.get(DATA_DIR_ENV))
+    nb201 = ("nb201-200ep", "cifar10") if have_data else ("analognas-nb201", "cifar10")
+    sources = [(*nb201, recipe.nb201)]
+    if have_data:
+        sources += [(name, dataset, getattr(recipe, field)) for name, dataset, field in _LABELLED]
+    return sources
+
+
+def sampled_cells(
+    recipe: CheckpointRecipe, data_dir: Path | None = None
+) -> list[tuple[BenchmarkTable, npt.NDArray[np.int64]]]:
+    """Every source's table and the sorted indices of its cells ``recipe`` trains on.
+
+    One seeded draw over the sources in order: the same cells for the same recipe, so that a
+    reader can leave out the cells a checkpoint saw
+    (``CheckpointRecipe.from_metadata(predictor.metadata["training"])``).
+    """
+    rng = np.random.default_rng(recipe.seed)
+    picked = []
+    for name, dataset, count in _sources(recipe, data_dir):
+        table = load_benchmark(name, data_dir, dataset=dataset)
+        pick = np.sort(rng.permutation(len(table))[: min(count, len(table))])
+        picked.append((table, pick.astype(np.int64)))
+    return picked
+
+
+@dataclass(frozen=True)
+class _Data:
+    """Every source's sampled cells: graphs, labels, family and isomorphism class of each."""
+
+    graphs: Any  # cg_predict.graphs.GraphSet (imported with torch, when run)
+    labels: npt.NDArray[np.float64]
+    groups: list[str]
+    hashes: list[str]
+    trained_on: list[dict[str, Any]]
+
+    def without(self, family: str) -> _Data:
+        keep = [i for i, g in enumerate(self.groups) if g != family]
+        return _Data(
+            self.graphs.subset(keep),
+            self.labels[keep],
+            [self.groups[i] for i in keep],
+            [self.hashes[i] for i in keep],
+            [t for t in self.trained_on if t["family"] != family],
+        )
+
+
+def _load(recipe: CheckpointRecipe, data_dir: Path | None, progress: bool) -> _Data:
+    from cg_predict.graphs import GraphSet, family_graphs
+
+    parts, labels, groups, hashes, trained_on = [], [], [], [], []
+    for table, pick in sampled_cells(recipe, data_dir):
+        records = [table[int(i)] for i in pick]
+        graphs = family_graphs(table.family, [r.key for r in records], progress=progress)
+        assert graphs.hashes is not None  # family_graphs records them
+        parts.append(graphs)
+        labels += [r.label for r in records]
+        groups += [table.family] * len(records)
+        hashes += [table.family + str(h) for h in graphs.hashes]
+        trained_on.append(
+            {
+                "family": table.family,
+                "benchmark": table.name,
+                "dataset": table.dataset,
+                "label": table.label_name,
+                "count": len(records),
+                "of": len(table),
+            }
+        )
+    return _Data(GraphSet.concat(parts), np.asarray(labels), groups, hashes, trained_on)
+
+
+def _hash_split(
+    hashes: Sequence[str], fraction: float, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """(train, val) indices with whole isomorphism classes on one side."""
+    classes = sorted(set(hashes))
+    val_classes = set(rng.permutation(classes)[: round(fraction * len(classes))].tolist())
+    is_val = np.array([h in val_classes for h in hashes])
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def _train(
+    data: _Data, recipe: CheckpointRecipe, progress: bool
+) -> tuple[Any, Any, dict[str, float]]:
+    """The recipe on ``data``: the network, its fit, its in-family validation SRCC."""
+    import torch
+
+    from cg_predict.encoder import EncoderConfig
+    from cg_predict.head import HeadConfig
+    from cg_predict.metrics import spearman
+    from cg_predict.model import PredictorNet
+    from cg_predict.training import fit, predict
+
+    train_idx, val_idx = _hash_split(data.hashes, recipe.val, np.random.default_rng(recipe.seed))
+    torch.manual_seed(recipe.seed)
+    encoder = EncoderConfig(
+        gnn=recipe.gnn,
+        num_layers=recipe.layers,
+        dim=recipe.dim,
+        op_dim=recipe.dim // 2,
+        activation=recipe.activation,
+        readout=recipe.readout,
+        reverse_edges=recipe.reverse_edges,
+    )
+    features = tuple(f for f in recipe.graph_features.split(",") if f)
+    head = HeadConfig(hidden=(recipe.dim, recipe.dim), graph_features=features)
+    model = PredictorNet(encoder, head)
+    y, val_groups = data.labels, [data.groups[i] for i in val_idx]
+    result = fit(
+        model,
+        data.graphs.subset(train_idx),
+        y[train_idx],
+        [data.groups[i] for i in train_idx],
+        val=(data.graphs.subset(val_idx), y[val_idx], val_groups),
+        epochs=recipe.epochs,
+        lr=recipe.lr,
+        batch_size=recipe.batch_size,
+        loss=recipe.loss,
+        patience=recipe.patience,
+        seed=recipe.seed,
+        progress=progress,
+    )
+    pred, groups = predict(model, data.graphs.subset(val_idx)), np.asarray(val_groups)
+    val_srcc = {
+        g: round(spearman(y[val_idx][groups == g], pred[groups == g]), 4)
+        for g in sorted(set(val_groups))
+    }
+    return model, result, val_srcc
+
+
+def _zero_shot(
+    model: Any, benchmark: str, dataset: str, recipe: CheckpointRecipe, data_dir: Path | None
+) -> dict[str, Any]:
+    """Zero-shot SRCC per isomorphism class on a seeded sample of ``benchmark``.
+
+    ``model`` never saw that family. The network, its blends with FLOPs, FLOPs and params are
+    scored on the same classes; ``flops_weight`` is the blend chosen without scoring on it.
+    """
+    from cg_predict.evaluate import chosen_flops_weight, graphs_with_costs
+    from cg_predict.metrics import class_means, spearman
+    from cg_predict.ranking import flops_blend
+    from cg_predict.training import predict
+
+    table = load_benchmark(benchmark, data_dir, dataset=dataset)
+    rng = np.random.default_rng(recipe.seed)
+    pick = np.sort(rng.permutation(len(table))[: min(recipe.held_out_cells, len(table))])
+    records = [table[int(i)] for i in pick]
+    graphs, flops, params = graphs_with_costs(
+        table.family, tuple(r.key for r in records), progress=False
+    )
+    labels, classes = [r.label for r in records], graphs.hashes
+    assert classes is not None  # graphs_with_costs records them
+
+    def srcc(scores: npt.NDArray[np.float64]) -> float:
+        return round(spearman(*class_means(classes, labels, scores)), 4)
+
+    prediction = predict(model, graphs)
+    return {
+        "family": table.family,
+        "cells": len(records),
+        "classes": len(set(classes)),
+        "of": len(table),
+        "srcc": srcc(prediction),
+        "flops_weight": chosen_flops_weight(table.family),
+        "srcc_blend": {f"{w:g}": srcc(flops_blend(prediction, flops, w)) for w in BLEND_WEIGHTS},
+        "srcc_flops": srcc(flops),
+        "srcc_params": srcc(params),
+    }
+
+
+def _held_out_families(recipe: CheckpointRecipe, data: _Data) -> list[dict[str, Any]]:
+    """The ``trained_on`` entries of the families ``recipe.held_out`` names."""
+    if recipe.held_out == "all":
+        return data.trained_on
+    chosen = [f for f in recipe.held_out.split(",") if f]
+    return [t for t in data.trained_on if t["family"] in chosen]
+
+
+def _blended(entry: Mapping[str, Any]) -> float:
+    """A held-out entry's SRCC at its chosen blend weight (NaN when none was scored)."""
+    return float(entry["srcc_blend"].get(f"{entry['flops_weight']:g}", float("nan")))
+
+
+def _note(meta: Mapping[str, Any], size: int, quick: bool) -> str:
+    """``default.md``: what the checkpoint was trained on, how, and how it ranks unseen families."""
+    rows = "\n".join(
+        f"| {t['family']} | {t['benchmark']} | {t['dataset']} | {t['label']} | {t['count']} of "
+        f"{t['of']} | {meta['val_srcc'].get(t['family'], float('nan')):.3f} |"
+        for t in meta["trained_on"]
+    )
+    held_out = "\n".join(
+        f"| {u['family']} | {u['cells']} of {u['of']} ({u['classes']} classes) "
+        f"| {u['srcc']:+.3f} | {u['flops_weight']:g} | {_blended(u):+.3f} "
+        f"| {u['srcc_flops']:+.3f} | {u['srcc_params']:+.3f} |"
+        for u in meta["held_out_zero_shot"]
+    )
+    made_by = (
+        "quick mode of `cgnas reproduce --only default-checkpoint` (small samples, few epochs: "
+        "not the shipped checkpoint)"
+        if quick
+        else "`cgnas reproduce --full --only default-checkpoint`"
+    )
+    return f"""# cg-predict default checkpoint
+
+Built by {made_by}; seeded, on one torch thread: the same seed and data give the same weights
+on the CPU. **Score meaning:** {meta["score"]}.
+This checkpoint has seen labels of every family below: never use it to measure transfer.
+
+| family | benchmark | dataset | label | trained on | in-family val SRCC |
+|---|---|---|---|---|---|
+{rows}
+
+Zero-shot on a family it never saw: the same recipe trained without that family ranks a seeded
+sample of it (SRCC per isomorphism class, class-mean accuracy), beside its blend with FLOPs (at
+the weight chosen without scoring on that family: `results/selection/selection-zero-shot.json`),
+FLOPs and params on the same classes. Ranking a family without labels, this checkpoint blends
+at weight {meta["zero_shot_flops_weight"]:g} (chosen for a family none of the folds scores on).
+
+| family held out | cells | network | weight | network + FLOPs | FLOPs | params |
+|---|---|---|---|---|---|---|
+{held_out}
+
+Validation: {meta["val_split"]} (isomorphic twins stay on one side), used for early stopping.
+Recipe: `{json.dumps(meta["training"], sort_keys=True)}`.
+Epochs run {meta["epochs_run"]}, best epoch {meta["best_epoch"]}; training
+{meta["train_seconds"]} s, total {meta["total_seconds"]} s (the held-out trainings included)
+on 1 CPU thread (torch {meta["torch_version"]}). File size {size} bytes.
+"""
+
+
+def _unseen_flops_weight() -> float:
+    """The blend weight for a family none of the selection's folds scored on.
+
+    ``selection-zero-shot.json`` chose it with every target's (``chosen_flops_weight``), and
+    the same: what the shipped checkpoint blends with when it ranks a family without labels.
+    """
+    from cg_predict.evaluate import FAMILIES, chosen_flops_weight
+
+    [weight] = {chosen_flops_weight(family) for family in FAMILIES}
+    return weight
+
+
+def _figure(ctx: RunContext, held_out: Sequence[Mapping[str, Any]]) -> None:
+    """Zero-shot SRCC per held-out family: the network, its FLOPs blend, FLOPs, params."""
+    columns = [
+        ("network", lambda u: u["srcc"]),
+        ("network + FLOPs", _blended),
+        ("FLOPs", lambda u: u["srcc_flops"]),
+        ("params", lambda u: u["srcc_params"]),
+    ]
+    width = 0.8 / len(columns)
+    with ctx.figure("zero-shot.png", 1, (7.5, 3.6)) as [ax]:
+        positions = np.arange(len(held_out))
+        for i, (label, value) in enumerate(columns):
+            ax.bar(positions + i * width, [value(u) for u in held_out], width, label=label)
+        ax.set_xticks(positions + width * (len(columns) - 1) / 2)
+        ax.set_xticklabels([u["family"] for u in held_out], fontsize=8)
+        ax.set_ylabel("SRCC per isomorphism class")
+        ax.set_title("zero-shot on a family left out of training", fontsize=9)
+        ax.axhline(0, color="black", lw=0.5)
+        ax.legend(fontsize=7)
+
+
+def _run(ctx: RunContext) -> dict[str, Any]:
+    from cg_ir.executor import torch_threads
+    from cg_predict.checkpoint import save_checkpoint
+
+    recipe = CheckpointRecipe.quick() if ctx.quick else CheckpointRecipe()
+    ctx.seeds.append(recipe.seed)
+    start = time.perf_counter()
+    with torch_threads(1):  # the same weights on every CPU, and fastest for small graphs
+        data = _load(recipe, ctx.data_dir, ctx.progress)
+        model, result, val_srcc = _train(data, recipe, ctx.progress)
+        held_out = []
+        for entry in _held_out_families(recipe, data):
+            without, _, _ = _train(data.without(entry["family"]), recipe, ctx.progress)
+            held_out.append(
+                _zero_shot(without, entry["benchmark"], entry["dataset"], recipe, ctx.data_dir)
+            )
+    import torch
+
+    metadata = {
+        "method": "gnn",
+        "pretraining_method": None,
+        "score": _SCORE,
+        "trained_on": data.trained_on,
+        "target_stats": result.to_dict()["target_stats"],
+        "val_srcc": val_srcc,
+        "val_split": f"{recipe.val:.0%} of each family's isomorphism classes",
+        "held_out_zero_shot": held_out,
+        "zero_shot_flops_weight": _unseen_flops_weight(),
+        "training": dataclasses.asdict(recipe),
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "train_seconds": round(result.seconds, 1),
+        "total_seconds": round(time.perf_counter() - start, 1),
+        "torch_threads": 1,
+        "torch_version": torch.__version__,
+    }
+    checkpoint = ctx.path("default.pt")
+    save_checkpoint(checkpoint, model, metadata)
+    note = _note(metadata, checkpoint.stat().st_size, ctx.quick)
+    with atomic_output(ctx.path("default.md")) as handle:
+        handle.write(note.encode("utf-8"))
+    header = ["family", "cells", "classes", "network", "flops_weight", "network_plus_flops"]
+    ctx.write_csv(
+        "zero-shot.csv",
+        [*header, "flops", "params"],
+        [
+            [u["family"], u["cells"], u["classes"], u["srcc"], u["flops_weight"], _blended(u)]
+            + [u["srcc_flops"], u["srcc_params"]]
+            for u in held_out
+        ],
+    )
+    _figure(ctx, held_out)
+    return {
+        u["family"]: {"network + FLOPs": _blended(u), "FLOPs": u["srcc_flops"]} for u in held_out
+    }
+
+
+DEFAULT_CHECKPOINT = Experiment(
+    "default-checkpoint",
+    "The shipped default checkpoint and its zero-shot ranking of families it never saw",
+    _run,
+    code=("cg_ir", "cg_predict"),
+    data=benchmark_files,  # every benchmark file, checked to exist
+    order=25,
+    full_minutes=12,
+    quick_minutes=1,
+)

@@ -1,0 +1,75 @@
+"""``default-checkpoint``: the shipped checkpoint's recipe, trained by ``cgnas reproduce``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from cg_ir.experiments import ReproduceConfig, run_experiment
+from cg_predict import Predictor
+from cg_predict.experiments.default_checkpoint import CheckpointRecipe, sampled_cells
+
+TINY = CheckpointRecipe(
+    nb201=40, nb101=40, nb301=40, ofa=40, cbm=40, epochs=1, held_out="nb301", held_out_cells=40
+)
+
+
+def test_the_shipped_checkpoint_records_the_recipe_defaults() -> None:
+    training = Predictor.default().metadata["training"]
+    assert CheckpointRecipe.from_metadata(training) == CheckpointRecipe()
+
+
+@pytest.mark.needs_data
+def test_sampled_cells_are_those_the_shipped_checkpoint_trained_on(data_dir: Path) -> None:
+    shipped = Predictor.default().metadata
+    recipe = CheckpointRecipe.from_metadata(shipped["training"])
+    drawn = [(t.name, len(pick), len(t)) for t, pick in sampled_cells(recipe, data_dir)]
+    assert drawn == [(t["benchmark"], t["count"], t["of"]) for t in shipped["trained_on"]]
+
+
+def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, force: bool = False) -> Path:
+    monkeypatch.setattr(CheckpointRecipe, "quick", classmethod(lambda cls: TINY))
+    config = ReproduceConfig(out=tmp_path, progress=False, force=force)
+    record = run_experiment("default-checkpoint", config)
+    assert record.status == "ran", record.message
+    return tmp_path / "default-checkpoint"
+
+
+@pytest.mark.needs_data
+def test_a_run_writes_the_checkpoint_its_note_and_the_zero_shot_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _run(tmp_path, monkeypatch)
+    provenance = json.loads((folder / "provenance.json").read_text())
+    assert provenance["files"] == ["default.pt", "default.md", "zero-shot.csv", "zero-shot.png"]
+    meta = Predictor.load(folder / "default.pt").metadata
+    assert meta["training"] == dataclasses.asdict(TINY)
+    assert [t["family"] for t in meta["trained_on"]] == [
+        "nb201", "nb101", "nb301", "ofa-mbv3", "cbm-mobilenet", "cbm-resnet"
+    ]  # fmt: skip
+    [held_out] = meta["held_out_zero_shot"]
+    assert (held_out["family"], held_out["cells"], held_out["flops_weight"]) == ("nb301", 40, 0.75)
+    assert provenance["headline"] == {
+        "nb301": {
+            "network + FLOPs": held_out["srcc_blend"]["0.75"],
+            "FLOPs": held_out["srcc_flops"],
+        }
+    }
+    note = (folder / "default.md").read_text()
+    assert "quick mode" in note and "| nb301 | 40 of 725" in note
+    csv = (folder / "zero-shot.csv").read_text().splitlines()
+    assert csv[0].startswith("family,cells,classes,network") and csv[1].startswith("nb301,40,")
+
+
+@pytest.mark.needs_data
+def test_the_same_recipe_gives_the_same_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = Predictor.load(_run(tmp_path, monkeypatch) / "default.pt").model.state_dict()
+    again = Predictor.load(_run(tmp_path, monkeypatch, force=True) / "default.pt")
+    for name, tensor in again.model.state_dict().items():
+        assert torch.equal(tensor, first[name]), name
