@@ -163,6 +163,9 @@ def _run(ctx: RunContext, space: str, strategy: str, queries: int | None = None)
         backend=ctx.backend,
         device=ctx.device,
         progress=ctx.progress,
+        # this run is due (other code or configuration made the folder): recompute what other
+        # code wrote, resume what this code did
+        force=True,
     )
 
 
