@@ -99,7 +99,7 @@ def test_an_ablation_encoder_of_other_code_is_refused_or_forced(tmp_path, monkey
     with pytest.raises(StaleResultError) as info:
         ablation._encoder_is_done(path, config, TINY, force=False)
     message = str(info.value)
-    assert all(part in message for part in (str(path), current, "--force", "delete"))
+    assert all(part in message for part in (str(path), current, "force=True", "delete"))
     assert isinstance(info.value, ValueError) and info.value.stored == current
     assert not ablation._encoder_is_done(path, config, TINY, force=True)  # pretrained again
     _encoder(path, None)  # written before encoders recorded their code: refused too
