@@ -1,69 +1,67 @@
-"""The full-size search runs (``tools/run_searches.py``) and the files they committed.
+"""The full-size searches of the ``search`` experiment, and the proxy its ``best-proxy-order`` uses.
 
-The book's search chapter reads ``results/search/<space>--<strategy>.json`` as the runs of
-``tools/run_searches.py``: every committed file must hold exactly the configuration the tool
-runs for its space and run (so the book shows what the tool computes), with the tool's 20
-seeds, and every space must be one the oracles can search. ``best-proxy-order``'s proxy is
-chosen on the other families' proxy agreement only.
+``cgnas reproduce --full --only search`` writes ``results/full/search/<space>--<run>.json``, which
+the book's search chapter and introduction read: every committed file must hold exactly the
+configuration the experiment runs for its space and run, with its 20 seeds, and every space must
+be one the oracles can search. ``best-proxy-order``'s proxy (``BEST_PROXY``, declared) must be
+what ``search_proxy``'s rule chooses on the other families' committed proxy agreement runs.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from cg_evo import ORACLES
+from cg_evo.experiments import (
+    AGREEMENT_FAMILIES,
+    BEST_PROXY,
+    GOAL_SPACES,
+    RUNS,
+    SEEDS,
+    agreement_evidence,
+    goal_config,
+    results_name,
+    search_proxy,
+)
 from cg_predict.evaluate._results import config_hash
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "run_searches.py"
-
-
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("run_searches", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+ROOT = Path(__file__).resolve().parents[1]
+FULL_SEARCH = ROOT / "results" / "full" / "search"
+AGREEMENT = ROOT / "results" / "proxies"
 
 
 def test_every_space_is_searchable_and_every_run_has_its_own_file() -> None:
-    tool = _tool()
-    paths = set()
-    for space, (family, dataset, _limits, queries) in tool.SPACES.items():
+    names = set()
+    for space, (family, dataset, _limits, queries) in GOAL_SPACES.items():
         assert dataset in ORACLES[family], space
         assert queries >= 200  # the goals' budgets
-        for run, strategy in tool.RUNS.items():
-            config = tool.search_config(space, run)
-            assert (config.family, config.seeds, config.strategy) == (family, tool.SEEDS, strategy)
-            paths.add(tool.results_path(space, run))
-    assert len(paths) == len(tool.SPACES) * len(tool.RUNS)
+        for run, strategy in RUNS.items():
+            config = goal_config(space, run)
+            assert (config.family, config.seeds, config.strategy) == (family, SEEDS, strategy)
+            names.add(results_name(space, run))
+    assert len(names) == len(GOAL_SPACES) * len(RUNS)
 
 
-def test_committed_files_hold_the_tools_configuration() -> None:
-    tool = _tool()
-    by_name = {
-        tool.results_path(space, run).name: (space, run)
-        for space in tool.SPACES
-        for run in tool.RUNS
-    }
-    committed = sorted(tool.RESULTS.glob("*.json"))
-    for path in committed:
-        assert path.name in by_name, f"{path.name} is not a run of tools/run_searches.py"
+def test_committed_full_searches_hold_the_experiments_configuration() -> None:
+    by_name = {results_name(space, run): (space, run) for space in GOAL_SPACES for run in RUNS}
+    for path in sorted(FULL_SEARCH.glob("*--*.json")):
+        if path.name not in by_name:  # the trivial ordering's longer run
+            continue
         doc = json.loads(path.read_text())
-        config = tool.search_config(*by_name[path.name])
-        assert doc["config"] == config.to_dict()
+        config = goal_config(*by_name[path.name])
+        assert doc["config"] == config.to_dict(), path.name
         assert doc["config_hash"] == config_hash(config.to_dict())
-        assert [r["seed"] for r in doc["runs"]] == list(range(len(doc["runs"])))
-        assert len(doc["runs"]) <= tool.SEEDS
+        assert [r["seed"] for r in doc["runs"]] == list(range(SEEDS))
 
 
-def test_the_tool_refuses_an_unknown_space() -> None:
-    with pytest.raises(SystemExit):
-        _tool().main(["--spaces", "NB-999", "--list"])
+def test_best_proxy_is_the_rules_choice_on_the_committed_agreement_runs() -> None:
+    evidence = agreement_evidence(AGREEMENT)
+    families = {family for family, *_ in GOAL_SPACES.values()}
+    assert set(BEST_PROXY) == families
+    assert {family: search_proxy(family, evidence) for family in families} == dict(BEST_PROXY)
 
 
 def _agreement(root: Path, family: str, srcc: dict[str, float]) -> None:
@@ -74,15 +72,15 @@ def _agreement(root: Path, family: str, srcc: dict[str, float]) -> None:
 
 
 def test_the_search_proxy_is_chosen_on_the_other_families_only(tmp_path: Path) -> None:
-    tool = _tool()
     _agreement(tmp_path, "nb101", {"synflow": 0.5, "meco": 0.2, "params": 0.9, "az_nas": 0.9})
     _agreement(tmp_path, "nb201", {"synflow": 0.7, "meco": 0.9, "params": 0.9, "az_nas": 0.9})
     _agreement(tmp_path, "nb301", {"synflow": 0.1, "meco": 0.5, "zico": 0.99})
+    evidence = agreement_evidence(tmp_path)
     # nb201: the mean over nb101 and nb301 (0.3 vs 0.35), whatever nb201's own run says
-    assert tool.search_proxy("nb201", tmp_path) == "meco"
-    assert tool.search_proxy("nb301", tmp_path) == "synflow"  # 0.6 vs 0.55; zico not in all
-    assert tool.search_proxy("ofa-mbv3", tmp_path) == "meco"  # cost orderings and az_nas never
+    assert search_proxy("nb201", evidence) == "meco"
+    assert search_proxy("nb301", evidence) == "synflow"  # 0.6 vs 0.55; zico not in all
+    assert search_proxy("ofa-mbv3", evidence) == "meco"  # cost orderings and az_nas never
     (tmp_path / "nb201" / "nb201-cifar10-smooth.json").unlink()
-    assert tool.search_proxy("nb201", tmp_path) == "meco"
+    assert search_proxy("nb201", agreement_evidence(tmp_path, ["nb101", "nb301"])) == "meco"
     with pytest.raises(FileNotFoundError, match="cgnas proxy-agreement --targets nb201"):
-        tool.search_proxy("nb101", tmp_path)
+        agreement_evidence(tmp_path, AGREEMENT_FAMILIES)

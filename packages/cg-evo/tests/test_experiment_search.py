@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -30,3 +31,20 @@ def test_a_file_other_code_left_in_the_folder_is_recomputed(tmp_path: Path, data
     ]
     assert timeless[0] == timeless[1]
     assert json.loads(path.read_text())[digests[0]] != "0" * 64
+
+
+def test_the_warm_up_scores_the_whole_pool_into_the_proxy_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cg_evo
+    from cg_evo import experiments
+    from cg_predict.evaluate import live_proxy_cache
+
+    keys = ["(1, 1, 1, 1, 1, 1)", "(4, 0, 1, 2, 3, 4)", "(3, 3, 3, 3, 3, 3)"]
+    monkeypatch.setattr(cg_evo, "load_oracle", lambda *_: SimpleNamespace(keys=keys))
+    monkeypatch.setattr(experiments, "_POOL_CHUNK", 2)  # two saves of the cache
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    ctx = RunContext(tmp_path, "full", None, "local", "cpu", progress=False, workers=2)
+    experiments.warm_proxy_cache(experiments.goal_config(SPACE, "proxy-order"), ctx)
+    cache = live_proxy_cache("nb201")
+    assert len(cache) == len(keys)

@@ -1,38 +1,75 @@
 """cg-evo's experiment for ``cgnas reproduce``: every strategy on the search goal spaces.
 
-``GOAL_SPACES`` are the spaces the search goals are measured on (``tools/run_searches.py``
-runs them at full size into ``results/search/``); the ``search`` experiment runs every strategy
-on them with the same seeds and budgets: in quick mode two NB-201 spaces, 3 seeds, 50 queries,
-the quick source models, proxy-order on a sample of 50 candidates and short refits; in full mode
-every goal space, 20 seeds, each space's query budget. Both modes also run ``cost-order`` on
-NB-201 CIFAR-10 with 500 queries: how far the trivial ordering has to go to find the best.
+``GOAL_SPACES`` are the spaces the search goals are measured on; the ``search`` experiment runs
+every strategy on them with the same seeds and budgets. Quick mode: two NB-201 spaces, 3 seeds,
+50 queries, the quick source models, proxy-order on a sample of 50 candidates and short refits.
+Full mode (the paper-scale runs, ``cgnas reproduce --full --only search``): every goal space,
+20 seeds, each space's query budget, the full protocol's source models, proxy orderings over
+every candidate, and one more run, ``best-proxy-order``: ``proxy-order`` with the proxy that
+ranks the *other* families best (``BEST_PROXY``). Both modes also run ``cost-order`` on NB-201
+CIFAR-10 with 500 queries: how far the trivial ordering has to go to find the best.
+
+A proxy ordering over the whole pool first scores the pool (``warm_proxy_cache``), saving the
+disk cache every thousand networks, so that its seeds read the scores instead of each computing
+them. With ``--workers N`` (the experiment run alone) that scoring and the seeds of each run go
+to N processes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from cg_ir.experiments import Experiment, RunContext
 from cg_predict.data import benchmark_files
 
 __all__ = [
+    "AGREEMENT_FAMILIES",
+    "BEST_PROXY",
     "GOAL_SPACES",
+    "PAPER_COUNTERPART",
     "PAPER_PROXY",
+    "RUNS",
     "SEARCH",
     "SEEDS",
     "STRATEGIES",
     "TRIVIAL_ORDER_QUERIES",
     "TRIVIAL_ORDER_SPACE",
+    "agreement_evidence",
+    "best_after",
     "goal_config",
     "results_name",
+    "search_proxy",
     "slug",
+    "warm_proxy_cache",
 ]
 
 STRATEGIES = ("predictor-ea", "predictor-topk", "rea", "random", "cost-order", "proxy-order")
+# run name -> strategy: every strategy, and (full mode) proxy-order with the strongest proxy
+RUNS: Mapping[str, str] = {**{s: s for s in STRATEGIES}, "best-proxy-order": "proxy-order"}
+# the paper's Table 2 estimators (each drives its EA) -> the run compared with it
+PAPER_COUNTERPART = {"Random": "random", "Synflow": "proxy-order", "CL-fine-tune": "predictor-ea"}
 SEEDS = 20
 PAPER_PROXY = "synflow"  # the paper's zero-cost estimator (its Table 2): proxy-order's
+# best-proxy-order's proxy per searched family: what search_proxy's rule chose on the other
+# families' proxy agreement runs (results/proxies/, cgnas proxy-agreement, 200 cells each),
+# declared here so that a search never depends on which results folder is at hand; a repository
+# test checks that the rule still makes these choices on the committed evidence
+BEST_PROXY: Mapping[str, str] = {
+    "nb101": "meco",
+    "nb201": "meco",
+    "nb301": "meco",
+    "ofa-mbv3": "meco",
+}
+# families with a proxy agreement run (CIFAR-10 labels), the evidence search_proxy weighs
+AGREEMENT_FAMILIES = ("nb101", "nb201", "nb301")
+# never chosen by search_proxy: flops and params are cost-order's orderings; AZ-NAS's
+# aggregate costs the sum of its three network components on every candidate
+_NOT_SEARCH_PROXIES = frozenset({"flops", "params", "az_nas"})
+_POOL_CHUNK = 1000  # cells scored between two saves of the proxy cache (what a kill loses)
 # space name -> (family, dataset, cost limits, paid queries per seed). "median": that cost's
 # median over the pool. ImageNet16-120 gets 300 queries because ordering by parameter count
 # needs 256 there, the goal it is measured against.
@@ -66,21 +103,19 @@ def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
-def goal_config(
-    space: str,
-    strategy: str,
-    *,
-    proxy: str = PAPER_PROXY,
-    quick: bool = False,
-    queries: int | None = None,
-) -> Any:
-    """The ``SearchConfig`` of ``strategy`` on goal space ``space`` (full size unless quick).
+def goal_config(space: str, run: str, *, quick: bool = False, queries: int | None = None) -> Any:
+    """The ``SearchConfig`` of ``run`` (a key of ``RUNS``) on goal space ``space``.
 
-    ``queries`` overrides the space's (or the quick) query budget.
+    Full size unless ``quick``; ``queries`` overrides the space's (or the quick) query budget.
+
+    Examples:
+        >>> goal_config("NB-201 CIFAR-100", "best-proxy-order").settings.proxy
+        'meco'
     """
     from cg_evo import Budget, FineTuneConfig, SearchConfig, StrategySettings
 
     family, dataset, limits, budget = GOAL_SPACES[space]
+    proxy = BEST_PROXY[family] if run == "best-proxy-order" else PAPER_PROXY
     settings = StrategySettings(cost="params", proxy=proxy)
     fine_tune = FineTuneConfig()
     if quick:
@@ -89,7 +124,7 @@ def goal_config(
     return SearchConfig(
         family=family,
         dataset=dataset,
-        strategy=strategy,
+        strategy=RUNS[run],
         queries=queries or (_QUICK_QUERIES if quick else budget),
         seeds=_QUICK_SEEDS if quick else SEEDS,
         budget=Budget.parse(**limits),
@@ -99,8 +134,8 @@ def goal_config(
     )
 
 
-def results_name(space: str, strategy: str, queries: int | None = None) -> str:
-    """The file a search experiment writes for ``strategy`` on ``space``.
+def results_name(space: str, run: str, queries: int | None = None) -> str:
+    """The file a search experiment writes for ``run`` on ``space``.
 
     ``queries`` names a run with another query budget than the space's.
 
@@ -109,36 +144,118 @@ def results_name(space: str, strategy: str, queries: int | None = None) -> str:
         'nb-201-cifar-10--cost-order--q500.json'
     """
     tail = "" if queries is None else f"--q{queries}"
-    return f"{slug(space)}--{strategy}{tail}.json"
+    return f"{slug(space)}--{run}{tail}.json"
+
+
+def best_after(doc: Mapping[str, Any], queries: int) -> tuple[float, float, int]:
+    """Median best label, its rank and the queries read, after ``queries`` paid queries.
+
+    Read from a results document's median curves; after its budget where that is smaller.
+    """
+    summary = doc["summary"]
+    used = min(queries, len(summary["best_so_far_median"]))
+    return summary["best_so_far_median"][used - 1], summary["rank_so_far_median"][used - 1], used
+
+
+def agreement_evidence(
+    root: str | Path, families: Iterable[str] = AGREEMENT_FAMILIES
+) -> dict[str, dict[str, float]]:
+    """``{family: {proxy: SRCC with CIFAR-10 accuracy}}``: the proxy agreement runs in ``root``.
+
+    Each family's run is ``<family>/<family>-cifar10-smooth.json``, as ``cgnas proxy-agreement``
+    writes it.
+
+    Raises:
+        FileNotFoundError: a family's run is missing (the message says how to make it).
+    """
+    evidence = {}
+    for family in families:
+        path = Path(root) / family / f"{family}-cifar10-smooth.json"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path} is missing: run cgnas proxy-agreement --targets {family} "
+                f"--n-cells 200 -o {Path(root) / family}"
+            )
+        proxies = json.loads(path.read_text())["proxies"]
+        evidence[family] = {name: float(row["srcc_ours_acc"]) for name, row in proxies.items()}
+    return evidence
+
+
+def search_proxy(family: str, evidence: Mapping[str, Mapping[str, float]]) -> str:
+    """The proxy for ordering ``family``: the best mean SRCC over the *other* families.
+
+    Candidates are the single proxies scored in every other family's ``evidence`` (not the
+    cost orderings, not an aggregate); ``family``'s own entry is never read, so the choice is
+    one a user could make before searching a new family.
+
+    Examples:
+        >>> evidence = {"a": {"x": 0.9, "y": 0.1}, "b": {"x": 0.2, "y": 0.5}}
+        >>> search_proxy("a", evidence), search_proxy("c", evidence)
+        ('y', 'x')
+    """
+    others = [srcc for f, srcc in evidence.items() if f != family]
+    shared = set.intersection(*(set(srcc) for srcc in others)) - _NOT_SEARCH_PROXIES
+    return max(sorted(shared), key=lambda p: sum(srcc[p] for srcc in others))
+
+
+def warm_proxy_cache(config: Any, ctx: RunContext) -> None:
+    """Score ``config``'s whole pool with its proxy on ``ctx``'s executor, cached on disk.
+
+    ``proxy-order`` computes the same scores (same seed, batch and cache file) one network at
+    a time in each seed's process; here the pool is scored once, in parallel, and the cache
+    saved every ``_POOL_CHUNK`` networks, so an interrupted warm-up resumes from its last save.
+    """
+    from cg_evo import load_oracle
+    from cg_predict.evaluate import live_proxy_cache
+    from cg_predict.proxies import DEFAULT_BATCH_SIZE
+    from cg_predict.proxies.agreement import map_cell_proxies
+
+    keys = list(load_oracle(config.family, config.dataset, ctx.data_dir).keys)
+    cache = live_proxy_cache(config.family)
+    with ctx.executor() as executor:
+        for start in range(0, len(keys), _POOL_CHUNK):
+            map_cell_proxies(
+                config.family,
+                keys[start : start + _POOL_CHUNK],
+                [config.settings.proxy],
+                seed=0,
+                batch_size=DEFAULT_BATCH_SIZE,
+                cache=cache,
+                executor=executor,
+                progress=ctx.progress,
+                desc=f"{config.settings.proxy} {start}/{len(keys)}",
+            )
 
 
 def _search(ctx: RunContext) -> dict[str, Any]:
     spaces = _QUICK_SPACES if ctx.quick else tuple(GOAL_SPACES)
+    runs = STRATEGIES if ctx.quick else tuple(RUNS)
     rows, curves, headline = [], {}, {}
+    warmed: set[tuple[str, str]] = set()  # (family, proxy): a family's spaces share one pool
     for space in spaces:
-        for strategy in STRATEGIES:
-            summary = _run(ctx, space, strategy)["summary"]
+        for run in runs:
+            summary = _run(ctx, space, run, warmed=warmed)["summary"]
             rows.append(
                 [
                     space,
-                    strategy,
+                    run,
                     summary["queries_to_best_median"],
                     summary["queries_to_top01_median"],
                     summary["final_best_median"],
                     summary["final_rank_median"],
                 ]
             )
-            curves[space, strategy] = summary["rank_so_far_median"]
-            headline[f"{space} / {strategy}"] = summary["queries_to_best_median"]
-    trivial = _run(ctx, TRIVIAL_ORDER_SPACE, "cost-order", TRIVIAL_ORDER_QUERIES)["summary"]
+            curves[space, run] = summary["rank_so_far_median"]
+            headline[f"{space} / {run}"] = summary["queries_to_best_median"]
+    trivial = _run(ctx, TRIVIAL_ORDER_SPACE, "cost-order", queries=TRIVIAL_ORDER_QUERIES)
     headline[f"{TRIVIAL_ORDER_SPACE} / cost-order, {TRIVIAL_ORDER_QUERIES} queries"] = trivial[
-        "queries_to_best_median"
-    ]
+        "summary"
+    ]["queries_to_best_median"]
     ctx.write_csv(
         "search.csv",
         [
             "space",
-            "strategy",
+            "run",
             "queries_to_best_median",
             "queries_to_top01_median",
             "final_best_median",
@@ -150,17 +267,34 @@ def _search(ctx: RunContext) -> dict[str, Any]:
     return headline
 
 
-def _run(ctx: RunContext, space: str, strategy: str, queries: int | None = None) -> Any:
-    """Run (or resume) one search of the experiment into its file; its results document."""
+def _run(
+    ctx: RunContext,
+    space: str,
+    run: str,
+    *,
+    queries: int | None = None,
+    warmed: set[tuple[str, str]] | None = None,
+) -> Any:
+    """Run (or resume) one search of the experiment into its file; its results document.
+
+    A proxy ordering over the whole pool scores the pool first (``warm_proxy_cache``), once per
+    ``(family, proxy)`` of ``warmed``: its seeds then read every score from the cache.
+    """
     from cg_evo import run_search
 
-    config = goal_config(space, strategy, quick=ctx.quick, queries=queries)
+    config = goal_config(space, run, quick=ctx.quick, queries=queries)
+    pool = (config.family, config.settings.proxy)
+    whole_pool = config.strategy == "proxy-order" and config.settings.proxy_candidates is None
+    if whole_pool and warmed is not None and pool not in warmed:
+        warm_proxy_cache(config, ctx)
+        warmed.add(pool)
     ctx.seeds[:] = sorted({*ctx.seeds, *range(config.seeds)})
     return run_search(
         config,
         data_dir=ctx.data_dir,
-        out=ctx.path(results_name(space, strategy, queries)),
+        out=ctx.path(results_name(space, run, queries)),
         backend=ctx.backend,
+        workers=ctx.workers,
         device=ctx.device,
         progress=ctx.progress,
         # this run is due (other code or configuration made the folder): recompute what other
@@ -193,6 +327,6 @@ SEARCH = Experiment(
     code=("cg_ir", "cg_predict", "cg_evo"),
     data=benchmark_files,  # every benchmark file, checked to exist
     order=50,
-    full_minutes=330,
+    full_minutes=600,  # the proxy orderings score whole pools: NB-101's 30k cells twice
     quick_minutes=5,
 )
