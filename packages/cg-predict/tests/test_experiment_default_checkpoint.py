@@ -14,7 +14,15 @@ from cg_predict import Predictor
 from cg_predict.experiments.default_checkpoint import CheckpointRecipe, sampled_cells
 
 TINY = CheckpointRecipe(
-    nb201=40, nb101=40, nb301=40, ofa=40, cbm=40, epochs=1, held_out="nb301", held_out_cells=40
+    nb201=40,
+    nb101=40,
+    nb301=40,
+    ofa=40,
+    cbm=40,
+    epochs=1,
+    held_out="nb301",
+    held_out_cells=40,
+    held_out_seeds=2,
 )
 
 
@@ -31,8 +39,13 @@ def test_sampled_cells_are_those_the_shipped_checkpoint_trained_on(data_dir: Pat
     assert drawn == [(t["benchmark"], t["count"], t["of"]) for t in shipped["trained_on"]]
 
 
-def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, force: bool = False) -> Path:
-    monkeypatch.setattr(CheckpointRecipe, "quick", classmethod(lambda cls: TINY))
+def _run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    force: bool = False,
+    recipe: CheckpointRecipe = TINY,
+) -> Path:
+    monkeypatch.setattr(CheckpointRecipe, "quick", classmethod(lambda cls: recipe))
     config = ReproduceConfig(out=tmp_path, progress=False, force=force)
     record = run_experiment("default-checkpoint", config)
     assert record.status == "ran", record.message
@@ -53,6 +66,13 @@ def test_a_run_writes_the_checkpoint_its_note_and_the_zero_shot_table(
     ]  # fmt: skip
     [held_out] = meta["held_out_zero_shot"]
     assert (held_out["family"], held_out["cells"], held_out["flops_weight"]) == ("nb301", 40, 0.75)
+    # one model per training seed, summarised by the mean and the sample std
+    runs = held_out["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    per_seed = [r["srcc"] for r in runs]
+    assert held_out["srcc"] == pytest.approx(sum(per_seed) / 2, abs=1e-4)
+    assert held_out["srcc_std"] == pytest.approx(abs(per_seed[0] - per_seed[1]) / 2**0.5, abs=1e-4)
+    assert provenance["seeds"] == [0, 1]
     assert provenance["headline"] == {
         "nb301": {
             "network + FLOPs": held_out["srcc_blend"]["0.75"],
@@ -62,7 +82,24 @@ def test_a_run_writes_the_checkpoint_its_note_and_the_zero_shot_table(
     note = (folder / "default.md").read_text()
     assert "quick mode" in note and "| nb301 | 40 of 725" in note
     csv = (folder / "zero-shot.csv").read_text().splitlines()
-    assert csv[0].startswith("family,cells,classes,network") and csv[1].startswith("nb301,40,")
+    assert csv[0].startswith("family,cells,classes,seeds,network,network_std")
+    assert csv[1].startswith("nb301,40,")
+
+
+@pytest.mark.needs_data
+def test_more_held_out_seeds_leave_the_first_seeds_model_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = dataclasses.replace(TINY, held_out_seeds=1)
+    alone = _run(tmp_path / "one", monkeypatch, recipe=one)
+    both = _run(tmp_path / "two", monkeypatch)
+    [first] = Predictor.load(alone / "default.pt").metadata["held_out_zero_shot"]
+    [second] = Predictor.load(both / "default.pt").metadata["held_out_zero_shot"]
+    assert first["runs"][0] == second["runs"][0]
+    assert (first["srcc_flops"], first["srcc_params"]) == (
+        second["srcc_flops"],
+        second["srcc_params"],
+    )
 
 
 @pytest.mark.needs_data

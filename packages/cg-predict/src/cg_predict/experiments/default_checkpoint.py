@@ -10,10 +10,11 @@ scaling): the nested leave-one-family-out selection chose them
 (``results/selection/selection-heads.json``), which is how the checkpoint meets a family it
 has never seen.
 
-What a user ranking a new family gets is measured by training the same recipe once more
-without each family in turn and ranking that family zero-shot: SRCC per isomorphism class
-beside FLOPs, params and the network blended with FLOPs (``cg_predict.ranking.flops_blend``)
-at the weight chosen without scoring on that family (``chosen_flops_weight``).
+What a user ranking a new family gets is measured by training the same recipe without each
+family in turn, with ``held_out_seeds`` training seeds, and ranking that family zero-shot: SRCC
+per isomorphism class (mean and sample std over the seeds) beside FLOPs, params and the network
+blended with FLOPs (``cg_predict.ranking.flops_blend``) at the weight chosen without scoring on
+that family (``chosen_flops_weight``), all on the same seeded sample of the family.
 
 Full mode is the shipped checkpoint: ``tools/train_default_checkpoint.py`` copies the
 ``default.pt`` and ``default.md`` that ``cgnas reproduce --full`` wrote into the package.
@@ -80,6 +81,8 @@ class CheckpointRecipe:
         held_out: families the recipe is also trained without, one at a time, and ranks
             zero-shot ('all': every family it trains on; '' for none).
         held_out_cells: the seeded sample of a held-out family that is ranked.
+        held_out_seeds: training seeds of each held-out model (``seed``, ``seed + 1``, ...);
+            the cells trained on stay the recipe's.
     """
 
     seed: int = 0
@@ -103,6 +106,7 @@ class CheckpointRecipe:
     graph_features: str = "log_flops,log_params,depth"
     held_out: str = "all"
     held_out_cells: int = 3000
+    held_out_seeds: int = 3
 
     @classmethod
     def quick(cls) -> CheckpointRecipe:
@@ -153,6 +157,7 @@ class _Data:
     groups: list[str]
     hashes: list[str]
     trained_on: list[dict[str, Any]]
+    tables: dict[str, BenchmarkTable]  # family -> the table its cells were drawn from
 
     def without(self, family: str) -> _Data:
         keep = [i for i, g in enumerate(self.groups) if g != family]
@@ -162,14 +167,16 @@ class _Data:
             [self.groups[i] for i in keep],
             [self.hashes[i] for i in keep],
             [t for t in self.trained_on if t["family"] != family],
+            {f: t for f, t in self.tables.items() if f != family},
         )
 
 
 def _load(recipe: CheckpointRecipe, data_dir: Path | None, progress: bool) -> _Data:
     from cg_predict.graphs import GraphSet, family_graphs
 
-    parts, labels, groups, hashes, trained_on = [], [], [], [], []
+    parts, labels, groups, hashes, trained_on, tables = [], [], [], [], [], {}
     for table, pick in sampled_cells(recipe, data_dir):
+        tables[table.family] = table
         records = [table[int(i)] for i in pick]
         graphs = family_graphs(table.family, [r.key for r in records], progress=progress)
         assert graphs.hashes is not None  # family_graphs records them
@@ -187,7 +194,7 @@ def _load(recipe: CheckpointRecipe, data_dir: Path | None, progress: bool) -> _D
                 "of": len(table),
             }
         )
-    return _Data(GraphSet.concat(parts), np.asarray(labels), groups, hashes, trained_on)
+    return _Data(GraphSet.concat(parts), np.asarray(labels), groups, hashes, trained_on, tables)
 
 
 def _hash_split(
@@ -249,44 +256,91 @@ def _train(
     return model, result, val_srcc
 
 
-def _zero_shot(
-    model: Any, benchmark: str, dataset: str, recipe: CheckpointRecipe, data_dir: Path | None
-) -> dict[str, Any]:
-    """Zero-shot SRCC per isomorphism class on a seeded sample of ``benchmark``.
+@dataclass(frozen=True)
+class _HeldOutSample:
+    """A seeded sample of a held-out family: its graphs, costs, labels and classes."""
 
-    ``model`` never saw that family. The network, its blends with FLOPs, FLOPs and params are
-    scored on the same classes; ``flops_weight`` is the blend chosen without scoring on it.
+    table: BenchmarkTable
+    graphs: Any  # cg_predict.graphs.GraphSet
+    flops: npt.NDArray[np.float64]
+    params: npt.NDArray[np.float64]
+    labels: list[float]
+    classes: list[str]
+
+    @classmethod
+    def draw(cls, table: BenchmarkTable, recipe: CheckpointRecipe) -> _HeldOutSample:
+        from cg_predict.evaluate import graphs_with_costs
+
+        rng = np.random.default_rng(recipe.seed)
+        pick = np.sort(rng.permutation(len(table))[: min(recipe.held_out_cells, len(table))])
+        records = [table[int(i)] for i in pick]
+        graphs, flops, params = graphs_with_costs(
+            table.family, tuple(r.key for r in records), progress=False
+        )
+        assert graphs.hashes is not None  # graphs_with_costs records them
+        return cls(table, graphs, flops, params, [r.label for r in records], list(graphs.hashes))
+
+    def srcc(self, scores: npt.NDArray[np.float64]) -> float:
+        """SRCC per isomorphism class (class means) of ``scores`` with the labels."""
+        from cg_predict.metrics import class_means, spearman
+
+        return round(spearman(*class_means(self.classes, self.labels, scores)), 4)
+
+
+def _zero_shot(
+    sample: _HeldOutSample, models: Sequence[Any], seeds: Sequence[int]
+) -> dict[str, Any]:
+    """Zero-shot SRCC per isomorphism class of ``models`` (one per training seed) on ``sample``.
+
+    No model saw that family. Each model, its blends with FLOPs, FLOPs and params are scored on
+    the same classes (mean and sample std over the models); ``flops_weight`` is the blend
+    chosen without scoring on the family.
     """
-    from cg_predict.evaluate import chosen_flops_weight, graphs_with_costs
-    from cg_predict.metrics import class_means, spearman
+    from cg_predict.evaluate import chosen_flops_weight
     from cg_predict.ranking import flops_blend
     from cg_predict.training import predict
 
-    table = load_benchmark(benchmark, data_dir, dataset=dataset)
-    rng = np.random.default_rng(recipe.seed)
-    pick = np.sort(rng.permutation(len(table))[: min(recipe.held_out_cells, len(table))])
-    records = [table[int(i)] for i in pick]
-    graphs, flops, params = graphs_with_costs(
-        table.family, tuple(r.key for r in records), progress=False
-    )
-    labels, classes = [r.label for r in records], graphs.hashes
-    assert classes is not None  # graphs_with_costs records them
+    runs: list[dict[str, Any]] = []
+    for seed, model in zip(seeds, models, strict=True):
+        prediction = predict(model, sample.graphs)
+        blends = {
+            f"{w:g}": sample.srcc(flops_blend(prediction, sample.flops, w)) for w in BLEND_WEIGHTS
+        }
+        runs.append({"seed": seed, "srcc": sample.srcc(prediction), "srcc_blend": blends})
 
-    def srcc(scores: npt.NDArray[np.float64]) -> float:
-        return round(spearman(*class_means(classes, labels, scores)), 4)
+    def mean_std(values: list[float]) -> tuple[float, float]:
+        std = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+        return round(float(np.mean(values)), 4), round(std, 4)
 
-    prediction = predict(model, graphs)
+    srcc, srcc_std = mean_std([r["srcc"] for r in runs])
+    blend = {w: mean_std([r["srcc_blend"][w] for r in runs]) for w in runs[0]["srcc_blend"]}
+    table = sample.table
     return {
         "family": table.family,
-        "cells": len(records),
-        "classes": len(set(classes)),
+        "cells": len(sample.labels),
+        "classes": len(set(sample.classes)),
         "of": len(table),
-        "srcc": srcc(prediction),
+        "runs": runs,
+        "srcc": srcc,
+        "srcc_std": srcc_std,
         "flops_weight": chosen_flops_weight(table.family),
-        "srcc_blend": {f"{w:g}": srcc(flops_blend(prediction, flops, w)) for w in BLEND_WEIGHTS},
-        "srcc_flops": srcc(flops),
-        "srcc_params": srcc(params),
+        "srcc_blend": {w: m for w, (m, _) in blend.items()},
+        "srcc_blend_std": {w: sd for w, (_, sd) in blend.items()},
+        "srcc_flops": sample.srcc(sample.flops),
+        "srcc_params": sample.srcc(sample.params),
     }
+
+
+def _held_out_zero_shot(
+    data: _Data, family: str, recipe: CheckpointRecipe, progress: bool
+) -> dict[str, Any]:
+    """The recipe trained without ``family`` (``held_out_seeds`` seeds), ranking it zero-shot."""
+    seeds = [recipe.seed + k for k in range(recipe.held_out_seeds)]
+    without = data.without(family)
+    models = [
+        _train(without, dataclasses.replace(recipe, seed=seed), progress)[0] for seed in seeds
+    ]
+    return _zero_shot(_HeldOutSample.draw(data.tables[family], recipe), models, seeds)
 
 
 def _held_out_families(recipe: CheckpointRecipe, data: _Data) -> list[dict[str, Any]]:
@@ -297,9 +351,16 @@ def _held_out_families(recipe: CheckpointRecipe, data: _Data) -> list[dict[str, 
     return [t for t in data.trained_on if t["family"] in chosen]
 
 
-def _blended(entry: Mapping[str, Any]) -> float:
-    """A held-out entry's SRCC at its chosen blend weight (NaN when none was scored)."""
-    return float(entry["srcc_blend"].get(f"{entry['flops_weight']:g}", float("nan")))
+def _blended(entry: Mapping[str, Any], field: str = "srcc_blend") -> float:
+    """A held-out entry's mean SRCC at its chosen blend weight (NaN when none was scored).
+
+    ``field="srcc_blend_std"`` gives its sample std instead.
+    """
+    return float(entry[field].get(f"{entry['flops_weight']:g}", float("nan")))
+
+
+def _mean_std(mean: float, std: float) -> str:
+    return f"{mean:+.3f} ± {std:.3f}"
 
 
 def _note(meta: Mapping[str, Any], size: int, quick: bool) -> str:
@@ -311,10 +372,13 @@ def _note(meta: Mapping[str, Any], size: int, quick: bool) -> str:
     )
     held_out = "\n".join(
         f"| {u['family']} | {u['cells']} of {u['of']} ({u['classes']} classes) "
-        f"| {u['srcc']:+.3f} | {u['flops_weight']:g} | {_blended(u):+.3f} "
+        f"| {_mean_std(u['srcc'], u['srcc_std'])} | {u['flops_weight']:g} "
+        f"| {_mean_std(_blended(u), _blended(u, 'srcc_blend_std'))} "
         f"| {u['srcc_flops']:+.3f} | {u['srcc_params']:+.3f} |"
         for u in meta["held_out_zero_shot"]
     )
+    first = meta["training"]["seed"]
+    seeds = ", ".join(str(first + k) for k in range(meta["training"]["held_out_seeds"]))
     made_by = (
         "quick mode of `cgnas reproduce --only default-checkpoint` (small samples, few epochs: "
         "not the shipped checkpoint)"
@@ -331,11 +395,12 @@ This checkpoint has seen labels of every family below: never use it to measure t
 |---|---|---|---|---|---|
 {rows}
 
-Zero-shot on a family it never saw: the same recipe trained without that family ranks a seeded
-sample of it (SRCC per isomorphism class, class-mean accuracy), beside its blend with FLOPs (at
-the weight chosen without scoring on that family: `results/selection/selection-zero-shot.json`),
-FLOPs and params on the same classes. Ranking a family without labels, this checkpoint blends
-at weight {meta["zero_shot_flops_weight"]:g} (chosen for a family none of the folds scores on).
+Zero-shot on a family it never saw: the same recipe trained without that family ranks a
+seeded sample of it (SRCC per isomorphism class, class-mean accuracy; mean ± sample std over
+training seeds {seeds}), beside its blend with FLOPs (at the weight chosen without scoring on
+that family: `results/selection/selection-zero-shot.json`), FLOPs and params on the same
+classes. Ranking a family without labels, this checkpoint blends at weight
+{meta["zero_shot_flops_weight"]:g} (chosen for a family none of the folds scores on).
 
 | family held out | cells | network | weight | network + FLOPs | FLOPs | params |
 |---|---|---|---|---|---|---|
@@ -363,21 +428,31 @@ def _unseen_flops_weight() -> float:
 
 def _figure(ctx: RunContext, held_out: Sequence[Mapping[str, Any]]) -> None:
     """Zero-shot SRCC per held-out family: the network, its FLOPs blend, FLOPs, params."""
-    columns = [
-        ("network", lambda u: u["srcc"]),
-        ("network + FLOPs", _blended),
-        ("FLOPs", lambda u: u["srcc_flops"]),
-        ("params", lambda u: u["srcc_params"]),
+    columns = [  # (label, mean, sample std over the training seeds)
+        ("network", lambda u: u["srcc"], lambda u: u["srcc_std"]),
+        ("network + FLOPs", _blended, lambda u: _blended(u, "srcc_blend_std")),
+        ("FLOPs", lambda u: u["srcc_flops"], lambda u: 0.0),
+        ("params", lambda u: u["srcc_params"], lambda u: 0.0),
     ]
     width = 0.8 / len(columns)
     with ctx.figure("zero-shot.png", 1, (7.5, 3.6)) as [ax]:
         positions = np.arange(len(held_out))
-        for i, (label, value) in enumerate(columns):
-            ax.bar(positions + i * width, [value(u) for u in held_out], width, label=label)
+        for i, (label, value, std) in enumerate(columns):
+            ax.bar(
+                positions + i * width,
+                [value(u) for u in held_out],
+                width,
+                yerr=[std(u) for u in held_out],
+                capsize=2,
+                label=label,
+            )
         ax.set_xticks(positions + width * (len(columns) - 1) / 2)
         ax.set_xticklabels([u["family"] for u in held_out], fontsize=8)
         ax.set_ylabel("SRCC per isomorphism class")
-        ax.set_title("zero-shot on a family left out of training", fontsize=9)
+        ax.set_title(
+            "zero-shot on a family left out of training (bars: sample std over training seeds)",
+            fontsize=9,
+        )
         ax.axhline(0, color="black", lw=0.5)
         ax.legend(fontsize=7)
 
@@ -387,17 +462,15 @@ def _run(ctx: RunContext) -> dict[str, Any]:
     from cg_predict.checkpoint import save_checkpoint
 
     recipe = CheckpointRecipe.quick() if ctx.quick else CheckpointRecipe()
-    ctx.seeds.append(recipe.seed)
+    ctx.seeds.extend(range(recipe.seed, recipe.seed + max(1, recipe.held_out_seeds)))
     start = time.perf_counter()
     with torch_threads(1):  # the same weights on every CPU, and fastest for small graphs
         data = _load(recipe, ctx.data_dir, ctx.progress)
         model, result, val_srcc = _train(data, recipe, ctx.progress)
-        held_out = []
-        for entry in _held_out_families(recipe, data):
-            without, _, _ = _train(data.without(entry["family"]), recipe, ctx.progress)
-            held_out.append(
-                _zero_shot(without, entry["benchmark"], entry["dataset"], recipe, ctx.data_dir)
-            )
+        held_out = [
+            _held_out_zero_shot(data, entry["family"], recipe, ctx.progress)
+            for entry in _held_out_families(recipe, data)
+        ]
     import torch
 
     metadata = {
@@ -423,12 +496,13 @@ def _run(ctx: RunContext) -> dict[str, Any]:
     note = _note(metadata, checkpoint.stat().st_size, ctx.quick)
     with atomic_output(ctx.path("default.md")) as handle:
         handle.write(note.encode("utf-8"))
-    header = ["family", "cells", "classes", "network", "flops_weight", "network_plus_flops"]
+    header = ["family", "cells", "classes", "seeds", "network", "network_std", "flops_weight"]
     ctx.write_csv(
         "zero-shot.csv",
-        [*header, "flops", "params"],
+        [*header, "network_plus_flops", "network_plus_flops_std", "flops", "params"],
         [
-            [u["family"], u["cells"], u["classes"], u["srcc"], u["flops_weight"], _blended(u)]
+            [u["family"], u["cells"], u["classes"], len(u["runs"]), u["srcc"], u["srcc_std"]]
+            + [u["flops_weight"], _blended(u), _blended(u, "srcc_blend_std")]
             + [u["srcc_flops"], u["srcc_params"]]
             for u in held_out
         ],
@@ -446,6 +520,6 @@ DEFAULT_CHECKPOINT = Experiment(
     code=("cg_ir", "cg_predict"),
     data=benchmark_files,  # every benchmark file, checked to exist
     order=25,
-    full_minutes=12,
+    full_minutes=30,  # 19 trainings: the checkpoint, and 3 seeds without each of 6 families
     quick_minutes=1,
 )
