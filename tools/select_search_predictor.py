@@ -14,22 +14,32 @@ the best architecture found so far: the whole best-so-far curve, lower is better
 Candidates (``CANDIDATES``): the protocol's source training for ``V`` (``SourceTraining
 .for_target``: its head reads FLOPs, params and depth) or the same without those head features,
 each with the warm start ranked by the source model blended with FLOPs at the protocol's weight
-or by the source model alone. A searched family ``F`` is decided on the folds that do not
-search ``F`` (``V != F``), with the selection's conservative rule
+or by the source model alone; and the protocol's with the blend whose generations query one
+random unscreened mutant of five (``StrategySettings.random_per_generation``: epsilon-greedy).
+``--candidates`` runs and compares some of them. A searched family ``F`` is decided on the
+folds that do not search ``F`` (``V != F``), with the selection's conservative rule
 (``cg_predict.evaluate.conservative_choice``): the incumbent (what searches run today) stays
 unless a candidate beats it on every one of those folds.
 
-Folds are written to ``--work`` as they finish (``<V>.json``, with the code digest), so folds
-can run in several processes (``--families``) and a rerun resumes; a fold made by other code is
-recomputed. When every fold is there, the report goes to ``--out``.
+Folds are written to ``--work`` after each candidate (``<V>.json``, with the code digest), so
+folds can run in several processes (``--families``) and a rerun resumes; a fold made by other
+code is recomputed. When every fold is there, the report goes to ``--out``.
 
 Declared before the run of 2026-12-03 (stop 25), which replaces the single-source-model run
 of stop 23 that kept NB-201's search on the incumbent by one fold (OFA): 10 seeds (each source
 model serves two), the same four candidates, 100 queries and the same conservative rule; the
 folds in the order OFA, NB-301, NB-101, NB-201; nothing is changed after seeing a fold.
 
+Declared before the run of 2026-12-04 (stop 28), after the full-size NB-201 search stalled
+(14 of 20 seeds of ``predictor-ea`` stop at the pool's 45th best network by query 20 and query
+only mutants the fine-tuned predictor prefers for the remaining 180): the incumbent against
+``protocol blend + 1 random of 5`` alone (``--candidates``), 10 seeds, 100 queries, the same
+conservative rule, folds in the order OFA, NB-301, NB-101, then NB-201, written to
+``results/selection/selection-search-random.json``; nothing is changed after seeing a fold.
+
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
-       [--seeds 10] --work DIR --out results/selection/selection-search.json
+       [--seeds 10] [--candidates "protocol blend,..."] --work DIR
+       --out results/selection/selection-search.json
 """
 
 from __future__ import annotations
@@ -49,18 +59,22 @@ from fold_work import finished_folds, resume_folds
 from cg_evo import SOURCE_MODELS, SearchConfig, SearchSpace, load_oracle, summarize
 from cg_evo.oracle import ORACLES
 from cg_evo.search import SEARCH_CODE, run_seed
+from cg_evo.strategies import StrategySettings
 from cg_evo.surrogate import search_flops_weight, search_training
 from cg_ir import write_json
 from cg_ir.provenance import code_digest
 from cg_predict.evaluate import conservative_choice, train_source_model
 
 SEARCHED = tuple(ORACLES)
-# candidate -> (source training, warm start) of cg_evo.surrogate: SEARCH_TRAININGS x WARM_STARTS
+# candidate -> (source training, warm start, random queries of a generation's five): source
+# training and warm start of cg_evo.surrogate (SEARCH_TRAININGS x WARM_STARTS), and
+# StrategySettings.random_per_generation
 CANDIDATES = {
-    "protocol blend": ("protocol", "blend"),
-    "protocol network": ("protocol", "network"),
-    "no-cost-head blend": ("no-cost-head", "blend"),
-    "no-cost-head network": ("no-cost-head", "network"),
+    "protocol blend": ("protocol", "blend", 0),
+    "protocol network": ("protocol", "network", 0),
+    "no-cost-head blend": ("no-cost-head", "blend", 0),
+    "no-cost-head network": ("no-cost-head", "network", 0),
+    "protocol blend + 1 random of 5": ("protocol", "blend", 1),
 }
 INCUMBENT = "protocol blend"
 
@@ -82,13 +96,23 @@ def _source_models(family: str, training: str, args: argparse.Namespace) -> list
 
 
 def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) -> dict[str, Any]:
-    """Search ``family``'s pool with every candidate not in ``done`` (same code)."""
+    """Search ``family``'s pool with every candidate not in ``done`` (same code).
+
+    The fold file is rewritten after each candidate, so a killed run loses one at most.
+    """
     oracle = load_oracle(family, None, args.data_dir)
     space = SearchSpace.from_oracle(oracle, progress=False)
-    config = SearchConfig(family, strategy="predictor-ea", queries=args.queries, seeds=args.seeds)
     entries: dict[str, Any] = dict(done["candidates"]) if done else {}
     models: dict[str, list[Any]] = {}
-    for name, (training, warm) in CANDIDATES.items():
+    fold = {
+        "validation": family,
+        "dataset": oracle.dataset,
+        "pool": space.num_classes,
+        "candidates": entries,
+        "code_digest": code_digest(*SEARCH_CODE),
+    }
+    for name in args.candidates:
+        training, warm, random_queries = CANDIDATES[name]
         if name in entries:
             continue
         start = time.perf_counter()
@@ -96,6 +120,14 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
             models[training] = _source_models(family, training, args)
         weight = search_flops_weight(family, warm)
         sources = models[training]
+        settings = StrategySettings(random_per_generation=random_queries)
+        config = SearchConfig(
+            family,
+            strategy="predictor-ea",
+            queries=args.queries,
+            seeds=args.seeds,
+            settings=settings,
+        )
         runs = [
             run_seed(config, seed, space, sources[seed % len(sources)], flops_weight=weight)
             for seed in range(args.seeds)
@@ -107,33 +139,34 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
             "queries_to_best_median": summary["queries_to_best_median"],
             "final_rank_median": summary["final_rank_median"],
             "flops_weight": weight,
+            "random_per_generation": random_queries,
             "seconds": time.perf_counter() - start,
         }
         print(f"{family}: {name} {entries[name]}", flush=True)
-    return {
-        "validation": family,
-        "dataset": oracle.dataset,
-        "pool": space.num_classes,
-        "candidates": entries,
-        "code_digest": code_digest(*SEARCH_CODE),
-    }
+        write_json(Path(args.work) / f"{family}.json", fold)
+    return fold
 
 
-def _choices(folds: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _choices(folds: dict[str, dict[str, Any]], candidates: list[str]) -> dict[str, Any]:
     """Per searched family: the ranking on the folds not searching it, and the choice."""
     out: dict[str, Any] = {}
     for target in SEARCHED:
         used = [v for v in folds if v != target]
         ranking = []
-        for name in CANDIDATES:
+        for name in candidates:
             per_fold = tuple(-folds[v]["candidates"][name]["score"] for v in used)  # higher wins
             ranking.append((name, statistics.fmean(per_fold), per_fold))
         ranking.sort(key=lambda entry: -entry[1])
         chosen: str = conservative_choice(ranking, INCUMBENT)
-        training, warm = CANDIDATES[chosen]
+        training, warm, random_queries = CANDIDATES[chosen]
         out[target] = {
             "folds": used,
-            "chosen": {"candidate": chosen, "training": training, "warm_start": warm},
+            "chosen": {
+                "candidate": chosen,
+                "training": training,
+                "warm_start": warm,
+                "random_per_generation": random_queries,
+            },
             "ranking": [
                 {"candidate": n, "mean_log10_rank": -s, "folds": [-x for x in f]}
                 for n, s, f in ranking
@@ -148,10 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default=",".join(SEARCHED))
     parser.add_argument("--queries", type=int, default=100, help="paid queries per seed")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--candidates",
+        default=",".join(CANDIDATES),
+        help=f"the candidates compared, comma-separated (the incumbent, {INCUMBENT!r}, among them)",
+    )
     parser.add_argument("--work", required=True, help="folder for the folds")
     parser.add_argument("--out", required=True)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
+    args.candidates = args.candidates.split(",")
+    if INCUMBENT not in args.candidates or not set(args.candidates) <= set(CANDIDATES):
+        parser.error(f"--candidates: {INCUMBENT!r} and others of {list(CANDIDATES)}")
     torch.set_num_threads(1)
     work = Path(args.work)
     digest = code_digest(*SEARCH_CODE)
@@ -159,16 +200,16 @@ def main(argv: list[str] | None = None) -> int:
         work,
         args.families.split(","),
         digest,
-        lambda done: bool(set(CANDIDATES) - set(done["candidates"])),
+        lambda done: bool(set(args.candidates) - set(done["candidates"])),
         lambda family, done: _fold(family, done, args),
     )
     folds = finished_folds(work, SEARCHED)
     if folds is None:
         return 0
-    choices = _choices(folds)
+    choices = _choices(folds, args.candidates)
     report = {
         "config": {
-            "candidates": {k: list(v) for k, v in CANDIDATES.items()},
+            "candidates": {k: list(CANDIDATES[k]) for k in args.candidates},
             "incumbent": INCUMBENT,
             "queries": args.queries,
             "seeds": args.seeds,

@@ -17,7 +17,8 @@ from cg_evo.oracle import load_oracle
 from cg_evo.search import SearchConfig, run_seed
 from cg_evo.space import Queries, SearchSpace
 from cg_evo.strategies import StrategySettings
-from cg_evo.strategies._base import shuffled_descending
+from cg_evo.strategies._base import Context, shuffled_descending
+from cg_evo.strategies.evolution import _picks
 from cg_evo.surrogate import FineTuneConfig
 
 BUILTIN = ["cost-order", "predictor-ea", "predictor-topk", "proxy-order", "random", "rea"]
@@ -73,6 +74,31 @@ def test_settings_are_checked() -> None:
         SearchConfig("nb201", strategy="random", queries=0)
     with pytest.raises(InvalidSearchError, match="seeds=0"):
         SearchConfig("nb201", strategy="random", seeds=0)
+    for share in (-1, 5):
+        with pytest.raises(InvalidSearchError, match=f"random_per_generation={share} must"):
+            StrategySettings(per_generation=5, random_per_generation=share)
+
+
+def _generation(ranked: Any, seed: int, **settings: Any) -> tuple[list[int], float]:
+    """``_picks`` of one generation, and the next draw of its random generator."""
+    rng = np.random.default_rng(seed)
+    ctx = Context(space=None, queries=None, rng=rng, settings=StrategySettings(**settings))
+    return _picks(ranked, ctx), float(rng.random())
+
+
+def test_epsilon_greedy_queries_the_best_predicted_then_random_others() -> None:
+    ranked = np.arange(100, 140)  # fresh mutants, best-predicted first
+    greedy, after = _generation(ranked, 0, per_generation=5)
+    assert greedy == [100, 101, 102, 103, 104]
+    assert after == np.random.default_rng(0).random()  # no draw: today's runs repeat exactly
+    settings = {"per_generation": 5, "random_per_generation": 2}
+    draws = [_generation(ranked, seed, **settings)[0] for seed in range(20)]
+    for picks in draws:
+        assert picks[:3] == [100, 101, 102] and len(set(picks)) == 5
+        assert all(103 <= p < 140 for p in picks[3:])  # from the mutants ranked below
+    assert len({tuple(p[3:]) for p in draws}) > 10  # drawn, not the next best ones
+    # fewer fresh mutants than queries: every one is taken once
+    assert sorted(_generation(ranked[:4], 0, **settings)[0]) == [100, 101, 102, 103]
 
 
 def test_shuffled_descending_breaks_ties_by_seed_and_puts_nan_last() -> None:

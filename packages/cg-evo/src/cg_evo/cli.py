@@ -81,6 +81,13 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         help="queries per generation/round",
     )
     parser.add_argument(
+        "--random-per-generation",
+        type=int,
+        default=0,
+        metavar="N",
+        help="predictor-ea: of those, N random unscreened mutants (epsilon-greedy)",
+    )
+    parser.add_argument(
         "--warm-start",
         type=positive_int,
         default=10,
@@ -201,6 +208,7 @@ def _run_oracle(args: argparse.Namespace) -> str:
             population=args.population,
             mutants=args.mutants,
             per_generation=args.per_generation,
+            random_per_generation=args.random_per_generation,
             warm_start=args.warm_start,
             warm_design=args.warm_design,
             cost=args.cost,

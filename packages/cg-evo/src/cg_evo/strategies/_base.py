@@ -27,6 +27,10 @@ class StrategySettings:
         mutants: mutants the predictor screens per generation (predictor-ea).
         per_generation: best-predicted candidates queried per generation (predictor-ea and
             predictor-topk).
+        random_per_generation: of predictor-ea's ``per_generation`` queries, this many are
+            mutants drawn at random among the unqueried ones the predictor ranked below the
+            rest (epsilon-greedy), so that the labels a refit learns from are not all from the
+            region the predictor already prefers; 0: every query is a best-predicted mutant.
         warm_start: first queries of the predictor strategies.
         warm_design: how they are chosen: ``"zero-shot"`` (the source model's ranking of
             every candidate, the paper's) or ``"cost"`` (a declared initial design: largest
@@ -40,6 +44,7 @@ class StrategySettings:
     tournament: int = 5
     mutants: int = 100
     per_generation: int = 5
+    random_per_generation: int = 0
     warm_start: int = 10
     warm_design: str = "zero-shot"
     cost: str = "params"
@@ -52,6 +57,12 @@ class StrategySettings:
         if self.warm_design not in WARM_DESIGNS:
             raise InvalidSearchError(
                 f"warm_design={self.warm_design!r}; choose one of {', '.join(WARM_DESIGNS)}"
+            )
+        if not 0 <= self.random_per_generation < self.per_generation:
+            raise InvalidSearchError(
+                f"random_per_generation={self.random_per_generation} must be at least 0 and "
+                f"below per_generation={self.per_generation} (a generation keeps one "
+                "best-predicted query)"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,7 +10,10 @@ largest); the predictor is fine-tuned on every label paid for (on the
 ``FineTuneConfig.growth`` schedule). Each generation breeds ``mutants`` mutants by tournament
 selection from the population, the predictor scores them, and only the ``per_generation``
 best-predicted ones not queried before are queried (they count as queries, as the fine-tuning
-samples do); they join the population and the oldest members leave.
+samples do); they join the population and the oldest members leave. With
+``random_per_generation`` > 0, that many of the ``per_generation`` queries are drawn at random
+from the other unqueried mutants instead (epsilon-greedy): a predictor that prefers one region
+otherwise pays only for labels from that region, and its refits cannot learn that it was wrong.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+import numpy.typing as npt
 
 from cg_evo.space import Queries
 from cg_evo.strategies._base import Context, shuffled_descending
@@ -84,6 +88,22 @@ def refit_if_due(ctx: Context) -> None:
         ctx.predictor.refit(q.known_indices(), list(q.labels))
 
 
+def _picks(ranked: npt.NDArray[np.int64], ctx: Context) -> list[int]:
+    """A generation's queries among the fresh mutants ``ranked`` best-predicted first.
+
+    The first ``per_generation - random_per_generation``, then ``random_per_generation`` drawn
+    at random from the rest (no draw when it is 0, so those runs repeat the greedy ones).
+    """
+    s = ctx.settings
+    greedy = s.per_generation - s.random_per_generation
+    picks = [int(i) for i in ranked[:greedy]]
+    rest = ranked[greedy:]
+    if s.random_per_generation and rest.size:
+        size = min(s.random_per_generation, rest.size)
+        picks += [int(i) for i in ctx.rng.choice(rest, size=size, replace=False)]
+    return picks
+
+
 class PredictorEvolution:
     """Regularized evolution whose mutants are screened by the predictor (``predictor-ea``)."""
 
@@ -104,6 +124,6 @@ class PredictorEvolution:
                 sample = ctx.rng.permutation(len(space))[: s.mutants]
                 fresh = np.array([i for i in sample if not q.known(int(i))], dtype=np.int64)
             scores = ctx.predictor.scores(fresh)
-            for index in fresh[np.argsort(-scores, kind="stable")][: s.per_generation]:
-                q.ask(int(index))
-                population.append(int(index))
+            for index in _picks(fresh[np.argsort(-scores, kind="stable")], ctx):
+                q.ask(index)
+                population.append(index)
