@@ -4,7 +4,8 @@
 source training and warm start of ``predictor-ea``'s predictor, decided by the selection's
 conservative rule on the folds that do not search that family. cg-evo's ``SEARCH_PREDICTORS``
 applies the choices; here the table must equal the file, and the file's choices must follow from
-its folds.
+its folds. ``selection-search-random.json`` decided ``random_per_generation`` the same way; the
+search experiment's runs must use what it chose.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import json
 import statistics
 from pathlib import Path
 
+import pytest
+
 from cg_evo.surrogate import SEARCH_PREDICTORS, search_flops_weight, search_training
 from cg_predict.evaluate import conservative_choice
 
-REPORT = Path(__file__).resolve().parents[1] / "results" / "selection" / "selection-search.json"
+SELECTION = Path(__file__).resolve().parents[1] / "results" / "selection"
+REPORTS = ("selection-search.json", "selection-search-random.json")
 DEFAULT = {"training": "protocol", "warm_start": "blend"}
 
 
-def _report() -> dict:  # type: ignore[type-arg]
-    report: dict = json.loads(REPORT.read_text())  # type: ignore[type-arg]
+def _report(name: str = REPORTS[0]) -> dict:  # type: ignore[type-arg]
+    report: dict = json.loads((SELECTION / name).read_text())  # type: ignore[type-arg]
     return report
 
 
@@ -38,8 +42,9 @@ def test_search_predictors_are_the_files_choices() -> None:
     assert {f: dict(c) for f, c in SEARCH_PREDICTORS.items()} == applied
 
 
-def test_the_files_choices_follow_from_its_folds() -> None:
-    report = _report()
+@pytest.mark.parametrize("name", REPORTS)
+def test_the_files_choices_follow_from_its_folds(name: str) -> None:
+    report = _report(name)
     folds, incumbent = report["folds"], report["config"]["incumbent"]
     for family, entry in report["choices"].items():
         used = [v for v in folds if v != family]
@@ -50,3 +55,17 @@ def test_the_files_choices_follow_from_its_folds() -> None:
             ranking.append((name, statistics.fmean(per_fold), per_fold))
         ranking.sort(key=lambda r: -r[1])
         assert entry["chosen"]["candidate"] == conservative_choice(ranking, incumbent)
+
+
+def test_searches_use_the_chosen_random_queries() -> None:
+    from cg_evo.experiments import GOAL_SPACES, goal_config
+    from cg_evo.oracle import ORACLES
+
+    chosen = {
+        family: entry["chosen"]["random_per_generation"]
+        for family, entry in _report(REPORTS[1])["choices"].items()
+    }
+    assert set(chosen) == set(ORACLES)
+    for space in GOAL_SPACES:
+        config = goal_config(space, "predictor-ea")
+        assert config.settings.random_per_generation == chosen[config.family], space
