@@ -85,7 +85,8 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="predictor-ea: of those, N random unscreened mutants (epsilon-greedy)",
+        help="predictor-ea: of those, N drawn at random among the mutants ranked lower "
+        "(epsilon-greedy)",
     )
     parser.add_argument(
         "--warm-start",
