@@ -14,8 +14,9 @@ the best architecture found so far: the whole best-so-far curve, lower is better
 Candidates (``CANDIDATES``): the protocol's source training for ``V`` (``SourceTraining
 .for_target``: its head reads FLOPs, params and depth) or the same without those head features,
 each with the warm start ranked by the source model blended with FLOPs at the protocol's weight
-or by the source model alone; and the protocol's with the blend whose generations query one
-random unscreened mutant of five (``StrategySettings.random_per_generation``: epsilon-greedy).
+or by the source model alone; and the protocol's with the blend whose generations make one
+query of five at random among the mutants the predictor ranked lower
+(``StrategySettings.random_per_generation``: epsilon-greedy).
 ``--candidates`` runs and compares some of them. A searched family ``F`` is decided on the
 folds that do not search ``F`` (``V != F``), with the selection's conservative rule
 (``cg_predict.evaluate.conservative_choice``): the incumbent (what searches run today) stays
