@@ -310,6 +310,7 @@ def source_trainings(monkeypatch: pytest.MonkeyPatch) -> list[SourceTraining]:
         return PredictorNet.from_config(tiny.model()).eval(), {"trained_on": SOURCE_GROUPS}
 
     monkeypatch.setattr(surrogate, "train_source_model", train)
+    monkeypatch.setattr(surrogate, "_SOURCE_MODELS_BUILT", {})  # this test's stand-ins only
     return trained
 
 
@@ -353,6 +354,18 @@ def test_each_seed_starts_from_its_source_model(
     }
     assert not torch.equal(_weights(bases_run[0]), _weights(bases_run[1]))
     assert bases_run[SOURCE_MODELS] is bases_run[0]
+
+
+@pytest.mark.needs_data
+def test_searches_of_one_family_build_its_source_models_once(
+    data_dir, shared_spaces, source_trainings
+) -> None:
+    first = run_search(_predictor_config(seeds=2), data_dir=data_dir, progress=False)
+    ea = _predictor_config(seeds=2, strategy="predictor-ea")
+    second = run_search(ea, data_dir=data_dir, progress=False)
+    assert len(source_trainings) == 2  # source models 0 and 1, for both searches
+    for result in (first, second):
+        assert result["provenance"]["source_model"]["source_seeds"] == [0, 1]
 
 
 @pytest.mark.needs_data

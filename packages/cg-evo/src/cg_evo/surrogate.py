@@ -20,6 +20,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -29,6 +30,7 @@ import torch
 
 from cg_evo.errors import InvalidSearchError
 from cg_predict.checkpoint import load_checkpoint
+from cg_predict.data import resolve_data_dir
 from cg_predict.evaluate import (
     SourceTraining,
     check_model_not_trained_on,
@@ -57,6 +59,16 @@ FloatArray = npt.NDArray[np.float64]
 # Search seed s starts from source model s % SOURCE_MODELS (SearchConfig.source_seed): its seeds
 # spread over source training too, while a 20-seed run trains 5 source models, not 20.
 SOURCE_MODELS = 5
+
+# Source models this process has built or read, by (family, training, data folder, device).
+# Even when cg-predict's disk cache holds the trained model, ``train_source_model`` first
+# gathers every labelled cell of the source families (minutes with NB-101's 30,001); the
+# searches of one experiment start from the same few models (every space and predictor
+# strategy of a family), so each is gathered once. Never mutated after insertion: searches
+# fine-tune copies (``SearchPredictor``).
+_SOURCE_MODELS_BUILT: dict[
+    tuple[str, SourceTraining, Path, str], tuple[PredictorNet, dict[str, Any]]
+] = {}
 
 # How a search's source model is trained ("protocol": the protocol's SourceTraining.for_target,
 # whose head reads FLOPs, params and depth; "no-cost-head": the same with a head reading the
@@ -168,11 +180,14 @@ def source_predictor(
         family, quick=quick, **{k: v for k, v in overrides.items() if v is not None}
     )
     training = replace(chosen, seed=chosen.seed + source_seed)
-    model, meta = train_source_model(
-        family, training, data_dir=data_dir, device=device, progress=progress
-    )
+    key = (family, training, resolve_data_dir(data_dir), device)
+    if key not in _SOURCE_MODELS_BUILT:
+        _SOURCE_MODELS_BUILT[key] = train_source_model(
+            family, training, data_dir=data_dir, device=device, progress=progress
+        )
+    model, meta = _SOURCE_MODELS_BUILT[key]
     check_model_not_trained_on(meta, family, "the source model")
-    return model, meta
+    return model, copy.deepcopy(meta)
 
 
 class SearchPredictor:
