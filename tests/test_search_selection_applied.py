@@ -4,29 +4,48 @@
 source training and warm start of ``predictor-ea``'s predictor, decided by the selection's
 conservative rule on the folds that do not search that family. cg-evo's ``SEARCH_PREDICTORS``
 applies the choices; here the table must equal the file, and the file's choices must follow from
-its folds. ``selection-search-random.json`` decided ``random_per_generation`` the same way; the
-search experiment's runs must use what it chose.
+its folds. ``selection-search-random.json`` decided ``random_per_generation`` the same way, and
+``selection-search-stall.json`` (once run) ``random_after_stall`` with it, under the rule its
+config names; the search experiment's runs must use what the newest of them chose.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import statistics
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from cg_evo.surrogate import SEARCH_PREDICTORS, search_flops_weight, search_training
 from cg_predict.evaluate import conservative_choice
 
-SELECTION = Path(__file__).resolve().parents[1] / "results" / "selection"
-REPORTS = ("selection-search.json", "selection-search-random.json")
+ROOT = Path(__file__).resolve().parents[1]
+SELECTION = ROOT / "results" / "selection"
+REPORTS = sorted(p.name for p in SELECTION.glob("selection-search*.json"))
+# the reports deciding predictor-ea's random queries, oldest first: the newest one applies
+RANDOM_QUERY_REPORTS = ("selection-search-random.json", "selection-search-stall.json")
 DEFAULT = {"training": "protocol", "warm_start": "blend"}
 
 
-def _report(name: str = REPORTS[0]) -> dict:  # type: ignore[type-arg]
+def _report(name: str = "selection-search.json") -> dict:  # type: ignore[type-arg]
     report: dict = json.loads((SELECTION / name).read_text())  # type: ignore[type-arg]
     return report
+
+
+def _tool(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``tools/select_search_predictor.py`` as a module (its imports need ``tools/``)."""
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    path = ROOT / "tools" / "select_search_predictor.py"
+    spec = importlib.util.spec_from_file_location("select_search_predictor", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_search_predictors_are_the_files_choices() -> None:
@@ -42,10 +61,16 @@ def test_search_predictors_are_the_files_choices() -> None:
     assert {f: dict(c) for f, c in SEARCH_PREDICTORS.items()} == applied
 
 
+def test_the_reports_are_there() -> None:
+    assert {"selection-search.json", "selection-search-random.json"} <= set(REPORTS)
+
+
 @pytest.mark.parametrize("name", REPORTS)
-def test_the_files_choices_follow_from_its_folds(name: str) -> None:
+def test_the_files_choices_follow_from_its_folds(name: str, monkeypatch) -> None:
     report = _report(name)
     folds, incumbent = report["folds"], report["config"]["incumbent"]
+    rule = report["config"].get("rule", "strict")  # reports before --rule used the strict one
+    choose = _tool(monkeypatch).dominance_choice if rule == "dominance" else conservative_choice
     for family, entry in report["choices"].items():
         used = [v for v in folds if v != family]
         assert entry["folds"] == used  # never the searched family's own pool
@@ -54,18 +79,23 @@ def test_the_files_choices_follow_from_its_folds(name: str) -> None:
             per_fold = tuple(-folds[v]["candidates"][name]["score"] for v in used)
             ranking.append((name, statistics.fmean(per_fold), per_fold))
         ranking.sort(key=lambda r: -r[1])
-        assert entry["chosen"]["candidate"] == conservative_choice(ranking, incumbent)
+        assert entry["chosen"]["candidate"] == choose(ranking, incumbent)
 
 
 def test_searches_use_the_chosen_random_queries() -> None:
     from cg_evo.experiments import GOAL_SPACES, goal_config
     from cg_evo.oracle import ORACLES
 
+    newest = [name for name in RANDOM_QUERY_REPORTS if name in REPORTS][-1]
     chosen = {
-        family: entry["chosen"]["random_per_generation"]
-        for family, entry in _report(REPORTS[1])["choices"].items()
+        family: (
+            entry["chosen"]["random_per_generation"],
+            entry["chosen"].get("random_after_stall", 0),  # before it existed: 0
+        )
+        for family, entry in _report(newest)["choices"].items()
     }
     assert set(chosen) == set(ORACLES)
     for space in GOAL_SPACES:
-        config = goal_config(space, "predictor-ea")
-        assert config.settings.random_per_generation == chosen[config.family], space
+        settings = goal_config(space, "predictor-ea").settings
+        used = (settings.random_per_generation, settings.random_after_stall)
+        assert used == chosen[goal_config(space, "predictor-ea").family], space

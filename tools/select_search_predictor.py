@@ -16,11 +16,14 @@ Candidates (``CANDIDATES``): the protocol's source training for ``V`` (``SourceT
 each with the warm start ranked by the source model blended with FLOPs at the protocol's weight
 or by the source model alone; and the protocol's with the blend whose generations make one
 query of five at random among the mutants the predictor ranked lower
-(``StrategySettings.random_per_generation``: epsilon-greedy).
-``--candidates`` runs and compares some of them. A searched family ``F`` is decided on the
-folds that do not search ``F`` (``V != F``), with the selection's conservative rule
-(``cg_predict.evaluate.conservative_choice``): the incumbent (what searches run today) stays
-unless a candidate beats it on every one of those folds.
+(``StrategySettings.random_per_generation``: epsilon-greedy), and the same only after four
+generations in a row without a better label (``random_after_stall``). ``--candidates`` runs
+and compares some of them, on ``--seeds`` seeds from ``--first-seed``. A searched family ``F``
+is decided on the folds that do not search ``F`` (``V != F``), with the selection's
+conservative rule (``--rule strict``, ``cg_predict.evaluate.conservative_choice``: the
+incumbent, what searches run today, stays unless a candidate beats it on every one of those
+folds) or ``--rule dominance`` (``dominance_choice``: no worse on every one of those folds and
+better on one).
 
 Folds are written to ``--work`` after each candidate (``<V>.json``, with the code digest), so
 folds can run in several processes (``--families``) and a rerun resumes; a fold made by other
@@ -38,8 +41,18 @@ only mutants the fine-tuned predictor prefers for the remaining 180): the incumb
 conservative rule, folds in the order OFA, NB-301, NB-101, then NB-201, written to
 ``results/selection/selection-search-random.json``; nothing is changed after seeing a fold.
 
+Declared on 2026-12-04 (stop 29), before any run of it, after the stop-28 selection kept the
+incumbent: epsilon-greedy beat it on NB-201's own pool (which never decides NB-201) and lost on
+NB-101 and NB-301, while both saturate on OFA, which the strict rule lets block any change. The
+incumbent against ``protocol blend + 1 random of 5 after 4 stalled generations`` alone (four
+generations: a population's worth of queries, population / per_generation), on new seeds
+10-19 (``--first-seed 10 --seeds 10``), 100 queries, ``--rule dominance`` (proposed at stop 28
+before its NB-201 fold was seen), folds in the order OFA, NB-301, NB-101, NB-201, written to
+``results/selection/selection-search-stall.json``; nothing is changed after seeing a fold.
+
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
-       [--seeds 10] [--candidates "protocol blend,..."] --work DIR
+       [--seeds 10] [--first-seed 0] [--rule strict|dominance]
+       [--candidates "protocol blend,..."] --work DIR
        --out results/selection/selection-search.json
 """
 
@@ -67,17 +80,20 @@ from cg_ir.provenance import code_digest
 from cg_predict.evaluate import conservative_choice, train_source_model
 
 SEARCHED = tuple(ORACLES)
-# candidate -> (source training, warm start, random queries of a generation's five): source
-# training and warm start of cg_evo.surrogate (SEARCH_TRAININGS x WARM_STARTS), and
-# StrategySettings.random_per_generation
+# candidate -> (source training, warm start, random queries of a generation's five, stalled
+# generations before they start): source training and warm start of cg_evo.surrogate
+# (SEARCH_TRAININGS x WARM_STARTS), StrategySettings.random_per_generation and
+# .random_after_stall
 CANDIDATES = {
-    "protocol blend": ("protocol", "blend", 0),
-    "protocol network": ("protocol", "network", 0),
-    "no-cost-head blend": ("no-cost-head", "blend", 0),
-    "no-cost-head network": ("no-cost-head", "network", 0),
-    "protocol blend + 1 random of 5": ("protocol", "blend", 1),
+    "protocol blend": ("protocol", "blend", 0, 0),
+    "protocol network": ("protocol", "network", 0, 0),
+    "no-cost-head blend": ("no-cost-head", "blend", 0, 0),
+    "no-cost-head network": ("no-cost-head", "network", 0, 0),
+    "protocol blend + 1 random of 5": ("protocol", "blend", 1, 0),
+    "protocol blend + 1 random of 5 after 4 stalled generations": ("protocol", "blend", 1, 4),
 }
 INCUMBENT = "protocol blend"
+RULES = ("strict", "dominance")
 
 
 def _score(summary: dict[str, Any]) -> float:
@@ -101,6 +117,12 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
 
     The fold file is rewritten after each candidate, so a killed run loses one at most.
     """
+    seeds = list(_seeds(args))
+    # fold files written before --first-seed existed ran seeds 0-9 (the declared runs)
+    if done is not None and done.get("seeds", list(range(10))) != seeds:
+        raise SystemExit(
+            f"{args.work}/{family}.json was made with other seeds than {seeds}: give a new --work"
+        )
     oracle = load_oracle(family, None, args.data_dir)
     space = SearchSpace.from_oracle(oracle, progress=False)
     entries: dict[str, Any] = dict(done["candidates"]) if done else {}
@@ -109,11 +131,12 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
         "validation": family,
         "dataset": oracle.dataset,
         "pool": space.num_classes,
+        "seeds": seeds,
         "candidates": entries,
         "code_digest": code_digest(*SEARCH_CODE),
     }
     for name in args.candidates:
-        training, warm, random_queries = CANDIDATES[name]
+        training, warm, random_queries, stall = CANDIDATES[name]
         if name in entries:
             continue
         start = time.perf_counter()
@@ -121,7 +144,7 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
             models[training] = _source_models(family, training, args)
         weight = search_flops_weight(family, warm)
         sources = models[training]
-        settings = StrategySettings(random_per_generation=random_queries)
+        settings = StrategySettings(random_per_generation=random_queries, random_after_stall=stall)
         config = SearchConfig(
             family,
             strategy="predictor-ea",
@@ -131,7 +154,7 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
         )
         runs = [
             run_seed(config, seed, space, sources[seed % len(sources)], flops_weight=weight)
-            for seed in range(args.seeds)
+            for seed in seeds
         ]
         summary = summarize(runs, args.queries)
         entries[name] = {
@@ -141,6 +164,7 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
             "final_rank_median": summary["final_rank_median"],
             "flops_weight": weight,
             "random_per_generation": random_queries,
+            "random_after_stall": stall,
             "seconds": time.perf_counter() - start,
         }
         print(f"{family}: {name} {entries[name]}", flush=True)
@@ -148,8 +172,34 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
     return fold
 
 
-def _choices(folds: dict[str, dict[str, Any]], candidates: list[str]) -> dict[str, Any]:
+def _seeds(args: argparse.Namespace) -> range:
+    """The search seeds of every candidate: ``--seeds`` of them from ``--first-seed``."""
+    return range(args.first_seed, args.first_seed + args.seeds)
+
+
+def dominance_choice(ranking: list[tuple[str, float, tuple[float, ...]]], incumbent: str) -> str:
+    """The best mean of the candidates no worse than the incumbent on every fold and better on
+    one (higher scores win); the incumbent when there is none.
+
+    Unlike the strict rule (``conservative_choice``), a fold where both reach the same curve
+    (OFA's pool, whose top 0.1% both find in 9 queries) does not block a change.
+
+    Examples:
+        >>> ranking = [("b", 0.8, (0.9, 0.7)), ("a", 0.7, (0.7, 0.7)), ("c", 0.6, (0.5, 0.7))]
+        >>> dominance_choice(ranking, "a"), dominance_choice(ranking[1:], "a")
+        ('b', 'a')
+    """
+    own = next(per_fold for c, _, per_fold in ranking if c == incumbent)
+    for candidate, _, per_fold in ranking:  # best mean first
+        pairs = list(zip(per_fold, own, strict=True))
+        if all(s >= o for s, o in pairs) and any(s > o for s, o in pairs):
+            return candidate
+    return incumbent
+
+
+def _choices(folds: dict[str, dict[str, Any]], candidates: list[str], rule: str) -> dict[str, Any]:
     """Per searched family: the ranking on the folds not searching it, and the choice."""
+    choose = dominance_choice if rule == "dominance" else conservative_choice
     out: dict[str, Any] = {}
     for target in SEARCHED:
         used = [v for v in folds if v != target]
@@ -158,8 +208,8 @@ def _choices(folds: dict[str, dict[str, Any]], candidates: list[str]) -> dict[st
             per_fold = tuple(-folds[v]["candidates"][name]["score"] for v in used)  # higher wins
             ranking.append((name, statistics.fmean(per_fold), per_fold))
         ranking.sort(key=lambda entry: -entry[1])
-        chosen: str = conservative_choice(ranking, INCUMBENT)
-        training, warm, random_queries = CANDIDATES[chosen]
+        chosen: str = choose(ranking, INCUMBENT)
+        training, warm, random_queries, stall = CANDIDATES[chosen]
         out[target] = {
             "folds": used,
             "chosen": {
@@ -167,6 +217,7 @@ def _choices(folds: dict[str, dict[str, Any]], candidates: list[str]) -> dict[st
                 "training": training,
                 "warm_start": warm,
                 "random_per_generation": random_queries,
+                "random_after_stall": stall,
             },
             "ranking": [
                 {"candidate": n, "mean_log10_rank": -s, "folds": [-x for x in f]}
@@ -182,6 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default=",".join(SEARCHED))
     parser.add_argument("--queries", type=int, default=100, help="paid queries per seed")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds from this one on")
+    parser.add_argument(
+        "--rule",
+        choices=RULES,
+        default="strict",
+        help="strict: a candidate must beat the incumbent on every fold; dominance: no worse "
+        "on every fold and better on one",
+    )
     parser.add_argument(
         "--candidates",
         default=",".join(CANDIDATES),
@@ -207,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     folds = finished_folds(work, SEARCHED)
     if folds is None:
         return 0
-    choices = _choices(folds, args.candidates)
+    choices = _choices(folds, args.candidates, args.rule)
     report = {
         "config": {
             "candidates": {k: list(CANDIDATES[k]) for k in args.candidates},
@@ -215,11 +274,12 @@ def main(argv: list[str] | None = None) -> int:
             "queries": args.queries,
             "seeds": args.seeds,
             "strategy": "predictor-ea",
+            "rule": args.rule,
         },
         "code_digest": digest,
         "folds": folds,
         "choices": choices,
-        "seeds": list(range(args.seeds)),
+        "seeds": list(_seeds(args)),
         "numpy": np.__version__,
     }
     write_json(args.out, report)

@@ -6,6 +6,7 @@ budgets; the predictor strategies start from the quick source model (cached on d
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -79,11 +80,13 @@ def test_settings_are_checked() -> None:
             StrategySettings(per_generation=5, random_per_generation=share)
 
 
-def _generation(ranked: Any, seed: int, **settings: Any) -> tuple[list[int], float]:
+def _generation(
+    ranked: Any, seed: int, explore: bool = True, **settings: Any
+) -> tuple[list[int], float]:
     """``_picks`` of one generation, and the next draw of its random generator."""
     rng = np.random.default_rng(seed)
     ctx = Context(space=None, queries=None, rng=rng, settings=StrategySettings(**settings))
-    return _picks(ranked, ctx), float(rng.random())
+    return _picks(ranked, ctx, explore=explore), float(rng.random())
 
 
 def test_epsilon_greedy_queries_the_best_predicted_then_random_others() -> None:
@@ -99,6 +102,13 @@ def test_epsilon_greedy_queries_the_best_predicted_then_random_others() -> None:
     assert len({tuple(p[3:]) for p in draws}) > 10  # drawn, not the next best ones
     # fewer fresh mutants than queries: every one is taken once
     assert sorted(_generation(ranked[:4], 0, **settings)[0]) == [100, 101, 102, 103]
+    # a generation that does not explore (the search is still improving) is the greedy one
+    assert _generation(ranked, 0, False, **settings) == (greedy, after)
+
+
+def test_random_after_stall_is_checked() -> None:
+    with pytest.raises(InvalidSearchError, match="random_after_stall=-1 must"):
+        StrategySettings(random_after_stall=-1)
 
 
 def test_shuffled_descending_breaks_ties_by_seed_and_puts_nan_last() -> None:
@@ -230,6 +240,29 @@ def test_predictor_strategies_pay_exactly_their_budget(
 def test_predictor_strategies_are_deterministic_on_the_cpu(predictor_runs, strategy) -> None:
     first, second = predictor_runs[strategy]
     assert _without_seconds(first) == _without_seconds(second)
+
+
+@pytest.mark.needs_data
+def test_random_queries_wait_for_a_stall(nb201_space, nb201_source, predictor_runs) -> None:
+    def run(**settings: Any) -> dict[str, Any]:
+        return _run(
+            nb201_space,
+            "predictor-ea",
+            20,
+            0,
+            nb201_source,
+            settings=dataclasses.replace(PREDICTOR_SETTINGS, **settings),
+            fine_tune=PREDICTOR_FINE_TUNE,
+        )
+
+    greedy = predictor_runs["predictor-ea"][0]
+    # a stall longer than the search never comes: the greedy run, query for query
+    never = run(random_per_generation=1, random_after_stall=1000)
+    assert _without_seconds(never) == _without_seconds(greedy)
+    # no wait: epsilon-greedy from the first generation, as before random_after_stall
+    always = run(random_per_generation=1)
+    assert run(random_per_generation=1, random_after_stall=0)["queried"] == always["queried"]
+    assert always["queried"] != greedy["queried"]
 
 
 @pytest.mark.needs_data

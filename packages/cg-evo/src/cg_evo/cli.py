@@ -89,6 +89,14 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         "(epsilon-greedy)",
     )
     parser.add_argument(
+        "--random-after-stall",
+        type=int,
+        default=0,
+        metavar="G",
+        help="predictor-ea: make those random queries only after G generations in a row "
+        "without a better label (0: in every generation)",
+    )
+    parser.add_argument(
         "--warm-start",
         type=positive_int,
         default=10,
@@ -210,6 +218,7 @@ def _run_oracle(args: argparse.Namespace) -> str:
             mutants=args.mutants,
             per_generation=args.per_generation,
             random_per_generation=args.random_per_generation,
+            random_after_stall=args.random_after_stall,
             warm_start=args.warm_start,
             warm_design=args.warm_design,
             cost=args.cost,

@@ -31,6 +31,9 @@ class StrategySettings:
             mutants drawn at random among the unqueried ones the predictor ranked below the
             rest (epsilon-greedy), so that the labels a refit learns from are not all from the
             region the predictor already prefers; 0: every query is a best-predicted mutant.
+        random_after_stall: predictor-ea makes those random queries only in generations that
+            follow this many generations in a row without a better label (0: in every
+            generation), so that a search which keeps improving stays greedy.
         warm_start: first queries of the predictor strategies.
         warm_design: how they are chosen: ``"zero-shot"`` (the source model's ranking of
             every candidate, the paper's) or ``"cost"`` (a declared initial design: largest
@@ -45,6 +48,7 @@ class StrategySettings:
     mutants: int = 100
     per_generation: int = 5
     random_per_generation: int = 0
+    random_after_stall: int = 0
     warm_start: int = 10
     warm_design: str = "zero-shot"
     cost: str = "params"
@@ -63,6 +67,10 @@ class StrategySettings:
                 f"random_per_generation={self.random_per_generation} must be at least 0 and "
                 f"below per_generation={self.per_generation} (a generation keeps one "
                 "best-predicted query)"
+            )
+        if self.random_after_stall < 0:
+            raise InvalidSearchError(
+                f"random_after_stall={self.random_after_stall} must be at least 0"
             )
 
     def to_dict(self) -> dict[str, Any]:

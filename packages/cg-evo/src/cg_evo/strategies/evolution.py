@@ -14,10 +14,13 @@ samples do); they join the population and the oldest members leave. With
 ``random_per_generation`` > 0, that many of the ``per_generation`` queries are drawn at random
 from the other unqueried mutants instead (epsilon-greedy): a predictor that prefers one region
 otherwise pays only for labels from that region, and its refits cannot learn that it was wrong.
+With ``random_after_stall`` > 0, only the generations that follow that many generations in a
+row without a better label make random queries.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -88,18 +91,20 @@ def refit_if_due(ctx: Context) -> None:
         ctx.predictor.refit(q.known_indices(), list(q.labels))
 
 
-def _picks(ranked: npt.NDArray[np.int64], ctx: Context) -> list[int]:
+def _picks(ranked: npt.NDArray[np.int64], ctx: Context, *, explore: bool) -> list[int]:
     """A generation's queries among the fresh mutants ``ranked`` best-predicted first.
 
-    The first ``per_generation - random_per_generation``, then ``random_per_generation`` drawn
-    at random from the rest (no draw when it is 0, so those runs repeat the greedy ones).
+    Exploring, the first ``per_generation - random_per_generation``, then
+    ``random_per_generation`` drawn at random from the rest; otherwise (or when it is 0) the
+    first ``per_generation``, with no draw, so those generations repeat the greedy ones.
     """
     s = ctx.settings
-    greedy = s.per_generation - s.random_per_generation
+    random_queries = s.random_per_generation if explore else 0
+    greedy = s.per_generation - random_queries
     picks = [int(i) for i in ranked[:greedy]]
     rest = ranked[greedy:]
-    if s.random_per_generation and rest.size:
-        size = min(s.random_per_generation, rest.size)
+    if random_queries and rest.size:
+        size = min(random_queries, rest.size)
         picks += [int(i) for i in ctx.rng.choice(rest, size=size, replace=False)]
     return picks
 
@@ -115,6 +120,8 @@ class PredictorEvolution:
         assert ctx.predictor is not None
         q, space, s = ctx.queries, ctx.space, ctx.settings
         population: deque[int] = deque(warm_start(ctx), maxlen=s.population)
+        best = max((q.label(i) for i in population), default=-math.inf)
+        stalled = 0  # generations in a row without a better label
         while True:
             refit_if_due(ctx)
             parents = [_tournament(population, q, ctx) for _ in range(s.mutants)]
@@ -124,6 +131,11 @@ class PredictorEvolution:
                 sample = ctx.rng.permutation(len(space))[: s.mutants]
                 fresh = np.array([i for i in sample if not q.known(int(i))], dtype=np.int64)
             scores = ctx.predictor.scores(fresh)
-            for index in _picks(fresh[np.argsort(-scores, kind="stable")], ctx):
+            ranked = fresh[np.argsort(-scores, kind="stable")]
+            generation_best = -math.inf
+            for index in _picks(ranked, ctx, explore=stalled >= s.random_after_stall):
                 q.ask(index)
                 population.append(index)
+                generation_best = max(generation_best, q.label(index))
+            stalled = 0 if generation_best > best else stalled + 1
+            best = max(best, generation_best)
