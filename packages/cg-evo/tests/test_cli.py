@@ -89,3 +89,22 @@ def test_out_has_the_short_alias_and_progress_both_spellings() -> None:
         assert args.out == "s.json" and args.progress is True
     args = parser.parse_args(["search", "--family", "nb201", "-o", "s.json", "--no-progress"])
     assert args.progress is False
+
+
+def test_strategy_defaults_are_the_packages() -> None:
+    from cg_evo.strategies import StrategySettings
+
+    args = build_parser("search").parse_args(["search", "--family", "nb201", "-o", "s.json"])
+    defaults = StrategySettings()
+    for name in (
+        "population",
+        "mutants",
+        "per_generation",
+        "random_per_generation",
+        "random_after_stall",
+        "warm_start",
+        "warm_design",
+        "cost",
+        "proxy",
+    ):
+        assert getattr(args, name) == getattr(defaults, name), name

@@ -83,7 +83,7 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--random-per-generation",
         type=int,
-        default=0,
+        default=1,
         metavar="N",
         help="predictor-ea: of those, N drawn at random among the mutants ranked lower "
         "(epsilon-greedy)",
@@ -91,7 +91,7 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--random-after-stall",
         type=int,
-        default=0,
+        default=4,
         metavar="G",
         help="predictor-ea: make those random queries only after G generations in a row "
         "without a better label (0: in every generation)",

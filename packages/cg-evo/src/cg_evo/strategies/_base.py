@@ -33,7 +33,10 @@ class StrategySettings:
             region the predictor already prefers; 0: every query is a best-predicted mutant.
         random_after_stall: predictor-ea makes those random queries only in generations that
             follow this many generations in a row without a better label (0: in every
-            generation), so that a search which keeps improving stays greedy.
+            generation), so that a search which keeps improving stays greedy. The defaults,
+            1 of 5 after 4 (a population's worth of queries), were chosen for every searched
+            family on the other families' pools
+            (``results/selection/selection-search-stall.json``).
         warm_start: first queries of the predictor strategies.
         warm_design: how they are chosen: ``"zero-shot"`` (the source model's ranking of
             every candidate, the paper's) or ``"cost"`` (a declared initial design: largest
@@ -47,8 +50,8 @@ class StrategySettings:
     tournament: int = 5
     mutants: int = 100
     per_generation: int = 5
-    random_per_generation: int = 0
-    random_after_stall: int = 0
+    random_per_generation: int = 1
+    random_after_stall: int = 4
     warm_start: int = 10
     warm_design: str = "zero-shot"
     cost: str = "params"
