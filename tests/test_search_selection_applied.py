@@ -96,6 +96,6 @@ def test_searches_use_the_chosen_random_queries() -> None:
     }
     assert set(chosen) == set(ORACLES)
     for space in GOAL_SPACES:
-        settings = goal_config(space, "predictor-ea").settings
-        used = (settings.random_per_generation, settings.random_after_stall)
-        assert used == chosen[goal_config(space, "predictor-ea").family], space
+        config = goal_config(space, "predictor-ea")
+        used = (config.settings.random_per_generation, config.settings.random_after_stall)
+        assert used == chosen[config.family], space

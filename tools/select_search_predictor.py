@@ -21,9 +21,9 @@ generations in a row without a better label (``random_after_stall``). ``--candid
 and compares some of them, on ``--seeds`` seeds from ``--first-seed``. A searched family ``F``
 is decided on the folds that do not search ``F`` (``V != F``), with the selection's
 conservative rule (``--rule strict``, ``cg_predict.evaluate.conservative_choice``: the
-incumbent, what searches run today, stays unless a candidate beats it on every one of those
-folds) or ``--rule dominance`` (``dominance_choice``: no worse on every one of those folds and
-better on one).
+incumbent, ``INCUMBENT``, stays unless a candidate beats it on every one of those folds) or
+``--rule dominance`` (``dominance_choice``: no worse on every one of those folds and better
+on one).
 
 Folds are written to ``--work`` after each candidate (``<V>.json``, with the code digest), so
 folds can run in several processes (``--families``) and a rerun resumes; a fold made by other
@@ -92,6 +92,8 @@ CANDIDATES = {
     "protocol blend + 1 random of 5": ("protocol", "blend", 1, 0),
     "protocol blend + 1 random of 5 after 4 stalled generations": ("protocol", "blend", 1, 4),
 }
+# the greedy search every selection so far compared against; since stop 29 the package's
+# default is the stall-triggered candidate, which a new selection should take as its incumbent
 INCUMBENT = "protocol blend"
 RULES = ("strict", "dominance")
 
