@@ -108,3 +108,16 @@ def test_strategy_defaults_are_the_packages() -> None:
         "proxy",
     ):
         assert getattr(args, name) == getattr(defaults, name), name
+
+
+def test_warm_design_choices_are_the_packages() -> None:
+    from cg_evo.strategies._base import WARM_DESIGNS
+
+    parser = build_parser("search")
+    for design in WARM_DESIGNS:
+        args = parser.parse_args(
+            ["search", "--family", "nb201", "-o", "s", "--warm-design", design]
+        )
+        assert args.warm_design == design
+    with pytest.raises(SystemExit):
+        parser.parse_args(["search", "--family", "nb201", "-o", "s", "--warm-design", "lhs"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,18 +34,51 @@ def test_a_file_other_code_left_in_the_folder_is_recomputed(tmp_path: Path, data
     assert json.loads(path.read_text())[digests[0]] != "0" * 64
 
 
-def test_the_warm_up_scores_the_whole_pool_into_the_proxy_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+KEYS = ["(1, 1, 1, 1, 1, 1)", "(4, 0, 1, 2, 3, 4)", "(3, 3, 3, 3, 3, 3)", "(0, 2, 3, 2, 3, 1)"]
+
+
+def _warm_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample: int | None) -> list[str]:
+    """Warm ``proxy-order``'s ``sample`` of a pool of ``KEYS`` up; the sampled keys."""
     import cg_evo
     from cg_evo import experiments
-    from cg_predict.evaluate import live_proxy_cache
+    from cg_evo.space import in_key_sample
 
-    keys = ["(1, 1, 1, 1, 1, 1)", "(4, 0, 1, 2, 3, 4)", "(3, 3, 3, 3, 3, 3)"]
-    monkeypatch.setattr(cg_evo, "load_oracle", lambda *_: SimpleNamespace(keys=keys))
-    monkeypatch.setattr(experiments, "_POOL_CHUNK", 2)  # two saves of the cache
+    monkeypatch.setattr(cg_evo, "load_oracle", lambda *_: SimpleNamespace(keys=KEYS))
+    monkeypatch.setattr(experiments, "_POOL_CHUNK", 2)  # several saves of the table
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
     ctx = RunContext(tmp_path, "full", None, "local", "cpu", progress=False, workers=2)
-    experiments.warm_proxy_cache(experiments.goal_config(SPACE, "proxy-order"), ctx)
-    cache = live_proxy_cache("nb201")
-    assert len(cache) == len(keys)
+    config = experiments.goal_config(SPACE, "proxy-order")
+    config = replace(config, settings=replace(config.settings, proxy_candidates=sample))
+    experiments.warm_proxy_cache(config, ctx)
+    mask = in_key_sample(KEYS, sample, len(KEYS))
+    return [k for k, kept in zip(KEYS, mask, strict=True) if kept]
+
+
+def test_the_warm_up_scores_the_sample_into_the_score_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cg_evo.proxy_table import ProxyTable
+    from cg_predict.evaluate import live_proxy_cache
+    from cg_predict.proxies import agreement
+
+    sampled = _warm_up(tmp_path, monkeypatch, 2)
+    assert 0 < len(sampled) < len(KEYS)
+    table = ProxyTable("nb201", "synflow")
+    assert table.missing(KEYS) == [k for k in KEYS if k not in sampled]
+    assert len(live_proxy_cache("nb201")) == len(sampled)
+    # a second warm-up finds every sampled score in the table and computes nothing
+    monkeypatch.setattr(agreement, "map_cell_proxies", _never)
+    assert _warm_up(tmp_path, monkeypatch, 2) == sampled
+
+
+def test_the_warm_up_without_a_sample_scores_the_whole_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cg_evo.proxy_table import ProxyTable
+
+    assert _warm_up(tmp_path, monkeypatch, None) == KEYS
+    assert ProxyTable("nb201", "synflow").missing(KEYS) == []
+
+
+def _never(*_: object, **__: object) -> None:
+    raise AssertionError("computed a score the table holds")

@@ -292,6 +292,26 @@ def test_cost_warm_design_starts_with_the_largest(nb201_space, nb201_source) -> 
 
 
 @pytest.mark.needs_data
+def test_proxy_warm_design_starts_as_proxy_order(nb201_space, nb201_source) -> None:
+    settings = StrategySettings(
+        warm_start=3, per_generation=5, mutants=20, warm_design="proxy", proxy_candidates=12
+    )
+    run = _run(
+        nb201_space,
+        "predictor-ea",
+        8,
+        0,
+        nb201_source,
+        settings=settings,
+        fine_tune=PREDICTOR_FINE_TUNE,
+    )
+    _assert_pays_distinct(nb201_space, run, 8)
+    # the same warm start as proxy-order's on the same sample (same seed, same tie-breaking)
+    baseline = _run(nb201_space, "proxy-order", 3, 0, settings=settings)
+    assert run["queried"][:3] == baseline["queried"]
+
+
+@pytest.mark.needs_data
 def test_the_predictor_blends_with_flops_until_its_first_refit(nb201_space, nb201_source) -> None:
     from cg_evo.surrogate import SearchPredictor
     from cg_predict.ranking import flops_blend

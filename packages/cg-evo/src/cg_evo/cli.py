@@ -17,6 +17,7 @@ from cg_ir.cli import HelpFormatter, add_out_option, add_progress_option, positi
 __all__ = ["register_search", "run_search_command"]
 
 _STRATEGIES = ("predictor-ea", "predictor-topk", "rea", "random", "cost-order", "proxy-order")
+_WARM_DESIGNS = ("zero-shot", "cost", "proxy")  # cg_evo.strategies.WARM_DESIGNS (a test checks)
 
 
 def register_search(subparsers: Any) -> argparse.ArgumentParser:
@@ -60,12 +61,15 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--cost", default="params", choices=("params", "flops", "macs"), help="cost-order's cost"
     )
-    parser.add_argument("--proxy", default="synflow", help="proxy-order's cg-predict proxy")
+    parser.add_argument(
+        "--proxy", default="synflow", help="cg-predict proxy of proxy-order and --warm-design proxy"
+    )
     parser.add_argument(
         "--proxy-candidates",
         type=positive_int,
         metavar="N",
-        help="proxy-order scores a seeded sample of N candidates (default: all)",
+        help="proxy-order scores a fixed sample of about N of the pool's cells, the same for "
+        "every seed (default: all)",
     )
     parser.add_argument(
         "--population", type=positive_int, default=20, metavar="N", help="EA population"
@@ -106,8 +110,9 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--warm-design",
         default="zero-shot",
-        choices=("zero-shot", "cost"),
-        help="how they are chosen: the source model's zero-shot ranking, or largest --cost first",
+        choices=_WARM_DESIGNS,
+        help="how they are chosen: the source model's zero-shot ranking, largest --cost first, "
+        "or best --proxy first",
     )
     parser.add_argument(
         "--fine-tune", default="full", choices=("full", "head"), help="predictor fine-tuning"

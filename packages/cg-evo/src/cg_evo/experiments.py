@@ -5,14 +5,15 @@ every strategy on them with the same seeds and budgets. Quick mode: two NB-201 s
 50 queries, the quick source models, proxy-order on a sample of 50 candidates and short refits.
 Full mode (the paper-scale runs, ``cgnas reproduce --full --only search``): every goal space,
 20 seeds, each space's query budget, the full protocol's source models, proxy orderings over
-every candidate, and one more run, ``best-proxy-order``: ``proxy-order`` with the proxy that
-ranks the *other* families best (``BEST_PROXY``). Both modes also run ``cost-order`` on NB-201
-CIFAR-10 with 500 queries: how far the trivial ordering has to go to find the best.
+every candidate except on NB-101 (``FULL_PROXY_SAMPLE``), and one more run,
+``best-proxy-order``: ``proxy-order`` with the proxy that ranks the *other* families best
+(``BEST_PROXY``). Both modes also run ``cost-order`` on NB-201 CIFAR-10 with 500 queries: how
+far the trivial ordering has to go to find the best.
 
-A proxy ordering over the whole pool first scores the pool (``warm_proxy_cache``), saving the
-disk cache every thousand networks, so that its seeds read the scores instead of each computing
-them. With ``--workers N`` (the experiment run alone) that scoring and the seeds of each run go
-to N processes.
+A proxy ordering first scores its sample of the pool (``warm_proxy_cache``) into cg-evo's
+score table (``cg_evo.proxy_table``), saved every thousand networks, so that its seeds read
+the scores instead of each computing them. With ``--workers N`` (the experiment run alone)
+that scoring and the seeds of each run go to N processes.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from cg_predict.data import benchmark_files
 __all__ = [
     "AGREEMENT_FAMILIES",
     "BEST_PROXY",
+    "FULL_PROXY_SAMPLE",
     "GOAL_SPACES",
     "PAPER_COUNTERPART",
     "PAPER_PROXY",
@@ -64,6 +66,11 @@ BEST_PROXY: Mapping[str, str] = {
     "nb301": "meco",
     "ofa-mbv3": "meco",
 }
+# family -> cells its proxy orderings score in full mode (about; cg_evo.space.in_key_sample),
+# where scoring the whole pool does not fit: on one core here synflow takes 1.3 s and MeCo
+# 2.6 s per NB-101 network, about 32 CPU-hours for both on its 30,001 cells. 3,000 cells
+# (a tenth) take about 3 hours; the other pools are scored whole.
+FULL_PROXY_SAMPLE: Mapping[str, int] = {"nb101": 3000}
 # families with a proxy agreement run (CIFAR-10 labels), the evidence search_proxy weighs
 AGREEMENT_FAMILIES = ("nb101", "nb201", "nb301")
 # never chosen by search_proxy: flops and params are cost-order's orderings; AZ-NAS's
@@ -116,7 +123,9 @@ def goal_config(space: str, run: str, *, quick: bool = False, queries: int | Non
 
     family, dataset, limits, budget = GOAL_SPACES[space]
     proxy = BEST_PROXY[family] if run == "best-proxy-order" else PAPER_PROXY
-    settings = StrategySettings(cost="params", proxy=proxy)
+    settings = StrategySettings(
+        cost="params", proxy=proxy, proxy_candidates=FULL_PROXY_SAMPLE.get(family)
+    )
     fine_tune = FineTuneConfig()
     if quick:
         settings = replace(settings, proxy_candidates=_QUICK_PROXY_CANDIDATES)
@@ -199,32 +208,43 @@ def search_proxy(family: str, evidence: Mapping[str, Mapping[str, float]]) -> st
 
 
 def warm_proxy_cache(config: Any, ctx: RunContext) -> None:
-    """Score ``config``'s whole pool with its proxy on ``ctx``'s executor, cached on disk.
+    """Score ``config``'s proxy sample of the pool on ``ctx``'s executor into the score table.
 
-    ``proxy-order`` computes the same scores (same seed, batch and cache file) one network at
-    a time in each seed's process; here the pool is scored once, in parallel, and the cache
-    saved every ``_POOL_CHUNK`` networks, so an interrupted warm-up resumes from its last save.
+    ``proxy-order`` reads the same scores (``cg_evo.proxy_table``); here the cells the table
+    lacks are scored once, in parallel, and the table saved every ``_POOL_CHUNK`` networks, so
+    an interrupted warm-up resumes from its last save. The scores also go to cg-predict's live
+    cache, which the workers consult first.
     """
     from cg_evo import load_oracle
+    from cg_evo.proxy_table import ProxyTable
+    from cg_evo.space import in_key_sample
     from cg_predict.evaluate import live_proxy_cache
     from cg_predict.proxies import DEFAULT_BATCH_SIZE
     from cg_predict.proxies.agreement import map_cell_proxies
 
-    keys = list(load_oracle(config.family, config.dataset, ctx.data_dir).keys)
-    cache = live_proxy_cache(config.family)
+    pool = list(load_oracle(config.family, config.dataset, ctx.data_dir).keys)
+    proxy = config.settings.proxy
+    sample = in_key_sample(pool, config.settings.proxy_candidates, len(pool))
+    table = ProxyTable(config.family, proxy)
+    keys = table.missing([k for k, kept in zip(pool, sample, strict=True) if kept])
+    live = live_proxy_cache(config.family)
     with ctx.executor() as executor:
         for start in range(0, len(keys), _POOL_CHUNK):
-            map_cell_proxies(
+            chunk = keys[start : start + _POOL_CHUNK]
+            scores = map_cell_proxies(
                 config.family,
-                keys[start : start + _POOL_CHUNK],
-                [config.settings.proxy],
+                chunk,
+                [proxy],
                 seed=0,
                 batch_size=DEFAULT_BATCH_SIZE,
-                cache=cache,
+                cache=live,
                 executor=executor,
                 progress=ctx.progress,
-                desc=f"{config.settings.proxy} {start}/{len(keys)}",
+                desc=f"{proxy} {start}/{len(keys)}",
             )
+            for key, score in zip(chunk, scores, strict=True):
+                table.put(key, score[proxy])
+            table.save()
 
 
 def _search(ctx: RunContext) -> dict[str, Any]:
@@ -277,15 +297,14 @@ def _run(
 ) -> Any:
     """Run (or resume) one search of the experiment into its file; its results document.
 
-    A proxy ordering over the whole pool scores the pool first (``warm_proxy_cache``), once per
-    ``(family, proxy)`` of ``warmed``: its seeds then read every score from the cache.
+    A proxy ordering scores its sample of the pool first (``warm_proxy_cache``), once per
+    ``(family, proxy)`` of ``warmed``: its seeds then read every score from the table.
     """
     from cg_evo import run_search
 
     config = goal_config(space, run, quick=ctx.quick, queries=queries)
     pool = (config.family, config.settings.proxy)
-    whole_pool = config.strategy == "proxy-order" and config.settings.proxy_candidates is None
-    if whole_pool and warmed is not None and pool not in warmed:
+    if config.strategy == "proxy-order" and warmed is not None and pool not in warmed:
         warm_proxy_cache(config, ctx)
         warmed.add(pool)
     ctx.seeds[:] = sorted({*ctx.seeds, *range(config.seeds)})
@@ -327,6 +346,8 @@ SEARCH = Experiment(
     code=("cg_ir", "cg_predict", "cg_evo"),
     data=benchmark_files,  # every benchmark file, checked to exist
     order=50,
-    full_minutes=600,  # the proxy orderings score whole pools: NB-101's 30k cells twice
+    # from scratch on one core: scoring pools with synflow and MeCo (NB-201 ~2.6 h, NB-101's
+    # sample ~3.2 h, OFA ~2.1 h, NB-301 ~0.2 h) and 20 seeds of both predictor runs per space (~6 h)
+    full_minutes=870,
     quick_minutes=5,
 )

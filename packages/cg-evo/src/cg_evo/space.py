@@ -17,6 +17,7 @@ neighbours are mostly outside the pool, so the move goes to the nearest candidat
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from cg_ir import families
 from cg_ir.families import Family
 from cg_predict.graphs import GraphSet
 
-__all__ = ["MUTATION", "Queries", "QueryBudgetExhausted", "SearchSpace"]
+__all__ = ["MUTATION", "Queries", "QueryBudgetExhausted", "SearchSpace", "in_key_sample"]
 
 MUTATION = (
     "a random pool candidate nearest to the parent (fewest differing integers of the canonical "
@@ -50,6 +51,30 @@ def _key_codes(family: Family[Any], keys: Sequence[str]) -> npt.NDArray[np.int32
     for i, row in enumerate(rows):
         codes[i, : len(row)] = row
     return codes
+
+
+def in_key_sample(keys: Sequence[str], count: int | None, pool_size: int) -> npt.NDArray[np.bool_]:
+    """Which ``keys`` belong to a fixed sample of about ``count`` of a pool's ``pool_size`` rows.
+
+    A key is in the sample when its SHA-256 falls in the lowest ``count / pool_size`` of the
+    hash range, so the sample is the same for every seed and process and does not depend on
+    the order of the keys; a cost-budgeted space holds the sampled rows that fit. All keys are
+    in it when ``count`` is None or at least ``pool_size``.
+
+    Examples:
+        >>> keys = [str(i) for i in range(1000)]
+        >>> int(in_key_sample(keys, 100, 1000).sum()), bool(in_key_sample(keys, None, 1000).all())
+        (106, True)
+        >>> head = in_key_sample(keys[:20], 100, 1000)
+        >>> head.tolist() == in_key_sample(keys, 100, 1000)[:20].tolist()
+        True
+    """
+    if count is None or count >= pool_size:
+        return np.ones(len(keys), dtype=bool)
+    limit = count / pool_size * 2.0**64
+    return np.array(
+        [int(hashlib.sha256(k.encode()).hexdigest()[:16], 16) < limit for k in keys], dtype=bool
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WARM_DESIGNS", "Context", "Strategy", "StrategySettings", "shuffled_descending"]
 
-WARM_DESIGNS = ("zero-shot", "cost")
+WARM_DESIGNS = ("zero-shot", "cost", "proxy")
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,15 @@ class StrategySettings:
             (``results/selection/selection-search-stall.json``).
         warm_start: first queries of the predictor strategies.
         warm_design: how they are chosen: ``"zero-shot"`` (the source model's ranking of
-            every candidate, the paper's) or ``"cost"`` (a declared initial design: largest
-            ``cost`` first, as ``cost-order`` would start).
+            every candidate, the paper's), ``"cost"`` (a declared initial design: largest
+            ``cost`` first, as ``cost-order`` starts) or ``"proxy"`` (best ``proxy`` first
+            among the proxy sample, as ``proxy-order`` starts).
         cost: the cost ``cost-order`` sorts by, largest first.
         proxy: the cg-predict proxy ``proxy-order`` sorts by, largest first.
-        proxy_candidates: candidates ``proxy-order`` scores (a seeded sample); None scores all.
+        proxy_candidates: about this many of the pool's cells are scored by the proxy
+            (``proxy-order``, the ``"proxy"`` warm start): a fixed sample, the same for every
+            seed, of which a budgeted space keeps the cells that fit
+            (``cg_evo.space.in_key_sample``); None scores every candidate.
     """
 
     population: int = 20

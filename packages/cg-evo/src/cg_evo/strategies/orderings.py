@@ -12,9 +12,17 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
+from cg_evo.proxy_table import score_cells
+from cg_evo.space import in_key_sample
 from cg_evo.strategies._base import Context, shuffled_descending
 
-__all__ = ["CostOrder", "ProxyOrder", "RandomOrder", "query_in_order"]
+__all__ = [
+    "CostOrder",
+    "ProxyOrder",
+    "RandomOrder",
+    "proxy_ranking",
+    "query_in_order",
+]
 
 
 def query_in_order(ctx: Context, order: Iterable[int]) -> None:
@@ -48,32 +56,32 @@ class CostOrder:
         query_in_order(ctx, shuffled_descending(ctx.space.cost(ctx.settings.cost), ctx.rng))
 
 
-# (family, proxy, key) -> score, for this process: a cached score still costs building the
-# module (its weights are part of the disk cache's key), so every seed after the first reads here
+# (family, proxy, key) -> score, for this process: every seed after the first reads here
 _SCORES: dict[tuple[str, str, str], float] = {}
 
 
 def proxy_scores(ctx: Context, indices: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-    """``settings.proxy`` of candidates ``indices``, computed live on cg-ir's modules.
-
-    Weights and the synthetic batch are those of cg-predict's live proxies (seed 0), and the
-    scores share their disk cache, so every seed and run reuses them.
-    """
-    from cg_predict.evaluate import live_proxy_cache
-    from cg_predict.proxies import DEFAULT_BATCH_SIZE
-    from cg_predict.proxies.agreement import cell_proxies
-
+    """``settings.proxy`` of candidates ``indices`` (``score_cells``, kept for this process)."""
     name, family = ctx.settings.proxy, ctx.space.family.name
     keys = [ctx.space.keys[int(i)] for i in indices]
     missing = [k for k in keys if (family, name, k) not in _SCORES]
     if missing:
-        cache = live_proxy_cache(family)
-        for key in missing:
-            scores = cell_proxies(
-                family, key, [name], seed=0, batch_size=DEFAULT_BATCH_SIZE, cache=cache
-            )
-            _SCORES[family, name, key] = scores[name].value
+        for key, value in score_cells(family, name, missing).items():
+            _SCORES[family, name, key] = value
     return np.array([_SCORES[family, name, k] for k in keys], dtype=np.float64)
+
+
+def proxy_ranking(ctx: Context) -> npt.NDArray[np.int64]:
+    """The proxy sample's candidates (``settings.proxy_candidates``) by decreasing proxy score.
+
+    Ties in seeded random order; a score of -inf (the output ignores the input) or NaN last.
+    """
+    space = ctx.space
+    sample = in_key_sample(space.keys, ctx.settings.proxy_candidates, space.pool_size)
+    pool = np.flatnonzero(sample).astype(np.int64)
+    scores = proxy_scores(ctx, pool)
+    scores[~np.isfinite(scores)] = np.nan
+    return pool[shuffled_descending(scores, ctx.rng)]
 
 
 class ProxyOrder:
@@ -83,13 +91,5 @@ class ProxyOrder:
     uses_predictor = False
 
     def run(self, ctx: Context) -> None:
-        """Score the candidates (or a seeded sample of them) and query by decreasing score."""
-        count = len(ctx.space)
-        cap = ctx.settings.proxy_candidates
-        if cap is None or cap >= count:
-            pool = np.arange(count, dtype=np.int64)
-        else:
-            pool = np.sort(ctx.rng.choice(count, size=cap, replace=False)).astype(np.int64)
-        scores = proxy_scores(ctx, pool)
-        scores[~np.isfinite(scores)] = np.nan  # -inf: the output ignores the input
-        query_in_order(ctx, pool[shuffled_descending(scores, ctx.rng)])
+        """Query the proxy sample's candidates by decreasing score (``proxy_ranking``)."""
+        query_in_order(ctx, proxy_ranking(ctx))
