@@ -99,3 +99,17 @@ def test_searches_use_the_chosen_random_queries() -> None:
         config = goal_config(space, "predictor-ea")
         used = (config.settings.random_per_generation, config.settings.random_after_stall)
         assert used == chosen[config.family], space
+
+
+def test_the_tools_incumbent_is_the_packages_default_search(monkeypatch) -> None:
+    from cg_evo.strategies import StrategySettings
+
+    tool = _tool(monkeypatch)
+    training, warm, random_queries, stall, design = tool.CANDIDATES[tool.INCUMBENT]
+    default = StrategySettings()
+    assert (random_queries, stall, design) == (
+        default.random_per_generation,
+        default.random_after_stall,
+        default.warm_design,
+    )
+    assert {"training": training, "warm_start": warm} == DEFAULT

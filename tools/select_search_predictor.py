@@ -50,6 +50,19 @@ generations: a population's worth of queries, population / per_generation), on n
 before its NB-201 fold was seen), folds in the order OFA, NB-301, NB-101, NB-201, written to
 ``results/selection/selection-search-stall.json``; nothing is changed after seeing a fold.
 
+Declared on 2026-12-05 (stop 32), before any fold of it ran, after the full-size NB-201
+CIFAR-10 search put ``proxy-order`` (synflow over the pool: the best in 11 queries, the top 0.1%
+in 3) far ahead of ``predictor-ea`` (99.5 and 72), which is NB-201's own pool and never
+decides NB-201: the incumbent, now the package default (``INCUMBENT``: ``protocol blend + 1
+random of 5 after 4 stalled generations``), against the same search whose ten warm-start
+queries are the best by the searched family's best proxy (``warm_design="proxy"``,
+``cg_evo.experiments.BEST_PROXY``: MeCo, chosen on the other families' proxy agreement; over
+the pool, or the full search's sample of it, ``FULL_PROXY_SAMPLE``: 3,000 NB-101 cells) alone
+(``--candidates``), on new seeds 20-29 (``--first-seed 20 --seeds 10``), 100 queries,
+``--rule dominance``, folds in the order NB-301, OFA, NB-101, NB-201 (the order in which their
+MeCo tables fill), written to ``results/selection/selection-search-proxy-warm.json``; nothing
+is changed after seeing a fold.
+
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
        [--seeds 10] [--first-seed 0] [--rule strict|dominance]
        [--candidates "protocol blend,..."] --work DIR
@@ -71,6 +84,7 @@ import torch
 from fold_work import finished_folds, resume_folds
 
 from cg_evo import SOURCE_MODELS, SearchConfig, SearchSpace, load_oracle, summarize
+from cg_evo.experiments import BEST_PROXY, FULL_PROXY_SAMPLE
 from cg_evo.oracle import ORACLES
 from cg_evo.search import SEARCH_CODE, run_seed
 from cg_evo.strategies import StrategySettings
@@ -80,21 +94,35 @@ from cg_ir.provenance import code_digest
 from cg_predict.evaluate import conservative_choice, train_source_model
 
 SEARCHED = tuple(ORACLES)
-# candidate -> (source training, warm start, random queries of a generation's five, stalled
-# generations before they start): source training and warm start of cg_evo.surrogate
-# (SEARCH_TRAININGS x WARM_STARTS), StrategySettings.random_per_generation and
-# .random_after_stall
+# candidate -> (source training, zero-shot ranking, random queries of a generation's five,
+# stalled generations before they start, warm-start design): source training and zero-shot
+# ranking of cg_evo.surrogate (SEARCH_TRAININGS x WARM_STARTS), StrategySettings
+# .random_per_generation, .random_after_stall and .warm_design ("proxy": by the family's
+# BEST_PROXY, on its FULL_PROXY_SAMPLE)
 CANDIDATES = {
-    "protocol blend": ("protocol", "blend", 0, 0),
-    "protocol network": ("protocol", "network", 0, 0),
-    "no-cost-head blend": ("no-cost-head", "blend", 0, 0),
-    "no-cost-head network": ("no-cost-head", "network", 0, 0),
-    "protocol blend + 1 random of 5": ("protocol", "blend", 1, 0),
-    "protocol blend + 1 random of 5 after 4 stalled generations": ("protocol", "blend", 1, 4),
+    "protocol blend": ("protocol", "blend", 0, 0, "zero-shot"),
+    "protocol network": ("protocol", "network", 0, 0, "zero-shot"),
+    "no-cost-head blend": ("no-cost-head", "blend", 0, 0, "zero-shot"),
+    "no-cost-head network": ("no-cost-head", "network", 0, 0, "zero-shot"),
+    "protocol blend + 1 random of 5": ("protocol", "blend", 1, 0, "zero-shot"),
+    "protocol blend + 1 random of 5 after 4 stalled generations": (
+        "protocol",
+        "blend",
+        1,
+        4,
+        "zero-shot",
+    ),
+    "protocol blend + 1 random of 5 after 4 stalled generations, best-proxy warm start": (
+        "protocol",
+        "blend",
+        1,
+        4,
+        "proxy",
+    ),
 }
-# the greedy search every selection so far compared against; since stop 29 the package's
-# default is the stall-triggered candidate, which a new selection should take as its incumbent
-INCUMBENT = "protocol blend"
+# the package's default search (since stop 29); the selections before stop 32 compared against
+# the greedy "protocol blend" (each report's config names its incumbent)
+INCUMBENT = "protocol blend + 1 random of 5 after 4 stalled generations"
 RULES = ("strict", "dominance")
 
 
@@ -138,7 +166,7 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
         "code_digest": code_digest(*SEARCH_CODE),
     }
     for name in args.candidates:
-        training, warm, random_queries, stall = CANDIDATES[name]
+        training, warm, random_queries, stall, design = CANDIDATES[name]
         if name in entries:
             continue
         start = time.perf_counter()
@@ -146,7 +174,13 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
             models[training] = _source_models(family, training, args)
         weight = search_flops_weight(family, warm)
         sources = models[training]
-        settings = StrategySettings(random_per_generation=random_queries, random_after_stall=stall)
+        settings = StrategySettings(
+            random_per_generation=random_queries,
+            random_after_stall=stall,
+            warm_design=design,
+            proxy=BEST_PROXY[family],
+            proxy_candidates=FULL_PROXY_SAMPLE.get(family),
+        )
         config = SearchConfig(
             family,
             strategy="predictor-ea",
@@ -167,6 +201,7 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
             "flops_weight": weight,
             "random_per_generation": random_queries,
             "random_after_stall": stall,
+            "warm_design": design,
             "seconds": time.perf_counter() - start,
         }
         print(f"{family}: {name} {entries[name]}", flush=True)
@@ -211,7 +246,7 @@ def _choices(folds: dict[str, dict[str, Any]], candidates: list[str], rule: str)
             ranking.append((name, statistics.fmean(per_fold), per_fold))
         ranking.sort(key=lambda entry: -entry[1])
         chosen: str = choose(ranking, INCUMBENT)
-        training, warm, random_queries, stall = CANDIDATES[chosen]
+        training, warm, random_queries, stall, design = CANDIDATES[chosen]
         out[target] = {
             "folds": used,
             "chosen": {
@@ -220,6 +255,7 @@ def _choices(folds: dict[str, dict[str, Any]], candidates: list[str], rule: str)
                 "warm_start": warm,
                 "random_per_generation": random_queries,
                 "random_after_stall": stall,
+                "warm_design": design,
             },
             "ranking": [
                 {"candidate": n, "mean_log10_rank": -s, "folds": [-x for x in f]}
