@@ -112,7 +112,7 @@ CANDIDATES = {
         4,
         "zero-shot",
     ),
-    "protocol blend + 1 random of 5 after 4 stalled generations, best-proxy warm start": (
+    "protocol blend + 1 random of 5 after 4 stalled generations + best-proxy warm start": (
         "protocol",
         "blend",
         1,
