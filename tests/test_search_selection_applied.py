@@ -105,11 +105,11 @@ def test_the_tools_incumbent_is_the_packages_default_search(monkeypatch) -> None
     from cg_evo.strategies import StrategySettings
 
     tool = _tool(monkeypatch)
-    training, warm, random_queries, stall, design = tool.CANDIDATES[tool.INCUMBENT]
+    incumbent = tool.CANDIDATES[tool.INCUMBENT]
     default = StrategySettings()
-    assert (random_queries, stall, design) == (
+    assert (incumbent.random_per_generation, incumbent.random_after_stall) == (
         default.random_per_generation,
         default.random_after_stall,
-        default.warm_design,
     )
-    assert {"training": training, "warm_start": warm} == DEFAULT
+    assert incumbent.warm_design == default.warm_design
+    assert {"training": incumbent.training, "warm_start": incumbent.warm_start} == DEFAULT

@@ -77,7 +77,7 @@ import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -94,30 +94,35 @@ from cg_ir.provenance import code_digest
 from cg_predict.evaluate import conservative_choice, train_source_model
 
 SEARCHED = tuple(ORACLES)
-# candidate -> (source training, zero-shot ranking, random queries of a generation's five,
-# stalled generations before they start, warm-start design): source training and zero-shot
-# ranking of cg_evo.surrogate (SEARCH_TRAININGS x WARM_STARTS), StrategySettings
-# .random_per_generation, .random_after_stall and .warm_design ("proxy": by the family's
-# BEST_PROXY, on its FULL_PROXY_SAMPLE)
+
+
+class Candidate(NamedTuple):
+    """One search compared: its predictor and its ``StrategySettings``.
+
+    ``training`` and ``warm_start`` (the zero-shot ranking) are ``cg_evo.surrogate``'s
+    ``SEARCH_TRAININGS`` and ``WARM_STARTS``; the other fields are the ``StrategySettings`` of
+    that name (``warm_design="proxy"``: by the family's ``BEST_PROXY``, on its
+    ``FULL_PROXY_SAMPLE``).
+    """
+
+    training: str
+    warm_start: str
+    random_per_generation: int = 0
+    random_after_stall: int = 0
+    warm_design: str = "zero-shot"
+
+
 CANDIDATES = {
-    "protocol blend": ("protocol", "blend", 0, 0, "zero-shot"),
-    "protocol network": ("protocol", "network", 0, 0, "zero-shot"),
-    "no-cost-head blend": ("no-cost-head", "blend", 0, 0, "zero-shot"),
-    "no-cost-head network": ("no-cost-head", "network", 0, 0, "zero-shot"),
-    "protocol blend + 1 random of 5": ("protocol", "blend", 1, 0, "zero-shot"),
-    "protocol blend + 1 random of 5 after 4 stalled generations": (
-        "protocol",
-        "blend",
-        1,
-        4,
-        "zero-shot",
+    "protocol blend": Candidate("protocol", "blend"),
+    "protocol network": Candidate("protocol", "network"),
+    "no-cost-head blend": Candidate("no-cost-head", "blend"),
+    "no-cost-head network": Candidate("no-cost-head", "network"),
+    "protocol blend + 1 random of 5": Candidate("protocol", "blend", 1),
+    "protocol blend + 1 random of 5 after 4 stalled generations": Candidate(
+        "protocol", "blend", 1, 4
     ),
     "protocol blend + 1 random of 5 after 4 stalled generations + best-proxy warm start": (
-        "protocol",
-        "blend",
-        1,
-        4,
-        "proxy",
+        Candidate("protocol", "blend", 1, 4, "proxy")
     ),
 }
 # the package's default search (since stop 29); the selections before stop 32 compared against
@@ -166,18 +171,19 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
         "code_digest": code_digest(*SEARCH_CODE),
     }
     for name in args.candidates:
-        training, warm, random_queries, stall, design = CANDIDATES[name]
+        candidate = CANDIDATES[name]
         if name in entries:
             continue
         start = time.perf_counter()
+        training = candidate.training
         if training not in models:
             models[training] = _source_models(family, training, args)
-        weight = search_flops_weight(family, warm)
+        weight = search_flops_weight(family, candidate.warm_start)
         sources = models[training]
         settings = StrategySettings(
-            random_per_generation=random_queries,
-            random_after_stall=stall,
-            warm_design=design,
+            random_per_generation=candidate.random_per_generation,
+            random_after_stall=candidate.random_after_stall,
+            warm_design=candidate.warm_design,
             proxy=BEST_PROXY[family],
             proxy_candidates=FULL_PROXY_SAMPLE.get(family),
         )
@@ -199,9 +205,9 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
             "queries_to_best_median": summary["queries_to_best_median"],
             "final_rank_median": summary["final_rank_median"],
             "flops_weight": weight,
-            "random_per_generation": random_queries,
-            "random_after_stall": stall,
-            "warm_design": design,
+            "random_per_generation": candidate.random_per_generation,
+            "random_after_stall": candidate.random_after_stall,
+            "warm_design": candidate.warm_design,
             "seconds": time.perf_counter() - start,
         }
         print(f"{family}: {name} {entries[name]}", flush=True)
@@ -246,17 +252,9 @@ def _choices(folds: dict[str, dict[str, Any]], candidates: list[str], rule: str)
             ranking.append((name, statistics.fmean(per_fold), per_fold))
         ranking.sort(key=lambda entry: -entry[1])
         chosen: str = choose(ranking, INCUMBENT)
-        training, warm, random_queries, stall, design = CANDIDATES[chosen]
         out[target] = {
             "folds": used,
-            "chosen": {
-                "candidate": chosen,
-                "training": training,
-                "warm_start": warm,
-                "random_per_generation": random_queries,
-                "random_after_stall": stall,
-                "warm_design": design,
-            },
+            "chosen": {"candidate": chosen, **CANDIDATES[chosen]._asdict()},
             "ranking": [
                 {"candidate": n, "mean_log10_rank": -s, "folds": [-x for x in f]}
                 for n, s, f in ranking
