@@ -113,3 +113,15 @@ def test_the_tools_incumbent_is_the_packages_default_search(monkeypatch) -> None
     )
     assert incumbent.warm_design == default.warm_design
     assert {"training": incumbent.training, "warm_start": incumbent.warm_start} == DEFAULT
+
+
+def test_no_report_while_a_fold_lacks_a_candidate(monkeypatch, capsys) -> None:
+    """A run with the incumbent alone completes its folds but writes no report (stop 33 wrote
+    one when the last fold's incumbent finished while another fold held both candidates)."""
+    compared = _tool(monkeypatch).compared_candidates
+    both = {"candidates": {"incumbent": {}, "candidate": {}}}
+    alone = {"candidates": {"incumbent": {}}}
+    assert compared({"a": both, "b": alone}, ["incumbent"]) is None
+    assert "fold b lacks ['candidate']" in capsys.readouterr().out
+    assert compared({"a": alone, "b": alone}, ["incumbent"]) == ["incumbent"]
+    assert compared({"a": both, "b": both}, ["incumbent"]) == ["incumbent", "candidate"]

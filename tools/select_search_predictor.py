@@ -263,6 +263,29 @@ def _choices(folds: dict[str, dict[str, Any]], candidates: list[str], rule: str)
     return out
 
 
+def compared_candidates(folds: dict[str, dict[str, Any]], requested: list[str]) -> list[str] | None:
+    """What the report compares: ``requested`` and every candidate a fold holds; None (saying
+    which folds lack which) until every fold holds them all.
+
+    A run with fewer ``--candidates`` (the incumbent alone, while a candidate's proxy tables are
+    being filled) completes its folds but never writes a report without the other candidates.
+
+    Examples:
+        >>> both = {"candidates": {"a": {}, "b": {}}}
+        >>> compared_candidates({"x": both, "y": both}, ["a"])
+        ['a', 'b']
+        >>> compared_candidates({"x": both, "y": {"candidates": {"a": {}}}}, ["a"])
+        fold y lacks ['b']: the report waits
+    """
+    held = {c for fold in folds.values() for c in fold["candidates"]}
+    compared = [*requested, *sorted(held - set(requested))]
+    lacking = {v: [c for c in compared if c not in f["candidates"]] for v, f in folds.items()}
+    for v, missing in lacking.items():
+        if missing:
+            print(f"fold {v} lacks {missing}: the report waits")
+    return None if any(lacking.values()) else compared
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run (or resume) the folds of ``--families``; write the report once every fold is in."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -300,12 +323,13 @@ def main(argv: list[str] | None = None) -> int:
         lambda family, done: _fold(family, done, args),
     )
     folds = finished_folds(work, SEARCHED)
-    if folds is None:
+    compared = None if folds is None else compared_candidates(folds, args.candidates)
+    if folds is None or compared is None:
         return 0
-    choices = _choices(folds, args.candidates, args.rule)
+    choices = _choices(folds, compared, args.rule)
     report = {
         "config": {
-            "candidates": {k: list(CANDIDATES[k]) for k in args.candidates},
+            "candidates": {k: list(CANDIDATES[k]) for k in compared},
             "incumbent": INCUMBENT,
             "queries": args.queries,
             "seeds": args.seeds,
