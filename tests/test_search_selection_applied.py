@@ -115,6 +115,24 @@ def test_the_tools_incumbent_is_the_packages_default_search(monkeypatch) -> None
     assert {"training": incumbent.training, "warm_start": incumbent.warm_start} == DEFAULT
 
 
+def test_searches_use_the_chosen_warm_start() -> None:
+    """``selection-search-proxy-warm.json``'s warm design per family, applied by
+    ``cg_evo.experiments.SEARCH_WARM_DESIGNS`` to every goal space's ``predictor-ea``."""
+    from cg_evo.experiments import BEST_PROXY, GOAL_SPACES, SEARCH_WARM_DESIGNS, goal_config
+    from cg_evo.strategies import StrategySettings
+
+    choices = _report("selection-search-proxy-warm.json")["choices"]
+    chosen = {family: entry["chosen"]["warm_design"] for family, entry in choices.items()}
+    default = StrategySettings().warm_design
+    assert SEARCH_WARM_DESIGNS == {f: d for f, d in chosen.items() if d != default}
+    for space in GOAL_SPACES:
+        settings = goal_config(space, "predictor-ea").settings
+        family = GOAL_SPACES[space][0]
+        assert settings.warm_design == chosen[family], space
+        if settings.warm_design == "proxy":
+            assert settings.proxy == BEST_PROXY[family], space
+
+
 def test_no_report_while_a_fold_lacks_a_candidate(monkeypatch, capsys) -> None:
     """A run with the incumbent alone completes its folds but writes no report (stop 33 wrote
     one when the last fold's incumbent finished while another fold held both candidates)."""

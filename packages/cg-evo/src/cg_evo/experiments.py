@@ -36,6 +36,7 @@ __all__ = [
     "PAPER_PROXY",
     "RUNS",
     "SEARCH",
+    "SEARCH_WARM_DESIGNS",
     "SEEDS",
     "STRATEGIES",
     "TRIVIAL_ORDER_QUERIES",
@@ -67,6 +68,11 @@ BEST_PROXY: Mapping[str, str] = {
     "ofa-mbv3": "meco",
 }
 # family -> cells its proxy orderings score in full mode (about; cg_evo.space.in_key_sample),
+# predictor-ea's warm start where a selection changed it: results/selection/
+# selection-search-proxy-warm.json (tools/select_search_predictor.py, dominance rule, declared
+# before its folds ran) chose the best proxy's top ten for OFA only; its choice for the other
+# families is the default (the warm start did worse on OFA's pool)
+SEARCH_WARM_DESIGNS: Mapping[str, str] = {"ofa-mbv3": "proxy"}
 # where scoring the whole pool does not fit: on one core here synflow takes 1.3 s and MeCo
 # 2.6 s per NB-101 network, about 32 CPU-hours for both on its 30,001 cells. 3,000 cells
 # (a tenth) take about 3 hours; the other pools are scored whole.
@@ -126,6 +132,10 @@ def goal_config(space: str, run: str, *, quick: bool = False, queries: int | Non
     settings = StrategySettings(
         cost="params", proxy=proxy, proxy_candidates=FULL_PROXY_SAMPLE.get(family)
     )
+    if run == "predictor-ea" and family in SEARCH_WARM_DESIGNS:
+        settings = replace(
+            settings, warm_design=SEARCH_WARM_DESIGNS[family], proxy=BEST_PROXY[family]
+        )
     fine_tune = FineTuneConfig()
     if quick:
         settings = replace(settings, proxy_candidates=_QUICK_PROXY_CANDIDATES)
