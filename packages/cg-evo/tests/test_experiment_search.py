@@ -40,11 +40,11 @@ KEYS = ["(1, 1, 1, 1, 1, 1)", "(4, 0, 1, 2, 3, 4)", "(3, 3, 3, 3, 3, 3)", "(0, 2
 def _warm_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample: int | None) -> list[str]:
     """Warm ``proxy-order``'s ``sample`` of a pool of ``KEYS`` up; the keys in the sample."""
     import cg_evo
-    from cg_evo import experiments
+    from cg_evo import experiments, proxy_table
     from cg_evo.space import in_key_sample
 
     monkeypatch.setattr(cg_evo, "load_oracle", lambda *_: SimpleNamespace(keys=KEYS))
-    monkeypatch.setattr(experiments, "_POOL_CHUNK", 2)  # several saves of the table
+    monkeypatch.setattr(proxy_table, "SAVE_EVERY", 2)  # several saves of the table
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
     ctx = RunContext(tmp_path, "full", None, "local", "cpu", progress=False, workers=2)
     config = experiments.goal_config(SPACE, "proxy-order")

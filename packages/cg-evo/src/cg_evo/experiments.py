@@ -82,7 +82,6 @@ AGREEMENT_FAMILIES = ("nb101", "nb201", "nb301")
 # never chosen by search_proxy: flops and params are cost-order's orderings; AZ-NAS's
 # aggregate costs the sum of its three network components on every candidate
 _NOT_SEARCH_PROXIES = frozenset({"flops", "params", "az_nas"})
-_POOL_CHUNK = 1000  # cells scored between two saves of the proxy cache (what a kill loses)
 # space name -> (family, dataset, cost limits, paid queries per seed). "median": that cost's
 # median over the pool. ImageNet16-120 gets 300 queries because ordering by parameter count
 # needs 256 there, the goal it is measured against.
@@ -221,40 +220,21 @@ def warm_proxy_cache(config: Any, ctx: RunContext) -> None:
     """Score ``config``'s proxy sample of the pool on ``ctx``'s executor into the score table.
 
     ``proxy-order`` reads the same scores (``cg_evo.proxy_table``); here the cells the table
-    lacks are scored once, in parallel, and the table saved every ``_POOL_CHUNK`` networks, so
-    an interrupted warm-up resumes from its last save. The scores also go to cg-predict's live
-    cache, which the workers consult first.
+    lacks are scored once, in parallel, and the table saved as it fills, so an interrupted
+    warm-up resumes from its last save (``ProxyTable.fill``).
     """
     from cg_evo import load_oracle
     from cg_evo.proxy_table import ProxyTable
     from cg_evo.space import in_key_sample
-    from cg_predict.evaluate import live_proxy_cache
-    from cg_predict.proxies import DEFAULT_BATCH_SIZE
-    from cg_predict.proxies.agreement import map_cell_proxies
 
     pool = list(load_oracle(config.family, config.dataset, ctx.data_dir).keys)
-    proxy = config.settings.proxy
     sample = in_key_sample(pool, config.settings.proxy_candidates, len(pool))
-    table = ProxyTable(config.family, proxy)
-    keys = table.missing([k for k, kept in zip(pool, sample, strict=True) if kept])
-    live = live_proxy_cache(config.family)
     with ctx.executor() as executor:
-        for start in range(0, len(keys), _POOL_CHUNK):
-            chunk = keys[start : start + _POOL_CHUNK]
-            scores = map_cell_proxies(
-                config.family,
-                chunk,
-                [proxy],
-                seed=0,
-                batch_size=DEFAULT_BATCH_SIZE,
-                cache=live,
-                executor=executor,
-                progress=ctx.progress,
-                desc=f"{proxy} {start}/{len(keys)}",
-            )
-            for key, score in zip(chunk, scores, strict=True):
-                table.put(key, score[proxy])
-            table.save()
+        ProxyTable(config.family, config.settings.proxy).fill(
+            [k for k, kept in zip(pool, sample, strict=True) if kept],
+            executor=executor,
+            progress=ctx.progress,
+        )
 
 
 def _search(ctx: RunContext) -> dict[str, Any]:

@@ -10,6 +10,7 @@ anything, in every seed's process and every rerun.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -27,7 +28,12 @@ from cg_predict.proxies import (
 # change cg_predict.proxies and with it the key of every cached score)
 from cg_predict.proxies._compute import PROXY_CODE
 
+if TYPE_CHECKING:
+    from cg_ir.executor import Executor
+
 __all__ = ["ProxyTable", "score_cells"]
+
+SAVE_EVERY = 1000  # cells scored between two saves of the table (what a kill loses)
 
 
 class ProxyTable:
@@ -46,13 +52,20 @@ class ProxyTable:
         path = cache_dir() / "search" / f"proxy-scores-{family}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._cache = ProxyCache(path)
+        self._keys: dict[str, str] = {}
 
     def _key(self, key: str) -> str:
         """The table key of cell ``key``: what ``cell_proxies``'s score of it depends on.
 
         Seed-0 weights of cg-ir's module (and torch's generator: its version), the default
         batch and input on the CPU, the proxy version and cg-predict's ``PROXY_CODE``.
+        Remembered: ``missing`` and then ``get`` ask for the same cells.
         """
+        if key not in self._keys:
+            self._keys[key] = self._digest(key)
+        return self._keys[key]
+
+    def _digest(self, key: str) -> str:
         identity = {
             "family": self.family,
             "key": key,
@@ -83,24 +96,46 @@ class ProxyTable:
         """Write new entries to disk (atomically, merged with other processes')."""
         self._cache.save()
 
+    def fill(
+        self, keys: Sequence[str], *, executor: Executor | None = None, progress: bool = False
+    ) -> None:
+        """Score the cells of ``keys`` the table lacks, saving every ``SAVE_EVERY`` cells.
+
+        Computed by cg-predict's ``map_cell_proxies`` (seed-0 weights, the default batch) on
+        ``executor`` (None: in this process), which also fills cg-predict's live cache and
+        reads it first; an interrupted fill resumes from the last save.
+        """
+        from cg_predict.evaluate import live_proxy_cache
+        from cg_predict.proxies.agreement import map_cell_proxies
+
+        missing = self.missing(keys)
+        if not missing:
+            return
+        live = live_proxy_cache(self.family)
+        for start in range(0, len(missing), SAVE_EVERY):
+            chunk = missing[start : start + SAVE_EVERY]
+            scores = map_cell_proxies(
+                self.family,
+                chunk,
+                [self.proxy],
+                seed=0,
+                batch_size=DEFAULT_BATCH_SIZE,
+                cache=live,
+                executor=executor,
+                progress=progress,
+                desc=f"{self.family} {self.proxy} {start}/{len(missing)}",
+            )
+            for key, score in zip(chunk, scores, strict=True):
+                self.put(key, score[self.proxy])
+            self.save()
+
+    def scores(self, keys: Sequence[str]) -> dict[str, float]:
+        """The stored scores of the cells of ``keys`` that have one."""
+        return {key: value for key in keys if (value := self.get(key)) is not None}
+
 
 def score_cells(family: str, proxy: str, keys: Sequence[str]) -> dict[str, float]:
-    """``proxy`` on every cell of ``keys``: from the ``ProxyTable``, else computed live.
-
-    A computed score also goes to cg-predict's live cache (``cell_proxies``, seed-0 weights,
-    the default batch); the table is saved once, at the end.
-    """
-    from cg_predict.evaluate import live_proxy_cache
-    from cg_predict.proxies.agreement import cell_proxies
-
+    """``proxy`` on every cell of ``keys``: from the ``ProxyTable``, else computed live here."""
     table = ProxyTable(family, proxy)
-    missing = table.missing(keys)
-    if missing:
-        live = live_proxy_cache(family)
-        for key in missing:
-            scores = cell_proxies(
-                family, key, [proxy], seed=0, batch_size=DEFAULT_BATCH_SIZE, cache=live
-            )
-            table.put(key, scores[proxy])
-        table.save()
-    return {key: value for key in keys if (value := table.get(key)) is not None}
+    table.fill(keys)
+    return table.scores(keys)
