@@ -67,12 +67,12 @@ BEST_PROXY: Mapping[str, str] = {
     "nb301": "meco",
     "ofa-mbv3": "meco",
 }
+# family -> cells its proxy orderings score in full mode (about; cg_evo.space.in_key_sample),
 # predictor-ea's warm start where a selection changed it: results/selection/
 # selection-search-proxy-warm.json (tools/select_search_predictor.py, dominance rule, declared
 # before its folds ran) chose the best proxy's top ten for OFA only; its choice for the other
 # families is the default (the warm start did worse on OFA's pool)
 SEARCH_WARM_DESIGNS: Mapping[str, str] = {"ofa-mbv3": "proxy"}
-# family -> cells its proxy orderings score in full mode (about; cg_evo.space.in_key_sample),
 # where scoring the whole pool does not fit: on one core here synflow takes 1.3 s and MeCo
 # 2.6 s per NB-101 network, about 32 CPU-hours for both on its 30,001 cells. 3,000 cells
 # (a tenth) take about 3 hours; the other pools are scored whole.
