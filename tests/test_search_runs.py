@@ -45,10 +45,18 @@ def test_every_space_is_searchable_and_every_run_has_its_own_file() -> None:
     assert len(names) == len(GOAL_SPACES) * len(RUNS)
 
 
+def _finished_full_searches() -> list[Path]:
+    """The files of a finished full search (its provenance lists them; none while it runs)."""
+    provenance = FULL_SEARCH / "provenance.json"
+    if not provenance.is_file():  # no full search, or one still writing its files
+        return []
+    return [FULL_SEARCH / name for name in json.loads(provenance.read_text())["files"]]
+
+
 def test_committed_full_searches_hold_the_experiments_configuration() -> None:
     by_name = {results_name(space, run): (space, run) for space in GOAL_SPACES for run in RUNS}
-    for path in sorted(FULL_SEARCH.glob("*--*.json")):
-        if path.name not in by_name:  # the trivial ordering's longer run
+    for path in _finished_full_searches():
+        if path.name not in by_name:  # the trivial ordering's longer run, the figures
             continue
         doc = json.loads(path.read_text())
         config = goal_config(*by_name[path.name])
