@@ -295,6 +295,24 @@ def test_families_and_summary(capsys):
     assert err.startswith("cgnas summary: error: argument --per-family: '0' is not a positive")
 
 
+def test_a_failing_family_keeps_the_other_rows_and_ends_in_one_error_line(capsys, monkeypatch):
+    from cg_ir.cli import describe
+
+    real = describe.family_statistics
+
+    def statistics(name, *args):
+        if name == "nb101":
+            raise ValueError("broken spec")
+        return real(name, *args)
+
+    monkeypatch.setattr(describe, "family_statistics", statistics)
+    status, stdout, err = run(capsys, "summary", "--per-family", "2", "--families", "nb101,nb201")
+    assert status == 2
+    assert "failed: ValueError: broken spec" in stdout
+    assert any(line.startswith("nb201") and "failed" not in line for line in stdout.splitlines())
+    assert err.count("\n") == 1 and "1 of 2 families failed: nb101" in err
+
+
 def test_summary_takes_a_comma_separated_family_list(capsys):
     argv = ["summary", "--per-family", "2", "--no-progress", "--families", "nb201,nb101"]
     status, stdout, _ = run(capsys, *argv, "--family", "nb301")  # the old spelling still adds

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cg_ir.cli.options import HelpFormatter, add_progress_option, comma_list, positive_int
-from cg_ir.errors import UsageError
+from cg_ir.errors import CgIrError, UsageError
 from cg_ir.statistics import family_statistics
 
 __all__ = ["register_families", "register_inspect", "register_summary"]
@@ -99,9 +98,8 @@ def _run_summary(args: argparse.Namespace) -> int:
             f"{s['flops_m']:>10.1f} {s['cgs_per_s']:>8.1f}",
             flush=True,
         )
-    if failed:
-        print(f"cgnas: error: families failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
+    if failed:  # after every row: one broken family must not hide the others'
+        raise CgIrError(f"{len(failed)} of {len(names)} families failed: {', '.join(failed)}")
     return 0
 
 
