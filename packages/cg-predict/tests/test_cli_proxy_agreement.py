@@ -45,3 +45,24 @@ def test_an_unknown_target_is_one_line_and_exit_2(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nb999" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--proxies", "synflow,sinflow"), ("--inputs", "noise")]
+)
+def test_an_unknown_name_is_refused_while_parsing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    assert main(["proxy-agreement", option, value, "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and value in err[0] and "of " in err[0], err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_parsers_names_are_the_registries() -> None:
+    from cg_predict.cli.names import DEFAULT_INPUT_NAME, PROXY_NAMES, SYNTHETIC_INPUT_NAMES
+    from cg_predict.proxies import ALL, DEFAULT_INPUT, SYNTHETIC_INPUTS
+
+    assert PROXY_NAMES == tuple(ALL)
+    assert SYNTHETIC_INPUT_NAMES == tuple(sorted(SYNTHETIC_INPUTS))
+    assert DEFAULT_INPUT_NAME == DEFAULT_INPUT

@@ -13,6 +13,7 @@ import argparse
 from typing import Any
 
 from cg_ir.cli import HelpFormatter, add_out_option, add_progress_option, positive_int
+from cg_predict.cli.names import PROXY_NAMES
 
 __all__ = ["register_search", "run_search_command"]
 
@@ -62,7 +63,11 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         "--cost", default="params", choices=("params", "flops", "macs"), help="cost-order's cost"
     )
     parser.add_argument(
-        "--proxy", default="synflow", help="cg-predict proxy of proxy-order and --warm-design proxy"
+        "--proxy",
+        default="synflow",
+        choices=PROXY_NAMES,
+        metavar="NAME",
+        help=f"cg-predict proxy of proxy-order and --warm-design proxy: {', '.join(PROXY_NAMES)}",
     )
     parser.add_argument(
         "--proxy-candidates",

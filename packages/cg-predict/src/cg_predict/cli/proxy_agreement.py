@@ -27,6 +27,12 @@ from typing import Any
 
 from cg_ir import atomic_output
 from cg_ir.cli import HelpFormatter, add_out_option, add_progress_option, comma_list, positive_int
+from cg_predict.cli.names import (
+    DEFAULT_INPUT_NAME,
+    PROXY_NAMES,
+    SYNTHETIC_INPUT_NAMES,
+    one_of,
+)
 
 __all__ = ["register_proxy_agreement", "run_proxy_agreement"]
 
@@ -71,17 +77,19 @@ def register_proxy_agreement(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--inputs",
-        type=comma_list(str, "synthetic input names"),
-        help="synthetic inputs, comma-separated: smooth, normal, pixel (default: "
-        "cg_predict.proxies.DEFAULT_INPUT)",
+        type=comma_list(
+            one_of(SYNTHETIC_INPUT_NAMES), f"inputs of {', '.join(SYNTHETIC_INPUT_NAMES)}"
+        ),
+        help=f"synthetic inputs, comma-separated: {', '.join(SYNTHETIC_INPUT_NAMES)} (default: "
+        f"{DEFAULT_INPUT_NAME})",
     )
     parser.add_argument(
         "--batch-size", type=positive_int, help="images per batch (default: the proxies')"
     )
     parser.add_argument(
         "--proxies",
-        type=comma_list(str, "proxy names"),
-        help="proxies, comma-separated (default: every one, cg_predict.proxies.ALL)",
+        type=comma_list(one_of(PROXY_NAMES), f"proxies of {', '.join(PROXY_NAMES)}"),
+        help=f"proxies, comma-separated, of {', '.join(PROXY_NAMES)} (default: every one)",
     )
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's)")
