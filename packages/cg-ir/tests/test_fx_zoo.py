@@ -29,7 +29,7 @@ def load_zoo() -> ModuleType:
     return sys.modules[name]
 
 
-ZOO = load_zoo().ZOO
+ZOO = load_zoo().ZOO  # parametrize needs the names when pytest collects this module
 
 
 def trainable(module: torch.nn.Module) -> int:
