@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (at run time they come fr
         SourceTraining,
         chosen_flops_weight,
     )
-    from cg_predict.evaluate._live import live_proxy_cache
+    from cg_predict.evaluate._live import live_proxies, live_proxy_cache, live_sample
     from cg_predict.evaluate._protocol import RESULTS_CODE, evaluate, train_source_model
     from cg_predict.evaluate._results import (
         EvaluationResult,
@@ -95,7 +95,9 @@ __all__ = [
     "graphs_with_costs",
     "inner_folds",
     "labelled_families",
+    "live_proxies",
     "live_proxy_cache",
+    "live_sample",
     "load_finished",
     "select_on_sources",
     "settings_of",
@@ -137,7 +139,9 @@ _LAZY = {
         ("EvaluationResult", "ResultRow", "config_hash", "load_finished", "write_json"),
         "cg_predict.evaluate._results",
     ),
-    "live_proxy_cache": "cg_predict.evaluate._live",
+    **dict.fromkeys(
+        ("live_proxies", "live_proxy_cache", "live_sample"), "cg_predict.evaluate._live"
+    ),
     **dict.fromkeys(
         (
             "DATASETS",
