@@ -1,36 +1,38 @@
-"""Zero-shot rank blends of the network, FLOPs and one live proxy, chosen on held-out families.
+"""Zero-shot rank ensembles of the network, FLOPs, params and every live proxy, chosen on sources.
 
 For every labelled family ``V``, setting ``b``'s seeded sample of live-proxy cells (the
 protocol's ``b-live`` view: ``ProtocolConfig.full(V)``'s ``live_sample_size`` cells, every
-network proxy computed on the untrained module, ``live_proxies``) is ranked by every candidate
-blend (``cg_predict.ranking.rank_blend``): weights on a simplex grid (``--step``) over the
-network (the protocol's source model trained without ``V``, one per run seed, the same disk
-cache as ``evaluate``), FLOPs and one proxy (every network proxy, and params). A candidate's
-score on ``V`` is its SRCC per isomorphism class, the mean over the run seeds (and over
-NB-201's datasets).
+network proxy computed on the untrained module, ``live_proxies``) is ranked by every member:
+the network (the protocol's source model trained without ``V``, one per run seed, the same disk
+cache as ``evaluate``), FLOPs, params and each network proxy. A member's score on ``V`` is its
+SRCC per isomorphism class (the mean over the run seeds for the network, and over NB-201's
+datasets).
 
-A target ``T``'s blend is the candidate with the best mean score over the family groups other
-than ``T`` (the fold never scores on ``T``'s cells; the network of another fold has seen
-``T``'s labels, as in ``select_zero_shot.py``); the ``unseen family`` choice (what a family
-outside the training data meets) is made on every group. The report also gives, on each
-family, FLOPs, params, the network alone and the best single proxy (an oracle choice made on
-that family's labels, for comparison only).
+A target ``T`` is ranked by ``cg_predict.ranking.rank_blend`` of the members, each weighted by
+``max(s, 0) ** p`` where ``s`` is its mean score over the family groups other than ``T``
+(normalised to sum 1): rankings that did well elsewhere count more, those that did not count
+nothing. The power ``p`` (from ``--powers``) is chosen by the same rule one level down: left out
+in turn, each source group is ranked with weights from the remaining ones; the ``p`` with the
+best mean wins. ``T``'s labels choose nothing (the network of another fold has seen ``T``'s
+labels, as in ``select_zero_shot.py``). The ``unseen family`` entry (what a family outside the
+training data meets; the shipped checkpoint's blend) weighs every group. ``graphs_only`` is the
+same rule over the members a graph alone gives (network, FLOPs, params): what ranks items
+without a module. The report gives, on each family, the ensemble's SRCC beside FLOPs, params,
+the network and the best single member (an oracle choice made on that family's labels).
 
-Usage: python tools/select_zero_shot_blend.py [--step 0.125] [--families nb101,...]
+Usage: python tools/select_zero_shot_blend.py [--powers 1,2,4] [--families nb101,...]
        --out results/selection/selection-zero-shot-blend.json
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from cg_ir import write_json
 from cg_ir.provenance import code_digest
@@ -50,40 +52,13 @@ from cg_predict.ranking import rank_blend
 from cg_predict.training import predict
 
 UNSEEN = "unseen family"
-FloatArray = npt.NDArray[np.float64]
 
 
-def candidates(step: float, proxies: Sequence[str]) -> Iterator[dict[str, float]]:
-    """Every weighting of network, FLOPs and one of ``proxies`` on a simplex grid of ``step``.
-
-    Weights of 0 are left out, so a blend without a proxy comes once.
-
-    Examples:
-        >>> [name_of(w) for w in candidates(0.5, ["meco"])][:3]
-        ['meco=1', 'flops=0.5 meco=0.5', 'flops=1']
-        >>> len(list(candidates(0.5, ["meco", "zico"])))
-        9
-    """
-    n = round(1 / step)
-    seen: set[str] = set()
-    for proxy in proxies:
-        for a, b in itertools.product(range(n + 1), repeat=2):
-            if a + b > n:
-                continue
-            weights = {"network": a / n, "flops": b / n, proxy: (n - a - b) / n}
-            kept = {k: w for k, w in weights.items() if w > 0}
-            if name_of(kept) not in seen:
-                seen.add(name_of(kept))
-                yield kept
-
-
-def name_of(weights: Mapping[str, float]) -> str:
-    """``"network=0.25 flops=0.75"``: a candidate's name, in a fixed order."""
-    return " ".join(f"{k}={w:g}" for k, w in sorted(weights.items()))
+GRAPH_MEMBERS = ("network", "flops", "params")
 
 
 def _columns(family: str, dataset: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The sample's labels, classes, FLOPs, params, live proxies and each seed's network scores."""
+    """The sample's labels, classes and every member's scores (one network per run seed)."""
     config = ProtocolConfig.full(family, dataset=dataset)
     cells = target_cells(
         family,
@@ -96,7 +71,8 @@ def _columns(family: str, dataset: str, args: argparse.Namespace) -> dict[str, A
     )
     sample = live_sample(len(cells), config.live_sample_size, config.live_sample_seed)
     columns = {name: values[sample] for name, values in cells.proxies.items()}
-    columns.update(live_proxies(cells, sample, batch_size=config.live_batch_size, progress=True))
+    live = live_proxies(cells, sample, batch_size=config.live_batch_size, progress=True)
+    columns.update({name: live[name] for name in NETWORK_PROXIES})
     graphs = cells.graphs.subset(sample)
     networks = []
     for seed in config.runs:
@@ -113,8 +89,8 @@ def _columns(family: str, dataset: str, args: argparse.Namespace) -> dict[str, A
     }
 
 
-def _score(data: Mapping[str, Any], weights: Mapping[str, float]) -> float:
-    """Mean over the seeds' networks of the blend's SRCC per class (NaN if a proxy failed)."""
+def _srcc(data: Mapping[str, Any], weights: Mapping[str, float]) -> float:
+    """The blend's SRCC per class, the mean over the seeds' networks (NaN if a proxy failed)."""
     columns = data["columns"]
     if any(not np.isfinite(columns[k]).all() for k in weights if k != "network"):
         return float("nan")
@@ -125,77 +101,110 @@ def _score(data: Mapping[str, Any], weights: Mapping[str, float]) -> float:
     )
 
 
-def _group_scores(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """``{family: {candidate: score}}``, NB-201's datasets averaged."""
-    proxies = [*NETWORK_PROXIES, "params"]
-    grid = list(candidates(args.step, proxies))
-    scores: dict[str, dict[str, float]] = {}
-    for family in args.families:
-        per_dataset = [_columns(family, d, args) for d in DATASETS[family]]
-        scores[family] = {
-            name_of(w): statistics.fmean(_score(data, w) for data in per_dataset) for w in grid
-        }
-        best = max(scores[family].items(), key=lambda kv: np.nan_to_num(kv[1], nan=-2))
-        print(f"{family}: best candidate on its own labels {best[0]} {best[1]:.3f}", flush=True)
-    return scores
+def ensemble_weights(
+    member_scores: Mapping[str, Mapping[str, float]], groups: Sequence[str], power: float
+) -> dict[str, float]:
+    """``max(mean score over groups, 0) ** power`` per member, normalised (empty: none positive).
+
+    Examples:
+        >>> scores = {"a": {"flops": 0.6, "meco": 0.2}, "b": {"flops": 0.2, "meco": -0.6}}
+        >>> ensemble_weights(scores, ["a", "b"], 1.0)
+        {'flops': 1.0}
+        >>> ensemble_weights(scores, ["a"], 2.0)
+        {'flops': 0.9, 'meco': 0.1}
+    """
+    members = list(next(iter(member_scores.values())))
+    raw = {
+        m: max(statistics.fmean(np.nan_to_num(member_scores[g][m], nan=0.0) for g in groups), 0.0)
+        ** power
+        for m in members
+    }
+    total = sum(raw.values())
+    return {m: round(w / total, 6) for m, w in raw.items() if w > 0} if total > 0 else {}
 
 
-def _choice(scores: Mapping[str, Mapping[str, float]], on: Sequence[str]) -> tuple[str, float]:
-    """The candidate with the best mean score over the families ``on`` (NaN counts as -1)."""
-    names = list(next(iter(scores.values())))
-    means = {n: statistics.fmean(np.nan_to_num(scores[f][n], nan=-1.0) for f in on) for n in names}
-    best = max(names, key=lambda n: means[n])
-    return best, means[best]
+def _chosen_power(
+    member_scores: Mapping[str, Mapping[str, float]],
+    blend_scores: Any,
+    groups: Sequence[str],
+    powers: Sequence[float],
+) -> tuple[float, dict[str, float]]:
+    """The power whose ensembles did best on each of ``groups`` left out in turn (its mean)."""
+    inner = {
+        p: statistics.fmean(
+            blend_scores(g, ensemble_weights(member_scores, [h for h in groups if h != g], p))
+            for g in groups
+        )
+        for p in powers
+    }
+    best = max(powers, key=lambda p: inner[p])
+    return best, {f"{p:g}": v for p, v in inner.items()}
 
 
-def report(scores: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
-    """Per target (and the unseen family): the choice, its score there and the baselines."""
-    families = list(scores)
+def report(families: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Per target (and the unseen family): members' scores, the chosen ensemble, its SRCC."""
+    data = {f: [_columns(f, d, args) for d in DATASETS[f]] for f in families}
+
+    def blend_score(family: str, weights: Mapping[str, float]) -> float:
+        if not weights:
+            return float("nan")
+        return statistics.fmean(_srcc(d, weights) for d in data[family])
+
+    members = [*GRAPH_MEMBERS, *NETWORK_PROXIES]
+    scores = {f: {m: blend_score(f, {m: 1.0}) for m in members} for f in families}
     choices: dict[str, Any] = {}
     for target in [*families, UNSEEN]:
         sources = [f for f in families if f != target]
-        chosen, source_mean = _choice(scores, sources)
-        entry: dict[str, Any] = {"chosen": chosen, "chosen_on": sources, "source_mean": source_mean}
+        entry: dict[str, Any] = {"chosen_on": sources}
+        for kind, kept in (("weights", members), ("graphs_only", list(GRAPH_MEMBERS))):
+            restricted = {f: {m: scores[f][m] for m in kept} for f in families}
+            power, inner = _chosen_power(restricted, blend_score, sources, args.powers)
+            weights = ensemble_weights(restricted, sources, power)
+            entry[kind] = {"power": power, "inner": inner, "weights": weights}
+            if target in data:
+                entry[kind]["srcc"] = blend_score(target, weights)
         if target in scores:
             mine = scores[target]
-            singles = {n: v for n, v in mine.items() if "=" in n and n.endswith("=1")}
-            entry.update(
-                srcc=mine[chosen],
-                flops=mine["flops=1"],
-                params=mine["params=1"],
-                network=mine["network=1"],
-                best_single=max(singles.items(), key=lambda kv: np.nan_to_num(kv[1], nan=-2)),
-            )
+            best = max(mine, key=lambda m: np.nan_to_num(mine[m], nan=-2.0))
+            entry["members"] = mine
+            entry["best_single"] = [best, mine[best]]
         choices[target] = entry
-    return choices
+        print(_line(target, entry), flush=True)
+    return {"members": scores, "choices": choices}
+
+
+def _line(target: str, entry: Mapping[str, Any]) -> str:
+    """One printed line: the ensemble's SRCC on the target beside its baselines."""
+    blend = entry["weights"]
+    top = sorted(blend["weights"].items(), key=lambda kv: -kv[1])[:4]
+    line = f"{target}: p={blend['power']:g} top {top}"
+    if "srcc" in blend:
+        m = entry["members"]
+        line += (
+            f" -> {blend['srcc']:.3f} (graphs only {entry['graphs_only']['srcc']:.3f}; FLOPs "
+            f"{m['flops']:.3f}, params {m['params']:.3f}, network {m['network']:.3f}, best "
+            f"single {entry['best_single'][0]} {entry['best_single'][1]:.3f})"
+        )
+    return line
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=lambda s: s.split(","), default=list(FAMILIES))
-    parser.add_argument("--step", type=float, default=0.125)
+    parser.add_argument(
+        "--powers", type=lambda s: [float(p) for p in s.split(",")], default=[1.0, 2.0, 4.0]
+    )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    scores = _group_scores(args)
-    choices = report(scores)
-    for target, entry in choices.items():
-        line = f"{target}: {entry['chosen']}"
-        if "srcc" in entry:
-            line += (
-                f" -> {entry['srcc']:.3f} (FLOPs {entry['flops']:.3f}, params "
-                f"{entry['params']:.3f}, network {entry['network']:.3f}, best single "
-                f"{entry['best_single'][0]} {entry['best_single'][1]:.3f})"
-            )
-        print(line)
+    result = report(args.families, args)
     write_json(
         args.out,
         {
-            "step": args.step,
             "families": args.families,
-            "srcc": scores,
-            "choices": choices,
+            "powers": args.powers,
+            **result,
             "code_digest": code_digest(*RESULTS_CODE),
         },
     )

@@ -12,7 +12,7 @@ from cg_predict.encoder import EncoderConfig
 from cg_predict.errors import CheckpointError, InvalidArgumentError
 from cg_predict.graphs import GraphSet
 from cg_predict.model import PredictorNet
-from cg_predict.predictor import Predictor
+from cg_predict.predictor import Predictor, live_proxy_scores
 from cg_predict.ranking import flops_blend
 from cg_predict.training import predict
 
@@ -111,7 +111,7 @@ def test_zero_shot_score_blends_with_flops_until_fine_tuned(toy_data):
     assert predictor.rank(graphs) == np.argsort(-flops, kind="stable").tolist()
     assert np.allclose(predictor.score(graphs), flops_blend(predictor.predict(graphs), flops, 1.0))
     predictor.fine_tune(graphs, y, epochs=1)
-    assert predictor.zero_shot_flops_weight == 0.0  # labels of the family: the network alone
+    assert predictor.zero_shot_blend["weights"] == {"network": 1.0}  # labels: the network alone
     np.testing.assert_array_equal(predictor.score(graphs), predictor.predict(graphs))
     unblended = Predictor(PredictorNet(SMALL))  # a checkpoint without a weight
     np.testing.assert_array_equal(unblended.score(graphs), unblended.predict(graphs))
@@ -144,3 +144,24 @@ def test_default_checkpoint_loads_and_ranks_nb201():
     pool = ("nb201", family.key(family.parse("(4, 4, 4, 4, 4, 4)")))
     scores = predictor.predict([best, pool])
     assert scores[0] > scores[1]
+
+
+def test_zero_shot_blend_with_a_live_proxy_falls_back_without_modules(toy_data):
+    torch.manual_seed(0)
+    blend = {"weights": {"az_expressivity": 1.0}, "graphs_only": {"flops": 1.0}}
+    predictor = Predictor(PredictorNet(SMALL), {"zero_shot_blend": blend})
+    cells = [
+        ("nb201", key) for key in ("(0, 2, 3, 2, 3, 1)", "(4, 4, 4, 4, 4, 4)", "(2, 3, 0, 1, 3, 2)")
+    ]
+    live = live_proxy_scores(cells, ["az_expressivity"], None)["az_expressivity"]
+    assert predictor.blend_for(cells) == {"az_expressivity": 1.0}
+    assert predictor.rank(cells) == np.argsort(-live, kind="stable").tolist()
+    # graphs have no module: the graphs-only blend (here FLOPs alone), unless the proxy is given
+    graphs = [predictor.graphs([c]).graph_feature("log_flops")[0] for c in cells]
+    packed = predictor.graphs(cells)
+    assert predictor.blend_for(packed) == {"flops": 1.0}
+    assert predictor.rank(packed) == np.argsort(-np.asarray(graphs), kind="stable").tolist()
+    given = {"az_expressivity": live}
+    assert predictor.rank(packed, proxy_scores=given) == predictor.rank(cells)
+    with pytest.raises(InvalidArgumentError, match="no module to compute az_expressivity"):
+        live_proxy_scores(list(toy_data(2)[0]), ["az_expressivity"], None)

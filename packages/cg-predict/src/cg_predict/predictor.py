@@ -7,17 +7,20 @@ standard deviation above). It is not an accuracy, and scores of different famili
 unrelated hand-written modules) are not comparable on an absolute scale. Use ``rank`` or
 correlations within one family.
 
-Before it is fine-tuned on a family, a predictor whose checkpoint records a
-``zero_shot_flops_weight`` (the shipped default does) ranks by ``score``: its scores blended
-with the FLOPs ranking of the items scored together (``cg_predict.ranking.flops_blend``), the
-zero-shot ranking that did best on families held out of training
-(``tools/select_zero_shot.py``). ``predict`` is always the network alone.
+Before it is fine-tuned on a family, a predictor whose checkpoint records a zero-shot blend (the
+shipped default does) ranks by ``score``: a blend of rankings of the items scored together
+(``cg_predict.ranking.rank_blend``): its own scores, FLOPs and, where the blend weighs one, a
+zero-cost proxy computed live on each item's untrained module (``cg_predict.proxies``). The
+weights are the zero-shot ranking that did best on families held out of training
+(``tools/select_zero_shot_blend.py``). Items without a module (graphs, ONNX files) cannot have a
+live proxy: they are ranked by the checkpoint's blend without one (``graphs_only``), unless
+``proxy_scores`` gives the proxy's values. ``predict`` is always the network alone.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -30,7 +33,7 @@ from cg_predict.checkpoint import load_checkpoint
 from cg_predict.errors import CheckpointError, InvalidArgumentError
 from cg_predict.graphs import GraphSet
 from cg_predict.model import PredictorNet
-from cg_predict.ranking import flops_blend
+from cg_predict.ranking import rank_blend
 from cg_predict.training import (
     DEFAULT_LOSS,
     FINE_TUNE_EPOCHS,
@@ -39,7 +42,7 @@ from cg_predict.training import (
     predict,
 )
 
-__all__ = ["DEFAULT_CHECKPOINT", "Item", "Predictor"]
+__all__ = ["DEFAULT_CHECKPOINT", "Item", "Predictor", "live_proxy_scores"]
 
 DEFAULT_CHECKPOINT = "checkpoints/default.pt"
 """Path of the shipped default checkpoint inside the ``cg_predict`` package."""
@@ -75,6 +78,55 @@ def to_graph(item: Item, input_shape: Sequence[int] | None = None) -> Computatio
         f"cannot score {type(item).__name__} {item!r:.80}: give a cg_ir.ComputationGraph, a "
         "torch.nn.Module (with input_shape) or a (family, key) pair of strings"
     )
+
+
+def _as_list(items: Sequence[Item] | Item) -> list[Item]:
+    if isinstance(items, (ComputationGraph, torch.nn.Module)) or _is_pair(items):
+        return [items]  # type: ignore[list-item]
+    return list(items)  # type: ignore[arg-type]
+
+
+def _module_free(item: Item) -> bool:
+    """An item with no module to compute a live proxy on (a graph)."""
+    return isinstance(item, ComputationGraph)
+
+
+def live_proxy_scores(
+    items: Sequence[Item],
+    names: Sequence[str],
+    input_shape: Sequence[int] | None,
+    device: str | torch.device = "cpu",
+) -> dict[str, npt.NDArray[np.float64]]:
+    """``{proxy: one value per item}`` of network proxies, computed on each item's module.
+
+    A module is scored at its current weights with ``input_shape``; a ``(family, key)`` pair on
+    the family's module seeded by ``init_seed(0, key)``, as ``cgnas evaluate``'s live proxies
+    (the default synthetic batch either way).
+
+    Raises:
+        InvalidArgumentError: a graph among ``items`` (it has no module), or a module without
+            ``input_shape``.
+    """
+    from cg_predict.proxies import compute_proxies
+    from cg_predict.proxies.agreement import cell_proxies
+
+    values: dict[str, list[float]] = {name: [] for name in names}
+    for item in items:
+        if isinstance(item, torch.nn.Module):
+            if input_shape is None:
+                raise InvalidArgumentError("live proxies of a module need input_shape")
+            scores = compute_proxies(item, input_shape, names, device=device)
+        elif _is_pair(item):
+            family, key = item  # type: ignore[misc]
+            scores = cell_proxies(family, key, names, device=str(device))
+        else:
+            raise InvalidArgumentError(
+                f"{type(item).__name__} has no module to compute {', '.join(names)} on; pass "
+                "modules or (family, key) pairs, or the scores as proxy_scores"
+            )
+        for name in names:
+            values[name].append(scores[name].value)
+    return {name: np.asarray(v, dtype=np.float64) for name, v in values.items()}
 
 
 class Predictor:
@@ -161,36 +213,93 @@ class Predictor:
         return predict(self.model, gs, batch_size=self.batch_size, device=self.device)
 
     @property
-    def zero_shot_flops_weight(self) -> float:
-        """The FLOPs weight of ``score``: the checkpoint's, until fine-tuned (then 0)."""
-        if self.metadata.get("fine_tuned"):
-            return 0.0
-        return float(self.metadata.get("zero_shot_flops_weight", 0.0))
+    def zero_shot_blend(self) -> dict[str, dict[str, float]]:
+        """``{"weights": ..., "graphs_only": ...}``: what ``score`` blends, until fine-tuned.
+
+        ``weights`` may weigh a live proxy; ``graphs_only`` (no live proxy) ranks items that have
+        no module. A fine-tuned predictor (labels of the family) and a checkpoint without a blend
+        rank by the network alone; a checkpoint of the earlier format, with only
+        ``zero_shot_flops_weight`` ``w``, blends the network at ``1 - w`` with FLOPs at ``w``.
+
+        Examples:
+            >>> old = Predictor(PredictorNet(), {"zero_shot_flops_weight": 0.75})
+            >>> old.zero_shot_blend["weights"]
+            {'network': 0.25, 'flops': 0.75}
+        """
+        alone = {"network": 1.0}
+        blend = self.metadata.get("zero_shot_blend")
+        if self.metadata.get("fine_tuned") or not (
+            blend or self.metadata.get("zero_shot_flops_weight")
+        ):
+            return {"weights": alone, "graphs_only": alone}
+        if blend:
+            return {
+                k: {n: float(w) for n, w in blend[k].items()} for k in ("weights", "graphs_only")
+            }
+        w = float(self.metadata["zero_shot_flops_weight"])
+        flops = {"network": 1.0 - w, "flops": w}
+        return {"weights": flops, "graphs_only": dict(flops)}
 
     def score(
-        self, items: Sequence[Item] | GraphSet, *, input_shape: Sequence[int] | None = None
+        self,
+        items: Sequence[Item] | GraphSet,
+        *,
+        input_shape: Sequence[int] | None = None,
+        proxy_scores: Mapping[str, npt.ArrayLike] | None = None,
     ) -> npt.NDArray[np.float64]:
-        """What ``rank`` orders by: ``predict``'s scores blended with the FLOPs ranking.
+        """What ``rank`` orders by: ``predict``'s scores in the zero-shot blend (see the module).
 
-        With ``zero_shot_flops_weight`` 0 (a fine-tuned predictor, or a checkpoint without
-        one) these are ``predict``'s scores; otherwise ``flops_blend`` of them and the items'
-        FLOPs, z-scored ranks relative to the items scored together.
+        ``flops`` and ``params`` come from the graphs; a live proxy the blend weighs comes from
+        ``proxy_scores`` (``{name: one value per item}``) or is computed on each item's module
+        (modules: at their current weights; ``(family, key)`` pairs: the family's module, seeded
+        as the protocol's live proxies are). When some item has no module and ``proxy_scores``
+        lacks the proxy, the blend is ``graphs_only``.
 
         Raises:
-            InvalidArgumentError: a blend over a ``GraphSet`` packed without graph features.
+            InvalidArgumentError: a blend over a ``GraphSet`` packed without graph features, or
+                ``proxy_scores`` of another length than ``items``.
         """
         gs = self.graphs(items, input_shape)
+        weights = self.blend_for(items, proxy_scores)
         scores = self.predict(gs)
-        weight = self.zero_shot_flops_weight
-        if weight == 0:
+        if weights == {"network": 1.0}:
             return scores
-        return flops_blend(scores, gs.graph_feature("log_flops"), weight)
+        columns: dict[str, npt.ArrayLike] = {
+            "network": scores,
+            "flops": gs.graph_feature("log_flops"),
+            "params": gs.graph_feature("log_params"),
+            **(proxy_scores or {}),
+        }
+        live = [name for name in weights if name not in columns]
+        if live:
+            assert not isinstance(items, GraphSet)  # blend_for: graphs_only then
+            columns.update(live_proxy_scores(_as_list(items), live, input_shape, self.device))
+        return rank_blend(columns, weights)
+
+    def blend_for(
+        self,
+        items: Sequence[Item] | Item | GraphSet,
+        proxy_scores: Mapping[str, npt.ArrayLike] | None = None,
+    ) -> dict[str, float]:
+        """The weights ``score`` uses for ``items``: ``weights``, or ``graphs_only`` (see there)."""
+        blend = self.zero_shot_blend
+        live = [n for n in blend["weights"] if n not in ("network", "flops", "params")]
+        given = set(proxy_scores or ())
+        if all(n in given for n in live):
+            return blend["weights"]
+        if isinstance(items, GraphSet) or any(_module_free(i) for i in _as_list(items)):
+            return blend["graphs_only"]
+        return blend["weights"]
 
     def rank(
-        self, items: Sequence[Item] | GraphSet, *, input_shape: Sequence[int] | None = None
+        self,
+        items: Sequence[Item] | GraphSet,
+        *,
+        input_shape: Sequence[int] | None = None,
+        proxy_scores: Mapping[str, npt.ArrayLike] | None = None,
     ) -> list[int]:
         """Indices of ``items``, best first by ``score`` (ties keep input order)."""
-        scores = self.score(items, input_shape=input_shape)
+        scores = self.score(items, input_shape=input_shape, proxy_scores=proxy_scores)
         return [int(i) for i in np.argsort(-scores, kind="stable")]
 
     def fine_tune(

@@ -65,7 +65,10 @@ def rank_blend(columns: Mapping[str, npt.ArrayLike], weights: Mapping[str, float
     shapes = {a.shape for a in arrays.values()}
     if len(shapes) > 1:
         raise InvalidArgumentError(f"rank_blend needs columns of one length; got {sorted(shapes)}")
-    return sum((w * z_ranks(arrays[name]) for name, w in used.items()), start=np.float64(0.0))
+    blend = np.zeros(next(iter(shapes)), dtype=np.float64)
+    for name, w in used.items():
+        blend += w * z_ranks(arrays[name])
+    return blend
 
 
 def flops_blend(scores: npt.ArrayLike, flops: npt.ArrayLike, weight: float) -> FloatArray:
