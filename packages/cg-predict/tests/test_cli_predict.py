@@ -397,3 +397,40 @@ def test_evaluate_usage_errors_are_one_line(tmp_path, capsys, option, value, mes
     assert err.startswith("cgnas evaluate: error: ") and err.count("\n") == 1, err
     assert message in err
     assert list(tmp_path.iterdir()) == []
+
+
+CLASSIFIER = """
+import torch.nn as nn
+
+def classifier():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+"""
+
+
+def test_a_blend_with_a_live_proxy_computes_it_or_says_it_ranks_graphs_only(
+    tmp_path, monkeypatch, capsys
+):
+    torch.manual_seed(0)
+    path = tmp_path / "blend.pt"
+    blend = {"weights": {"meco": 1.0}, "graphs_only": {"params": 1.0}}
+    net = PredictorNet(EncoderConfig(num_layers=2, dim=16, op_dim=8))
+    save_checkpoint(path, net, {"method": "gnn", "zero_shot_blend": blend})
+    argv = ["predict", "--checkpoint", str(path), "--family", "nb201", "--rank"]
+    assert run([*argv, *(a for k in KEYS for a in ("--arch", k))]) == 0
+    captured = capsys.readouterr()
+    assert "zero-shot ranking: rank blend {'meco': 1.0}\n" in captured.err
+    live = Predictor.load(path).score([("nb201", k) for k in KEYS])
+    ranked = [KEYS[i] for i in np.argsort(-live, kind="stable")]
+    assert [line.split("\t")[1] for line in captured.out.splitlines()] == ranked
+    nets = tmp_path / "classifier.py"
+    nets.write_text(CLASSIFIER)
+    module = [*argv, "--arch", KEYS[1], "--module", f"{nets}:classifier", "--input-shape", "3,8,8"]
+    assert run(module) == 0
+    assert "rank blend {'meco': 1.0}\n" in capsys.readouterr().err
+    # a network without a module (ONNX, stood in here) ranks the whole set by the graphs
+    onnx_file = tmp_path / "net.onnx"
+    onnx_file.write_bytes(b"read by the stand-in only")
+    _stand_in(monkeypatch, "cg_ir.onnx", "from_onnx", lambda p: _graph("nb201", KEYS[0]))
+    assert run([*module, "--onnx", str(onnx_file)]) == 0
+    assert "rank blend {'params': 1.0} (graphs only" in capsys.readouterr().err

@@ -27,6 +27,7 @@ import argparse
 import csv
 import json
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -222,30 +223,51 @@ def _module_shapes(args: argparse.Namespace) -> list[str | None]:
     return list(shapes)
 
 
-def _network_graph(kind: str, value: str, input_shape: str | None) -> ComputationGraph:
-    """The computation graph of one ``--module``, ``--onnx`` or ``--zoo`` network."""
+def _network(
+    kind: str, value: str, input_shape: str | None, live: Sequence[str], device: str
+) -> tuple[ComputationGraph, dict[str, float] | None]:
+    """One ``--module``, ``--onnx`` or ``--zoo`` network's graph and its ``live`` proxies.
+
+    The proxies are computed while the module is in memory (None for ONNX: no module).
+    """
     if kind == "onnx":
-        return load_onnx_graph(value)
+        return load_onnx_graph(value), None
     from cg_ir.fx import from_module  # torch loads only when a network is scored
 
     if kind == "module":
         network, shape = load_user_module(value, input_shape)
-        return from_module(network, shape)
-    from cg_ir.zoo import load_model  # torchvision / timm load only for --zoo
+    else:
+        from cg_ir.zoo import load_model  # torchvision / timm load only for --zoo
 
-    network, zoo_shape = load_model(value)
-    return from_module(network, zoo_shape)
+        network, shape = load_model(value)
+    return from_module(network, shape), _proxies(network, live, shape, device)
 
 
-def _items(args: argparse.Namespace) -> tuple[list[Any], list[str], list[str]]:
-    """What to score (graphs and ``(family, key)`` pairs), their labels and source kinds.
+def _proxies(item: Any, live: Sequence[str], shape: Any, device: str) -> dict[str, float] | None:
+    """``{proxy: value}`` of one module or ``(family, key)`` pair (None if none is wanted)."""
+    if not live:
+        return None
+    from cg_predict.predictor import live_proxy_scores
 
-    Networks are converted one at a time, so only their graphs stay in memory.
+    return {n: float(v[0]) for n, v in live_proxy_scores([item], live, shape, device).items()}
+
+
+def _items(
+    args: argparse.Namespace, live: Sequence[str]
+) -> tuple[list[Any], list[str], list[str], list[dict[str, float] | None]]:
+    """What to score (graphs and ``(family, key)`` pairs), labels, kinds and live proxies.
+
+    The ``live`` proxies are computed per item (None where an item has no module). Networks
+    are converted one at a time, so only their graphs stay in memory.
     """
+    from tqdm import tqdm
+
     shapes = iter(_module_shapes(args))
     items: list[Any] = []
     labels: list[str] = []
     kinds: list[str] = []
+    proxies: list[dict[str, float] | None] = []
+    progress = tqdm(desc=f"live proxies ({', '.join(live)})", disable=not live, unit="net")
     for kind, value in args.sources:
         if kind in ("arch", "keys-file"):
             pairs = (
@@ -254,12 +276,28 @@ def _items(args: argparse.Namespace) -> tuple[list[Any], list[str], list[str]]:
             items += pairs
             labels += [key if args.family else f"{family} {key}" for family, key in pairs]
             kinds += [kind] * len(pairs)
+            for pair in pairs:
+                proxies.append(_proxies(pair, live, None, args.device))
+                progress.update()
         else:
             shape = next(shapes) if kind == "module" else None
-            items.append(_network_graph(kind, value, shape))
+            graph, values = _network(kind, value, shape, live, args.device)
+            items.append(graph)
             labels.append(value)
             kinds.append(kind)
-    return items, labels, kinds
+            proxies.append(values)
+            progress.update()
+    progress.close()
+    return items, labels, kinds, proxies
+
+
+def _proxy_columns(
+    live: Sequence[str], proxies: Sequence[dict[str, float] | None]
+) -> dict[str, list[float]] | None:
+    """``Predictor.score``'s ``proxy_scores``: None unless every item has them."""
+    if not live or any(p is None for p in proxies):
+        return None
+    return {name: [p[name] for p in proxies if p is not None] for name in live}
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -274,7 +312,6 @@ def run_predict(args: argparse.Namespace) -> int:
         )
     if not args.family and any(kind == "arch" for kind, _ in args.sources):
         raise InvalidArgumentError("--arch needs --family (e.g. --family nb201)")
-    items, labels, kinds = _items(args)
     from cg_predict.predictor import Predictor
 
     predictor = (
@@ -282,6 +319,9 @@ def run_predict(args: argparse.Namespace) -> int:
         if args.checkpoint
         else Predictor.default(args.device)
     )
+    weights = predictor.zero_shot_blend["weights"]
+    live = [] if args.labels else [n for n in weights if n not in ("network", "flops", "params")]
+    items, labels, kinds, proxies = _items(args, live)
     if args.labels:
         from cg_predict.training import FINE_TUNE_EPOCHS, FINE_TUNE_MODE
 
@@ -294,7 +334,12 @@ def run_predict(args: argparse.Namespace) -> int:
         )
     elif args.fine_tune_mode or args.fine_tune_epochs:
         raise InvalidArgumentError("--fine-tune-mode and --fine-tune-epochs need --labels")
-    scores = predictor.score(items)
+    columns = _proxy_columns(live, proxies)
+    used = predictor.blend_for(items, columns)
+    if used != {"network": 1.0}:
+        why = " (graphs only: an ONNX network has no module)" if used != weights else ""
+        print(f"zero-shot ranking: rank blend {used}{why}", file=sys.stderr)
+    scores = predictor.score(items, proxy_scores=columns)
     order: Sequence[int] = (
         np.argsort(-scores, kind="stable").tolist() if args.rank else range(len(scores))
     )
