@@ -262,6 +262,33 @@ def test_zero_shot_flops_blend_rows(tmp_path, monkeypatch) -> None:
         dataclasses.replace(TINY, zero_shot_flops_weight=1.5)
 
 
+@pytest.mark.needs_data
+def test_zero_shot_ensemble_rows_only_where_every_member_is(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    tiny = dataclasses.replace(TINY, seeds=1)
+    plain = evaluate(tiny, progress=False)
+    both = evaluate(
+        dataclasses.replace(tiny, zero_shot_ensemble={"network": 0.5, "flops": 0.5}),
+        progress=False,
+    )
+    assert {r.shots for r in both.results if r.method == "gnn+ensemble"} == {0}
+    assert both.config["zero_shot_ensemble"] == {"network": 0.5, "flops": 0.5}
+    # the same blend as the FLOPs one at weight 0.5 (both rank the whole test set here)
+    half = evaluate(dataclasses.replace(tiny, zero_shot_flops_weight=0.5), progress=False)
+    assert both.row("a", "gnn+ensemble", 0).srcc_mean == pytest.approx(
+        half.row("a", "gnn+flops", 0).srcc_mean
+    )
+    assert "zero_shot_ensemble" not in plain.config  # unset: the configuration keeps its hash
+    # setting a has no live MeCo: no ensemble row there
+    live = evaluate(
+        dataclasses.replace(tiny, zero_shot_ensemble={"network": 0.5, "meco": 0.5}),
+        progress=False,
+    )
+    assert "gnn+ensemble" not in {r.method for r in live.results}
+    with pytest.raises(InvalidArgumentError, match="sum to 1"):
+        dataclasses.replace(TINY, zero_shot_ensemble={"network": 0.5})
+
+
 def _tiny_encoder(path, method: str) -> None:  # type: ignore[no-untyped-def]
     encoder = Encoder(EncoderConfig(dim=16, op_dim=8, num_layers=2))
     save_encoder(path, encoder, {"pretraining_method": method})

@@ -292,6 +292,12 @@ class ProtocolConfig:
             zero-shot rows (``cg_predict.ranking.flops_blend``; 0: no such rows). ``full`` and
             ``quick`` take the target's choice made on the other labelled families
             (``SELECTED_MODELS``).
+        zero_shot_ensemble: ``{member: weight}`` (kept as sorted pairs) of the
+            ``<model>+ensemble`` zero-shot rows
+            (``cg_predict.ranking.rank_blend`` of the network, ``flops``, ``params`` and live
+            proxies, weights summing to 1; empty: no such rows), scored in every view that has
+            every member (the live proxies: ``b-live``). ``tools/select_zero_shot_blend.py``
+            chooses them on the other families.
         test_cells: at most this many cells per large test set (settings b, b-all; a seeded
             sample); None: all.
         live_sample_size: cells of setting b whose network proxies are computed live for the
@@ -328,6 +334,7 @@ class ProtocolConfig:
     fine_tune_lr: float = 1e-3
     fine_tune_loss: str = DEFAULT_LOSS
     zero_shot_flops_weight: float = 0.0
+    zero_shot_ensemble: Mapping[str, float] | tuple[tuple[str, float], ...] = ()
     test_cells: int | None = None
     live_sample_size: int = 200
     live_batch_size: int = DEFAULT_BATCH_SIZE
@@ -368,6 +375,13 @@ class ProtocolConfig:
             raise InvalidArgumentError(
                 f"zero_shot_flops_weight={self.zero_shot_flops_weight} must lie in [0, 1]"
             )
+        ensemble = dict(self.zero_shot_ensemble)
+        if ensemble and (
+            any(w < 0 for w in ensemble.values()) or abs(sum(ensemble.values()) - 1) > 1e-6
+        ):
+            raise InvalidArgumentError(
+                f"zero_shot_ensemble={ensemble} needs non-negative weights that sum to 1"
+            )
         if self.mode not in ("full", "quick"):
             raise InvalidArgumentError(f"mode={self.mode!r} is not valid; choose 'full' or 'quick'")
         encoders = tuple(os.fspath(p) for p in self.encoders)
@@ -377,6 +391,7 @@ class ProtocolConfig:
             ("shots", shots),
             ("settings", settings),
             ("encoders", encoders),
+            ("zero_shot_ensemble", tuple(sorted(ensemble.items()))),  # hashable
         ):
             object.__setattr__(self, name, value)
 
@@ -508,6 +523,12 @@ class ProtocolConfig:
             "source_seed": "train.seed + run seed",  # every run trains its own source model
             "fine_tune": self.fine_tune_arguments(),
             "zero_shot_flops_weight": self.zero_shot_flops_weight,
+            # only where set, so that configurations without one keep their hash
+            **(
+                {"zero_shot_ensemble": dict(self.zero_shot_ensemble)}
+                if self.zero_shot_ensemble
+                else {}
+            ),
             "source_limit": self.source.cells,
             "test_limit": self.test_cells,
             "sample_seeds": {

@@ -358,7 +358,18 @@ def _score_setting(
         ft = config.fine_tune_arguments()
         weight = config.zero_shot_flops_weight
         trained = _embedded(run.models[seed], cells, config.source, device)
-        rows = seed_rows(trained, cells, split, views, features, ft, weight, seed, device)
+        rows = seed_rows(
+            trained,
+            cells,
+            split,
+            views,
+            features,
+            ft,
+            weight,
+            seed,
+            device,
+            ensemble=dict(config.zero_shot_ensemble),
+        )
         run.runs.extend(rows)
         if out is not None:
             run.result().write(out)

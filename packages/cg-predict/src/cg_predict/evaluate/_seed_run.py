@@ -1,7 +1,9 @@
 """One seed of the protocol: every method's predictions on the test cells, scored per view.
 
 Zero-shot, each source model also gives ``<model>+flops`` where the protocol blends it with the
-FLOPs ranking (``ProtocolConfig.zero_shot_flops_weight`` > 0; ``cg_predict.ranking.flops_blend``).
+FLOPs ranking (``ProtocolConfig.zero_shot_flops_weight`` > 0; ``cg_predict.ranking.flops_blend``),
+and ``<model>+ensemble`` in every view holding each member of ``ProtocolConfig.zero_shot_ensemble``
+(``cg_predict.ranking.rank_blend`` of the network and those rankings on the view's cells).
 
 Each (view, method, shots) gives two rows: ``unit="class"`` scores one row per isomorphism
 class of the view's test cells (the headline), ``unit="row"`` every test cell
@@ -11,6 +13,7 @@ class of the view's test cells (the headline), ``unit="row"`` every test cell
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -22,7 +25,7 @@ from cg_predict.evaluate._baselines import gbm_predict, score_units, target_only
 from cg_predict.evaluate._splits import FewShotSplit
 from cg_predict.evaluate._targets import CellSet
 from cg_predict.model import PredictorNet
-from cg_predict.ranking import flops_blend
+from cg_predict.ranking import flops_blend, rank_blend
 from cg_predict.training import fine_tune, predict
 
 __all__ = ["Models", "View", "seed_rows"]
@@ -93,6 +96,32 @@ def _predict_methods(
     return out
 
 
+def _ensemble(
+    view: View,
+    weights: Mapping[str, float],
+    graph_columns: Mapping[str, npt.NDArray[Any]],
+    test: npt.NDArray[np.int64],
+) -> FloatArray | None:
+    """The ensemble over the view's test cells (NaN elsewhere), or None if it lacks a member.
+
+    ``graph_columns`` (over the test cells): the network's zero-shot scores and cg-ir's FLOPs
+    and params, as ``Predictor.score`` ranks them (setting a's ``flops`` proxy is the
+    benchmark's own count); the other members are the view's proxies.
+    """
+    mask = view.mask
+    columns = {name: values[mask] for name, values in graph_columns.items()}
+    for name in weights:
+        if name in columns:
+            continue
+        values = view.proxies.get(name)
+        if values is None or not np.isfinite(values[test][mask]).all():
+            return None
+        columns[name] = values[test][mask]
+    out = np.full(len(test), np.nan)
+    out[mask] = rank_blend(columns, weights)
+    return out
+
+
 def seed_rows(
     trained: Models,
     cells: CellSet,
@@ -103,6 +132,7 @@ def seed_rows(
     flops_weight: float,
     seed: int,
     device: str,
+    ensemble: Mapping[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Per-seed result rows of every (view, method, shots) on ``split``'s test cells."""
     test = split.test
@@ -139,6 +169,16 @@ def seed_rows(
             for method, (pred, in_accuracy) in preds.items():
                 for view in views:
                     record(view, method, k, pred, in_accuracy)
+            if k == 0 and ensemble:
+                graph_columns: dict[str, npt.NDArray[Any]] = {
+                    "network": preds[f"{name}-fine-tune"][0],
+                    "flops": cells.graphs.graph_feature("log_flops")[test],
+                    "params": cells.graphs.graph_feature("log_params")[test],
+                }
+                for view in views:
+                    blend = _ensemble(view, ensemble, graph_columns, test)
+                    if blend is not None:
+                        record(view, f"{name}+ensemble", k, blend, False)
         if k >= 2:
             y = cells.labels[labelled]
             only = target_only_predict(
