@@ -9,12 +9,12 @@ correlations within one family.
 
 Before it is fine-tuned on a family, a predictor whose checkpoint records a zero-shot blend (the
 shipped default does) ranks by ``score``: a blend of rankings of the items scored together
-(``cg_predict.ranking.rank_blend``): its own scores, FLOPs and, where the blend weighs one, a
-zero-cost proxy computed live on each item's untrained module (``cg_predict.proxies``). The
+(``cg_predict.ranking.rank_blend``): its own scores, FLOPs, params and the zero-cost proxies the
+blend weighs, computed live on each item's untrained module (``cg_predict.proxies``). The
 weights are the zero-shot ranking that did best on families held out of training
-(``tools/select_zero_shot_blend.py``). Items without a module (graphs, ONNX files) cannot have a
-live proxy: they are ranked by the checkpoint's blend without one (``graphs_only``), unless
-``proxy_scores`` gives the proxy's values. ``predict`` is always the network alone.
+(``tools/select_zero_shot_blend.py``). Items without a module (graphs, ONNX files) cannot have
+live proxies: they are ranked by the checkpoint's blend without them (``graphs_only``), unless
+``proxy_scores`` gives their values. ``predict`` is always the network alone.
 """
 
 from __future__ import annotations
