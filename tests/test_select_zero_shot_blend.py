@@ -13,7 +13,7 @@ TOOL = Path(__file__).resolve().parents[1] / "tools" / "select_zero_shot_blend.p
 
 
 @pytest.fixture(scope="module")
-def tool():  # type: ignore[no-untyped-def]
+def tool():
     spec = importlib.util.spec_from_file_location("select_zero_shot_blend", TOOL)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -29,7 +29,7 @@ SCORES = {  # per family: each member's SRCC alone
 }
 
 
-def test_weights_follow_the_mean_score_elsewhere_and_drop_the_negative(tool) -> None:  # type: ignore[no-untyped-def]
+def test_weights_follow_the_mean_score_elsewhere_and_drop_the_negative(tool) -> None:
     weights = tool.ensemble_weights(SCORES, ["a", "b"], 1.0)
     assert set(weights) == {"network", "flops", "meco"}
     assert weights["flops"] > weights["meco"] > weights["network"]
@@ -43,10 +43,10 @@ def test_weights_follow_the_mean_score_elsewhere_and_drop_the_negative(tool) -> 
     )
 
 
-def test_the_power_is_chosen_on_the_groups_given_only(tool) -> None:  # type: ignore[no-untyped-def]
+def test_the_power_is_chosen_on_the_groups_given_only(tool) -> None:
     seen: list[str] = []
 
-    def blend_score(family, weights):  # type: ignore[no-untyped-def]
+    def blend_score(family, weights):
         seen.append(family)
         return weights.get("flops", 0.0)  # a stand-in: more weight on FLOPs scores higher
 
