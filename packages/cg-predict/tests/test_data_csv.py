@@ -48,6 +48,13 @@ def test_nb101_keys_are_matrix_and_ops_as_in_the_row(test_assets: Path):
     assert first.extra["train_seconds_108"] == 1500.5 and first.extra["val_acc_4"] == 50.5
 
 
+def test_table_keys_are_built_once(test_assets: Path):
+    """Callers index ``keys`` per record: rebuilding it on every access made that quadratic."""
+    table = load_nb101_csv(test_assets)
+    assert table.keys is table.keys
+    assert table.keys == tuple(r.key for r in table)
+
+
 @pytest.mark.parametrize(("epochs", "first"), [(4, 50.5), (12, 80.0), (36, 90.25), (108, 92.5)])
 def test_nb101_epochs_choose_the_label(test_assets: Path, epochs: int, first: float):
     table = load_nb101_csv(test_assets, epochs=epochs)

@@ -102,9 +102,9 @@ class BenchmarkTable:
     def _by_key(self) -> Mapping[str, ArchRecord]:
         return MappingProxyType({r.key: r for r in self.records})
 
-    @property
+    @functools.cached_property
     def keys(self) -> tuple[str, ...]:
-        """Architecture keys in record order."""
+        """Architecture keys in record order (built once: callers index it per record)."""
         return tuple(r.key for r in self.records)
 
     def get(self, key: str) -> ArchRecord:
