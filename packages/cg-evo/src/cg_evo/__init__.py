@@ -16,6 +16,7 @@ from cg_evo.budget import Budget, parse_amount
 from cg_evo.errors import (
     CgEvoError,
     InvalidSearchError,
+    MissingResultError,
     NoCandidatesError,
     SearchStateError,
     UnknownArchitectureError,
@@ -58,6 +59,7 @@ __all__ = [
     # errors
     "CgEvoError",
     "InvalidSearchError",
+    "MissingResultError",
     "NoCandidatesError",
     "SearchStateError",
     "UnknownArchitectureError",

@@ -7,6 +7,7 @@ from cg_ir.errors import CgError
 __all__ = [
     "CgEvoError",
     "InvalidSearchError",
+    "MissingResultError",
     "NoCandidatesError",
     "SearchStateError",
     "UnknownArchitectureError",
@@ -32,6 +33,10 @@ class NoCandidatesError(InvalidSearchError):
 
 class UnknownArchitectureError(CgEvoError, LookupError):
     """An oracle was asked for an architecture it has no label of (never a made-up value)."""
+
+
+class MissingResultError(CgEvoError, FileNotFoundError):
+    """A results file a search setting is read from is missing; the message says what writes it."""
 
 
 class SearchStateError(CgEvoError, ValueError):

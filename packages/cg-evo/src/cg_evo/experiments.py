@@ -184,13 +184,16 @@ def agreement_evidence(
     writes it.
 
     Raises:
-        FileNotFoundError: a family's run is missing (the message says how to make it).
+        MissingResultError: (a ``FileNotFoundError``) a family's run is missing (the message
+            says how to make it).
     """
+    from cg_evo.errors import MissingResultError
+
     evidence = {}
     for family in families:
         path = Path(root) / family / f"{family}-cifar10-smooth.json"
         if not path.exists():
-            raise FileNotFoundError(
+            raise MissingResultError(
                 f"{path} is missing: run cgnas proxy-agreement --targets {family} "
                 f"--n-cells 200 -o {Path(root) / family}"
             )

@@ -29,6 +29,7 @@ from cg_predict.errors import (
     ProxyComputationError,
     StaleResultError,
     TargetLeakError,
+    UnknownArchitectureError,
     UnknownBenchmarkError,
     UnknownProxyError,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "ProxyComputationError",
     "StaleResultError",
     "TargetLeakError",
+    "UnknownArchitectureError",
     "UnknownBenchmarkError",
     "UnknownProxyError",
 ]

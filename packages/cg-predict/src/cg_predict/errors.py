@@ -22,6 +22,7 @@ __all__ = [
     "ProxyComputationError",
     "StaleResultError",
     "TargetLeakError",
+    "UnknownArchitectureError",
     "UnknownBenchmarkError",
     "UnknownProxyError",
 ]
@@ -72,6 +73,13 @@ class InvalidLabelError(CgPredictError, ValueError):
 
 class InvalidArgumentError(CgPredictError, ValueError):
     """A caller passed an argument outside its valid options (the message lists them)."""
+
+
+class UnknownArchitectureError(CgPredictError, KeyError):
+    """A benchmark table has no architecture of that key; the message names the table."""
+
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class UnknownBenchmarkError(InvalidArgumentError):

@@ -40,10 +40,10 @@ def nb201_key_from_arch_str(arch_str: str) -> str:
     expected_sources = ["0", "0", "1", "0", "1", "2"]
     if len(nodes) != 3 or [e[-1] for e in edges] != expected_sources:
         msg = f"{arch_str!r} is not a NAS-Bench-201 string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     if any(len(e) != 2 or e[0] not in _OPS for e in edges):
         msg = f"{arch_str!r} uses an op outside {', '.join(_OPS)}"
-        raise ValueError(msg)
+        raise InvalidArgumentError(msg)
     ids = [_OPS.index(e[0]) for e in edges]
     return str(tuple(ids[i] for i in _ARCH_STR_TO_NASLIB))
 

@@ -13,7 +13,12 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
-from cg_predict.errors import InvalidArgumentError, InvalidLabelError, MalformedDataError
+from cg_predict.errors import (
+    InvalidArgumentError,
+    InvalidLabelError,
+    MalformedDataError,
+    UnknownArchitectureError,
+)
 
 __all__ = ["FAMILIES", "DATASETS", "ArchRecord", "BenchmarkTable"]
 
@@ -108,11 +113,17 @@ class BenchmarkTable:
         return tuple(r.key for r in self.records)
 
     def get(self, key: str) -> ArchRecord:
-        """The record of ``key``; ``KeyError`` naming the benchmark when it has no such key."""
+        """The record of ``key``.
+
+        Raises:
+            UnknownArchitectureError: (a ``KeyError``) the table has no such key; the message
+                names the benchmark.
+        """
         try:
             return self._by_key[key]
         except KeyError:
-            raise KeyError(f"{self.name} ({self.dataset}) has no architecture {key!r}") from None
+            message = f"{self.name} ({self.dataset}) has no architecture {key!r}"
+            raise UnknownArchitectureError(message) from None
 
     def __contains__(self, key: object) -> bool:
         return key in self._by_key
