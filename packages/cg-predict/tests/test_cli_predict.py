@@ -420,6 +420,9 @@ def test_a_blend_with_a_live_proxy_computes_it_or_says_it_ranks_graphs_only(
     assert run([*argv, *(a for k in KEYS for a in ("--arch", k))]) == 0
     captured = capsys.readouterr()
     assert "zero-shot ranking: rank blend {'meco': 1.0}\n" in captured.err
+    assert "live proxies (meco)" in captured.err  # the progress bar, unless --no-progress
+    assert run([*argv, "--no-progress", "--arch", KEYS[0]]) == 0
+    assert "live proxies" not in capsys.readouterr().err
     live = Predictor.load(path).score([("nb201", k) for k in KEYS])
     ranked = [KEYS[i] for i in np.argsort(-live, kind="stable")]
     assert [line.split("\t")[1] for line in captured.out.splitlines()] == ranked
@@ -434,3 +437,6 @@ def test_a_blend_with_a_live_proxy_computes_it_or_says_it_ranks_graphs_only(
     _stand_in(monkeypatch, "cg_ir.onnx", "from_onnx", lambda p: _graph("nb201", KEYS[0]))
     assert run([*module, "--onnx", str(onnx_file)]) == 0
     assert "rank blend {'params': 1.0} (graphs only" in capsys.readouterr().err
+    # asked not to compute proxies: the graphs-only blend, saying why
+    assert run([*module, "--no-live-proxies"]) == 0
+    assert "rank blend {'params': 1.0} (graphs only: --no-live-proxies)" in capsys.readouterr().err

@@ -34,7 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cg_ir.cli import HelpFormatter, load_onnx_graph, load_user_module, positive_int
+from cg_ir.cli import (
+    HelpFormatter,
+    add_progress_option,
+    load_onnx_graph,
+    load_user_module,
+    positive_int,
+)
 from cg_predict.errors import InvalidArgumentError, InvalidLabelError
 
 if TYPE_CHECKING:
@@ -135,7 +141,14 @@ def register_predict(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="with --labels: epochs (default: the protocol's)",
     )
+    parser.add_argument(
+        "--no-live-proxies",
+        action="store_true",
+        help="rank by the checkpoint's graphs-only blend (network, FLOPs, params): no zero-cost "
+        "proxy is computed (each costs seconds to a minute per network on a CPU)",
+    )
     parser.add_argument("--rank", action="store_true", help="print best predicted first")
+    add_progress_option(parser, default=True)
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of lines")
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.set_defaults(func=run_predict, sources=[])
@@ -267,7 +280,11 @@ def _items(
     labels: list[str] = []
     kinds: list[str] = []
     proxies: list[dict[str, float] | None] = []
-    progress = tqdm(desc=f"live proxies ({', '.join(live)})", disable=not live, unit="net")
+    progress = tqdm(
+        desc=f"live proxies ({', '.join(live)})",
+        disable=not (live and args.progress),
+        unit="net",
+    )
     for kind, value in args.sources:
         if kind in ("arch", "keys-file"):
             pairs = (
@@ -320,7 +337,8 @@ def run_predict(args: argparse.Namespace) -> int:
         else Predictor.default(args.device)
     )
     weights = predictor.zero_shot_blend["weights"]
-    live = [] if args.labels else [n for n in weights if n not in ("network", "flops", "params")]
+    skip = args.labels or args.no_live_proxies
+    live = [] if skip else [n for n in weights if n not in ("network", "flops", "params")]
     items, labels, kinds, proxies = _items(args, live)
     if args.labels:
         from cg_predict.training import FINE_TUNE_EPOCHS, FINE_TUNE_MODE
@@ -337,7 +355,11 @@ def run_predict(args: argparse.Namespace) -> int:
     columns = _proxy_columns(live, proxies)
     used = predictor.blend_for(items, columns)
     if used != {"network": 1.0}:
-        why = " (graphs only: an ONNX network has no module)" if used != weights else ""
+        why = ""
+        if used != weights:
+            why = " (graphs only: " + (
+                "--no-live-proxies)" if args.no_live_proxies else "an ONNX network has no module)"
+            )
         print(f"zero-shot ranking: rank blend {used}{why}", file=sys.stderr)
     scores = predictor.score(items, proxy_scores=columns)
     order: Sequence[int] = (
