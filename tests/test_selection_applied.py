@@ -4,7 +4,8 @@
 other: ``selection.json`` chose the readout, the fine-tuning epochs and mode;
 ``selection-heads.json`` then chose the head's cost features with that choice fixed;
 ``tools/select_zero_shot.py`` wrote ``selection-zero-shot.json`` (source balance and the zero-shot
-FLOPs blend). The choices (``Selection.best`` and ``conservative_choice``, the rule of
+FLOPs blend), ``tools/select_zero_shot_blend.py`` ``selection-zero-shot-blend.json`` (the zero-shot
+rank ensembles). The choices (``Selection.best`` and ``conservative_choice``, the rule of
 ``cg_predict.evaluate``) are applied by cg-predict's ``SELECTED_MODELS`` and its fine-tuning
 defaults: for every target, the protocol must run what the files chose.
 """
@@ -16,9 +17,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cg_predict import Predictor
 from cg_predict.evaluate import (
     FAMILIES,
     INCUMBENT,
+    UNSEEN_FAMILY_BLEND,
     Candidate,
     ProtocolConfig,
     Selection,
@@ -116,3 +119,24 @@ def test_protocol_runs_the_zero_shot_choices() -> None:
             assert getattr(source.head, name) == (
                 tuple(value) if isinstance(value, list) else value
             )
+
+
+def test_protocol_runs_the_zero_shot_ensembles() -> None:
+    """``tools/select_zero_shot_blend.py``: each target's ensemble, and the unseen family's."""
+    report = json.loads((SELECTIONS / "selection-zero-shot-blend.json").read_text())
+    choices = report["choices"]
+    assert set(choices) == set(FAMILIES) | {"unseen family"}
+    for target in FAMILIES:
+        assert target not in choices[target]["chosen_on"]  # decided without its labels
+        # a weight that rounds to 0 weighs nothing: such a member is not applied
+        wanted = {m: w for m, w in choices[target]["weights"]["weights"].items() if w > 0}
+        for config in (ProtocolConfig.full(target), ProtocolConfig.quick(target)):
+            assert dict(config.zero_shot_ensemble) == wanted, target
+    unseen = choices["unseen family"]
+    assert set(unseen["chosen_on"]) == set(FAMILIES)
+    shipped = {
+        "weights": unseen["weights"]["weights"],
+        "graphs_only": unseen["graphs_only"]["weights"],
+    }
+    assert {k: dict(v) for k, v in UNSEEN_FAMILY_BLEND.items()} == shipped
+    assert Predictor.default().zero_shot_blend == shipped  # what `cgnas predict` ranks by

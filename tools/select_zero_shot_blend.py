@@ -41,9 +41,7 @@ from cg_predict.evaluate import (
     FAMILIES,
     RESULTS_CODE,
     ProtocolConfig,
-    live_proxies,
-    live_sample,
-    target_cells,
+    live_cells,
     train_source_model,
 )
 from cg_predict.metrics import class_means, spearman
@@ -60,31 +58,18 @@ GRAPH_MEMBERS = ("network", "flops", "params")
 def _columns(family: str, dataset: str, args: argparse.Namespace) -> dict[str, Any]:
     """The sample's labels, classes and every member's scores (one network per run seed)."""
     config = ProtocolConfig.full(family, dataset=dataset)
-    cells = target_cells(
-        family,
-        dataset,
-        "b",
-        args.data_dir,
-        limit=config.test_cells,
-        sample_seed=config.test_sample_seed,
-        progress=False,
-    )
-    sample = live_sample(len(cells), config.live_sample_size, config.live_sample_seed)
-    columns = {name: values[sample] for name, values in cells.proxies.items()}
-    live = live_proxies(cells, sample, batch_size=config.live_batch_size, progress=True)
-    columns.update({name: live[name] for name in NETWORK_PROXIES})
-    graphs = cells.graphs.subset(sample)
+    cells = live_cells(family, dataset, config, args.data_dir)
     networks = []
     for seed in config.runs:
         model, _ = train_source_model(
             family, config.source_for(seed), sources=config.sources, data_dir=args.data_dir
         )
-        networks.append(predict(model, graphs, device=args.device))
+        networks.append(predict(model, cells.graphs, device=args.device))
     assert cells.graphs.hashes is not None  # target cells record their classes
     return {
-        "labels": cells.labels[sample],
-        "classes": cells.graphs.hashes[sample],
-        "columns": columns,
+        "labels": cells.labels,
+        "classes": cells.graphs.hashes,
+        "columns": cells.proxies,
         "networks": networks,
     }
 

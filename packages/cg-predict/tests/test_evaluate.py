@@ -265,7 +265,7 @@ def test_zero_shot_flops_blend_rows(tmp_path, monkeypatch) -> None:
 @pytest.mark.needs_data
 def test_zero_shot_ensemble_rows_only_where_every_member_is(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
-    tiny = dataclasses.replace(TINY, seeds=1)
+    tiny = dataclasses.replace(TINY, seeds=1, zero_shot_ensemble=())  # the target's choice unset
     plain = evaluate(tiny, progress=False)
     both = evaluate(
         dataclasses.replace(tiny, zero_shot_ensemble={"network": 0.5, "flops": 0.5}),

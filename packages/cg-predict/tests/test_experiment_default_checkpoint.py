@@ -23,6 +23,7 @@ TINY = CheckpointRecipe(
     held_out="nb301",
     held_out_cells=40,
     held_out_seeds=2,
+    held_out_live=0,
 )
 
 
@@ -84,6 +85,28 @@ def test_a_run_writes_the_checkpoint_its_note_and_the_zero_shot_table(
     csv = (folder / "zero-shot.csv").read_text().splitlines()
     assert csv[0].startswith("family,cells,classes,seeds,network,network_std")
     assert csv[1].startswith("nb301,40,")
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_a_live_sample_scores_the_ensemble_chosen_without_the_family(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cg_predict.evaluate import UNSEEN_FAMILY_BLEND, chosen_zero_shot_ensemble
+
+    folder = _run(tmp_path, monkeypatch, recipe=dataclasses.replace(TINY, held_out_live=3))
+    meta = Predictor.load(folder / "default.pt").metadata
+    assert meta["zero_shot_blend"] == {k: dict(v) for k, v in UNSEEN_FAMILY_BLEND.items()}
+    [held_out] = meta["held_out_zero_shot"]
+    live = held_out["live"]
+    assert (live["cells"], live["weights"]) == (3, chosen_zero_shot_ensemble("nb301"))
+    assert [set(r["live"]) for r in held_out["runs"]] == [{"network", "ensemble"}] * 2
+    assert -1 <= live["srcc_ensemble"] <= 1
+    headline = json.loads((folder / "provenance.json").read_text())["headline"]["nb301"]
+    assert headline["ensemble (live)"] == live["srcc_ensemble"]
+    [_, row] = (folder / "zero-shot.csv").read_text().splitlines()
+    assert row.split(",")[11] == "3"  # live_cells
+    assert "| nb301 | 3 (" in (folder / "default.md").read_text()
 
 
 @pytest.mark.needs_data

@@ -165,3 +165,13 @@ def test_zero_shot_blend_with_a_live_proxy_falls_back_without_modules(toy_data):
     assert predictor.rank(packed, proxy_scores=given) == predictor.rank(cells)
     with pytest.raises(InvalidArgumentError, match="no module to compute az_expressivity"):
         live_proxy_scores(list(toy_data(2)[0]), ["az_expressivity"], None)
+
+
+def test_a_proxy_that_failed_on_an_item_sits_the_blend_out(toy_data):
+    torch.manual_seed(0)
+    blend = {"weights": {"flops": 0.5, "zico": 0.5}, "graphs_only": {"flops": 1.0}}
+    predictor = Predictor(PredictorNet(SMALL), {"zero_shot_blend": blend})
+    graphs = predictor.graphs(list(toy_data(4)[0]))
+    failed = {"zico": np.array([1.0, float("nan"), 3.0, 2.0])}
+    flops = graphs.graph_feature("log_flops")
+    assert predictor.rank(graphs, proxy_scores=failed) == np.argsort(-flops, kind="stable").tolist()

@@ -129,6 +129,29 @@ def live_proxy_scores(
     return {name: np.asarray(v, dtype=np.float64) for name, v in values.items()}
 
 
+def _without_failed(
+    weights: Mapping[str, float], columns: Mapping[str, npt.ArrayLike]
+) -> dict[str, float]:
+    """``weights`` without the members a NaN or infinity spoils, renormalised.
+
+    A proxy can fail on one network (a NaN gradient statistic); one undefined value would leave
+    the whole set unranked, so the failed member sits this set out and the others keep their
+    proportions (the network alone if nothing is left).
+
+    Examples:
+        >>> columns = {"network": [1.0, 2.0], "zico": [3.0, float("nan")]}
+        >>> _without_failed({"network": 0.5, "zico": 0.5}, columns)
+        {'network': 1.0}
+    """
+    kept = {
+        name: w
+        for name, w in weights.items()
+        if np.isfinite(np.asarray(columns[name], dtype=np.float64)).all()
+    }
+    total = sum(kept.values())
+    return {name: w / total for name, w in kept.items()} if total > 0 else {"network": 1.0}
+
+
 class Predictor:
     """A trained network that scores architectures of any family.
 
@@ -274,7 +297,7 @@ class Predictor:
         if live:
             assert not isinstance(items, GraphSet)  # blend_for: graphs_only then
             columns.update(live_proxy_scores(_as_list(items), live, input_shape, self.device))
-        return rank_blend(columns, weights)
+        return rank_blend(columns, _without_failed(weights, columns))
 
     def blend_for(
         self,

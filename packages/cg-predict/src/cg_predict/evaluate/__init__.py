@@ -32,11 +32,13 @@ if TYPE_CHECKING:  # the same names, for type checkers (at run time they come fr
     from cg_predict.evaluate._config import (
         DEFAULT_MODEL,
         SELECTED_MODELS,
+        UNSEEN_FAMILY_BLEND,
         ProtocolConfig,
         SourceTraining,
         chosen_flops_weight,
+        chosen_zero_shot_ensemble,
     )
-    from cg_predict.evaluate._live import live_proxies, live_proxy_cache, live_sample
+    from cg_predict.evaluate._live import live_cells, live_proxies, live_proxy_cache, live_sample
     from cg_predict.evaluate._protocol import RESULTS_CODE, evaluate, train_source_model
     from cg_predict.evaluate._results import (
         EvaluationResult,
@@ -72,6 +74,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "FAMILIES",
     "SELECTED_MODELS",
+    "UNSEEN_FAMILY_BLEND",
     "SETTINGS",
     "CellSet",
     "EvaluationResult",
@@ -86,6 +89,7 @@ __all__ = [
     "check_model_not_trained_on",
     "check_no_target_labels",
     "chosen_flops_weight",
+    "chosen_zero_shot_ensemble",
     "class_ids",
     "config_hash",
     "conservative_choice",
@@ -95,6 +99,7 @@ __all__ = [
     "graphs_with_costs",
     "inner_folds",
     "labelled_families",
+    "live_cells",
     "live_proxies",
     "live_proxy_cache",
     "live_sample",
@@ -114,9 +119,11 @@ _LAZY = {
         (
             "DEFAULT_MODEL",
             "SELECTED_MODELS",
+            "UNSEEN_FAMILY_BLEND",
             "ProtocolConfig",
             "SourceTraining",
             "chosen_flops_weight",
+            "chosen_zero_shot_ensemble",
         ),
         "cg_predict.evaluate._config",
     ),
@@ -140,7 +147,8 @@ _LAZY = {
         "cg_predict.evaluate._results",
     ),
     **dict.fromkeys(
-        ("live_proxies", "live_proxy_cache", "live_sample"), "cg_predict.evaluate._live"
+        ("live_cells", "live_proxies", "live_proxy_cache", "live_sample"),
+        "cg_predict.evaluate._live",
     ),
     **dict.fromkeys(
         (

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from cg_ir.provenance import file_sha256
 from cg_predict.encoder import EncoderConfig
 from cg_predict.errors import InvalidArgumentError
@@ -38,6 +40,7 @@ __all__ = [
     "ProtocolConfig",
     "SourceTraining",
     "chosen_flops_weight",
+    "chosen_zero_shot_ensemble",
     "source_families",
 ]
 
@@ -64,10 +67,165 @@ _CHECKPOINT_RECIPE: Mapping[str, Any] = MappingProxyType(
     {"epochs": 12, "patience": 4, "lr": 2e-3, "family_cells": 3000}
 )
 _ZERO_SHOT_BLEND: Mapping[str, Any] = MappingProxyType({"flops_weight": 0.75})
+# selection-zero-shot-blend.json (tools/select_zero_shot_blend.py) then chose each target's
+# zero-shot rank ensemble on the other families' b-live samples (every member weighted by its
+# mean per-class SRCC there, to a power chosen one level down), and the ensemble of a family
+# outside all of them: the shipped checkpoint's zero_shot_blend.
+_ENSEMBLES: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {
+        "nb101": MappingProxyType(
+            {
+                "network": 0.065336,
+                "flops": 0.116159,
+                "params": 0.082773,
+                "synflow": 0.100023,
+                "jacov": 0.00376,
+                "snip": 0.070588,
+                "fisher": 0.015242,
+                "grad_norm": 0.034154,
+                "nwot": 0.133722,
+                "zico": 0.146641,
+                "meco": 0.001568,
+                "swap": 0.124279,
+                "swap_reg": 0.000174,
+                "az_expressivity": 0.105534,
+                "az_progressivity": 4.7e-05,
+            }
+        ),
+        "nb201": MappingProxyType(
+            {
+                "network": 0.061491,
+                "flops": 0.133385,
+                "params": 0.088477,
+                "synflow": 0.097153,
+                "jacov": 4.7e-05,
+                "snip": 0.034399,
+                "fisher": 0.004003,
+                "grad_norm": 0.010374,
+                "nwot": 0.118648,
+                "zico": 0.181674,
+                "meco": 0.001137,
+                "swap": 0.118278,
+                "az_expressivity": 0.150934,
+            }
+        ),
+        "nb301": MappingProxyType(
+            {
+                "network": 0.100344,
+                "flops": 0.114281,
+                "params": 0.07597,
+                "synflow": 0.113503,
+                "jacov": 0.001894,
+                "snip": 0.065263,
+                "fisher": 0.020012,
+                "grad_norm": 0.027508,
+                "nwot": 0.098074,
+                "zico": 0.157505,
+                "meco": 0.002262,
+                "swap": 0.094642,
+                "az_expressivity": 0.128742,
+            }
+        ),
+        "ofa-mbv3": MappingProxyType(
+            {
+                "network": 0.053277,
+                "flops": 0.116233,
+                "params": 0.077786,
+                "synflow": 0.086115,
+                "jacov": 0.003089,
+                "snip": 0.026491,
+                "grasp": 0.002452,
+                "fisher": 0.0014,
+                "grad_norm": 0.007397,
+                "nwot": 0.145514,
+                "zico": 0.177344,
+                "meco": 0.001724,
+                "swap": 0.136379,
+                "swap_reg": 0.003807,
+                "az_expressivity": 0.159839,
+                "az_progressivity": 0.001153,
+            }
+        ),
+        "cbm-mobilenet": MappingProxyType(
+            {
+                "network": 0.044307,
+                "flops": 0.110138,
+                "params": 0.094939,
+                "synflow": 0.089116,
+                "jacov": 0.000628,
+                "snip": 0.029928,
+                "grasp": 5e-06,
+                "fisher": 0.005582,
+                "grad_norm": 0.021309,
+                "nwot": 0.10939,
+                "zico": 0.165125,
+                "meco": 0.017495,
+                "swap": 0.10287,
+                "az_expressivity": 0.20916,
+                "az_progressivity": 9e-06,
+            }
+        ),
+        "cbm-resnet": MappingProxyType(
+            {
+                "network": 0.063596,
+                "flops": 0.116156,
+                "params": 0.102781,
+                "synflow": 0.080197,
+                "jacov": 0.00036,
+                "snip": 0.026678,
+                "grasp": 4.1e-05,
+                "fisher": 0.002642,
+                "grad_norm": 0.00986,
+                "nwot": 0.109307,
+                "zico": 0.165888,
+                "meco": 0.046933,
+                "swap": 0.102631,
+                "swap_reg": 0.000905,
+                "az_expressivity": 0.171999,
+                "az_progressivity": 2.6e-05,
+            }
+        ),
+    }
+)
+UNSEEN_FAMILY_BLEND: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {
+        "weights": MappingProxyType(
+            {
+                "network": 0.065161,
+                "flops": 0.120073,
+                "params": 0.088547,
+                "synflow": 0.096527,
+                "jacov": 0.00108,
+                "snip": 0.041425,
+                "grasp": 2e-06,
+                "fisher": 0.006538,
+                "grad_norm": 0.01737,
+                "nwot": 0.120709,
+                "zico": 0.168439,
+                "meco": 0.005524,
+                "swap": 0.114732,
+                "swap_reg": 1e-05,
+                "az_expressivity": 0.153855,
+                "az_progressivity": 9e-06,
+            }
+        ),
+        "graphs_only": MappingProxyType(
+            {
+                "network": 0.308187,
+                "flops": 0.359069,
+                "params": 0.332744,
+            }
+        ),
+    }
+)
 SELECTED_MODELS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
     {
         target: MappingProxyType(
-            {"head": _COST_HEAD, "training": _CHECKPOINT_RECIPE, "zero_shot": _ZERO_SHOT_BLEND}
+            {
+                "head": _COST_HEAD,
+                "training": _CHECKPOINT_RECIPE,
+                "zero_shot": MappingProxyType({**_ZERO_SHOT_BLEND, "ensemble": _ENSEMBLES[target]}),
+            }
         )
         for target in FAMILIES
     }
@@ -82,6 +240,22 @@ def chosen_flops_weight(target: str) -> float:
         (0.75, 0.0)
     """
     return float(SELECTED_MODELS.get(target, {}).get("zero_shot", {}).get("flops_weight", 0.0))
+
+
+def chosen_zero_shot_ensemble(target: str) -> dict[str, float]:
+    """``{member: weight}`` of ``target``'s zero-shot rank ensemble chosen on the other families.
+
+    Members are ``network``, ``flops``, ``params`` and network proxies; empty when none was
+    chosen (a family outside the labelled ones: ``UNSEEN_FAMILY_BLEND`` is its choice).
+
+    Examples:
+        >>> round(sum(chosen_zero_shot_ensemble("nb101").values()), 4)
+        1.0
+        >>> chosen_zero_shot_ensemble("resnet")
+        {}
+    """
+    zero_shot = SELECTED_MODELS.get(target, {}).get("zero_shot", {})
+    return dict(zero_shot.get("ensemble", {}))
 
 
 def _positive(name: str, value: int | None, *, optional: bool = False) -> None:
@@ -377,7 +551,7 @@ class ProtocolConfig:
             )
         ensemble = dict(self.zero_shot_ensemble)
         if ensemble and (
-            any(w < 0 for w in ensemble.values()) or abs(sum(ensemble.values()) - 1) > 1e-6
+            any(w < 0 for w in ensemble.values()) or not np.isclose(sum(ensemble.values()), 1.0)
         ):
             raise InvalidArgumentError(
                 f"zero_shot_ensemble={ensemble} needs non-negative weights that sum to 1"
@@ -410,6 +584,7 @@ class ProtocolConfig:
         chosen = {
             "source": SourceTraining.for_target(target),
             "zero_shot_flops_weight": chosen_flops_weight(target),
+            "zero_shot_ensemble": chosen_zero_shot_ensemble(target),
         }
         return cls(target, **{**chosen, **overrides})
 
@@ -433,6 +608,7 @@ class ProtocolConfig:
             "seeds": 3,
             "source": SourceTraining.for_target(target, quick=True),
             "zero_shot_flops_weight": chosen_flops_weight(target),
+            "zero_shot_ensemble": chosen_zero_shot_ensemble(target),
             "test_cells": 1000,
             "live_sample_size": 8,
             "live_batch_size": 8,

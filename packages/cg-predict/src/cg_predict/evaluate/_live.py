@@ -16,11 +16,15 @@ and FLOPs (``az_nas_aggregate``): a score of the sample as a set, label-free lik
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
 
 from cg_ir.executor import Executor
-from cg_predict.evaluate._targets import CellSet
+from cg_predict.evaluate._targets import CellSet, target_cells
 from cg_predict.graphs import cache_dir
 from cg_predict.proxies import (
     AZ_NAS_COMPONENTS,
@@ -31,7 +35,10 @@ from cg_predict.proxies import (
 )
 from cg_predict.proxies.agreement import map_cell_proxies
 
-__all__ = ["live_proxies", "live_proxy_cache", "live_sample"]
+if TYPE_CHECKING:
+    from cg_predict.evaluate._config import ProtocolConfig
+
+__all__ = ["live_cells", "live_proxies", "live_proxy_cache", "live_sample", "sampled_live_proxies"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -111,3 +118,45 @@ def live_proxies(
             else np.asarray(az_nas_aggregate(components), dtype=np.float64)
         )
     return scores
+
+
+def sampled_live_proxies(
+    cells: CellSet, config: ProtocolConfig, *, device: str = "cpu", progress: bool = True
+) -> tuple[npt.NDArray[np.int64], dict[str, FloatArray]]:
+    """``config``'s seeded live sample of ``cells`` (indices) and every network proxy on it."""
+    sample = live_sample(len(cells), config.live_sample_size, config.live_sample_seed)
+    scores = live_proxies(
+        cells, sample, batch_size=config.live_batch_size, device=device, progress=progress
+    )
+    return sample, scores
+
+
+def live_cells(
+    family: str,
+    dataset: str,
+    config: ProtocolConfig,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+) -> CellSet:
+    """Setting ``b-live``'s cells of ``family`` on ``dataset``: every member of a zero-shot blend.
+
+    Setting b's test cells as ``config`` samples them, narrowed to its live sample; ``proxies``
+    holds FLOPs and params beside every network proxy computed live (the same cache, hence the
+    same scores, as the protocol's ``b-live`` rows).
+    """
+    cells = target_cells(
+        family,
+        dataset,
+        "b",
+        data_dir,
+        limit=config.test_cells,
+        sample_seed=config.test_sample_seed,
+        progress=progress,
+    )
+    sample, scores = sampled_live_proxies(cells, config, device=device, progress=progress)
+    view = cells.subset(sample)
+    return dataclasses.replace(
+        view, name=f"{view.name}, live sample", proxies={**view.proxies, **scores}
+    )

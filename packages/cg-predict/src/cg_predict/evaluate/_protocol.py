@@ -67,7 +67,7 @@ from cg_predict.evaluate._leaks import (
     check_model_not_trained_on,
     check_no_target_labels,
 )
-from cg_predict.evaluate._live import live_proxies, live_sample
+from cg_predict.evaluate._live import sampled_live_proxies
 from cg_predict.evaluate._results import EvaluationResult, load_finished
 from cg_predict.evaluate._seed_run import Models, View, seed_rows
 from cg_predict.evaluate._splits import few_shot_split
@@ -293,11 +293,7 @@ def _live_scores(
     """Setting b's live proxy scores on its seeded sample (None: no ``b-live`` here)."""
     if setting != "b" or config.live_sample_size == 0:
         return None
-    sample = live_sample(len(cells), config.live_sample_size, config.live_sample_seed)
-    scores = live_proxies(
-        cells, sample, batch_size=config.live_batch_size, device=device, progress=progress
-    )
-    return sample, scores
+    return sampled_live_proxies(cells, config, device=device, progress=progress)
 
 
 def _views(
