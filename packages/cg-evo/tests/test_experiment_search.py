@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -82,3 +83,42 @@ def test_the_warm_up_without_a_sample_scores_the_whole_pool(
 
 def _never(*_: object, **__: object) -> None:
     raise AssertionError("computed a score the table holds")
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_without_a_data_folder_the_plan_keeps_the_data_free_runs(
+    monkeypatch: pytest.MonkeyPatch, quick: bool
+) -> None:
+    from cg_evo.experiments import (
+        DATA_FREE_RUNS,
+        DATA_FREE_SPACES,
+        RUNS,
+        STRATEGIES,
+        _search_data,
+        search_plan,
+    )
+
+    monkeypatch.delenv("CGNAS_DATA_DIR", raising=False)
+    spaces, runs = search_plan(quick, None)
+    assert set(spaces) == set(DATA_FREE_SPACES) and set(runs) == set(DATA_FREE_RUNS)
+    assert not {"predictor-ea", "predictor-topk", "best-proxy-order"} & set(runs)
+    assert _search_data(None) == {}  # the experiment runs instead of being skipped
+    with_data = search_plan(quick, Path("data"))
+    assert with_data[1] == (STRATEGIES if quick else tuple(RUNS))
+
+
+@pytest.mark.slow
+def test_the_quick_search_runs_without_a_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cg_ir.experiments import ReproduceConfig, run_experiment
+
+    monkeypatch.delenv("CGNAS_DATA_DIR", raising=False)
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    record = run_experiment("search", ReproduceConfig(out=tmp_path, progress=False))
+    assert record.status == "ran", record.message
+    printed = capsys.readouterr().out
+    assert "no benchmark data folder" in printed and "CGNAS_DATA_DIR" in printed
+    with (tmp_path / "search" / "search.csv").open(newline="") as handle:
+        runs = {row["run"] for row in csv.DictReader(handle)}
+    assert runs == {"rea", "random", "cost-order", "proxy-order"}

@@ -10,6 +10,10 @@ every candidate except on NB-101 (``FULL_PROXY_SAMPLE``), and one more run,
 (``BEST_PROXY``). Both modes also run ``cost-order`` on NB-201 CIFAR-10 with 500 queries: how
 far the trivial ordering has to go to find the best.
 
+Without a benchmark data folder (no ``--data-dir``, no ``$CGNAS_DATA_DIR``) it runs what the
+installed packages allow: the NB-201 CIFAR-10 spaces on AnalogNAS-Bench's labels with the
+strategies that train no source model (``DATA_FREE_RUNS``), and says what the rest needs.
+
 A proxy ordering first scores its sample of the pool (``warm_proxy_cache``) into cg-evo's
 score table (``cg_evo.proxy_table``), saved every thousand networks, so that its seeds read
 the scores instead of each computing them. With ``--workers N`` (the experiment run alone)
@@ -19,17 +23,20 @@ that scoring and the seeds of each run go to N processes.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cg_ir.experiments import Experiment, RunContext
-from cg_predict.data import benchmark_files
+from cg_predict.data import DATA_DIR_ENV, benchmark_files
 
 __all__ = [
     "AGREEMENT_FAMILIES",
     "BEST_PROXY",
+    "DATA_FREE_RUNS",
+    "DATA_FREE_SPACES",
     "FULL_PROXY_SAMPLE",
     "GOAL_SPACES",
     "PAPER_COUNTERPART",
@@ -45,6 +52,7 @@ __all__ = [
     "best_after",
     "goal_config",
     "results_name",
+    "search_plan",
     "search_proxy",
     "slug",
     "warm_proxy_cache",
@@ -100,6 +108,10 @@ _QUICK_SPACES = ("NB-201 CIFAR-10", "NB-201 CIFAR-10, FLOPs ≤ median")
 # the quick search (CI, the book's quick mode): every strategy, 3 seeds of 50 queries, proxy-order
 # on a seeded sample of 50 candidates and refits of 50 steps, so that it fits reproduce --quick
 _QUICK_SEEDS, _QUICK_QUERIES, _QUICK_PROXY_CANDIDATES, _QUICK_FINE_TUNE_STEPS = 3, 50, 50, 50
+# without a data folder: the spaces whose oracle ships with an installed package (AnalogNAS-Bench,
+# NB-201 CIFAR-10) and the runs that need no source family's labels
+DATA_FREE_SPACES = ("NB-201 CIFAR-10", "NB-201 CIFAR-10, FLOPs ≤ median")
+DATA_FREE_RUNS = ("rea", "random", "cost-order", "proxy-order")
 # how far a trivial ordering has to go: cost-order on NB-201 CIFAR-10 with a budget that reaches
 # the best (the book's first measurement), in both modes
 TRIVIAL_ORDER_SPACE, TRIVIAL_ORDER_QUERIES = "NB-201 CIFAR-10", 500
@@ -240,9 +252,54 @@ def warm_proxy_cache(config: Any, ctx: RunContext) -> None:
         )
 
 
+def _has_data_folder(data_dir: Path | None) -> bool:
+    return data_dir is not None or bool(os.environ.get(DATA_DIR_ENV))
+
+
+def _search_data(data_dir: Path | None) -> Mapping[str, Path]:
+    """Every benchmark file where a data folder is set (one missing skips the experiment).
+
+    None without a folder: the data-free runs read none.
+    """
+    return benchmark_files(data_dir) if _has_data_folder(data_dir) else {}
+
+
+def search_plan(quick: bool, data_dir: Path | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The spaces and runs of the ``search`` experiment (without a data folder: data-free ones).
+
+    Examples:
+        >>> search_plan(True, Path("data"))[1] == STRATEGIES
+        True
+    """
+    spaces = _QUICK_SPACES if quick else tuple(GOAL_SPACES)
+    runs = STRATEGIES if quick else tuple(RUNS)
+    if _has_data_folder(data_dir):
+        return spaces, runs
+    return (
+        tuple(s for s in spaces if s in DATA_FREE_SPACES),
+        tuple(r for r in runs if r in DATA_FREE_RUNS),
+    )
+
+
+def _say_what_needs_data(spaces: tuple[str, ...], runs: tuple[str, ...]) -> None:
+    """One line: what runs without a data folder, and cg-predict's word on setting one."""
+    from cg_predict.errors import BenchmarkDataError
+
+    try:
+        benchmark_files(None)  # raises without a folder: its message says how to set one
+    except BenchmarkDataError as missing:
+        print(
+            f"search: no benchmark data folder: {' and '.join(spaces)} on AnalogNAS-Bench's "
+            f"labels, runs {', '.join(runs)} only; the other spaces and the predictor runs need "
+            f"the benchmark data ({missing})",
+            flush=True,
+        )
+
+
 def _search(ctx: RunContext) -> dict[str, Any]:
-    spaces = _QUICK_SPACES if ctx.quick else tuple(GOAL_SPACES)
-    runs = STRATEGIES if ctx.quick else tuple(RUNS)
+    spaces, runs = search_plan(ctx.quick, ctx.data_dir)
+    if not _has_data_folder(ctx.data_dir):
+        _say_what_needs_data(spaces, runs)
     rows, curves, headline = [], {}, {}
     warmed: set[tuple[str, str]] = set()  # (family, proxy): a family's spaces share one pool
     for space in spaces:
@@ -337,7 +394,7 @@ SEARCH = Experiment(
     "Predictor-guided search against REA, random, cost and proxy orderings",
     _search,
     code=("cg_ir", "cg_predict", "cg_evo"),
-    data=benchmark_files,  # every benchmark file, checked to exist
+    data=_search_data,  # every benchmark file, checked to exist, where a data folder is set
     order=50,
     # from scratch on one core: scoring pools with synflow and MeCo (NB-201 ~2.6 h, NB-101's
     # sample ~3.2 h, OFA ~2.1 h, NB-301 ~0.2 h) and 20 seeds of both predictor runs per space (~6 h)
