@@ -337,7 +337,10 @@ def run_predict(args: argparse.Namespace) -> int:
         else Predictor.default(args.device)
     )
     weights = predictor.zero_shot_blend["weights"]
-    skip = args.labels or args.no_live_proxies
+    # an ONNX network has no module: the set is ranked by the graphs-only blend, so no proxy
+    # of the others would be read
+    has_onnx = any(kind == "onnx" for kind, _ in args.sources)
+    skip = args.labels or args.no_live_proxies or has_onnx
     live = [] if skip else [n for n in weights if n not in ("network", "flops", "params")]
     items, labels, kinds, proxies = _items(args, live)
     if args.labels:
