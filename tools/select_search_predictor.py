@@ -63,6 +63,21 @@ the pool, or the full search's sample of it, ``FULL_PROXY_SAMPLE``: 3,000 NB-101
 MeCo tables fill), written to ``results/selection/selection-search-proxy-warm.json``; nothing
 is changed after seeing a fold.
 
+Declared on 2026-12-06 (stop 38), before any fold of it ran, after stop 37's full search (NB-201
+CIFAR-10 best in 99.5 queries, NB-301 in 101) and an exploration that looked at NB-201's labels
+(ordering the whole space by FLOPs, params, MeCo, synflow or their rank blend; it chose nothing,
+but it is why this candidate was proposed, so a NB-201 figure under it is not clean of that
+look): the incumbent, the best-proxy warm start (OFA's choice since stop 32) and the same search
+whose ten warm-start queries are the best by the searched family's zero-shot ensemble
+(``warm_design="ensemble"``: the ensemble chosen for that family on the other families,
+restricted to the source model, FLOPs, params, synflow and MeCo, the scores the search reads on
+every cell of its proxy sample; ``cg_evo.surrogate.warm_ensemble``), all three on the current
+code, on new seeds 30-39 (``--first-seed 30 --seeds 10``), 100 queries, ``--rule dominance``
+(the best mean of the candidates no worse than the incumbent on every other fold and better on
+one), folds in the order NB-301, OFA, NB-101, NB-201, written to
+``results/selection/selection-search-ensemble-warm.json``; nothing is changed after seeing a
+fold.
+
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
        [--seeds 10] [--first-seed 0] [--rule strict|dominance]
        [--candidates "protocol blend,..."] --work DIR
@@ -101,8 +116,8 @@ class Candidate(NamedTuple):
 
     ``training`` and ``warm_start`` (the zero-shot ranking) are ``cg_evo.surrogate``'s
     ``SEARCH_TRAININGS`` and ``WARM_STARTS``; the other fields are the ``StrategySettings`` of
-    that name (``warm_design="proxy"``: by the family's ``BEST_PROXY``, on its
-    ``FULL_PROXY_SAMPLE``).
+    that name (``warm_design="proxy"``: by the family's ``BEST_PROXY``, ``"ensemble"``: by its
+    zero-shot ensemble, each on its ``FULL_PROXY_SAMPLE``).
     """
 
     training: str
@@ -123,6 +138,9 @@ CANDIDATES = {
     ),
     "protocol blend + 1 random of 5 after 4 stalled generations + best-proxy warm start": (
         Candidate("protocol", "blend", 1, 4, "proxy")
+    ),
+    "protocol blend + 1 random of 5 after 4 stalled generations + ensemble warm start": (
+        Candidate("protocol", "blend", 1, 4, "ensemble")
     ),
 }
 # the package's default search (since stop 29); the selections before stop 32 compared against

@@ -50,7 +50,7 @@ def _warm_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample: int | None
     ctx = RunContext(tmp_path, "full", None, "local", "cpu", progress=False, workers=2)
     config = experiments.goal_config(SPACE, "proxy-order")
     config = replace(config, settings=replace(config.settings, proxy_candidates=sample))
-    experiments.warm_proxy_cache(config, ctx)
+    experiments.warm_proxy_cache(config, "synflow", ctx)
     mask = in_key_sample(KEYS, sample, len(KEYS))
     return [k for k, kept in zip(KEYS, mask, strict=True) if kept]
 

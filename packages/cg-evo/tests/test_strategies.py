@@ -312,6 +312,62 @@ def test_proxy_warm_design_starts_as_proxy_order(nb201_space, nb201_source) -> N
 
 
 @pytest.mark.needs_data
+def test_ensemble_warm_design_starts_with_the_ensembles_best(nb201_space, nb201_source) -> None:
+    from cg_evo.proxy_table import score_cells
+    from cg_evo.space import in_key_sample
+    from cg_evo.strategies.orderings import ENSEMBLE_PROXIES
+    from cg_evo.surrogate import SearchPredictor, warm_ensemble
+    from cg_predict.ranking import rank_blend
+
+    settings = StrategySettings(
+        warm_start=3, per_generation=5, mutants=20, warm_design="ensemble", proxy_candidates=12
+    )
+    run = _run(
+        nb201_space,
+        "predictor-ea",
+        8,
+        0,
+        nb201_source,
+        settings=settings,
+        fine_tune=PREDICTOR_FINE_TUNE,
+    )
+    _assert_pays_distinct(nb201_space, run, 8)
+    # the same blend computed here: the ranking's members and weights, on the same sample
+    sample = np.flatnonzero(in_key_sample(nb201_space.keys, 12, nb201_space.pool_size))
+    keys = [nb201_space.keys[int(i)] for i in sample]
+    predictor = SearchPredictor(nb201_source, nb201_space.graphs, PREDICTOR_FINE_TUNE, seed=0)
+    columns = predictor.zero_shot_columns(sample)
+    for proxy in ENSEMBLE_PROXIES:
+        scores = np.array([score_cells("nb201", proxy, keys)[k] for k in keys])
+        columns[proxy] = np.where(np.isfinite(scores), scores, -np.inf)
+    blend = rank_blend(columns, warm_ensemble("nb201", ENSEMBLE_PROXIES))
+    assert run["queried"][:3] == [keys[int(i)] for i in np.argsort(-blend, kind="stable")[:3]]
+
+
+def test_the_ensemble_warm_start_keeps_the_members_the_search_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cg_evo import surrogate
+    from cg_evo.surrogate import warm_ensemble
+    from cg_predict.evaluate import UNSEEN_FAMILY_BLEND, chosen_zero_shot_ensemble
+
+    chosen = chosen_zero_shot_ensemble("nb301")
+    weights = warm_ensemble("nb301", ("synflow",))
+    assert set(weights) == {"network", "flops", "params", "synflow"}
+    assert sum(weights.values()) == pytest.approx(1.0)
+    # rescaled, in the chosen proportions
+    assert weights["flops"] / weights["params"] == pytest.approx(chosen["flops"] / chosen["params"])
+    # a family without a chosen ensemble takes the one chosen for an unseen family
+    unseen = UNSEEN_FAMILY_BLEND["weights"]
+    resnet = warm_ensemble("resnet", ())
+    assert resnet["network"] / resnet["flops"] == pytest.approx(unseen["network"] / unseen["flops"])
+    # an ensemble of proxies the search does not read is refused, not made up
+    monkeypatch.setattr(surrogate, "chosen_zero_shot_ensemble", lambda _: {"zico": 1.0})
+    with pytest.raises(InvalidSearchError, match="weighs none"):
+        warm_ensemble("nb301", ("synflow",))
+
+
+@pytest.mark.needs_data
 def test_the_predictor_blends_with_flops_until_its_first_refit(nb201_space, nb201_source) -> None:
     from cg_evo.surrogate import SearchPredictor
     from cg_predict.ranking import flops_blend

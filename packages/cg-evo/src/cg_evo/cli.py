@@ -18,7 +18,8 @@ from cg_predict.cli.names import PROXY_NAMES
 __all__ = ["register_search", "run_search_command"]
 
 _STRATEGIES = ("predictor-ea", "predictor-topk", "rea", "random", "cost-order", "proxy-order")
-_WARM_DESIGNS = ("zero-shot", "cost", "proxy")  # cg_evo.strategies.WARM_DESIGNS (a test checks)
+# cg_evo.strategies.WARM_DESIGNS (a test checks)
+_WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble")
 
 
 def register_search(subparsers: Any) -> argparse.ArgumentParser:
@@ -117,7 +118,8 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         default="zero-shot",
         choices=_WARM_DESIGNS,
         help="how they are chosen: the source model's zero-shot ranking, largest --cost first, "
-        "or best --proxy first",
+        "best --proxy first, or best first by the family's zero-shot ensemble (network, FLOPs, "
+        "params, synflow, MeCo)",
     )
     parser.add_argument(
         "--fine-tune", default="full", choices=("full", "head"), help="predictor fine-tuning"

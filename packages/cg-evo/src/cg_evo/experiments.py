@@ -231,12 +231,12 @@ def search_proxy(family: str, evidence: Mapping[str, Mapping[str, float]]) -> st
     return max(sorted(shared), key=lambda p: sum(srcc[p] for srcc in others))
 
 
-def warm_proxy_cache(config: Any, ctx: RunContext) -> None:
-    """Score ``config``'s proxy sample of the pool on ``ctx``'s executor into the score table.
+def warm_proxy_cache(config: Any, proxy: str, ctx: RunContext) -> None:
+    """Score ``config``'s proxy sample of the pool by ``proxy`` into the score table.
 
-    ``proxy-order`` reads the same scores (``cg_evo.proxy_table``); here the cells the table
-    lacks are scored once, in parallel, and the table saved as it fills, so an interrupted
-    warm-up resumes from its last save (``ProxyTable.fill``).
+    On ``ctx``'s executor. The search reads the same scores (``cg_evo.proxy_table``); here the
+    cells the table lacks are scored once, in parallel, and the table saved as it fills, so an
+    interrupted warm-up resumes from its last save (``ProxyTable.fill``).
     """
     from cg_evo import load_oracle
     from cg_evo.proxy_table import ProxyTable
@@ -245,11 +245,30 @@ def warm_proxy_cache(config: Any, ctx: RunContext) -> None:
     pool = list(load_oracle(config.family, config.dataset, ctx.data_dir).keys)
     sample = in_key_sample(pool, config.settings.proxy_candidates, len(pool))
     with ctx.executor() as executor:
-        ProxyTable(config.family, config.settings.proxy).fill(
+        ProxyTable(config.family, proxy).fill(
             [k for k, kept in zip(pool, sample, strict=True) if kept],
             executor=executor,
             progress=ctx.progress,
         )
+
+
+def _proxies_read(config: Any) -> tuple[str, ...]:
+    """The proxies ``config``'s search reads on its proxy sample.
+
+    Examples:
+        >>> _proxies_read(goal_config("NB-201 CIFAR-10", "proxy-order"))
+        ('synflow',)
+        >>> _proxies_read(goal_config("NB-201 CIFAR-10", "rea"))
+        ()
+    """
+    from cg_evo.strategies.orderings import ENSEMBLE_PROXIES
+
+    if config.strategy == "proxy-order":
+        return (config.settings.proxy,)
+    if config.strategy != "predictor-ea":
+        return ()
+    reads = {"proxy": (config.settings.proxy,), "ensemble": ENSEMBLE_PROXIES}
+    return reads.get(config.settings.warm_design, ())
 
 
 def _has_data_folder(data_dir: Path | None) -> bool:
@@ -347,16 +366,17 @@ def _run(
 ) -> Any:
     """Run (or resume) one search of the experiment into its file; its results document.
 
-    A proxy ordering scores its sample of the pool first (``warm_proxy_cache``), once per
-    ``(family, proxy)`` of ``warmed``: its seeds then read every score from the table.
+    A search that reads proxies on its sample of the pool (``_proxies_read``) scores it first
+    (``warm_proxy_cache``), once per ``(family, proxy)`` of ``warmed``: its seeds then read
+    every score from the table.
     """
     from cg_evo import run_search
 
     config = goal_config(space, run, quick=ctx.quick, queries=queries)
-    pool = (config.family, config.settings.proxy)
-    if config.strategy == "proxy-order" and warmed is not None and pool not in warmed:
-        warm_proxy_cache(config, ctx)
-        warmed.add(pool)
+    for proxy in _proxies_read(config):
+        if warmed is not None and (config.family, proxy) not in warmed:
+            warm_proxy_cache(config, proxy, ctx)
+            warmed.add((config.family, proxy))
     ctx.seeds[:] = sorted({*ctx.seeds, *range(config.seeds)})
     return run_search(
         config,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -32,9 +32,11 @@ from cg_evo.errors import InvalidSearchError
 from cg_predict.checkpoint import load_checkpoint
 from cg_predict.data import resolve_data_dir
 from cg_predict.evaluate import (
+    UNSEEN_FAMILY_BLEND,
     SourceTraining,
     check_model_not_trained_on,
     chosen_flops_weight,
+    chosen_zero_shot_ensemble,
     train_source_model,
 )
 from cg_predict.head import HeadConfig
@@ -52,6 +54,7 @@ __all__ = [
     "search_flops_weight",
     "search_training",
     "source_predictor",
+    "warm_ensemble",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -115,6 +118,34 @@ def search_flops_weight(family: str, warm_start: str | None = None) -> float:
     if name not in WARM_STARTS:
         raise InvalidSearchError(f"unknown warm start {name!r}; valid: {WARM_STARTS}")
     return chosen_flops_weight(family) if name == "blend" else 0.0
+
+
+def warm_ensemble(family: str, proxies: Collection[str]) -> dict[str, float]:
+    """The weights of an ensemble warm start on ``family``: ``{member: weight}``, summing to 1.
+
+    ``family``'s zero-shot rank ensemble chosen on the other families
+    (``cg_predict.evaluate.chosen_zero_shot_ensemble``; for a family without one, the ensemble
+    chosen for an unseen family, ``UNSEEN_FAMILY_BLEND``) restricted to the members the search
+    reads on every cell it ranks: ``network``, ``flops``, ``params`` and ``proxies``, its
+    weights rescaled.
+
+    Raises:
+        InvalidSearchError: the restriction weighs nothing.
+
+    Examples:
+        >>> weights = warm_ensemble("nb201", ("synflow", "meco"))
+        >>> sorted(weights), round(sum(weights.values()), 6)
+        (['flops', 'meco', 'network', 'params', 'synflow'], 1.0)
+    """
+    chosen = chosen_zero_shot_ensemble(family) or dict(UNSEEN_FAMILY_BLEND["weights"])
+    kept = {m: w for m, w in chosen.items() if m in {"network", "flops", "params", *proxies}}
+    total = sum(kept.values())
+    if total <= 0:
+        raise InvalidSearchError(
+            f"the zero-shot ensemble of {family!r} weighs none of network, flops, params, "
+            f"{', '.join(proxies)}: {chosen}"
+        )
+    return {m: w / total for m, w in kept.items() if w > 0}
 
 
 @dataclass(frozen=True)
@@ -218,6 +249,7 @@ class SearchPredictor:
         self._base = base
         self.flops_weight = flops_weight
         self.model = copy.deepcopy(base).eval()
+        self._untuned = self.model  # refits replace self.model; zero-shot scores read this one
         self.graphs = graphs
         self.config = config
         self.seed = seed
@@ -225,6 +257,7 @@ class SearchPredictor:
         self.refits: list[int] = []  # labels at each refit
         self._scores: dict[int, float] = {}
         self._blend: FloatArray | None = None
+        self._source: FloatArray | None = None
 
     def scores(self, indices: npt.ArrayLike) -> FloatArray:
         """Predicted scores of candidates ``indices`` under the current model (cached)."""
@@ -240,10 +273,28 @@ class SearchPredictor:
     def _zero_shot(self) -> FloatArray:
         """Every candidate's blend of the source model's and the FLOPs ranking (cached)."""
         if self._blend is None:
-            prediction = predict(self.model, self.graphs, device=self.device)
             log_flops = self.graphs.graph_feature("log_flops")
-            self._blend = flops_blend(prediction, log_flops, self.flops_weight)
+            self._blend = flops_blend(self._source_scores(), log_flops, self.flops_weight)
         return self._blend
+
+    def _source_scores(self) -> FloatArray:
+        """Every candidate's score by the source model, before any refit (cached)."""
+        if self._source is None:
+            self._source = predict(self._untuned, self.graphs, device=self.device)
+        return self._source
+
+    def zero_shot_columns(self, indices: npt.ArrayLike) -> dict[str, FloatArray]:
+        """What a zero-shot ensemble reads of candidates ``indices`` without a network proxy.
+
+        ``network`` (the source model's scores, whatever the refits since), ``flops`` and
+        ``params`` (the graphs' log FLOPs and log parameter count): higher is better in each.
+        """
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        return {
+            "network": self._source_scores()[idx],
+            "flops": self.graphs.graph_feature("log_flops")[idx],
+            "params": self.graphs.graph_feature("log_params")[idx],
+        }
 
     def due(self, labels: int) -> bool:
         """Whether ``labels`` paid labels call for a refit (see ``FineTuneConfig.growth``)."""

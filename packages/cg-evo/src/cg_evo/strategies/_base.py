@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WARM_DESIGNS", "Context", "Strategy", "StrategySettings", "shuffled_descending"]
 
-WARM_DESIGNS = ("zero-shot", "cost", "proxy")
+WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,10 @@ class StrategySettings:
         warm_design: how they are chosen: ``"zero-shot"`` (the source model's ranking of
             every candidate, the paper's), ``"cost"`` (a declared initial design: largest
             ``cost`` first, as ``cost-order`` starts) or ``"proxy"`` (best ``proxy`` first
-            among the proxy sample, as ``proxy-order`` starts).
+            among the proxy sample, as ``proxy-order`` starts) or ``"ensemble"`` (best first by
+            the family's zero-shot ensemble restricted to the source model, FLOPs, params and
+            the proxies the search tables hold, among the proxy sample:
+            ``cg_evo.strategies.orderings.ensemble_ranking``).
         cost: the cost ``cost-order`` sorts by, largest first.
         proxy: the cg-predict proxy ``proxy-order`` sorts by, largest first.
         proxy_candidates: about this many of the pool's cells are scored by the proxy

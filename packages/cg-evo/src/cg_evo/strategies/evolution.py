@@ -4,18 +4,18 @@
 ``tournament`` members picks the best-labelled parent, its mutant is queried and joins the
 population, and the oldest member leaves.
 
-``predictor-ea`` (the seed paper's search): the first ``warm_start`` queries follow the
-declared initial design (``warm_design``: the source model's best zero-shot candidates, the
-largest, or the best by the zero-cost proxy); the predictor is fine-tuned on every label paid
-for (on the ``FineTuneConfig.growth`` schedule). Each generation breeds ``mutants`` mutants by
-tournament selection from the population, the predictor scores them, and only the
-``per_generation`` best-predicted ones not queried before are queried (they count as
-queries, as the fine-tuning samples do); they join the population and the oldest members leave. With
-``random_per_generation`` > 0, that many of the ``per_generation`` queries are drawn at random
-from the other unqueried mutants instead (epsilon-greedy): a predictor that prefers one region
-otherwise pays only for labels from that region, and its refits cannot learn that it was wrong.
-With ``random_after_stall`` > 0, only the generations that follow that many generations in a
-row without a better label make random queries.
+``predictor-ea`` (the seed paper's search): the first ``warm_start`` queries follow the declared
+initial design (``warm_design``: the source model's best zero-shot candidates, the largest, the
+best by the zero-cost proxy, or the best by the zero-shot ensemble); the predictor is fine-tuned
+on every label paid for (on the ``FineTuneConfig.growth`` schedule). Each generation breeds
+``mutants`` mutants by tournament selection from the population, the predictor scores them, and
+only the ``per_generation`` best-predicted ones not queried before are queried (they count as
+queries, as the fine-tuning samples do); they join the population and the oldest members leave.
+With ``random_per_generation`` > 0, that many of the ``per_generation`` queries are drawn at
+random from the other unqueried mutants instead (epsilon-greedy): a predictor that prefers one
+region otherwise pays only for labels from that region, and its refits cannot learn that it was
+wrong. With ``random_after_stall`` > 0, only the generations that follow that many generations
+in a row without a better label make random queries.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from cg_evo.space import Queries
 from cg_evo.strategies._base import Context, shuffled_descending
-from cg_evo.strategies.orderings import proxy_ranking
+from cg_evo.strategies.orderings import ensemble_ranking, proxy_ranking
 
 __all__ = ["PredictorEvolution", "RegularizedEvolution", "refit_if_due", "warm_start"]
 
@@ -67,13 +67,17 @@ def warm_start(ctx: Context) -> list[int]:
 
     ``zero-shot``: the source model's best-predicted candidates; ``cost``: the largest by
     ``settings.cost``; ``proxy``: the best by ``settings.proxy`` among the proxy sample, as
-    ``proxy-order`` starts (ties in seeded random order). Distinct networks only.
+    ``proxy-order`` starts (ties in seeded random order); ``ensemble``: the best by the
+    family's zero-shot ensemble among the proxy sample (``ensemble_ranking``). Distinct
+    networks only.
     """
     assert ctx.predictor is not None
     if ctx.settings.warm_design == "cost":
         order = shuffled_descending(ctx.space.cost(ctx.settings.cost), ctx.rng)
     elif ctx.settings.warm_design == "proxy":
         order = proxy_ranking(ctx)
+    elif ctx.settings.warm_design == "ensemble":
+        order = ensemble_ranking(ctx)
     else:
         scores = ctx.predictor.scores(np.arange(len(ctx.space)))
         order = np.argsort(-scores, kind="stable")

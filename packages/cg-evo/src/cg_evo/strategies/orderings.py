@@ -15,11 +15,15 @@ import numpy.typing as npt
 from cg_evo.proxy_table import score_cells
 from cg_evo.space import in_key_sample
 from cg_evo.strategies._base import Context, shuffled_descending
+from cg_evo.surrogate import warm_ensemble
+from cg_predict.ranking import rank_blend
 
 __all__ = [
+    "ENSEMBLE_PROXIES",
     "CostOrder",
     "ProxyOrder",
     "RandomOrder",
+    "ensemble_ranking",
     "proxy_ranking",
     "query_in_order",
 ]
@@ -56,13 +60,22 @@ class CostOrder:
         query_in_order(ctx, shuffled_descending(ctx.space.cost(ctx.settings.cost), ctx.rng))
 
 
+# The network proxies of the ensemble warm start: the two a full search scores over its proxy
+# sample anyway (proxy-order's synflow, the paper's; best-proxy-order's MeCo), so the warm start
+# adds no proxy evaluation; every other proxy costs a forward and backward pass per cell.
+ENSEMBLE_PROXIES = ("synflow", "meco")
 # (family, proxy, key) -> score, for this process: every seed after the first reads here
 _SCORES: dict[tuple[str, str, str], float] = {}
 
 
-def proxy_scores(ctx: Context, indices: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-    """``settings.proxy`` of candidates ``indices`` (``score_cells``, kept for this process)."""
-    name, family = ctx.settings.proxy, ctx.space.family.name
+def proxy_scores(
+    ctx: Context, indices: npt.NDArray[np.int64], proxy: str | None = None
+) -> npt.NDArray[np.float64]:
+    """``proxy`` (default ``settings.proxy``) of candidates ``indices``.
+
+    From ``score_cells``, kept for this process.
+    """
+    name, family = proxy or ctx.settings.proxy, ctx.space.family.name
     keys = [ctx.space.keys[int(i)] for i in indices]
     missing = [k for k in keys if (family, name, k) not in _SCORES]
     if missing:
@@ -71,17 +84,41 @@ def proxy_scores(ctx: Context, indices: npt.NDArray[np.int64]) -> npt.NDArray[np
     return np.array([_SCORES[family, name, k] for k in keys], dtype=np.float64)
 
 
+def _proxy_sample(ctx: Context) -> npt.NDArray[np.int64]:
+    """The candidates a proxy scores: the space's share of the ``proxy_candidates`` sample."""
+    space = ctx.space
+    sample = in_key_sample(space.keys, ctx.settings.proxy_candidates, space.pool_size)
+    return np.flatnonzero(sample).astype(np.int64)
+
+
 def proxy_ranking(ctx: Context) -> npt.NDArray[np.int64]:
     """The proxy sample's candidates (``settings.proxy_candidates``) by decreasing proxy score.
 
     Ties in seeded random order; a score of -inf (the output ignores the input) or NaN last.
     """
-    space = ctx.space
-    sample = in_key_sample(space.keys, ctx.settings.proxy_candidates, space.pool_size)
-    pool = np.flatnonzero(sample).astype(np.int64)
+    pool = _proxy_sample(ctx)
     scores = proxy_scores(ctx, pool)
     scores[~np.isfinite(scores)] = np.nan
     return pool[shuffled_descending(scores, ctx.rng)]
+
+
+def ensemble_ranking(ctx: Context) -> npt.NDArray[np.int64]:
+    """The proxy sample's candidates by decreasing zero-shot ensemble score.
+
+    The ensemble is ``cg_evo.surrogate.warm_ensemble`` with the proxies ``ENSEMBLE_PROXIES``,
+    a rank blend (``cg_predict.ranking.rank_blend``) of the source model's scores, FLOPs,
+    params and those proxies on the sample; a proxy score that is not finite ranks lowest.
+    Ties in seeded random order.
+    """
+    assert ctx.predictor is not None
+    pool = _proxy_sample(ctx)
+    weights = warm_ensemble(ctx.space.family.name, ENSEMBLE_PROXIES)
+    columns = ctx.predictor.zero_shot_columns(pool)
+    for proxy in ENSEMBLE_PROXIES:
+        if proxy in weights:
+            scores = proxy_scores(ctx, pool, proxy)
+            columns[proxy] = np.where(np.isfinite(scores), scores, -np.inf)
+    return pool[shuffled_descending(rank_blend(columns, weights), ctx.rng)]
 
 
 class ProxyOrder:
