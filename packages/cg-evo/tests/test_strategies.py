@@ -291,21 +291,23 @@ def test_cost_warm_design_starts_with_the_largest(nb201_space, nb201_source) -> 
     assert run["queried"][:5] == baseline["queried"]
 
 
-@pytest.mark.needs_data
-def test_proxy_warm_design_starts_as_proxy_order(nb201_space, nb201_source) -> None:
+def _warm_designed_run(
+    space: Any, source: Any, design: str
+) -> tuple[StrategySettings, dict[str, Any]]:
+    """8 queries of predictor-ea whose 3 first follow ``design`` on a 12-cell proxy sample."""
     settings = StrategySettings(
-        warm_start=3, per_generation=5, mutants=20, warm_design="proxy", proxy_candidates=12
+        warm_start=3, per_generation=5, mutants=20, warm_design=design, proxy_candidates=12
     )
     run = _run(
-        nb201_space,
-        "predictor-ea",
-        8,
-        0,
-        nb201_source,
-        settings=settings,
-        fine_tune=PREDICTOR_FINE_TUNE,
+        space, "predictor-ea", 8, 0, source, settings=settings, fine_tune=PREDICTOR_FINE_TUNE
     )
-    _assert_pays_distinct(nb201_space, run, 8)
+    _assert_pays_distinct(space, run, 8)
+    return settings, run
+
+
+@pytest.mark.needs_data
+def test_proxy_warm_design_starts_as_proxy_order(nb201_space, nb201_source) -> None:
+    settings, run = _warm_designed_run(nb201_space, nb201_source, "proxy")
     # the same warm start as proxy-order's on the same sample (same seed, same tie-breaking)
     baseline = _run(nb201_space, "proxy-order", 3, 0, settings=settings)
     assert run["queried"][:3] == baseline["queried"]
@@ -319,19 +321,7 @@ def test_ensemble_warm_design_starts_with_the_ensembles_best(nb201_space, nb201_
     from cg_evo.surrogate import SearchPredictor, warm_ensemble
     from cg_predict.ranking import rank_blend
 
-    settings = StrategySettings(
-        warm_start=3, per_generation=5, mutants=20, warm_design="ensemble", proxy_candidates=12
-    )
-    run = _run(
-        nb201_space,
-        "predictor-ea",
-        8,
-        0,
-        nb201_source,
-        settings=settings,
-        fine_tune=PREDICTOR_FINE_TUNE,
-    )
-    _assert_pays_distinct(nb201_space, run, 8)
+    _, run = _warm_designed_run(nb201_space, nb201_source, "ensemble")
     # the same blend computed here: the ranking's members and weights, on the same sample
     sample = np.flatnonzero(in_key_sample(nb201_space.keys, 12, nb201_space.pool_size))
     keys = [nb201_space.keys[int(i)] for i in sample]
