@@ -6,7 +6,9 @@ conservative rule on the folds that do not search that family. cg-evo's ``SEARCH
 applies the choices; here the table must equal the file, and the file's choices must follow from
 its folds. ``selection-search-random.json`` decided ``random_per_generation`` the same way, and
 ``selection-search-stall.json`` (once run) ``random_after_stall`` with it, under the rule its
-config names; the search experiment's runs must use what the newest of them chose.
+config names; the search experiment's runs must use what the newest of them chose, and the
+same for the warm-start design (``selection-search-proxy-warm.json``, then
+``selection-search-ensemble-warm.json``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ SELECTION = ROOT / "results" / "selection"
 REPORTS = sorted(p.name for p in SELECTION.glob("selection-search*.json"))
 # the reports deciding predictor-ea's random queries, oldest first: the newest one applies
 RANDOM_QUERY_REPORTS = ("selection-search-random.json", "selection-search-stall.json")
+# the reports deciding predictor-ea's warm-start design, oldest first: the newest one applies
+WARM_START_REPORTS = ("selection-search-proxy-warm.json", "selection-search-ensemble-warm.json")
 DEFAULT = {"training": "protocol", "warm_start": "blend"}
 
 
@@ -116,12 +120,13 @@ def test_the_tools_incumbent_is_the_packages_default_search(monkeypatch) -> None
 
 
 def test_searches_use_the_chosen_warm_start() -> None:
-    """``selection-search-proxy-warm.json``'s warm design per family, applied by
+    """The newest warm-start report's design per family (``WARM_START_REPORTS``), applied by
     ``cg_evo.experiments.SEARCH_WARM_DESIGNS`` to every goal space's ``predictor-ea``."""
     from cg_evo.experiments import BEST_PROXY, GOAL_SPACES, SEARCH_WARM_DESIGNS, goal_config
     from cg_evo.strategies import StrategySettings
 
-    choices = _report("selection-search-proxy-warm.json")["choices"]
+    newest = [name for name in WARM_START_REPORTS if name in REPORTS][-1]
+    choices = _report(newest)["choices"]
     chosen = {family: entry["chosen"]["warm_design"] for family, entry in choices.items()}
     default = StrategySettings().warm_design
     assert SEARCH_WARM_DESIGNS == {f: d for f, d in chosen.items() if d != default}
