@@ -40,7 +40,7 @@ class StrategySettings:
         warm_start: first queries of the predictor strategies.
         warm_design: how they are chosen: ``"zero-shot"`` (the source model's ranking of
             every candidate, the paper's), ``"cost"`` (a declared initial design: largest
-            ``cost`` first, as ``cost-order`` starts) or ``"proxy"`` (best ``proxy`` first
+            ``cost`` first, as ``cost-order`` starts), ``"proxy"`` (best ``proxy`` first
             among the proxy sample, as ``proxy-order`` starts) or ``"ensemble"`` (best first by
             the family's zero-shot ensemble restricted to the source model, FLOPs, params and
             the proxies the search tables hold, among the proxy sample:
