@@ -51,7 +51,7 @@ def test_unknown_method_or_target_is_rejected() -> None:
     with pytest.raises(InvalidArgumentError, match="unknown methods"):
         AblationConfig(methods=("retrieval", "bogus"))
     with pytest.raises(InvalidArgumentError, match="unknown targets"):
-        AblationConfig(targets=("ofa-mbv3",))
+        AblationConfig(targets=("resnet",))  # no labels: never a target
     with pytest.raises(InvalidArgumentError, match="paired seeds"):
         AblationConfig(pretrain={"seed": 3})
 
@@ -85,6 +85,37 @@ def test_the_evaluation_of_a_paired_seed_is_a_protocol_config(tmp_path) -> None:
     # no cap given: the mode's default cap
     capless = dataclasses.replace(TINY, source_cells=None).protocol("nb201", [])
     assert capless.source.cells == SourceTraining.quick().cells
+
+
+def test_every_labelled_family_is_a_target_on_its_first_dataset_and_setting() -> None:
+    from cg_contrast.ablation import ABLATION_TARGETS, PAPER_TARGETS, target_setting
+    from cg_predict.evaluate import DATASETS, FAMILIES
+
+    assert ABLATION_TARGETS == tuple(FAMILIES) == AblationConfig().targets
+    assert set(PAPER_TARGETS) < set(ABLATION_TARGETS)
+    # the paper's three on the NAS-Bench-Suite-Zero test cells, the others on setting b
+    assert [target_setting(t) for t in PAPER_TARGETS] == ["a", "a", "a"]
+    ofa = AblationConfig().protocol("ofa-mbv3", [])
+    assert (ofa.dataset, ofa.settings) == (DATASETS["ofa-mbv3"][0], ("b",))
+    # the CL choice's folds evaluate a held-out source the same way
+    fold = ofa.for_fold(("cbm-resnet", ("nb101",)))
+    assert fold.settings == (target_setting("cbm-resnet"),)
+
+
+@pytest.mark.slow  # a minute: a whole tiny ablation, live proxies of a Channel-Bench-Macro sample
+@pytest.mark.needs_data
+def test_a_target_without_suite_zero_cells_runs_on_setting_b(tmp_path) -> None:
+    from cg_contrast.ablation import result_setting
+
+    config = dataclasses.replace(
+        TINY, targets=("cbm-resnet",), sources=("nb201", "nb301"), seeds=1, shots=(0, 5)
+    )
+    result = run_ablation(config, tmp_path / "work", progress=False)["cbm-resnet"]
+    assert result_setting(result) == "b" and result.config["dataset"] == "cifar10"
+    header, rows = ablation_rows(result, config.methods)
+    assert [row[0] for row in rows] == ["0", "5"] and len(rows[0]) == len(header)
+    # its CL choice held out each source on that source's own first setting
+    assert [v for v, _ in cl_choice(result).folds] == ["nb201", "nb301"]
 
 
 def test_the_quick_run_trains_on_two_source_families() -> None:

@@ -2,10 +2,11 @@
 
 ``contrast-ablation`` pretrains every method's encoder on one unlabeled pool per paired seed,
 trains the protocol's predictor on it and on no encoder (the supervised control with as many
-fits), and tabulates SRCC per target and shot count (``cg_contrast.ablation.run_ablation``):
-quick mode is CI's (NB-201, a 1,500-graph pool, 3 paired seeds, two source families;
-``AblationConfig.for_mode``), full mode the book's full run (``AblationConfig()``), which also
-runs NB-201 again with the encoder frozen during source training (``<target>-frozen.json``).
+fits), and tabulates SRCC per target (every labelled family) and shot count
+(``cg_contrast.ablation.run_ablation``): quick mode is CI's (NB-201, a 1,500-graph pool, 3
+paired seeds, two source families; ``AblationConfig.for_mode``), full mode the book's full run
+(``AblationConfig()``), which also runs NB-201 again with the encoder frozen during source
+training (``<target>-frozen.json``).
 Run alone with several workers (``cgnas reproduce --only contrast-ablation --workers 2``), its
 paired seeds run in parallel. ``work/`` under its folder keeps the encoders and every seed's
 results, so an interrupted run resumes there.
@@ -62,13 +63,13 @@ def _ablation(ctx: RunContext) -> dict[str, Any]:
 
 def _figure(ctx: RunContext, combined: Mapping[str, Any]) -> None:
     """SRCC per class against target labels: every fine-tuned model, per target."""
-    from cg_contrast.ablation import ABLATION_SETTING
+    from cg_contrast.ablation import result_setting
 
     with ctx.figure("ablation.png", len(combined)) as axes:
         for ax, (target, result) in zip(axes, combined.items(), strict=True):
             tuned = sorted({r.method for r in result.results if r.method.endswith("-fine-tune")})
             for method in tuned:
-                rows = [result.find(ABLATION_SETTING, method, k) for k in result.shots]
+                rows = [result.find(result_setting(result), method, k) for k in result.shots]
                 points = [
                     (k, r.srcc_mean)
                     for k, r in zip(result.shots, rows, strict=True)
@@ -77,7 +78,8 @@ def _figure(ctx: RunContext, combined: Mapping[str, Any]) -> None:
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method)
             ax.set_xlabel("target labels")
             ax.set_ylabel("SRCC per isomorphism class")
-            ax.set_title(f"{target}, setting {ABLATION_SETTING}", fontsize=9)
+            dataset = result.config["dataset"]
+            ax.set_title(f"{target} {dataset}, setting {result_setting(result)}", fontsize=9)
             ax.legend(fontsize=7)
 
 
@@ -88,6 +90,6 @@ CONTRAST_ABLATION = Experiment(
     code=("cg_ir", "cg_predict", "cg_contrast"),
     data=benchmark_files,  # every benchmark file, checked to exist
     order=40,
-    full_minutes=480,
+    full_minutes=900,
     quick_minutes=10,
 )
