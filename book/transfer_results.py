@@ -34,3 +34,15 @@ def reported_transfer() -> tuple[Path | None, dict[str, EvaluationResult]]:
     """
     folder = FULL / "transfer" if RESULTS == FULL else full_results("transfer")
     return folder, ({} if folder is None else read_transfer(folder))
+
+
+def ablation_results(folder: Path) -> dict[str, EvaluationResult]:
+    """The full-size contrastive ablation's combined result per target that ``folder`` holds.
+
+    ``<target>.json`` of every target of ``AblationConfig.for_mode("full")``; a run made before
+    every labelled family was a target lacks some (the frozen-encoder run is not among them).
+    """
+    from cg_contrast.ablation import AblationConfig
+
+    paths = {t: folder / f"{t}.json" for t in AblationConfig.for_mode("full").targets}
+    return {t: EvaluationResult.read(path) for t, path in paths.items() if path.exists()}
