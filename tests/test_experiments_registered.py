@@ -8,8 +8,9 @@ from cg_ir.provenance import code_digest
 
 def test_every_package_registers_its_experiments() -> None:
     registered = {e.name: e for e in registered_experiments()}
-    names = {"graph-statistics", "graph-anatomy", "conversion-speed", "zoo-coverage"}
-    names |= {"proxy-agreement", "default-checkpoint", "transfer", "contrast-ablation", "search"}
+    names = {"graph-statistics", "graph-anatomy", "conversion-speed", "zoo-coverage", "cli-startup"}
+    names |= {"proxy-agreement", "default-checkpoint", "transfer", "inference-speed"}
+    names |= {"contrast-ablation", "search"}
     assert names <= set(registered)
     orders = [e.order for e in registered_experiments()]
     assert orders == sorted(orders)  # cheap, basic experiments first

@@ -4,9 +4,12 @@
   against NAS-Bench-Suite-Zero, and the leave-one-family-out transfer tables.
 - ``default-checkpoint`` (``cg_predict.experiments.default_checkpoint``): the shipped default
   checkpoint, trained reproducibly, and its zero-shot ranking of families it never saw.
+- ``inference-speed`` (``cg_predict.experiments.speed``): how fast the shipped predictor scores
+  graphs.
 """
 
 from cg_predict.experiments.default_checkpoint import DEFAULT_CHECKPOINT
+from cg_predict.experiments.speed import INFERENCE_SPEED
 from cg_predict.experiments.transfer import PROXY_AGREEMENT, TRANSFER
 
-__all__ = ["DEFAULT_CHECKPOINT", "PROXY_AGREEMENT", "TRANSFER"]
+__all__ = ["DEFAULT_CHECKPOINT", "INFERENCE_SPEED", "PROXY_AGREEMENT", "TRANSFER"]
