@@ -11,7 +11,14 @@ import argparse
 from typing import Any
 
 from cg_contrast.errors import InvalidArgumentError
-from cg_ir.cli import HelpFormatter, add_out_option, add_progress_option, comma_list, positive_int
+from cg_ir.cli import (
+    HelpFormatter,
+    add_device_option,
+    add_out_option,
+    add_progress_option,
+    comma_list,
+    positive_int,
+)
 
 __all__ = ["register_pretrain", "run_pretrain"]
 
@@ -69,7 +76,7 @@ def register_pretrain(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of pool and run")
-    parser.add_argument("--device", default="cpu", help="torch device")
+    add_device_option(parser)
     add_out_option(parser, help="encoder checkpoint")
     parser.add_argument(
         "--resume", action="store_true", help="continue from PATH.state after an interruption"

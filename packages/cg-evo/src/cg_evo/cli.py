@@ -12,7 +12,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cg_ir.cli import HelpFormatter, add_out_option, add_progress_option, positive_int
+from cg_ir.cli import (
+    HelpFormatter,
+    add_data_dir_option,
+    add_device_option,
+    add_out_option,
+    add_progress_option,
+    positive_int,
+)
 from cg_predict.cli.names import PROXY_NAMES
 
 __all__ = ["register_search", "run_search_command"]
@@ -140,9 +147,7 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="source training epochs (default: the protocol's)",
     )
-    parser.add_argument(
-        "--data-dir", metavar="DIR", help="benchmark data (default: $CGNAS_DATA_DIR)"
-    )
+    add_data_dir_option(parser)
     parser.add_argument(
         "--backend", default="local", choices=("local", "ray"), help="where the seeds run"
     )
@@ -150,7 +155,7 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         "--workers", type=positive_int, default=1, metavar="N", help="seeds run in parallel"
     )
     parser.add_argument("--address", help="Ray cluster address ('auto', 'ray://host:10001')")
-    parser.add_argument("--device", default="cpu", help="torch device of the predictor")
+    add_device_option(parser, help="torch device of the predictor")
     parser.add_argument(
         "--threads",
         type=positive_int,

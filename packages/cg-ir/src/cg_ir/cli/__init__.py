@@ -6,8 +6,8 @@ subcommand and its value a callable ``register(subparsers)`` that adds the subpa
 ``func`` (called with the parsed ``argparse.Namespace``; it may return an exit status). Plugins
 are imported only when their subcommand (or the full help) is asked for, and a broken one
 costs a one-line warning, not the program. Every command follows the conventions of
-:mod:`cg_ir.cli.options` (``--out/-o``, ``--progress/--no-progress``, comma-separated lists,
-defaults shown in ``--help``) through its public helpers.
+:mod:`cg_ir.cli.options` (``--out/-o``, ``--progress/--no-progress``, ``--device``,
+``--data-dir``, comma-separated lists, defaults shown in ``--help``) through its public helpers.
 
 Registering a command must stay cheap: ``cgnas --help`` registers every plugin, so a
 ``register`` function (and the module defining it) imports no torch, torch-geometric or model
@@ -27,6 +27,8 @@ that keys cached results leaves ``cli`` out.
 from cg_ir.cli.convert import OUTPUT_SUFFIXES, load_onnx_graph, load_user_module, write_graph
 from cg_ir.cli.options import (
     HelpFormatter,
+    add_data_dir_option,
+    add_device_option,
     add_out_option,
     add_progress_option,
     comma_list,
@@ -41,6 +43,8 @@ __all__ = [
     "OUTPUT_SUFFIXES",
     "HelpFormatter",
     "UsageError",
+    "add_data_dir_option",
+    "add_device_option",
     "add_out_option",
     "add_progress_option",
     "build_parser",

@@ -4,6 +4,8 @@ One spelling per concept, so that a user learns it once:
 
 - the file a command writes is ``--out PATH``, alias ``-o`` (:func:`add_out_option`);
 - progress bars are ``--progress/--no-progress`` (:func:`add_progress_option`);
+- the torch device is ``--device`` (:func:`add_device_option`), the benchmark data folder
+  ``--data-dir DIR`` (:func:`add_data_dir_option`);
 - a count is a positive integer (:func:`positive_int`), a list is comma-separated
   (:func:`comma_list`: ``--shots 0,10,20,50``, ``--families nb201,nb301``); options whose
   values may hold commas (architecture keys, paths) are repeated instead;
@@ -17,7 +19,15 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["HelpFormatter", "add_out_option", "add_progress_option", "comma_list", "positive_int"]
+__all__ = [
+    "HelpFormatter",
+    "add_data_dir_option",
+    "add_device_option",
+    "add_out_option",
+    "add_progress_option",
+    "comma_list",
+    "positive_int",
+]
 
 _T = TypeVar("_T")
 
@@ -139,4 +149,32 @@ def add_progress_option(parser: argparse.ArgumentParser, *, default: bool) -> ar
         action=argparse.BooleanOptionalAction,
         default=default,
         help="show progress bars on stderr",
+    )
+
+
+def add_device_option(
+    parser: argparse.ArgumentParser, *, help: str = "torch device"
+) -> argparse.Action:
+    """Add ``--device DEVICE`` (default ``cpu``): where the command's tensors are computed.
+
+    Examples:
+        >>> parser = argparse.ArgumentParser(prog="demo")
+        >>> _ = add_device_option(parser)
+        >>> parser.parse_args([]).device, parser.parse_args(["--device", "cuda:0"]).device
+        ('cpu', 'cuda:0')
+    """
+    return parser.add_argument("--device", default="cpu", metavar="DEVICE", help=help)
+
+
+def add_data_dir_option(parser: argparse.ArgumentParser) -> argparse.Action:
+    """Add ``--data-dir DIR``: the benchmark data folder (``$CGNAS_DATA_DIR`` without it).
+
+    Examples:
+        >>> parser = argparse.ArgumentParser(prog="demo")
+        >>> _ = add_data_dir_option(parser)
+        >>> parser.parse_args([]).data_dir is None, parser.parse_args(["--data-dir", "d"]).data_dir
+        (True, 'd')
+    """
+    return parser.add_argument(
+        "--data-dir", metavar="DIR", help="benchmark data folder (default: $CGNAS_DATA_DIR)"
     )

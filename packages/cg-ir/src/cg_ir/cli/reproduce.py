@@ -12,6 +12,8 @@ from typing import Any
 
 from cg_ir.cli.options import (
     HelpFormatter,
+    add_data_dir_option,
+    add_device_option,
     add_out_option,
     add_progress_option,
     comma_list,
@@ -112,13 +114,14 @@ def register_reproduce(sub: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--strict", action="store_true", help="a skipped experiment fails")
     parser.add_argument("--force", action="store_true", help="rerun finished experiments")
-    parser.add_argument("--data-dir", help="benchmark data folder (default: $CGNAS_DATA_DIR)")
+    add_data_dir_option(parser)
     parser.add_argument("--backend", choices=BACKENDS, default="local", help="where work fans out")
-    parser.add_argument("--device", default="cpu", help="torch device")
+    add_device_option(parser)
     parser.add_argument(
         "--workers",
         type=positive_int,
         default=1,
+        metavar="N",
         help="worker processes: experiments run at once, longest first (CI: 2); one "
         "experiment alone fans its own work out to them (contrast-ablation's paired seeds)",
     )

@@ -36,6 +36,7 @@ import numpy as np
 
 from cg_ir.cli import (
     HelpFormatter,
+    add_device_option,
     add_progress_option,
     load_onnx_graph,
     load_user_module,
@@ -150,7 +151,7 @@ def register_predict(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--rank", action="store_true", help="print best predicted first")
     add_progress_option(parser, default=True)
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of lines")
-    parser.add_argument("--device", default="cpu", help="torch device")
+    add_device_option(parser)
     parser.set_defaults(func=run_predict, sources=[])
     return parser
 

@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from cg_ir import atomic_output
-from cg_ir.cli import HelpFormatter, add_out_option, add_progress_option, comma_list, positive_int
+from cg_ir.cli import (
+    HelpFormatter,
+    add_data_dir_option,
+    add_device_option,
+    add_out_option,
+    add_progress_option,
+    comma_list,
+    positive_int,
+)
 from cg_predict.cli.names import (
     DEFAULT_INPUT_NAME,
     PROXY_NAMES,
@@ -63,20 +71,22 @@ def register_proxy_agreement(subparsers: Any) -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--n-cells", type=positive_int, default=100, help="cells per target")
-    parser.add_argument("--seed", type=int, default=0, help="the sample's seed")
     parser.add_argument(
-        "--data-dir", default=None, help="benchmark data (default: $CGNAS_DATA_DIR)"
+        "--n-cells", type=positive_int, default=100, metavar="N", help="cells per target"
     )
+    parser.add_argument("--seed", type=int, default=0, help="the sample's seed")
+    add_data_dir_option(parser)
     # the defaults live in cg_predict.proxies, which imports torch: resolved when it runs
     parser.add_argument(
         "--targets",
         type=comma_list(_target, "family/dataset targets"),
+        metavar="NAMES",
         help="family/dataset, comma-separated; a family alone means cifar10 (default: every "
         "NAS-Bench-Suite-Zero target, cg_predict.proxies.TARGETS)",
     )
     parser.add_argument(
         "--inputs",
+        metavar="NAMES",
         type=comma_list(
             one_of(SYNTHETIC_INPUT_NAMES), f"inputs of {', '.join(SYNTHETIC_INPUT_NAMES)}"
         ),
@@ -84,15 +94,21 @@ def register_proxy_agreement(subparsers: Any) -> argparse.ArgumentParser:
         f"{DEFAULT_INPUT_NAME})",
     )
     parser.add_argument(
-        "--batch-size", type=positive_int, help="images per batch (default: the proxies')"
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        help="images per batch (default: the proxies')",
     )
     parser.add_argument(
         "--proxies",
         type=comma_list(one_of(PROXY_NAMES), f"proxies of {', '.join(PROXY_NAMES)}"),
+        metavar="NAMES",
         help=f"proxies, comma-separated, of {', '.join(PROXY_NAMES)} (default: every one)",
     )
-    parser.add_argument("--device", default="cpu", help="torch device")
-    parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's)")
+    add_device_option(parser)
+    parser.add_argument(
+        "--threads", type=positive_int, metavar="N", help="torch threads (default: torch's)"
+    )
     parser.add_argument("--cache", metavar="PATH", help="a proxy cache JSON shared by the runs")
     parser.add_argument("--force", action="store_true", help="recompute runs that other code wrote")
     add_out_option(parser, help="folder of the runs' JSON files and summary.json")

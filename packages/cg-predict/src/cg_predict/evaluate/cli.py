@@ -12,7 +12,15 @@ import argparse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cg_ir.cli import HelpFormatter, add_out_option, add_progress_option, comma_list, positive_int
+from cg_ir.cli import (
+    HelpFormatter,
+    add_data_dir_option,
+    add_device_option,
+    add_out_option,
+    add_progress_option,
+    comma_list,
+    positive_int,
+)
 from cg_predict.errors import InvalidArgumentError
 
 if TYPE_CHECKING:  # imported when run: `cgnas evaluate --help` stays cheap
@@ -105,9 +113,7 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
         help="after the head learns the sources on the frozen encoder, train it all on them",
     )
     parser.add_argument("--quick", action="store_true", help="CI mode: fewer cells and epochs")
-    parser.add_argument(
-        "--data-dir", metavar="DIR", help="benchmark data (default: $CGNAS_DATA_DIR)"
-    )
+    add_data_dir_option(parser)
     parser.add_argument(
         "--source-cells",
         type=positive_int,
@@ -152,7 +158,7 @@ def register_evaluate(subparsers: Any) -> argparse.ArgumentParser:
         choices=_LOSSES,
         help="loss of source training and fine-tuning (default: mse+rank)",
     )
-    parser.add_argument("--device", default="cpu", help="torch device")
+    add_device_option(parser)
     add_progress_option(parser, default=True)
     add_out_option(parser, metavar="r.json", help="results file (resumable)")
     parser.add_argument(
