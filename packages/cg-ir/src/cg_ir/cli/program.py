@@ -18,7 +18,7 @@ from cg_ir.cli.describe import register_families, register_inspect, register_sum
 from cg_ir.cli.reproduce import register_reproduce
 from cg_ir.errors import CgError
 
-__all__ = ["COMMAND_GROUP", "build_parser", "main"]
+__all__ = ["BUILTIN_COMMANDS", "COMMAND_GROUP", "build_parser", "main"]
 
 COMMAND_GROUP = "cgnas.commands"
 _BUILTIN: dict[str, Callable[[Any], argparse.ArgumentParser]] = {
@@ -28,6 +28,8 @@ _BUILTIN: dict[str, Callable[[Any], argparse.ArgumentParser]] = {
     "families": register_families,
     "reproduce": register_reproduce,
 }
+BUILTIN_COMMANDS = tuple(_BUILTIN)
+"""cg-ir's own commands; the plugins' are the entry points of ``COMMAND_GROUP``."""
 _PROG = "cgnas"
 _TRACEBACK_ENV = "CGNAS_TRACEBACK"
 

@@ -31,13 +31,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from cg_ir.cli.program import BUILTIN_COMMANDS, COMMAND_GROUP
 from cg_ir.experiments._framework import Experiment, RunContext
 
 __all__ = ["HELP_TARGET_S", "cli_startup", "time_commands"]
 
 HELP_TARGET_S = 1.0
-_COMMAND_GROUP = "cgnas.commands"  # cg_ir.cli.program.COMMAND_GROUP, without importing the CLI
-_BUILTIN = ("convert", "inspect", "summary", "families", "reproduce")
 _SMALL_NET = """\
 import torch.nn as nn
 
@@ -58,13 +57,13 @@ def _cgnas() -> list[str]:
 
 def _plugin_modules() -> dict[str, str]:
     """``{command: module}`` of every installed plugin command."""
-    return {point.name: point.module for point in entry_points(group=_COMMAND_GROUP)}
+    return {point.name: point.module for point in entry_points(group=COMMAND_GROUP)}
 
 
 def _commands(net: Path) -> dict[str, list[str]]:
-    """What a user runs first: every ``--help``, importing the library, a first prediction."""
+    """What a user runs first: every command's ``--help`` and a first prediction."""
     cgnas = _cgnas()
-    names = [*_BUILTIN, *sorted(set(_plugin_modules()) - set(_BUILTIN))]
+    names = [*BUILTIN_COMMANDS, *sorted(set(_plugin_modules()) - set(BUILTIN_COMMANDS))]
     commands = {"cgnas --help": [*cgnas, "--help"]}
     commands.update({f"cgnas {name} --help": [*cgnas, name, "--help"] for name in names})
     if "predict" in names:
