@@ -50,6 +50,7 @@ def test_the_experiment_writes_its_table(tmp_path: Path, monkeypatch: pytest.Mon
     report = json.loads((tmp_path / "cli-startup" / "cli-startup.json").read_text())
     assert [row["command"] for row in report["rows"]] == ["cgnas --help"]
     assert report["help_target_s"] == startup.HELP_TARGET_S
+    assert isinstance(report["no_bytecode_cache"], bool)
     assert record.headline[f"--help over {startup.HELP_TARGET_S:g} s"] in (0, 1)
     header = (tmp_path / "cli-startup" / "cli-startup.csv").read_text().splitlines()[0]
     assert header == "command,median_s,min_s,cpu_s"

@@ -8,7 +8,9 @@ small CNN written to a temporary file (interpreter start, torch, the shipped che
 tracing and scoring). Each command runs once untimed, so the file cache is warm for all alike,
 then ``runs`` times; the median and fastest wall time and the median CPU time (user + system)
 of the child process are reported, the CPU time being what other load on the machine inflates
-least.
+least. Whether the environment forbids bytecode caches (``PYTHONDONTWRITEBYTECODE``) is
+recorded: then every process compiles the modules that were never compiled before, and a
+first prediction takes seconds longer than on a user's machine.
 
 The results are keyed by the code of every installed command (``cli_startup``), not only
 cg-ir's: a plugin's new option changes what its ``--help`` imports.
@@ -20,6 +22,7 @@ Examples:
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import subprocess
@@ -110,7 +113,13 @@ def _startup(ctx: RunContext) -> dict[str, Any]:
     failed = [f"{row['command']}: {row['error']}" for row in rows if row["error"]]
     if failed:  # a command that fails measures nothing
         raise ValueError(f"commands failed: {'; '.join(failed)}")
-    ctx.write_json("cli-startup.json", {"runs": runs, "help_target_s": HELP_TARGET_S, "rows": rows})
+    report = {
+        "runs": runs,
+        "help_target_s": HELP_TARGET_S,
+        "no_bytecode_cache": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
+        "rows": rows,
+    }
+    ctx.write_json("cli-startup.json", report)
     columns = ["median_s", "min_s", "cpu_s"]
     table = [[row["command"], *(row[column] for column in columns)] for row in rows]
     ctx.write_csv("cli-startup.csv", ["command", *columns], table)
