@@ -78,6 +78,20 @@ one), folds in the order NB-301, OFA, NB-101, NB-201, written to
 ``results/selection/selection-search-ensemble-warm.json``; nothing is changed after seeing a
 fold.
 
+Declared on 2026-12-06 (stop 39), before any fold of it ran, after stop 39's full search (seeds
+0-19 of every space, whose labels this looked at): no warm start and no strategy leads on every
+family (predictor-topk far ahead on NB-101 and NB-301, predictor-ea on NB-201; the largest
+networks first reach OFA's 300M best in 6 queries, synflow first NB-201's in 11): the incumbent
+against the same search whose ten warm-start queries take the first of each design of
+``cg_evo.strategies.PORTFOLIO`` in turn (``warm_design="portfolio"``: the source model's
+zero-shot ranking, the largest by params, the best by the family's ``BEST_PROXY`` and the best
+by its zero-shot ensemble, the last two on the ``FULL_PROXY_SAMPLE``), a hedge that no fold can
+have tuned; on new seeds 40-49 (``--first-seed 40 --seeds 10``), 100 queries, ``--rule
+dominance``, folds in the order NB-301, OFA, NB-101, NB-201, written to
+``results/selection/selection-search-portfolio-warm.json``; nothing is changed after seeing a
+fold. The folds run on code whose cg-ir and cg-predict are HEAD's (so the source models of the
+stop-38 selection are reused from their cache) and whose cg-evo adds the portfolio.
+
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
        [--seeds 10] [--first-seed 0] [--rule strict|dominance]
        [--candidates "protocol blend,..."] --work DIR
@@ -117,7 +131,8 @@ class Candidate(NamedTuple):
     ``training`` and ``warm_start`` (the zero-shot ranking) are ``cg_evo.surrogate``'s
     ``SEARCH_TRAININGS`` and ``WARM_STARTS``; the other fields are the ``StrategySettings`` of
     that name (``warm_design="proxy"``: by the family's ``BEST_PROXY``, ``"ensemble"``: by its
-    zero-shot ensemble, each on its ``FULL_PROXY_SAMPLE``).
+    zero-shot ensemble, each on its ``FULL_PROXY_SAMPLE``; ``"portfolio"``: those two, the
+    zero-shot ranking and the largest by params in turn).
     """
 
     training: str
@@ -141,6 +156,9 @@ CANDIDATES = {
     ),
     "protocol blend + 1 random of 5 after 4 stalled generations + ensemble warm start": (
         Candidate("protocol", "blend", 1, 4, "ensemble")
+    ),
+    "protocol blend + 1 random of 5 after 4 stalled generations + portfolio warm start": (
+        Candidate("protocol", "blend", 1, 4, "portfolio")
     ),
 }
 # the package's default search (since stop 29); the selections before stop 32 compared against

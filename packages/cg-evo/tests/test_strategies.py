@@ -334,6 +334,42 @@ def test_ensemble_warm_design_starts_with_the_ensembles_best(nb201_space, nb201_
     assert run["queried"][:3] == [keys[int(i)] for i in np.argsort(-blend, kind="stable")[:3]]
 
 
+def test_round_robin_takes_each_order_in_turn() -> None:
+    from cg_evo.strategies.evolution import _round_robin
+
+    orders = [np.array([1, 2, 3]), np.array([4]), np.array([1, 5])]
+    assert list(_round_robin(orders)) == [1, 4, 1, 2, 5, 3]
+
+
+@pytest.mark.needs_data
+def test_portfolio_warm_design_takes_each_members_first_in_turn(nb201_space, nb201_source) -> None:
+    from cg_evo.strategies._base import PORTFOLIO
+
+    settings = StrategySettings(
+        warm_start=4, per_generation=5, mutants=20, proxy_candidates=12, warm_design="portfolio"
+    )
+    run = _run(
+        nb201_space, "predictor-ea", 9, 0, nb201_source, settings=settings,
+        fine_tune=PREDICTOR_FINE_TUNE,
+    )  # fmt: skip
+    _assert_pays_distinct(nb201_space, run, 9)
+    # each member's own warm start, alone, on the same seed and sample
+    firsts = []
+    for design in PORTFOLIO:
+        alone = dataclasses.replace(settings, warm_design=design)
+        member = _run(
+            nb201_space, "predictor-ea", 4, 0, nb201_source, settings=alone,
+            fine_tune=PREDICTOR_FINE_TUNE,
+        )  # fmt: skip
+        firsts.append(member["queried"])
+    expected: list[str] = []
+    for rank in range(4):  # round robin, a cell another member chose first is not paid twice
+        for queried in firsts:
+            if queried[rank] not in expected and len(expected) < 4:
+                expected.append(queried[rank])
+    assert run["queried"][:4] == expected
+
+
 def test_the_ensemble_warm_start_keeps_the_members_the_search_reads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

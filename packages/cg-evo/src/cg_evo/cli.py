@@ -26,7 +26,7 @@ __all__ = ["register_search", "run_search_command"]
 
 _STRATEGIES = ("predictor-ea", "predictor-topk", "rea", "random", "cost-order", "proxy-order")
 # cg_evo.strategies.WARM_DESIGNS (a test checks)
-_WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble")
+_WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble", "portfolio")
 
 
 def register_search(subparsers: Any) -> argparse.ArgumentParser:
@@ -125,8 +125,8 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         default="zero-shot",
         choices=_WARM_DESIGNS,
         help="how they are chosen: the source model's zero-shot ranking, largest --cost first, "
-        "best --proxy first, or best first by the family's zero-shot ensemble (network, FLOPs, "
-        "params, synflow, MeCo)",
+        "best --proxy first, best first by the family's zero-shot ensemble (network, FLOPs, "
+        "params, synflow, MeCo), or each of those four in turn (portfolio)",
     )
     parser.add_argument(
         "--fine-tune", default="full", choices=("full", "head"), help="predictor fine-tuning"

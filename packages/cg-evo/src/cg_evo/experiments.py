@@ -270,7 +270,11 @@ def _proxies_read(config: Any) -> tuple[str, ...]:
         return (config.settings.proxy,)
     if config.strategy != "predictor-ea":
         return ()
-    reads = {"proxy": (config.settings.proxy,), "ensemble": ENSEMBLE_PROXIES}
+    reads = {
+        "proxy": (config.settings.proxy,),
+        "ensemble": ENSEMBLE_PROXIES,
+        "portfolio": tuple(dict.fromkeys((config.settings.proxy, *ENSEMBLE_PROXIES))),
+    }
     return reads.get(config.settings.warm_design, ())
 
 

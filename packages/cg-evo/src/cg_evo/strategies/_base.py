@@ -12,9 +12,19 @@ if TYPE_CHECKING:
     from cg_evo.space import Queries, SearchSpace
     from cg_evo.surrogate import SearchPredictor
 
-__all__ = ["WARM_DESIGNS", "Context", "Strategy", "StrategySettings", "shuffled_descending"]
+__all__ = [
+    "PORTFOLIO",
+    "WARM_DESIGNS",
+    "Context",
+    "Strategy",
+    "StrategySettings",
+    "shuffled_descending",
+]
 
-WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble")
+WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble", "portfolio")
+# The designs the "portfolio" warm start takes its queries from in turn: no single one starts
+# well on every family (the best by params on OFA, by the source model on NB-101 and NB-301).
+PORTFOLIO = ("zero-shot", "cost", "proxy", "ensemble")
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,8 @@ class StrategySettings:
             among the proxy sample, as ``proxy-order`` starts) or ``"ensemble"`` (best first by
             the family's zero-shot ensemble restricted to the source model, FLOPs, params and
             the proxies the search tables hold, among the proxy sample:
-            ``cg_evo.strategies.orderings.ensemble_ranking``).
+            ``cg_evo.strategies.orderings.ensemble_ranking``) or ``"portfolio"`` (the first
+            of each of the designs of ``PORTFOLIO`` in turn, then the second of each, ...).
         cost: the cost ``cost-order`` sorts by, largest first.
         proxy: the cg-predict proxy ``proxy-order`` sorts by, largest first.
         proxy_candidates: about this many of the pool's cells are scored by the proxy

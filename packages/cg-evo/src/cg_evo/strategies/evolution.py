@@ -6,7 +6,8 @@ population, and the oldest member leaves.
 
 ``predictor-ea`` (the seed paper's search): the first ``warm_start`` queries follow the declared
 initial design (``warm_design``: the source model's best zero-shot candidates, the largest, the
-best by the zero-cost proxy, or the best by the zero-shot ensemble); the predictor is fine-tuned
+best by the zero-cost proxy, the best by the zero-shot ensemble, or each of those in turn); the
+predictor is fine-tuned
 on every label paid for (on the ``FineTuneConfig.growth`` schedule). Each generation breeds
 ``mutants`` mutants by tournament selection from the population, the predictor scores them, and
 only the ``per_generation`` best-predicted ones not queried before are queried (they count as
@@ -22,15 +23,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from cg_evo.space import Queries
-from cg_evo.strategies._base import Context, shuffled_descending
+from cg_evo.strategies._base import PORTFOLIO, Context, shuffled_descending
 from cg_evo.strategies.orderings import ensemble_ranking, proxy_ranking
 
-__all__ = ["PredictorEvolution", "RegularizedEvolution", "refit_if_due", "warm_start"]
+__all__ = ["PredictorEvolution", "RegularizedEvolution", "refit_if_due", "warm_order", "warm_start"]
 
 
 def _tournament(population: deque[int], queries: Queries, ctx: Context) -> int:
@@ -62,32 +64,51 @@ class RegularizedEvolution:
             population.append(child)
 
 
-def warm_start(ctx: Context) -> list[int]:
-    """Query the ``warm_start`` first candidates of the declared design; return them.
+def _round_robin(orders: Sequence[npt.NDArray[np.int64]]) -> Iterator[int]:
+    """The first candidate of each order in turn, then the second of each, and so on."""
+    for rank in range(max(len(order) for order in orders)):
+        for order in orders:
+            if rank < len(order):
+                yield int(order[rank])
+
+
+def warm_order(ctx: Context, design: str) -> Iterator[int]:
+    """The candidates in the order the warm-start ``design`` queries them (repeats possible).
 
     ``zero-shot``: the source model's best-predicted candidates; ``cost``: the largest by
     ``settings.cost``; ``proxy``: the best by ``settings.proxy`` among the proxy sample, as
     ``proxy-order`` starts (ties in seeded random order); ``ensemble``: the best by the
-    family's zero-shot ensemble among the proxy sample (``ensemble_ranking``). Distinct
-    networks only.
+    family's zero-shot ensemble among the proxy sample (``ensemble_ranking``); ``portfolio``:
+    the designs of ``PORTFOLIO`` in turn.
     """
     assert ctx.predictor is not None
-    if ctx.settings.warm_design == "cost":
+    if design == "portfolio":
+        orders = [np.fromiter(warm_order(ctx, member), dtype=np.int64) for member in PORTFOLIO]
+        return _round_robin(orders)
+    if design == "cost":
         order = shuffled_descending(ctx.space.cost(ctx.settings.cost), ctx.rng)
-    elif ctx.settings.warm_design == "proxy":
+    elif design == "proxy":
         order = proxy_ranking(ctx)
-    elif ctx.settings.warm_design == "ensemble":
+    elif design == "ensemble":
         order = ensemble_ranking(ctx)
     else:
         scores = ctx.predictor.scores(np.arange(len(ctx.space)))
         order = np.argsort(-scores, kind="stable")
+    return (int(index) for index in order)
+
+
+def warm_start(ctx: Context) -> list[int]:
+    """Query the ``warm_start`` first distinct candidates of the declared design; return them.
+
+    The design is ``settings.warm_design`` (``warm_order``).
+    """
     chosen: list[int] = []
-    for index in order:
+    for index in warm_order(ctx, ctx.settings.warm_design):
         if len(chosen) == ctx.settings.warm_start:
             break
-        if not ctx.queries.known(int(index)):
-            ctx.queries.ask(int(index))
-            chosen.append(int(index))
+        if not ctx.queries.known(index):
+            ctx.queries.ask(index)
+            chosen.append(index)
     return chosen
 
 
