@@ -148,7 +148,7 @@ def goal_config(space: str, run: str, *, quick: bool = False, queries: int | Non
     if run == "predictor-ea" and family in SEARCH_WARM_DESIGNS:
         design = SEARCH_WARM_DESIGNS[family]
         settings = replace(settings, warm_design=design)
-        if design == "proxy":  # by the family's best proxy, as best-proxy-order starts
+        if design in ("proxy", "portfolio"):  # the family's best proxy, as its selection ran
             settings = replace(settings, proxy=BEST_PROXY[family])
     fine_tune = FineTuneConfig()
     if quick:
