@@ -30,8 +30,13 @@ SELECTION = ROOT / "results" / "selection"
 REPORTS = sorted(p.name for p in SELECTION.glob("selection-search*.json"))
 # the reports deciding predictor-ea's random queries, oldest first: the newest one applies
 RANDOM_QUERY_REPORTS = ("selection-search-random.json", "selection-search-stall.json")
-# the reports deciding predictor-ea's warm-start design, oldest first: the newest one applies
-WARM_START_REPORTS = ("selection-search-proxy-warm.json", "selection-search-ensemble-warm.json")
+# the reports deciding predictor-ea's warm-start design, oldest first (see test_searches_use_the
+# _chosen_warm_start for how they combine)
+WARM_START_REPORTS = (
+    "selection-search-proxy-warm.json",
+    "selection-search-ensemble-warm.json",
+    "selection-search-portfolio-warm.json",
+)
 DEFAULT = {"training": "protocol", "warm_start": "blend"}
 
 
@@ -119,22 +124,45 @@ def test_the_tools_incumbent_is_the_packages_default_search(monkeypatch) -> None
     assert {"training": incumbent.training, "warm_start": incumbent.warm_start} == DEFAULT
 
 
+def _warm_designs_chosen() -> dict[str, str]:
+    """Each family's warm-start design after every report of ``WARM_START_REPORTS`` in turn.
+
+    A report compares its incumbent with its candidates on every family: a family takes the
+    report's choice when it is not the incumbent, or when the design the family had is among
+    the report's candidates (so the report weighed it); otherwise (the report never compared
+    the family's design) the family keeps it.
+    """
+    from cg_evo.strategies import StrategySettings
+
+    designs: dict[str, str] = {}
+    for name in [name for name in WARM_START_REPORTS if name in REPORTS]:
+        report = _report(name)
+        compared = {design for *_, design in report["config"]["candidates"].values()}
+        incumbent = report["config"]["candidates"][report["config"]["incumbent"]][-1]
+        for family, entry in report["choices"].items():
+            chosen = entry["chosen"]["warm_design"]
+            had = designs.get(family, StrategySettings().warm_design)
+            if chosen != incumbent or had in compared:
+                designs[family] = chosen
+            else:
+                designs[family] = had
+    return designs
+
+
 def test_searches_use_the_chosen_warm_start() -> None:
-    """The newest warm-start report's design per family (``WARM_START_REPORTS``), applied by
+    """The warm-start reports' designs per family (``_warm_designs_chosen``), applied by
     ``cg_evo.experiments.SEARCH_WARM_DESIGNS`` to every goal space's ``predictor-ea``."""
     from cg_evo.experiments import BEST_PROXY, GOAL_SPACES, SEARCH_WARM_DESIGNS, goal_config
     from cg_evo.strategies import StrategySettings
 
-    newest = [name for name in WARM_START_REPORTS if name in REPORTS][-1]
-    choices = _report(newest)["choices"]
-    chosen = {family: entry["chosen"]["warm_design"] for family, entry in choices.items()}
+    chosen = _warm_designs_chosen()
     default = StrategySettings().warm_design
     assert SEARCH_WARM_DESIGNS == {f: d for f, d in chosen.items() if d != default}
     for space in GOAL_SPACES:
         settings = goal_config(space, "predictor-ea").settings
         family = GOAL_SPACES[space][0]
         assert settings.warm_design == chosen[family], space
-        if settings.warm_design == "proxy":
+        if settings.warm_design in ("proxy", "portfolio"):
             assert settings.proxy == BEST_PROXY[family], space
 
 

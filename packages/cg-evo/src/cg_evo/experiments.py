@@ -79,9 +79,11 @@ BEST_PROXY: Mapping[str, str] = {
 # selection-search-ensemble-warm.json (tools/select_search_predictor.py, dominance rule, declared
 # before its folds ran; it supersedes selection-search-proxy-warm.json, whose choice, the best
 # proxy's top ten for OFA, it compared again) chose the zero-shot ensemble's top ten for NB-101
-# only (better than the default on the NB-201, NB-301 and OFA pools); every other family keeps
-# the default (the ensemble did worse on NB-101's pool, the best proxy on NB-201's and OFA's)
-SEARCH_WARM_DESIGNS: Mapping[str, str] = {"nb101": "ensemble"}
+# only (better than the default on the NB-201, NB-301 and OFA pools); selection-search-portfolio-
+# warm.json (stop 39, the default against the portfolio) chose the portfolio for OFA (better on
+# the NB-101, NB-201 and NB-301 pools) and kept the default elsewhere (the portfolio did worse on
+# OFA's pool), which leaves NB-101's ensemble, never compared with it, in place
+SEARCH_WARM_DESIGNS: Mapping[str, str] = {"nb101": "ensemble", "ofa-mbv3": "portfolio"}
 # family -> cells its proxy orderings score in full mode (about; cg_evo.space.in_key_sample),
 # where scoring the whole pool does not fit: on one core here synflow takes 1.3 s and MeCo
 # 2.6 s per NB-101 network, about 32 CPU-hours for both on its 30,001 cells. 3,000 cells
