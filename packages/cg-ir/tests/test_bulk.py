@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from cg_ir import GraphSerializationError, InvalidSpecError, families
+from cg_ir import GraphSerializationError, InvalidArgumentError, InvalidSpecError, families
 from cg_ir.bulk import convert_many, load_graphs, save_graphs
 from cg_ir.executor import LocalExecutor
 from cg_ir.testing import computation_graphs
@@ -37,16 +37,16 @@ def test_convert_many_through_an_executor_left_open():
         assert executor._pool is not None  # not closed by convert_many: reusable
         assert convert_many("nb201", KEYS[:1], executor=executor, progress=False) == serial[:1]
     assert convert_many("nb201", KEYS, executor=LocalExecutor(), progress=False) == serial[:4]
-    with pytest.raises(ValueError, match="pass workers and chunksize to the executor"):
+    with pytest.raises(InvalidArgumentError, match="pass workers and chunksize to the executor"):
         convert_many("nb201", KEYS, workers=2, executor=LocalExecutor(), progress=False)
 
 
 def test_convert_many_errors():
     with pytest.raises(InvalidSpecError):
         convert_many("nb201", ["(9, 9)"], progress=False)
-    with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
+    with pytest.raises(InvalidArgumentError, match="workers must be at least 1, got 0"):
         convert_many("nb201", KEYS, workers=0, progress=False)
-    with pytest.raises(ValueError, match="chunksize must be at least 1"):
+    with pytest.raises(InvalidArgumentError, match="chunksize must be at least 1"):
         convert_many("nb201", KEYS, chunksize=0, progress=False)
 
 
@@ -110,9 +110,9 @@ def test_workers_need_an_installed_family():
     class Local(type(families.get("nb201"))):
         name = "local-nb201"
 
-    with pytest.raises(ValueError, match="'local-nb201' is not installed through the"):
+    with pytest.raises(InvalidArgumentError, match="'local-nb201' is not installed through the"):
         convert_many(Local(), KEYS, workers=2, progress=False)
-    with pytest.raises(ValueError, match="'local-nb201' is not installed through the"):
+    with pytest.raises(InvalidArgumentError, match="'local-nb201' is not installed through the"):
         convert_many(Local(), KEYS, executor=LocalExecutor(workers=2), progress=False)
     assert len(convert_many(Local(), KEYS, progress=False)) == len(KEYS)
     assert len(convert_many(Local(), KEYS[:1], workers=2, progress=False)) == 1  # no pool

@@ -10,7 +10,13 @@ import time
 
 import pytest
 
-from cg_ir import BackendUnavailableError, CgIrError, UnknownBackendError
+from cg_ir import (
+    BackendUnavailableError,
+    CgIrError,
+    ExecutorClosedError,
+    InvalidArgumentError,
+    UnknownBackendError,
+)
 from cg_ir.bulk import convert_many
 from cg_ir.executor import BACKENDS, LocalExecutor, RayExecutor, get_executor
 
@@ -116,13 +122,13 @@ def test_get_executor_and_its_errors():
     with pytest.raises(UnknownBackendError, match="'dask'; valid: 'local', 'ray'") as info:
         get_executor("dask")
     assert isinstance(info.value, ValueError) and isinstance(info.value, CgIrError)
-    with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
+    with pytest.raises(InvalidArgumentError, match="workers must be at least 1, got 0"):
         get_executor("local", workers=0)
-    with pytest.raises(ValueError, match="chunksize must be at least 1, got 0"):
+    with pytest.raises(InvalidArgumentError, match="chunksize must be at least 1, got 0"):
         LocalExecutor(2, chunksize=0)
-    with pytest.raises(ValueError, match="is for the 'ray' backend"):
+    with pytest.raises(InvalidArgumentError, match="is for the 'ray' backend"):
         get_executor("local", address="auto")
-    with pytest.raises(ValueError, match="workers must be at least 1"):
+    with pytest.raises(InvalidArgumentError, match="workers must be at least 1"):
         RayExecutor(workers=0)  # checked before Ray is imported or started
 
 
@@ -160,7 +166,7 @@ def test_ray_matches_the_local_backend(jobs, two_workers, one_torch_thread):
                 assert joined.map(jobs.seeded, SEEDS[:3]) == local_numbers[:3]
             assert ray.is_initialized()
         assert not ray.is_initialized()  # the one that started Ray shut it down
-        with pytest.raises(RuntimeError, match="closed"):
+        with pytest.raises(ExecutorClosedError, match="closed"):
             executor.map(abs, [1])
     finally:
         ray.cloudpickle.unregister_pickle_by_value(jobs)

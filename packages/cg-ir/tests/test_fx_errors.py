@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cg_ir import UnsupportedOperatorError, UntraceableModuleError
+from cg_ir import InvalidArgumentError, UnsupportedOperatorError, UntraceableModuleError
 from cg_ir.fx import from_module
 
 SHAPE = (3, 8, 8)
@@ -166,7 +166,9 @@ def test_second_tensor_input_is_rejected() -> None:
 
 @pytest.mark.parametrize("shape", [(3, 8), (2, 3, 8, 8, 8), (0, 8, 8), (3, -1, 8)])
 def test_bad_input_shape(shape: tuple[int, ...]) -> None:
-    with pytest.raises(ValueError, match=r"input_shape must be \(C, H, W\) or \(N, C, H, W\)"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"input_shape must be \(C, H, W\) or \(N, C, H, W\)"
+    ):
         from_module(nn.ReLU(), shape)
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cg_ir import UntraceableModuleError, from_module
+from cg_ir import InvalidArgumentError, UntraceableModuleError, from_module
 from cg_ir.nn import Zero
 
 
@@ -196,7 +196,7 @@ def test_zero_module() -> None:
     graph = from_module(Zero(6, stride=2), (4, 7, 7))
     assert (graph.nodes[1].input_shape, graph.nodes[1].output_shape) == ((4, 7, 7), (6, 4, 4))
     assert graph.params == 0 and graph.flops == 0
-    with pytest.raises(ValueError, match="stride must be a positive int"):
+    with pytest.raises(InvalidArgumentError, match="stride must be a positive int"):
         Zero(stride=0)
-    with pytest.raises(ValueError, match="out_channels must be positive or None"):
+    with pytest.raises(InvalidArgumentError, match="out_channels must be positive or None"):
         Zero(0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cg_ir import provenance
+from cg_ir import InvalidArgumentError, provenance
 from cg_ir.provenance import cache_key, code_digest
 
 
@@ -26,9 +26,9 @@ def test_digests_are_computed_once_per_process() -> None:
 
 
 def test_an_unknown_name_is_an_error() -> None:
-    with pytest.raises(ValueError, match="not an importable package or Python module"):
+    with pytest.raises(InvalidArgumentError, match="not an importable package or Python module"):
         code_digest("cg_ir.no_such_module")
-    with pytest.raises(ValueError, match="not an importable"):
+    with pytest.raises(InvalidArgumentError, match="not an importable"):
         code_digest("no_such_package.sub")
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from cg_ir import ComputationGraph, Node
+from cg_ir import ComputationGraph, InvalidArgumentError, Node
 from cg_ir.render import CATEGORY_COLORS, category, node_label, render, to_dot
 
 X = (4, 8, 8)
@@ -76,9 +76,9 @@ def test_render_writes_image(tmp_path, suffix, magic):
 def test_render_excerpt_and_errors(tmp_path):
     pytest.importorskip("matplotlib")
     assert render(graph(), tmp_path / "part.png", layers=(1, 3), title="x").exists()
-    with pytest.raises(ValueError, match=r"the suffix must be one of \.png, \.svg"):
+    with pytest.raises(InvalidArgumentError, match=r"the suffix must be one of \.png, \.svg"):
         render(graph(), tmp_path / "g.jpg")
-    with pytest.raises(ValueError, match="selects no row; the graph has 6 rows"):
+    with pytest.raises(InvalidArgumentError, match="selects no row; the graph has 6 rows"):
         render(graph(), tmp_path / "g.png", layers=(7, 9))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["part.png"]
 

@@ -34,7 +34,7 @@ from cg_ir._graph import ComputationGraph
 from cg_ir._node import Node
 from cg_ir._serialize import SCHEMA_VERSION, _node_from_dict
 from cg_ir._vocab import VOCAB_VERSION
-from cg_ir.errors import GraphSerializationError
+from cg_ir.errors import GraphSerializationError, InvalidArgumentError
 from cg_ir.executor import Executor, LocalExecutor
 from cg_ir.families import ENTRY_POINT_GROUP, Family, get
 
@@ -84,7 +84,7 @@ def convert_many(
     Raises:
         InvalidSpecError: a key does not parse (raised before any worker starts).
         UnknownFamilyError: no family of that name.
-        ValueError: ``workers`` or ``chunksize`` is below 1, ``executor`` comes with
+        InvalidArgumentError: ``workers`` or ``chunksize`` is below 1, ``executor`` comes with
             ``workers`` or ``chunksize``, or conversion outside this process is asked for a
             family registered only in this process.
 
@@ -98,7 +98,7 @@ def convert_many(
     """
     fam = get(family) if isinstance(family, str) else family
     if executor is not None and (workers != 1 or chunksize is not None):
-        raise ValueError(
+        raise InvalidArgumentError(
             "pass workers and chunksize to the executor, not to convert_many with executor="
         )
     own = executor is None
@@ -115,7 +115,7 @@ def convert_many(
             return executor.map(fam.to_cg, parsed, progress=progress, desc=desc)
         installed = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
         if fam.name not in installed:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"family {fam.name!r} is not installed through the {ENTRY_POINT_GROUP!r} entry "
                 "points, so worker processes cannot find it: use workers=1 or install it"
             )

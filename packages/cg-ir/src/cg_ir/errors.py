@@ -11,7 +11,9 @@ __all__ = [
     "BackendUnavailableError",
     "CgError",
     "CgIrError",
+    "ExecutorClosedError",
     "GraphSerializationError",
+    "InvalidArgumentError",
     "InvalidGraphError",
     "InvalidSpecError",
     "ModelFileNotFoundError",
@@ -35,6 +37,10 @@ class UsageError(CgIrError, ValueError):
     """A command-line argument that cannot be used (reported as one line, exit status 2)."""
 
 
+class InvalidArgumentError(CgIrError, ValueError):
+    """An argument of a cg-ir function or class is outside what it accepts; the message says why."""
+
+
 class InvalidGraphError(CgIrError, ValueError):
     """A computation graph breaks one of its invariants (cycle, shape mismatch, unknown op, ...)."""
 
@@ -53,6 +59,10 @@ class UnknownBackendError(CgIrError, ValueError):
 
 class BackendUnavailableError(CgIrError, ImportError):
     """An executor backend's package is not installed; the message gives the ``pip`` command."""
+
+
+class ExecutorClosedError(CgIrError, RuntimeError):
+    """An executor was asked for work after it was closed."""
 
 
 class GraphSerializationError(CgIrError, ValueError):

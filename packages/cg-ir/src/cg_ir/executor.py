@@ -34,7 +34,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from cg_ir.errors import BackendUnavailableError, UnknownBackendError
+from cg_ir.errors import (
+    BackendUnavailableError,
+    ExecutorClosedError,
+    InvalidArgumentError,
+    UnknownBackendError,
+)
 
 __all__ = [
     "BACKENDS",
@@ -128,7 +133,7 @@ class LocalExecutor(Executor):
         chunksize: items per task sent to a worker.
 
     Raises:
-        ValueError: ``workers`` or ``chunksize`` is below 1.
+        InvalidArgumentError: ``workers`` or ``chunksize`` is below 1.
 
     Examples:
         >>> with LocalExecutor() as executor:
@@ -140,9 +145,9 @@ class LocalExecutor(Executor):
 
     def __init__(self, workers: int = 1, *, chunksize: int | None = None) -> None:
         if workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
+            raise InvalidArgumentError(f"workers must be at least 1, got {workers}")
         if chunksize is not None and chunksize < 1:
-            raise ValueError(f"chunksize must be at least 1, got {chunksize}")
+            raise InvalidArgumentError(f"chunksize must be at least 1, got {chunksize}")
         self.workers = workers
         self.chunksize = chunksize
         self.in_process = workers == 1
@@ -222,7 +227,7 @@ class RayExecutor(Executor):
 
     Raises:
         BackendUnavailableError: Ray is not installed (``pip install "cg-ir[ray]"``).
-        ValueError: ``workers`` or ``chunksize`` is below 1.
+        InvalidArgumentError: ``workers`` or ``chunksize`` is below 1.
 
     Examples:
         A local Ray with two workers, or an existing cluster (not run as doctests: starting
@@ -242,9 +247,9 @@ class RayExecutor(Executor):
         **init_kwargs: Any,
     ) -> None:
         if workers is not None and workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
+            raise InvalidArgumentError(f"workers must be at least 1, got {workers}")
         if chunksize is not None and chunksize < 1:
-            raise ValueError(f"chunksize must be at least 1, got {chunksize}")
+            raise InvalidArgumentError(f"chunksize must be at least 1, got {chunksize}")
         ray = _import_ray()
         self.workers = workers
         self.address = address
@@ -280,10 +285,10 @@ class RayExecutor(Executor):
         """``[fn(item) for item in items]`` as Ray tasks; see ``Executor``.
 
         Raises:
-            RuntimeError: the executor is closed.
+            ExecutorClosedError: the executor is closed.
         """
         if self._closed:
-            raise RuntimeError("this RayExecutor is closed")
+            raise ExecutorClosedError("this RayExecutor is closed")
         ray = _import_ray()
 
         todo = list(items)
@@ -335,7 +340,7 @@ def get_executor(backend: str = "local", workers: int = 1, address: str | None =
     Raises:
         UnknownBackendError: ``backend`` is not one of ``BACKENDS``; the message lists them.
         BackendUnavailableError: the backend's package is not installed.
-        ValueError: ``workers`` is below 1, or ``address`` with the local backend.
+        InvalidArgumentError: ``workers`` is below 1, or ``address`` with the local backend.
 
     Examples:
         >>> get_executor("local", workers=2)
@@ -347,7 +352,7 @@ def get_executor(backend: str = "local", workers: int = 1, address: str | None =
     """
     if backend == "local":
         if address is not None:
-            raise ValueError(f"address={address!r} is for the 'ray' backend, not 'local'")
+            raise InvalidArgumentError(f"address={address!r} is for the 'ray' backend, not 'local'")
         return LocalExecutor(workers)
     if backend == "ray":
         return RayExecutor(workers=workers, address=address)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cg_ir.errors import InvalidArgumentError
+
 __all__ = ["Zero"]
 
 
@@ -39,9 +41,11 @@ class Zero(nn.Module):
     def __init__(self, out_channels: int | None = None, stride: int = 1) -> None:
         super().__init__()
         if out_channels is not None and out_channels < 1:
-            raise ValueError(f"Zero: out_channels must be positive or None, got {out_channels}")
+            raise InvalidArgumentError(
+                f"Zero: out_channels must be positive or None, got {out_channels}"
+            )
         if stride < 1:
-            raise ValueError(f"Zero: stride must be a positive int, got {stride}")
+            raise InvalidArgumentError(f"Zero: stride must be a positive int, got {stride}")
         self.out_channels = out_channels
         self.stride = stride
 

@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from cg_ir.errors import InvalidArgumentError
+
 __all__ = ["cache_key", "code_digest", "file_sha256"]
 
 
@@ -60,7 +62,7 @@ def _sources(name: str) -> list[tuple[str, Path]]:
         return [(path.relative_to(root).as_posix(), path) for path in kept]
     if spec is not None and spec.origin and spec.origin.endswith(".py"):
         return [(Path(spec.origin).name, Path(spec.origin))]
-    raise ValueError(f"{name!r} is not an importable package or Python module")
+    raise InvalidArgumentError(f"{name!r} is not an importable package or Python module")
 
 
 @cache
@@ -84,7 +86,7 @@ def code_digest(*packages: str) -> str:
     first digest of all four cg-nas packages reads ~0.9 MB in ~10 ms, later ones take ~20 us.
 
     Raises:
-        ValueError: a name that is neither an importable package nor a Python module.
+        InvalidArgumentError: a name that is neither an importable package nor a Python module.
 
     Examples:
         >>> code_digest("cg_ir", "cg_ir.provenance") != code_digest("cg_ir")

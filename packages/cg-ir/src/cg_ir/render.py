@@ -36,6 +36,7 @@ from cg_ir._node import (
     UPSAMPLE_OPS,
     Node,
 )
+from cg_ir.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from cg_ir._graph import ComputationGraph
@@ -310,13 +311,13 @@ def render(
         The path written.
 
     Raises:
-        ValueError: unsupported suffix or an empty ``layers`` range.
+        InvalidArgumentError: unsupported suffix or an empty ``layers`` range.
         ImportError: matplotlib is missing (install the ``render`` extra).
     """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"cannot render to {str(target)!r}: the suffix must be one of "
             f"{', '.join(IMAGE_SUFFIXES)}"
         )
@@ -324,7 +325,9 @@ def render(
     start, stop = (0, layout.num_rows) if layers is None else layers
     start, stop = max(start, 0), min(stop, layout.num_rows)
     if start >= stop:
-        raise ValueError(f"layers={layers} selects no row; the graph has {layout.num_rows} rows")
+        raise InvalidArgumentError(
+            f"layers={layers} selects no row; the graph has {layout.num_rows} rows"
+        )
     plt = _matplotlib()
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     from matplotlib.path import Path as MplPath

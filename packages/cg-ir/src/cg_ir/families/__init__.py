@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Any
 
-from cg_ir.errors import UnknownFamilyError
+from cg_ir.errors import InvalidArgumentError, UnknownFamilyError
 from cg_ir.families._base import Family
 
 __all__ = ["ENTRY_POINT_GROUP", "Family", "get", "names", "register"]
@@ -32,7 +32,7 @@ def names() -> list[str]:
 def register(family: Family[Any]) -> None:
     """Make ``family`` available to ``get`` in this process (entry points do it for packages)."""
     if not family.name:
-        raise ValueError("a family needs a non-empty name")
+        raise InvalidArgumentError("a family needs a non-empty name")
     _registered[family.name] = family
 
 

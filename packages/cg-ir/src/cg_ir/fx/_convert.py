@@ -10,7 +10,7 @@ import torch
 from torch import fx, nn
 
 from cg_ir._graph import ComputationGraph
-from cg_ir.errors import UnsupportedOperatorError, UntraceableModuleError
+from cg_ir.errors import InvalidArgumentError, UnsupportedOperatorError, UntraceableModuleError
 from cg_ir.fx._lower import Lowerer, check_supported
 from cg_ir.fx._table import timm_notrace
 from cg_ir.fx._trace import clean_graph, evaluation_mode, is_leaf, propagate, trace
@@ -26,7 +26,7 @@ def _batch_of_one(input_shape: Sequence[int]) -> tuple[int, int, int]:
     if len(shape) == 4:
         shape = shape[1:]  # the batch axis: graphs describe one sample
     if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"input_shape must be (C, H, W) or (N, C, H, W) with positive sizes, got "
             f"{tuple(input_shape)}"
         )

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from cg_ir._graph import ComputationGraph
 from cg_ir._node import Node, Shape
+from cg_ir.errors import InvalidArgumentError
 
 __all__ = ["graphs", "reorderings"]
 
@@ -157,7 +158,9 @@ def _broadcasts(shape: Shape, target: Shape) -> bool:
 def graphs(draw: st.DrawFn, max_nodes: int = 30) -> ComputationGraph:
     """A random valid graph of at most ``max_nodes`` nodes (input and output included)."""
     if max_nodes < 3:
-        raise ValueError(f"max_nodes must be at least 3 (input, one op, output), got {max_nodes}")
+        raise InvalidArgumentError(
+            f"max_nodes must be at least 3 (input, one op, output), got {max_nodes}"
+        )
     side = draw(st.integers(1, 12))
     first: Shape = (
         draw(st.integers(1, 16)),

@@ -15,6 +15,8 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+from cg_ir.errors import InvalidArgumentError
+
 __all__ = ["PROFILES", "load_profile"]
 
 # Graph construction and module tracing have uneven run times on loaded CI machines, so no
@@ -44,11 +46,11 @@ def load_profile(name: str | None = None) -> str:
             environment variable, falling back to ``fast``.
 
     Raises:
-        ValueError: not a known profile; the message lists them.
+        InvalidArgumentError: not a known profile; the message lists them.
     """
     chosen = name if name is not None else os.environ.get("CGNAS_HYPOTHESIS_PROFILE", "fast")
     if chosen not in PROFILES:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"unknown hypothesis profile {chosen!r}; choose one of {', '.join(sorted(PROFILES))}"
         )
     settings.load_profile(chosen)
