@@ -55,7 +55,6 @@ if TYPE_CHECKING:  # cg_predict.evaluate loads torch and the benchmark tables: w
 
 __all__ = [
     "ABLATION_TARGETS",
-    "PAPER_TARGETS",
     "AblationConfig",
     "ClChoice",
     "ablation_rows",
@@ -71,8 +70,6 @@ __all__ = [
 
 # every labelled family of cg-predict (a test keeps them equal): the transfer tables' targets
 ABLATION_TARGETS = ("nb101", "nb201", "nb301", "ofa-mbv3", "cbm-mobilenet", "cbm-resnet")
-# the paper's ablation targets (its Table 1), whose goals and quoted numbers the book checks
-PAPER_TARGETS = ("nb101", "nb201", "nb301")
 # cg_predict.evaluate's rows of the supervised control of the two-stage (unfrozen) schedule
 TWO_STAGE_ROWS = "supervised-2stage-fine-tune"
 _FORCE_FIX = "rerun with force=True (as cgnas reproduce does) to pretrain it again, or delete it"

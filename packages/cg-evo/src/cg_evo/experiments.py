@@ -23,14 +23,13 @@ that scoring and the seeds of each run go to N processes.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cg_ir.experiments import Experiment, RunContext
-from cg_predict.data import DATA_DIR_ENV, benchmark_files
+from cg_predict.data import benchmark_files, data_dir_configured
 
 __all__ = [
     "AGREEMENT_FAMILIES",
@@ -257,39 +256,12 @@ def warm_proxy_cache(config: Any, proxy: str, ctx: RunContext) -> None:
         )
 
 
-def _proxies_read(config: Any) -> tuple[str, ...]:
-    """The proxies ``config``'s search reads on its proxy sample.
-
-    Examples:
-        >>> _proxies_read(goal_config("NB-201 CIFAR-10", "proxy-order"))
-        ('synflow',)
-        >>> _proxies_read(goal_config("NB-201 CIFAR-10", "rea"))
-        ()
-    """
-    from cg_evo.strategies.orderings import ENSEMBLE_PROXIES
-
-    if config.strategy == "proxy-order":
-        return (config.settings.proxy,)
-    if config.strategy != "predictor-ea":
-        return ()
-    reads = {
-        "proxy": (config.settings.proxy,),
-        "ensemble": ENSEMBLE_PROXIES,
-        "portfolio": tuple(dict.fromkeys((config.settings.proxy, *ENSEMBLE_PROXIES))),
-    }
-    return reads.get(config.settings.warm_design, ())
-
-
-def _has_data_folder(data_dir: Path | None) -> bool:
-    return data_dir is not None or bool(os.environ.get(DATA_DIR_ENV))
-
-
 def _search_data(data_dir: Path | None) -> Mapping[str, Path]:
     """Every benchmark file where a data folder is set (one missing skips the experiment).
 
     None without a folder: the data-free runs read none.
     """
-    return benchmark_files(data_dir) if _has_data_folder(data_dir) else {}
+    return benchmark_files(data_dir) if data_dir_configured(data_dir) else {}
 
 
 def search_plan(quick: bool, data_dir: Path | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -301,7 +273,7 @@ def search_plan(quick: bool, data_dir: Path | None) -> tuple[tuple[str, ...], tu
     """
     spaces = _QUICK_SPACES if quick else tuple(GOAL_SPACES)
     runs = STRATEGIES if quick else tuple(RUNS)
-    if _has_data_folder(data_dir):
+    if data_dir_configured(data_dir):
         return spaces, runs
     return (
         tuple(s for s in spaces if s in DATA_FREE_SPACES),
@@ -326,7 +298,7 @@ def _say_what_needs_data(spaces: tuple[str, ...], runs: tuple[str, ...]) -> None
 
 def _search(ctx: RunContext) -> dict[str, Any]:
     spaces, runs = search_plan(ctx.quick, ctx.data_dir)
-    if not _has_data_folder(ctx.data_dir):
+    if not data_dir_configured(ctx.data_dir):
         _say_what_needs_data(spaces, runs)
     rows, curves, headline = [], {}, {}
     warmed: set[tuple[str, str]] = set()  # (family, proxy): a family's spaces share one pool
@@ -375,14 +347,15 @@ def _run(
 ) -> Any:
     """Run (or resume) one search of the experiment into its file; its results document.
 
-    A search that reads proxies on its sample of the pool (``_proxies_read``) scores it first
+    A search that reads proxies on its sample of the pool (``StrategySettings.proxies_read``)
+    scores it first
     (``warm_proxy_cache``), once per ``(family, proxy)`` of ``warmed``: its seeds then read
     every score from the table.
     """
     from cg_evo import run_search
 
     config = goal_config(space, run, quick=ctx.quick, queries=queries)
-    for proxy in _proxies_read(config):
+    for proxy in config.settings.proxies_read(config.strategy):
         if warmed is not None and (config.family, proxy) not in warmed:
             warm_proxy_cache(config, proxy, ctx)
             warmed.add((config.family, proxy))

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from cg_evo.surrogate import SearchPredictor
 
 __all__ = [
+    "ENSEMBLE_PROXIES",
     "PORTFOLIO",
     "WARM_DESIGNS",
     "Context",
@@ -25,6 +26,10 @@ WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble", "portfolio")
 # The designs the "portfolio" warm start takes its queries from in turn: no single one starts
 # well on every family (the best by params on OFA, by the source model on NB-101 and NB-301).
 PORTFOLIO = ("zero-shot", "cost", "proxy", "ensemble")
+# The network proxies of the ensemble warm start: the two a full search scores over its proxy
+# sample anyway (proxy-order's synflow, the paper's; best-proxy-order's MeCo), so the warm start
+# adds no proxy evaluation; every other proxy costs a forward and backward pass per cell.
+ENSEMBLE_PROXIES = ("synflow", "meco")
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,29 @@ class StrategySettings:
             raise InvalidSearchError(
                 f"random_after_stall={self.random_after_stall} must be at least 0"
             )
+
+    def proxies_read(self, strategy: str) -> tuple[str, ...]:
+        """The proxies ``strategy`` reads on its proxy sample with these settings.
+
+        Examples:
+            >>> settings = StrategySettings()
+            >>> settings.proxies_read("proxy-order"), settings.proxies_read("rea")
+            (('synflow',), ())
+            >>> StrategySettings(warm_design="ensemble").proxies_read("predictor-ea")
+            ('synflow', 'meco')
+            >>> StrategySettings(warm_design="portfolio", proxy="zico").proxies_read("predictor-ea")
+            ('zico', 'synflow', 'meco')
+        """
+        if strategy == "proxy-order":
+            return (self.proxy,)
+        if strategy != "predictor-ea":
+            return ()
+        reads = {
+            "proxy": (self.proxy,),
+            "ensemble": ENSEMBLE_PROXIES,
+            "portfolio": tuple(dict.fromkeys((self.proxy, *ENSEMBLE_PROXIES))),
+        }
+        return reads.get(self.warm_design, ())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able fields."""

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from cg_evo.proxy_table import score_cells
 from cg_evo.space import in_key_sample
-from cg_evo.strategies._base import Context, shuffled_descending
+from cg_evo.strategies._base import ENSEMBLE_PROXIES, Context, shuffled_descending
 from cg_evo.surrogate import warm_ensemble
 from cg_predict.ranking import rank_blend
 
@@ -60,10 +60,6 @@ class CostOrder:
         query_in_order(ctx, shuffled_descending(ctx.space.cost(ctx.settings.cost), ctx.rng))
 
 
-# The network proxies of the ensemble warm start: the two a full search scores over its proxy
-# sample anyway (proxy-order's synflow, the paper's; best-proxy-order's MeCo), so the warm start
-# adds no proxy evaluation; every other proxy costs a forward and backward pass per cell.
-ENSEMBLE_PROXIES = ("synflow", "meco")
 # (family, proxy, key) -> score, for this process: every seed after the first reads here
 _SCORES: dict[tuple[str, str, str], float] = {}
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from cg_predict.errors import BenchmarkDataError
 
-__all__ = ["DATA_DIR_ENV", "FILES", "benchmark_file", "benchmark_files", "resolve_data_dir"]
+__all__ = [
+    "DATA_DIR_ENV",
+    "FILES",
+    "benchmark_file",
+    "benchmark_files",
+    "data_dir_configured",
+    "resolve_data_dir",
+]
 
 DATA_DIR_ENV = "CGNAS_DATA_DIR"
 
@@ -63,6 +70,19 @@ FILES: Mapping[str, tuple[str, str]] = {
         _CBM.format(name="Results_ResNet.json"),
     ),
 }
+
+
+def data_dir_configured(data_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether a benchmark data folder is given (``data_dir``) or set (``$CGNAS_DATA_DIR``).
+
+    What decides between the data-free runs (AnalogNAS-Bench's NB-201 labels) and the ones
+    that read the folder, whose missing files are then errors.
+
+    Examples:
+        >>> data_dir_configured("some/folder")
+        True
+    """
+    return data_dir is not None or bool(os.environ.get(DATA_DIR_ENV))
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:

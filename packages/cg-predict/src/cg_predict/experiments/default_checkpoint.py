@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ import numpy.typing as npt
 
 from cg_ir import atomic_output
 from cg_ir.experiments import Experiment, RunContext
-from cg_predict.data import DATA_DIR_ENV, BenchmarkTable, benchmark_files, load_benchmark
+from cg_predict.data import BenchmarkTable, benchmark_files, data_dir_configured, load_benchmark
 
 __all__ = ["DEFAULT_CHECKPOINT", "CheckpointRecipe", "sampled_cells"]
 
@@ -143,7 +142,7 @@ class CheckpointRecipe:
 
 def _sources(recipe: CheckpointRecipe, data_dir: Path | None) -> list[tuple[str, str, int]]:
     """(benchmark, dataset, max count) of every source, NB-201 from the data folder if set."""
-    have_data = bool(data_dir or os.environ.get(DATA_DIR_ENV))
+    have_data = data_dir_configured(data_dir)
     nb201 = ("nb201-200ep", "cifar10") if have_data else ("analognas-nb201", "cifar10")
     sources = [(*nb201, recipe.nb201)]
     if have_data:
