@@ -10,7 +10,7 @@ def test_every_package_registers_its_experiments() -> None:
     registered = {e.name: e for e in registered_experiments()}
     names = {"graph-statistics", "graph-anatomy", "conversion-speed", "zoo-coverage", "cli-startup"}
     names |= {"proxy-agreement", "default-checkpoint", "transfer", "inference-speed"}
-    names |= {"contrast-ablation", "search"}
+    names |= {"contrast-ablation", "contrast-speed", "search"}
     assert names <= set(registered)
     orders = [e.order for e in registered_experiments()]
     assert orders == sorted(orders)  # cheap, basic experiments first

@@ -1,4 +1,4 @@
-"""cg-contrast's experiment for ``cgnas reproduce``: the contrastive pretraining ablation.
+"""The contrastive pretraining ablation: the ``contrast-ablation`` experiment.
 
 ``contrast-ablation`` pretrains every method's encoder on one unlabeled pool per paired seed,
 trains the protocol's predictor on it and on no encoder (the supervised control with as many
@@ -9,7 +9,9 @@ paired seeds, two source families; ``AblationConfig.for_mode``), full mode the b
 training (``<target>-frozen.json``).
 Run alone with several workers (``cgnas reproduce --only contrast-ablation --workers 2``), its
 paired seeds run in parallel. ``work/`` under its folder keeps the encoders and every seed's
-results, so an interrupted run resumes there.
+results, so an interrupted run resumes there. ``embedding.png`` projects the retrieval
+encoder's embeddings (paired seed 0) of the pool and of NB-201's labelled cells on their first
+two principal components.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cg_predict.data import benchmark_files
 __all__ = ["CONTRAST_ABLATION", "FROZEN_TARGET"]
 
 FROZEN_TARGET = "nb201"  # the target full mode also runs with a frozen encoder
+EMBEDDED_NB201_QUICK = 3000  # NB-201 cells projected in quick mode (full: every labelled one)
 
 
 def _ablation(ctx: RunContext) -> dict[str, Any]:
@@ -58,6 +61,7 @@ def _ablation(ctx: RunContext) -> dict[str, Any]:
             headline[target] = dict(zip(header[1:], rows[-1][1:], strict=True))
     ctx.write_csv("ablation.csv", ["target", "encoder during source training", *header], table)
     _figure(ctx, combined)
+    _embedding_figure(ctx, config, work)
     return headline
 
 
@@ -81,6 +85,45 @@ def _figure(ctx: RunContext, combined: Mapping[str, Any]) -> None:
             dataset = result.config["dataset"]
             ax.set_title(f"{target} {dataset}, setting {result_setting(result)}", fontsize=9)
             ax.legend(fontsize=7)
+
+
+def _embedding_figure(ctx: RunContext, config: Any, work: Any) -> None:
+    """The retrieval encoder's embedding space: the pool by family, NB-201 by accuracy (PCA)."""
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    from cg_contrast.ablation import encoder_path
+    from cg_contrast.pools import unlabeled_pool
+    from cg_predict.checkpoint import load_encoder
+    from cg_predict.data import load_benchmark
+    from cg_predict.graphs import family_graphs
+    from cg_predict.training import embed
+
+    encoder = load_encoder(encoder_path(work, "retrieval", 0)).encoder
+    pool = unlabeled_pool(config.families, config.pool_size, seed=config.pool_seed, progress=False)
+    pool_xy = PCA(2, random_state=0).fit_transform(embed(encoder, pool.graphs))
+    nb201 = load_benchmark("nb201-200ep", dataset="cifar10", data_dir=ctx.data_dir)
+    keys, accuracy = list(nb201.keys), nb201.labels()
+    if ctx.quick:  # the sample's seed, 0, is the first paired seed's: ctx.seeds holds it
+        pick = np.random.default_rng(0).choice(len(keys), EMBEDDED_NB201_QUICK, replace=False)
+        keys, accuracy = [keys[i] for i in pick], accuracy[pick]
+    graphs = family_graphs("nb201", keys, progress=False)
+    nb201_xy = PCA(2, random_state=0).fit_transform(embed(encoder, graphs))
+    with ctx.figure("embedding.png", 2, panel_size=(5.5, 4.5)) as (by_family, by_accuracy):
+        for family in config.families:
+            members = pool.families == family
+            by_family.scatter(pool_xy[members, 0], pool_xy[members, 1], s=3, label=family)
+        by_family.legend(markerscale=4)
+        by_family.set_title(f"pool ({len(pool):,} graphs), by family")
+        points = by_accuracy.scatter(
+            nb201_xy[:, 0], nb201_xy[:, 1], s=3, c=accuracy, cmap="viridis",
+            vmin=np.percentile(accuracy, 5),
+        )  # fmt: skip
+        by_accuracy.figure.colorbar(points, ax=by_accuracy, label="CIFAR-10 accuracy (%)")
+        by_accuracy.set_title(f"NB-201 ({len(keys):,} cells), by accuracy")
+        for axes in (by_family, by_accuracy):  # principal components of embeddings: unitless
+            axes.set_xlabel("PC 1 (embedding, unitless)")
+            axes.set_ylabel("PC 2 (embedding, unitless)")
 
 
 CONTRAST_ABLATION = Experiment(
