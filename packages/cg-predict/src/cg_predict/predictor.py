@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import numpy as np
@@ -42,13 +43,35 @@ from cg_predict.training import (
     predict,
 )
 
-__all__ = ["DEFAULT_CHECKPOINT", "Item", "Predictor", "live_proxy_scores"]
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "Item",
+    "Predictor",
+    "default_checkpoint_resource",
+    "live_proxy_scores",
+]
 
 DEFAULT_CHECKPOINT = "checkpoints/default.pt"
 """Path of the shipped default checkpoint inside the ``cg_predict`` package."""
 
 Item = ComputationGraph | torch.nn.Module | tuple[str, str]
 """What can be scored: a graph, a PyTorch module (with ``input_shape``) or ``(family, key)``."""
+
+
+def default_checkpoint_resource() -> Traversable:
+    """The checkpoint file shipped with cg-predict (what ``Predictor.default`` loads).
+
+    Raises:
+        CheckpointError: this installation of cg-predict lacks it.
+    """
+    resource = resources.files("cg_predict").joinpath(DEFAULT_CHECKPOINT)
+    if not resource.is_file():
+        raise CheckpointError(
+            f"the default checkpoint cg_predict/{DEFAULT_CHECKPOINT} is not installed; build "
+            "it with `python tools/train_default_checkpoint.py` in the cg-nas repository",
+            str(resource),
+        )
+    return resource
 
 
 def _is_pair(item: object) -> bool:
@@ -198,14 +221,7 @@ class Predictor:
         ``checkpoints/default.md`` says what it was trained on. Never use it to measure
         transfer: it has seen every family's labels.
         """
-        resource = resources.files("cg_predict").joinpath(DEFAULT_CHECKPOINT)
-        if not resource.is_file():
-            raise CheckpointError(
-                f"the default checkpoint cg_predict/{DEFAULT_CHECKPOINT} is not installed; build "
-                "it with `python tools/train_default_checkpoint.py` in the cg-nas repository",
-                str(resource),
-            )
-        with resources.as_file(resource) as path:
+        with resources.as_file(default_checkpoint_resource()) as path:
             return cls.load(path, device)
 
     def graphs(

@@ -16,17 +16,15 @@ Examples:
 from __future__ import annotations
 
 import os
-import resource
-import time
-from collections.abc import Callable
-from resource import RUSAGE_CHILDREN, RUSAGE_SELF
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from cg_ir import families
 from cg_ir.executor import torch_threads
 from cg_ir.experiments import Experiment, RunContext
+from cg_ir.timing import timed
 
 __all__ = [
     "CONTRAST_SPEED",
@@ -44,35 +42,18 @@ QUICK_POOL = 2_000
 SEED = 0
 
 
-def _pool(size: int) -> Any:
-    """A seeded pool of ``size`` graphs of the default families, and its conversion seconds."""
+def _pool(size: int) -> tuple[Any, npt.NDArray[np.str_]]:
+    """A seeded pool of ``size`` graphs of the default families, and each graph's family."""
     from cg_contrast.pools import DEFAULT_FAMILIES, family_sizes
     from cg_predict.graphs import GraphSet
 
-    start = time.perf_counter()
     sets, names = [], []
     for index, (name, count) in enumerate(family_sizes(list(DEFAULT_FAMILIES), size).items()):
         family = families.get(name)
         specs = family.sample_distinct(np.random.default_rng([SEED, index]), count)
         sets.append(GraphSet.from_graphs((family.to_cg(spec) for spec in specs), hashes=True))
         names += [name] * count
-    return GraphSet.concat(sets), np.asarray(names), time.perf_counter() - start
-
-
-def _timed(call: Callable[[], Any]) -> tuple[Any, float, float]:
-    """``call()``, its wall seconds and the CPU seconds of this process and its finished children.
-
-    On a machine shared with other jobs the wall time grows with their load; the CPU time
-    (one thread here, the spectra's two worker processes) measures the code.
-    """
-
-    def cpu() -> float:
-        own, children = (resource.getrusage(who) for who in (RUSAGE_SELF, RUSAGE_CHILDREN))
-        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-    start, cpu_start = time.perf_counter(), cpu()
-    value = call()
-    return value, time.perf_counter() - start, cpu() - cpu_start
+    return GraphSet.concat(sets), np.asarray(names)
 
 
 def measure_contrast(
@@ -97,37 +78,34 @@ def measure_contrast(
     from cg_predict.training import embed
 
     scale = FULL_POOL / size
-    graphs, names, convert_s = _pool(size)
-    spectra, spectra_s, spectra_cpu_s = _timed(
-        lambda: spectral_features(graphs, workers=2, progress=False)
-    )
+    converted = timed(lambda: _pool(size))
+    graphs, names = converted.value
+    spectra = timed(lambda: spectral_features(graphs, workers=2, progress=False))
     config = PretrainConfig(method="retrieval", epochs=1, batch_size=256)
-    pool = Pool(graphs, names, spectra, names)
+    pool = Pool(graphs, names, spectra.value, names)
     with torch_threads(1):
-        _, epoch_s, epoch_cpu_s = _timed(
-            lambda: pretrain(pool, config, device=device, progress=False)
-        )
+        epoch = timed(lambda: pretrain(pool, config, device=device, progress=False))
         nb201 = families.get("nb201")
         keys = [nb201.key(spec) for spec in nb201.enumerate()][:nb201_graphs]
         all_nb201 = family_graphs("nb201", keys, progress=False)
         encoder = Encoder(EncoderConfig(**config.encoder)).to(device)
         embed(encoder, all_nb201.subset(range(min(512, len(all_nb201)))))  # warm-up: allocations
-        _, embed_s, embed_cpu_s = _timed(lambda: embed(encoder, all_nb201, batch_size=1024))
+        embedding = timed(lambda: embed(encoder, all_nb201, batch_size=1024))
     return {
         "pool": size,
         "extrapolated": size < FULL_POOL,
         "cpus": os.cpu_count() or 0,
-        "convert_s": convert_s,
+        "convert_s": converted.wall_s,
         "load_average_1min": os.getloadavg()[0],
-        "spectra_s": spectra_s,
-        "spectra_50k_s": spectra_s * scale,
-        "spectra_50k_cpu_s": spectra_cpu_s * scale,
-        "epoch_s": epoch_s,
-        "epoch_50k_s": epoch_s * scale,
-        "epoch_50k_cpu_s": epoch_cpu_s * scale,
+        "spectra_s": spectra.wall_s,
+        "spectra_50k_s": spectra.wall_s * scale,
+        "spectra_50k_cpu_s": spectra.cpu_s * scale,
+        "epoch_s": epoch.wall_s,
+        "epoch_50k_s": epoch.wall_s * scale,
+        "epoch_50k_cpu_s": epoch.cpu_s * scale,
         "embed_nb201_graphs": len(all_nb201),
-        "embed_nb201_s": embed_s,
-        "embed_nb201_cpu_s": embed_cpu_s,
+        "embed_nb201_s": embedding.wall_s,
+        "embed_nb201_cpu_s": embedding.cpu_s,
     }
 
 

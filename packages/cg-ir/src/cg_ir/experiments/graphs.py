@@ -20,7 +20,6 @@ Examples:
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +29,7 @@ import numpy as np
 from cg_ir import families
 from cg_ir.experiments._framework import Experiment, RunContext
 from cg_ir.families import Family
+from cg_ir.timing import Timed, timed
 
 __all__ = ["CONVERSION_SPEED", "GRAPH_ANATOMY", "sample_specs"]
 
@@ -92,11 +92,9 @@ def _anatomy_figure(ctx: RunContext, table: dict[str, dict[str, Any]]) -> None:
         axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
 
 
-def _timed(convert: Callable[[Any], Any], specs: Sequence[Any]) -> tuple[list[Any], float, float]:
+def _convert_all(convert: Callable[[Any], Any], specs: Sequence[Any]) -> Timed[list[Any]]:
     """``convert`` of every spec, with the wall and CPU seconds it took."""
-    start, cpu = time.perf_counter(), time.process_time()
-    graphs = [convert(spec) for spec in specs]
-    return graphs, time.perf_counter() - start, time.process_time() - cpu
+    return timed(lambda: [convert(spec) for spec in specs])
 
 
 def _family_speed(family: Family[Any], ctx: RunContext) -> dict[str, Any]:
@@ -104,17 +102,18 @@ def _family_speed(family: Family[Any], ctx: RunContext) -> dict[str, Any]:
     traced_specs = family.sample_distinct(np.random.default_rng(SEED + 1), 3 if ctx.quick else 10)
     fast_path = type(family).to_cg is not Family.to_cg
     family.trace_cg(traced_specs[0])  # warm-up: imports and caches are not conversion time
-    traced, fx_wall, _ = _timed(family.trace_cg, traced_specs)
+    traced = _convert_all(family.trace_cg, traced_specs)
     row: dict[str, Any] = {
         "fast_path": fast_path,
         "fx_specs": len(traced_specs),
-        "fx_ms_per_graph": 1000 * fx_wall / len(traced_specs),
+        "fx_ms_per_graph": 1000 * traced.wall_s / len(traced_specs),
     }
     if not fast_path:
         return row
     fast = [family.to_cg(spec) for spec in traced_specs]
-    row["identical"] = sum(a.same_structure(b) for a, b in zip(fast, traced, strict=True))
-    graphs, wall, cpu = _timed(family.to_cg, sample_specs(family, ctx, SEED + 2))
+    row["identical"] = sum(a.same_structure(b) for a, b in zip(fast, traced.value, strict=True))
+    run = _convert_all(family.to_cg, sample_specs(family, ctx, SEED + 2))
+    graphs, wall, cpu = run.value, run.wall_s, run.cpu_s
     row.update(
         specs=len(graphs),
         ms_per_graph=1000 * wall / len(graphs),
@@ -129,8 +128,8 @@ def _family_speed(family: Family[Any], ctx: RunContext) -> dict[str, Any]:
 def _all_nb201() -> dict[str, float]:
     """Every NB-201 cell through the fast path, in this process."""
     nb201 = families.get("nb201")
-    graphs, wall, cpu = _timed(nb201.to_cg, list(nb201.enumerate()))
-    return {"graphs": len(graphs), "wall_s": wall, "cpu_s": cpu}
+    run = _convert_all(nb201.to_cg, list(nb201.enumerate()))
+    return {"graphs": len(run.value), "wall_s": run.wall_s, "cpu_s": run.cpu_s}
 
 
 def _speed(ctx: RunContext) -> dict[str, Any]:

@@ -7,10 +7,11 @@ Target (issue "cg-ir: the networks people actually write", section 3): ``cgnas -
 small CNN written to a temporary file (interpreter start, torch, the shipped checkpoint,
 tracing and scoring). Each command runs once untimed, so the file cache is warm for all alike,
 then ``runs`` times; the median and fastest wall time and the median CPU time (user + system)
-of the child process are reported, the CPU time being what other load on the machine inflates
-least. Whether the environment forbids writing bytecode caches (``PYTHONDONTWRITEBYTECODE``)
-is recorded: then every process compiles again each module without a cached bytecode file
-(here a first prediction took 12.7 s before torch-geometric's caches existed, 7 s after).
+of the child process, and of this one starting it, are reported (``cg_ir.timing``), the CPU
+time being what other load on the machine inflates least. Whether the environment forbids
+writing bytecode caches (``PYTHONDONTWRITEBYTECODE``) is recorded: then every process compiles
+again each module without a cached bytecode file (here a first prediction took 12.7 s before
+torch-geometric's caches existed, 7 s after).
 
 The results are keyed by the code of every installed command (``cli_startup``), not only
 cg-ir's: a plugin's new option changes what its ``--help`` imports.
@@ -23,12 +24,10 @@ Examples:
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 
 from cg_ir.cli.program import BUILTIN_COMMANDS, COMMAND_GROUP
 from cg_ir.experiments._framework import Experiment, RunContext
+from cg_ir.timing import timed
 
 __all__ = ["HELP_TARGET_S", "cli_startup", "time_commands"]
 
@@ -76,25 +76,19 @@ def _commands(net: Path) -> dict[str, list[str]]:
     return commands
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _time_command(command: Sequence[str], runs: int) -> dict[str, Any]:
     """Wall and CPU seconds of ``runs`` runs after an untimed one, and that run's error line."""
     first = subprocess.run(command, capture_output=True, text=True, check=False)
     error = "" if first.returncode == 0 else (first.stderr.strip().splitlines() or ["?"])[-1]
-    walls, cpus = [], []
-    for _ in range(runs):
-        cpu, start = _children_cpu_s(), time.perf_counter()
-        subprocess.run(command, capture_output=True, check=False)
-        walls.append(time.perf_counter() - start)
-        cpus.append(_children_cpu_s() - cpu)
+    runs_timed = [
+        timed(lambda: subprocess.run(command, capture_output=True, check=False))
+        for _ in range(runs)
+    ]
+    walls = [run.wall_s for run in runs_timed]
     return {
         "median_s": statistics.median(walls),
         "min_s": min(walls),
-        "cpu_s": statistics.median(cpus),
+        "cpu_s": statistics.median(run.cpu_s for run in runs_timed),
         "error": error,
     }
 

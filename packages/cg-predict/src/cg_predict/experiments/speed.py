@@ -18,7 +18,6 @@ Examples:
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 from cg_ir import families
 from cg_ir.executor import torch_threads
 from cg_ir.experiments import Experiment, RunContext
+from cg_ir.timing import timed
 
 __all__ = ["INFERENCE_SPEED", "InferenceBench", "measure_inference"]
 
@@ -69,22 +69,15 @@ def measure_inference(bench: InferenceBench, device: str = "cpu") -> dict[str, A
 
     family = families.get("nb201")
     specs = family.sample_distinct(np.random.default_rng(SEED), bench.count)
-    start = time.perf_counter()
-    graphs = [family.to_cg(spec) for spec in specs]
-    to_cg_s = time.perf_counter() - start
+    converted = timed(lambda: [family.to_cg(spec) for spec in specs])
+    graphs = converted.value
     predictor = Predictor.default(device=device)
     predictor.batch_size = bench.batch_size
     with torch_threads(bench.threads):
         predictor.predict(graphs[: bench.batch_size])  # warm-up: first calls allocate
-        walls, cpus = [], []
-        for _ in range(bench.repeats):
-            start, cpu = time.perf_counter(), time.process_time()
-            predictor.predict(graphs)
-            walls.append(time.perf_counter() - start)
-            cpus.append(time.process_time() - cpu)
-        start = time.perf_counter()
-        predictor.graphs(graphs)
-        pack_s = time.perf_counter() - start
+        runs = [timed(lambda: predictor.predict(graphs)) for _ in range(bench.repeats)]
+        walls = [run.wall_s for run in runs]
+        packed = timed(lambda: predictor.graphs(graphs))
     return {
         **asdict(bench),
         "graphs": len(graphs),
@@ -92,23 +85,23 @@ def measure_inference(bench: InferenceBench, device: str = "cpu") -> dict[str, A
         "device": device,
         "predict_seconds_runs": walls,
         "predict_graphs_per_s": len(graphs) / min(walls),
-        "predict_graphs_per_cpu_s": len(graphs) / max(min(cpus), 1e-9),
-        "pack_graphs_per_s": len(graphs) / pack_s,
-        "to_cg_graphs_per_s": len(graphs) / to_cg_s,
+        "predict_graphs_per_cpu_s": len(graphs) / max(min(run.cpu_s for run in runs), 1e-9),
+        "pack_graphs_per_s": len(graphs) / packed.wall_s,
+        "to_cg_graphs_per_s": len(graphs) / converted.wall_s,
         "load_average_1min": os.getloadavg()[0],
     }
 
 
 def _shipped_checkpoint(data_dir: Path | None) -> dict[str, Path]:
     """The default checkpoint's file, checksummed into the provenance like a benchmark file."""
-    from cg_predict.predictor import DEFAULT_CHECKPOINT
+    from cg_predict.errors import CheckpointError
+    from cg_predict.predictor import default_checkpoint_resource
 
-    with resources.as_file(resources.files("cg_predict").joinpath(DEFAULT_CHECKPOINT)) as path:
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"the default checkpoint cg_predict/{DEFAULT_CHECKPOINT} is not installed; "
-                "`python tools/train_default_checkpoint.py` in the cg-nas repository builds it"
-            )
+    try:
+        resource = default_checkpoint_resource()
+    except CheckpointError as exc:  # reproduce skips an experiment whose data file is absent
+        raise FileNotFoundError(str(exc)) from exc
+    with resources.as_file(resource) as path:
         return {"default checkpoint": path}
 
 
