@@ -24,19 +24,19 @@ def _ints(key: str) -> list[int]:
 
 # -- paid queries (no data) ------------------------------------------------------------------
 def _toy_space() -> SimpleNamespace:
-    # candidates 0, 1 and 3 are isomorphic twins (class 0) with different table labels
+    # candidates 0, 1 and 3 are isomorphic twins (class 0): one network, one (class-mean) label
     return SimpleNamespace(
-        labels=np.array([1.0, 2.0, 3.0, 4.0, 5.0]), classes=np.array([0, 0, 1, 0, 2])
+        labels=np.array([2.0, 2.0, 3.0, 2.0, 5.0]), classes=np.array([0, 0, 1, 0, 2])
     )
 
 
-def test_twins_are_free_and_return_the_first_twins_label() -> None:
+def test_twins_are_paid_once_then_free() -> None:
     q = Queries(_toy_space(), budget=3)
     assert (q.paid, q.remaining, q.free_hits) == (0, 3, 0)
     assert not q.known(1)
-    assert q.ask(1) == 2.0  # the first twin asked for is paid: its own label
+    assert q.ask(1) == 2.0  # the first twin asked for is paid
     assert q.known(0) and q.known(3) and not q.known(2)
-    assert q.ask(0) == 2.0 and q.ask(3) == 2.0  # later twins: free, the first twin's label
+    assert q.ask(0) == 2.0 and q.ask(3) == 2.0  # later twins: free
     assert q.ask(1) == 2.0  # asking again is free too
     assert (q.paid, q.remaining, q.free_hits) == (1, 2, 3)
     assert q.label(3) == 2.0
@@ -133,29 +133,54 @@ def test_median_flops_budget_halves_the_space(nb201_oracle, nb201_space) -> None
         k for k, f in zip(nb201_space.keys, nb201_space.costs["flops"], strict=True) if f <= limit
     ]
     assert list(space.keys) == fit
-    labels = dict(zip(nb201_oracle.keys, nb201_oracle.labels.tolist(), strict=True))
-    assert space.labels.tolist() == [labels[k] for k in space.keys]
+    # twins have the same costs, so a budget keeps or drops a class whole
+    in_budget = set(space.keys)
+    kept_classes = {int(c) for k, c in zip(nb201_space.keys, nb201_space.classes, strict=True)
+                    if k in in_budget}  # fmt: skip
+    assert len(kept_classes) == space.num_classes
 
 
 @pytest.mark.needs_data
-def test_ranks_and_top_threshold(nb201_space) -> None:
+def test_every_twin_has_its_class_mean_label(nb201_oracle, nb201_space) -> None:
     space = nb201_space
-    labels = space.labels
-    best = labels.max()
+    rows = np.asarray(nb201_oracle.labels)
+    for cls in np.unique(space.classes)[::50]:
+        members = np.flatnonzero(space.classes == cls)
+        assert np.allclose(space.labels[members], rows[members].mean())
+    twins = np.bincount(space.classes)
+    assert (twins > 1).any()  # the check above met classes of several rows
+
+
+@pytest.mark.needs_data
+def test_the_best_network_under_median_flops_is_a_class_of_many_twins(nb201_oracle) -> None:
+    """Why ranks count classes: the best rows under this budget are twins of one network."""
+    space = SearchSpace.from_oracle(nb201_oracle, Budget.parse(max_flops="median"))
+    best = np.flatnonzero(space.labels == space.labels.max())
+    assert len(best) > 10 and len(set(space.classes[best].tolist())) == 1
+    assert space.ranks(space.labels[best]).tolist() == [1] * len(best)
+
+
+@pytest.mark.needs_data
+def test_ranks_and_top_threshold_count_classes(nb201_space) -> None:
+    space = nb201_space
+    networks = space.class_labels()  # one label per isomorphism class, ascending
+    assert len(networks) == space.num_classes and (np.diff(networks) >= 0).all()
+    best = networks[-1]
     assert space.ranks(np.array([best, best + 1.0])).tolist() == [1, 1]
-    assert space.ranks(np.array([labels.min()])).tolist() == [
-        1 + int((labels > labels.min()).sum())
+    assert space.ranks(np.array([networks[0]])).tolist() == [
+        1 + int((networks > networks[0]).sum())
     ]
-    sample = labels[::97]
-    expected = [1 + int((labels > v).sum()) for v in sample]  # ties share the better rank
+    sample = space.labels[::97]
+    expected = [1 + int((networks > v).sum()) for v in sample]  # ties share the better rank
     assert space.ranks(sample).tolist() == expected
-    values, counts = np.unique(labels, return_counts=True)
+    values, counts = np.unique(networks, return_counts=True)
     tied = values[counts > 1][0]
     assert len(set(space.ranks(np.array([tied, tied])).tolist())) == 1
-    top = space.top_threshold(0.001)  # the best ceil(15.625) = 16 cells
-    assert (labels >= top).sum() >= 16 > (labels > top).sum()
+    top = space.top_threshold(0.001)  # the best ceil(0.001 * classes) networks
+    count = int(np.ceil(0.001 * space.num_classes))
+    assert (networks >= top).sum() >= count > (networks > top).sum()
     assert space.top_threshold(0.0) == best  # at least one
-    assert space.top_threshold(1.0) == labels.min()
+    assert space.top_threshold(1.0) == networks[0]
 
 
 @pytest.mark.needs_data

@@ -2,7 +2,8 @@
 
 Per seed, a strategy spends ``queries`` paid oracle queries on the budgeted candidates; the
 runner records the queried keys in order, the best label so far after every paid query and
-its rank in the budgeted space (1 = the space's best label). Seeds are independent (numpy
+its rank among the budgeted space's networks (1 = the best class-mean label; see
+``cg_evo.space`` on twins). Seeds are independent (numpy
 generator and torch seeded from the seed alone) and can run in parallel on any
 ``cg_ir.executor`` backend, with the same numbers as in one process. A predictor strategy's
 seed ``s`` starts from source model ``s % SOURCE_MODELS`` (``SearchConfig.source_seed``), so
@@ -36,7 +37,7 @@ from cg_evo import strategies
 from cg_evo.budget import Budget
 from cg_evo.errors import InvalidSearchError, SearchStateError
 from cg_evo.oracle import Oracle, load_oracle
-from cg_evo.space import MUTATION, Queries, QueryBudgetExhausted, SearchSpace
+from cg_evo.space import MUTATION, TWINS, Queries, QueryBudgetExhausted, SearchSpace
 from cg_evo.strategies import Context, StrategySettings
 from cg_evo.surrogate import (
     SOURCE_MODELS,
@@ -277,10 +278,10 @@ def _space_record(oracle: Oracle, space: SearchSpace) -> dict[str, Any]:
         "budget": space.budget.to_dict(),
         "best_label": float(space.labels.max()),
         "top01_threshold": space.top_threshold(TOP_FRACTION),
-        "top01_count": int(np.sum(space.labels >= space.top_threshold(TOP_FRACTION))),
+        "top01_count": int(np.sum(space.class_labels() >= space.top_threshold(TOP_FRACTION))),
         "mutation": MUTATION,
         "whole_space": space.whole_space,
-        "twins": "isomorphic twins cost one query: the first twin's label is reused for the rest",
+        "twins": TWINS,
     }
 
 

@@ -1,9 +1,17 @@
 """The space a search runs in: a family's labelled pool, restricted to a cost budget.
 
 Candidates are the pool's architectures that fit the budget, in pool (table) order, each with
-its computation graph, costs and isomorphism class (canonical hash of the graph). Isomorphic
-twins are distinct rows with their own labels; a search pays for the first twin it asks for
-and gets that label back, free, for every later twin (``Queries``).
+its computation graph, costs and isomorphism class (canonical hash of the graph).
+
+**Twins.** Isomorphic twins (rows of the pool whose computation graphs are the same: on NB-201
+every cell whose dead edges differ) are one network trained several times. Each candidate's
+label is the mean of its class's oracle labels, as the predictor's correlations count each
+network once with its class-mean label (``cg_predict.metrics.class_means``); a search pays for
+the first twin it asks for and gets that label back, free, for every later twin (``Queries``).
+Ranks and the top 0.1 % are counted over classes. Taking the first-asked twin's own label
+instead would make a search's result depend on which twin it happened to ask first: under
+NB-201's FLOPs ≤ median budget the best 15 rows are all twins of one class of 65, whose labels
+run from 93.03 to 93.50, so a search that found that network could still score its worst twin.
 
 **Mutation inside a pool.** A mutation moves to a random candidate among those nearest to
 the parent in the family's key encoding: fewest differing positions between the integers of
@@ -32,12 +40,17 @@ from cg_evo.oracle import Oracle
 from cg_ir import families
 from cg_ir.families import Family
 from cg_predict.graphs import GraphSet
+from cg_predict.metrics import class_means
 
-__all__ = ["MUTATION", "Queries", "QueryBudgetExhausted", "SearchSpace", "in_key_sample"]
+__all__ = ["MUTATION", "TWINS", "Queries", "QueryBudgetExhausted", "SearchSpace", "in_key_sample"]
 
 MUTATION = (
     "a random pool candidate nearest to the parent (fewest differing integers of the canonical "
     "key), another network not queried yet; on NB-201 (the whole space) the single-edge changes"
+)
+TWINS = (
+    "isomorphic twins are one network: each has its class's mean label, paid for once (the "
+    "first twin asked), free for the rest; ranks and the top 0.1% count networks, not rows"
 )
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -84,7 +97,7 @@ class SearchSpace:
     Attributes:
         family: the cg-ir family.
         keys: candidate keys (the oracle's encoding).
-        labels: their oracle labels.
+        labels: their class-mean oracle labels (every twin has its class's mean).
         costs: ``{cost: values}`` of the candidates (``flops``, ``params``, table costs).
         graphs: the candidates' packed graphs (with canonical hashes).
         classes: isomorphism class id of each candidate (equal ids: twins).
@@ -133,7 +146,8 @@ class SearchSpace:
         return cls(
             family=families.get(oracle.family),
             keys=tuple(oracle.keys[i] for i in keep),
-            labels=oracle.labels[keep],
+            # class ids number the classes in order of first appearance, as class_means does
+            labels=class_means(classes, oracle.labels[keep], oracle.labels[keep])[0][classes],
             costs={c: v[keep] for c, v in costs.items()},
             graphs=graphs.subset(keep),
             classes=classes,
@@ -204,15 +218,20 @@ class SearchSpace:
             raise NoCandidatesError("the space has a single network: nothing to mutate to")
         return self.nearest(index, rng, known)
 
+    def class_labels(self) -> FloatArray:
+        """One label per isomorphism class, ascending."""
+        _, first = np.unique(self.classes, return_index=True)
+        return np.sort(self.labels[first])
+
     def ranks(self, values: FloatArray) -> IntArray:
-        """Rank of each value among the candidates' labels (1 = the best label; ties share)."""
-        ordered = np.sort(self.labels)
+        """Rank of each value among the classes' labels (1 = the best label; ties share)."""
+        ordered = self.class_labels()
         return (len(ordered) - np.searchsorted(ordered, values, side="right") + 1).astype(np.int64)
 
     def top_threshold(self, fraction: float) -> float:
-        """The lowest label of the best ``ceil(fraction * len)`` candidates (at least one)."""
-        count = max(1, int(np.ceil(fraction * len(self))))
-        return float(np.sort(self.labels)[-count])
+        """The lowest label of the best ``ceil(fraction * classes)`` classes (at least one)."""
+        ordered = self.class_labels()
+        return float(ordered[-max(1, int(np.ceil(fraction * len(ordered))))])
 
 
 class QueryBudgetExhausted(Exception):  # noqa: N818 (control flow, not an error)
@@ -229,10 +248,10 @@ class Queries:
     Examples:
         >>> import numpy as np
         >>> from types import SimpleNamespace
-        >>> space = SimpleNamespace(labels=np.array([1.0, 2.0, 3.0]), classes=np.array([0, 0, 1]))
+        >>> space = SimpleNamespace(labels=np.array([1.5, 1.5, 3.0]), classes=np.array([0, 0, 1]))
         >>> q = Queries(space, budget=2)
         >>> q.ask(0), q.ask(1), q.paid, q.free_hits
-        (1.0, 1.0, 1, 1)
+        (1.5, 1.5, 1, 1)
     """
 
     def __init__(self, space: Any, budget: int) -> None:
