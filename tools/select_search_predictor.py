@@ -116,6 +116,7 @@ from cg_evo import SOURCE_MODELS, SearchConfig, SearchSpace, load_oracle, summar
 from cg_evo.experiments import BEST_PROXY, FULL_PROXY_SAMPLE
 from cg_evo.oracle import ORACLES
 from cg_evo.search import SEARCH_CODE, run_seed
+from cg_evo.space import TWINS
 from cg_evo.strategies import StrategySettings
 from cg_evo.surrogate import search_flops_weight, search_training
 from cg_ir import write_json
@@ -373,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             "rule": args.rule,
         },
         "code_digest": digest,
+        "twins": TWINS,  # how its ranks count isomorphic twins
         "folds": folds,
         "choices": choices,
         "seeds": list(_seeds(args)),
