@@ -92,6 +92,19 @@ dominance``, folds in the order NB-301, OFA, NB-101, NB-201, written to
 fold. The folds run on code whose cg-ir and cg-predict are HEAD's (so the source models of the
 stop-38 selection are reused from their cache) and whose cg-evo adds the portfolio.
 
+Declared on 2026-12-06 (stop 41), before any fold of it ran, after an instrumented NB-201
+CIFAR-10 search (stop 40: NB-201's own labels, which never decide NB-201, but they are why this
+candidate was proposed, so a NB-201 figure under it is not clean of that look) found the best
+network among the screened mutants at queries 15 to 25 while the fine-tuned predictor ranked
+five others above it: the incumbent against the same search whose predictor is an ensemble of
+three fine-tuned copies of the source model, each with its own seed, scoring by their mean
+(``FineTuneConfig.members``; BANANAS's predictor is an ensemble too) alone (``--candidates``),
+both on the current code, on new seeds 50-59 (``--first-seed 50 --seeds 10``), 100 queries,
+``--rule dominance``, folds in the order NB-301, OFA, NB-101, NB-201, written to
+``results/selection/selection-search-members.json``; nothing is changed after seeing a fold.
+The members act after the first refit, the warm start before it: a family that chooses them
+keeps its chosen warm start (OFA's portfolio).
+
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
        [--seeds 10] [--first-seed 0] [--rule strict|dominance]
        [--candidates "protocol blend,..."] --work DIR
@@ -118,7 +131,7 @@ from cg_evo.oracle import ORACLES
 from cg_evo.search import SEARCH_CODE, run_seed
 from cg_evo.space import TWINS
 from cg_evo.strategies import StrategySettings
-from cg_evo.surrogate import search_flops_weight, search_training
+from cg_evo.surrogate import FineTuneConfig, search_flops_weight, search_training
 from cg_ir import write_json
 from cg_ir.provenance import code_digest
 from cg_predict.evaluate import conservative_choice, train_source_model
@@ -130,10 +143,11 @@ class Candidate(NamedTuple):
     """One search compared: its predictor and its ``StrategySettings``.
 
     ``training`` and ``warm_start`` (the zero-shot ranking) are ``cg_evo.surrogate``'s
-    ``SEARCH_TRAININGS`` and ``WARM_STARTS``; the other fields are the ``StrategySettings`` of
-    that name (``warm_design="proxy"``: by the family's ``BEST_PROXY``, ``"ensemble"``: by its
-    zero-shot ensemble, each on its ``FULL_PROXY_SAMPLE``; ``"portfolio"``: those two, the
-    zero-shot ranking and the largest by params in turn).
+    ``SEARCH_TRAININGS`` and ``WARM_STARTS``; ``members`` is ``FineTuneConfig.members`` (the
+    fine-tuned copies whose mean prediction screens the mutants); the other fields are the
+    ``StrategySettings`` of that name (``warm_design="proxy"``: by the family's ``BEST_PROXY``,
+    ``"ensemble"``: by its zero-shot ensemble, each on its ``FULL_PROXY_SAMPLE``;
+    ``"portfolio"``: those two, the zero-shot ranking and the largest by params in turn).
     """
 
     training: str
@@ -141,6 +155,7 @@ class Candidate(NamedTuple):
     random_per_generation: int = 0
     random_after_stall: int = 0
     warm_design: str = "zero-shot"
+    members: int = 1
 
 
 CANDIDATES = {
@@ -160,6 +175,9 @@ CANDIDATES = {
     ),
     "protocol blend + 1 random of 5 after 4 stalled generations + portfolio warm start": (
         Candidate("protocol", "blend", 1, 4, "portfolio")
+    ),
+    "protocol blend + 1 random of 5 after 4 stalled generations + 3 fine-tuned members": (
+        Candidate("protocol", "blend", 1, 4, members=3)
     ),
 }
 # the package's default search (since stop 29); the selections before stop 32 compared against
@@ -230,6 +248,7 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
             queries=args.queries,
             seeds=args.seeds,
             settings=settings,
+            fine_tune=FineTuneConfig(members=candidate.members),
         )
         runs = [
             run_seed(config, seed, space, sources[seed % len(sources)], flops_weight=weight)
@@ -245,6 +264,7 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
             "random_per_generation": candidate.random_per_generation,
             "random_after_stall": candidate.random_after_stall,
             "warm_design": candidate.warm_design,
+            "members": candidate.members,
             "seconds": time.perf_counter() - start,
         }
         print(f"{family}: {name} {entries[name]}", flush=True)

@@ -410,5 +410,30 @@ def test_the_predictor_blends_with_flops_until_its_first_refit(nb201_space, nb20
     flops = graphs.graph_feature("log_flops")
     np.testing.assert_allclose(predictor.scores(some), flops_blend(network, flops, 0.75)[some])
     predictor.refit(some[:10].tolist(), nb201_space.labels[some[:10]].tolist())
-    tuned = predict(predictor.model, graphs.subset(some))
+    (tuned_model,) = predictor.models
+    tuned = predict(tuned_model, graphs.subset(some))
     np.testing.assert_allclose(predictor.scores(some), tuned)  # labels: the network alone
+
+
+@pytest.mark.needs_data
+def test_a_predictor_of_several_members_scores_by_their_mean(nb201_space, nb201_source) -> None:
+    from cg_evo.surrogate import SearchPredictor
+    from cg_predict.training import predict
+
+    graphs, some = nb201_space.graphs, np.arange(0, len(nb201_space.graphs), 997)
+    paid = (some[:10].tolist(), nb201_space.labels[some[:10]].tolist())
+    two = dataclasses.replace(PREDICTOR_FINE_TUNE, members=2)
+    ensemble = SearchPredictor(nb201_source, graphs, two, seed=3)
+    single = SearchPredictor(nb201_source, graphs, PREDICTOR_FINE_TUNE, seed=3)
+    ensemble.refit(*paid)
+    single.refit(*paid)
+    first, second = (predict(m, graphs.subset(some)) for m in ensemble.models)
+    np.testing.assert_allclose(ensemble.scores(some), (first + second) / 2)
+    # member 0 is the one-member predictor's fine-tune; the other has its own seed
+    np.testing.assert_allclose(first, single.scores(some))
+    assert not np.allclose(first, second)
+
+
+def test_a_predictor_needs_a_member() -> None:
+    with pytest.raises(InvalidSearchError, match="members=0"):
+        FineTuneConfig(members=0)

@@ -62,6 +62,9 @@ FloatArray = npt.NDArray[np.float64]
 # Search seed s starts from source model s % SOURCE_MODELS (SearchConfig.source_seed): its seeds
 # spread over source training too, while a 20-seed run trains 5 source models, not 20.
 SOURCE_MODELS = 5
+# Fine-tuning seeds of a refit's members are this far apart: further than the labels a search
+# pays for, so that member m of one refit never shares a seed with member 0 of a later one.
+MEMBER_SEED_STRIDE = 10_007
 
 # Source models this process has built or read, by (family, training, data folder, device).
 # Even when cg-predict's disk cache holds the trained model, ``train_source_model`` first
@@ -161,6 +164,10 @@ class FineTuneConfig:
         batch_size: graphs per step.
         growth: refit once the paid labels have grown by this factor since the last refit
             (1.5: after 10, 15, 23, 35, ... labels), so refits stay few as labels accumulate.
+        members: fine-tuned copies per refit, each from the source model with its own seed;
+            candidates are scored by their mean prediction, an ensemble as BANANAS's predictor
+            is (White et al., AAAI 2021), so that one fine-tune's noise on a few dozen labels
+            does not decide the order at the top. 1: one copy.
     """
 
     mode: str = "full"
@@ -169,6 +176,11 @@ class FineTuneConfig:
     loss: str = "mse+rank"
     batch_size: int = 16
     growth: float = 1.5
+    members: int = 1
+
+    def __post_init__(self) -> None:
+        if self.members < 1:
+            raise InvalidSearchError(f"members={self.members} must be at least 1")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able fields."""
@@ -248,8 +260,8 @@ class SearchPredictor:
     ) -> None:
         self._base = base
         self.flops_weight = flops_weight
-        self.model = copy.deepcopy(base).eval()
-        self._untuned = self.model  # refits replace self.model; zero-shot scores read this one
+        self._untuned = copy.deepcopy(base).eval()  # zero-shot scores read this one
+        self.models = [self._untuned]  # refits replace them with config.members fine-tunes
         self.graphs = graphs
         self.config = config
         self.seed = seed
@@ -260,13 +272,16 @@ class SearchPredictor:
         self._source: FloatArray | None = None
 
     def scores(self, indices: npt.ArrayLike) -> FloatArray:
-        """Predicted scores of candidates ``indices`` under the current model (cached)."""
+        """Predicted scores of candidates ``indices``: the current models' mean (cached)."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if self.flops_weight > 0 and not self.refits:
             return self._zero_shot()[idx]
         missing = np.array([i for i in dict.fromkeys(idx.tolist()) if i not in self._scores])
         if missing.size:
-            values = predict(self.model, self.graphs.subset(missing), device=self.device)
+            subset = self.graphs.subset(missing)
+            values = np.mean(
+                [predict(model, subset, device=self.device) for model in self.models], axis=0
+            )
             self._scores.update(zip(missing.tolist(), values.tolist(), strict=True))
         return np.array([self._scores[int(i)] for i in idx], dtype=np.float64)
 
@@ -305,23 +320,37 @@ class SearchPredictor:
         return labels >= math.ceil(self.refits[-1] * self.config.growth)
 
     def refit(self, indices: list[int], labels: list[float]) -> None:
-        """Fine-tune a fresh copy of the source model on ``labels`` of candidates ``indices``."""
+        """Fine-tune ``config.members`` fresh copies of the source model on ``labels``.
+
+        ``labels`` are those of candidates ``indices``. Member ``m``'s seed is shifted by ``m``
+        strides; member 0's is the seed of a one-member predictor, so its refits are unchanged.
+        """
+        graphs = self.graphs.subset(indices)
+        targets = np.asarray(labels, dtype=np.float64)
+        seed = self.seed * 100_003 + len(indices)
+        self.models = [
+            self._fine_tuned(graphs, targets, seed + member * MEMBER_SEED_STRIDE)
+            for member in range(self.config.members)
+        ]
+        self.refits.append(len(indices))
+        self._scores = {}
+
+    def _fine_tuned(self, graphs: Any, labels: FloatArray, seed: int) -> PredictorNet:
+        """A fresh copy of the source model fine-tuned on ``labels`` of ``graphs``."""
         cfg = self.config
         model = copy.deepcopy(self._base)
-        batches = math.ceil(len(indices) / cfg.batch_size)
+        batches = math.ceil(len(labels) / cfg.batch_size)
         with torch.random.fork_rng(devices=[]):
             fine_tune(
                 model,
-                self.graphs.subset(indices),
-                np.asarray(labels, dtype=np.float64),
+                graphs,
+                labels,
                 mode=cfg.mode,
                 epochs=max(1, math.ceil(cfg.steps / batches)),
                 lr=cfg.lr,
                 batch_size=cfg.batch_size,
                 loss=cfg.loss,
-                seed=self.seed * 100_003 + len(indices),
+                seed=seed,
                 device=self.device,
             )
-        self.model = model.eval()
-        self.refits.append(len(indices))
-        self._scores = {}
+        return model.eval()
