@@ -267,6 +267,7 @@ def summarize(runs: list[dict[str, Any]], queries: int) -> dict[str, Any]:
 
 
 def _space_record(oracle: Oracle, space: SearchSpace) -> dict[str, Any]:
+    threshold = space.top_threshold(TOP_FRACTION)
     return {
         "family": oracle.family,
         "dataset": oracle.dataset,
@@ -277,8 +278,8 @@ def _space_record(oracle: Oracle, space: SearchSpace) -> dict[str, Any]:
         "classes": space.num_classes,
         "budget": space.budget.to_dict(),
         "best_label": float(space.labels.max()),
-        "top01_threshold": space.top_threshold(TOP_FRACTION),
-        "top01_count": int(np.sum(space.class_labels() >= space.top_threshold(TOP_FRACTION))),
+        "top01_threshold": threshold,
+        "top01_count": int(np.sum(space.class_labels() >= threshold)),
         "mutation": MUTATION,
         "whole_space": space.whole_space,
         "twins": TWINS,

@@ -29,6 +29,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -219,9 +220,16 @@ class SearchSpace:
         return self.nearest(index, rng, known)
 
     def class_labels(self) -> FloatArray:
-        """One label per isomorphism class, ascending."""
+        """One label per isomorphism class, ascending (read-only)."""
+        return self._class_labels
+
+    @cached_property
+    def _class_labels(self) -> FloatArray:
+        # sorted once per space: every seed's ranks and the top 0.1 % read it
         _, first = np.unique(self.classes, return_index=True)
-        return np.sort(self.labels[first])
+        ordered = np.sort(self.labels[first])
+        ordered.setflags(write=False)
+        return ordered
 
     def ranks(self, values: FloatArray) -> IntArray:
         """Rank of each value among the classes' labels (1 = the best label; ties share)."""
