@@ -166,6 +166,24 @@ def test_searches_use_the_chosen_warm_start() -> None:
             assert settings.proxy == BEST_PROXY[family], space
 
 
+def test_searches_use_the_chosen_members() -> None:
+    """``selection-search-members.json``'s choices, applied by
+    ``cg_evo.experiments.SEARCH_MEMBERS`` to every goal space's ``predictor-ea`` (and to no
+    other strategy: the selection measured predictor-ea)."""
+    from cg_evo.experiments import GOAL_SPACES, SEARCH_MEMBERS, goal_config
+    from cg_evo.surrogate import FineTuneConfig
+
+    default = FineTuneConfig().members
+    chosen = {
+        family: entry["chosen"]["members"]
+        for family, entry in _report("selection-search-members.json")["choices"].items()
+    }
+    assert SEARCH_MEMBERS == {f: m for f, m in chosen.items() if m != default}
+    for space, (family, *_) in GOAL_SPACES.items():
+        assert goal_config(space, "predictor-ea").fine_tune.members == chosen[family], space
+        assert goal_config(space, "predictor-topk").fine_tune.members == default, space
+
+
 def test_no_report_while_a_fold_lacks_a_candidate(monkeypatch, capsys) -> None:
     """A run with the incumbent alone completes its folds but writes no report (stop 33 wrote
     one when the last fold's incumbent finished while another fold held both candidates)."""

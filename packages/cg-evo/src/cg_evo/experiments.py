@@ -42,6 +42,7 @@ __all__ = [
     "PAPER_PROXY",
     "RUNS",
     "SEARCH",
+    "SEARCH_MEMBERS",
     "SEARCH_WARM_DESIGNS",
     "SEEDS",
     "STRATEGIES",
@@ -83,6 +84,11 @@ BEST_PROXY: Mapping[str, str] = {
 # the NB-101, NB-201 and NB-301 pools) and kept the default elsewhere (the portfolio did worse on
 # OFA's pool), which leaves NB-101's ensemble, never compared with it, in place
 SEARCH_WARM_DESIGNS: Mapping[str, str] = {"nb101": "ensemble", "ofa-mbv3": "portfolio"}
+# predictor-ea's fine-tuned members (FineTuneConfig.members) where a selection changed them:
+# results/selection/selection-search-members.json (stop 41, the default against three members,
+# dominance rule, declared before its folds ran) chose three for NB-201 (better on the NB-101 and
+# NB-301 pools, the same on OFA's) and kept one elsewhere (three did worse on NB-201's pool)
+SEARCH_MEMBERS: Mapping[str, int] = {"nb201": 3}
 # family -> cells its proxy orderings score in full mode (about; cg_evo.space.in_key_sample),
 # where scoring the whole pool does not fit: on one core here synflow takes 1.3 s and MeCo
 # 2.6 s per NB-101 network, about 32 CPU-hours for both on its 30,001 cells. 3,000 cells
@@ -152,9 +158,11 @@ def goal_config(space: str, run: str, *, quick: bool = False, queries: int | Non
         if design in ("proxy", "portfolio"):  # the family's best proxy, as its selection ran
             settings = replace(settings, proxy=BEST_PROXY[family])
     fine_tune = FineTuneConfig()
+    if run == "predictor-ea":
+        fine_tune = replace(fine_tune, members=SEARCH_MEMBERS.get(family, fine_tune.members))
     if quick:
         settings = replace(settings, proxy_candidates=_QUICK_PROXY_CANDIDATES)
-        fine_tune = FineTuneConfig(steps=_QUICK_FINE_TUNE_STEPS)
+        fine_tune = replace(fine_tune, steps=_QUICK_FINE_TUNE_STEPS)
     return SearchConfig(
         family=family,
         dataset=dataset,
