@@ -12,12 +12,13 @@ import cg_contrast.ablation as ablation
 import cg_predict.evaluate._protocol as protocol
 from cg_contrast.ablation import (
     AblationConfig,
-    ClChoice,
+    SourceChoice,
     ablation_rows,
     cl_choice,
     encoder_path,
+    predictor_choice,
     run_ablation,
-    select_cl_variant,
+    select_on_sources,
     supervised_control,
 )
 from cg_contrast.errors import InvalidArgumentError
@@ -131,7 +132,7 @@ def test_the_quick_run_trains_on_two_source_families() -> None:
 def test_a_cl_choice_is_the_best_mean_over_folds() -> None:
     folds = inner_folds("nb201", ("nb101", "nb301"))
     # augment wins one fold, retrieval has the better mean
-    choice = ClChoice("nb201", 5, folds, {"augment": (0.9, 0.1), "retrieval": (0.6, 0.5)})
+    choice = SourceChoice("nb201", 5, folds, {"augment": (0.9, 0.1), "retrieval": (0.6, 0.5)})
     assert choice.method == "retrieval"
     assert choice.ranking == (("retrieval", 0.55), ("augment", 0.5))
     assert choice.describe().startswith("retrieval (nb101 0.600, nb301 0.500: mean 0.550")
@@ -156,10 +157,13 @@ def test_every_method_is_compared_over_paired_seeds(paired) -> None:  # type: ig
         "CL retrieval",
         "CL augment",
         "CL dropout",
+        f"chosen on the sources: {predictor_choice(result).method}",
         "best proxy (oracle: best on the test cells)",
     ]
     assert [r[0] for r in rows] == ["0", "5"]
     assert all("±" in cell for row in rows for cell in row[1:5])  # two seeds: a spread
+    chosen = result.row("a", predictor_choice(result).method, 5)
+    assert rows[1][5].startswith(f"{chosen.srcc_mean:.3f} ± ")
     assert sorted(p.name for p in work.iterdir()) == [
         *(f"{m}-seed{j}.pt" for m in ("augment", "dropout") for j in (0, 1)),
         "nb201-frozen-seed0.json",
@@ -229,6 +233,7 @@ def test_a_rerun_resumes_every_file(paired, monkeypatch) -> None:  # type: ignor
     monkeypatch.setattr(protocol, "seed_rows", fail)  # no run evaluated again
     again = run_ablation(TINY, work, progress=False)["nb201"]
     assert again.runs == first.runs and cl_choice(again) == cl_choice(first)
+    assert predictor_choice(again) == predictor_choice(first)
     # an encoder of another pool is not reused
     with pytest.raises(AssertionError, match="computed again"):
         run_ablation(dataclasses.replace(TINY, pool_seed=1), work, progress=False)
@@ -244,22 +249,30 @@ def test_worker_processes_give_the_same_result(paired, tmp_path, monkeypatch) ->
 
 
 @pytest.mark.needs_data
-def test_the_cl_variant_is_chosen_without_loading_the_target(paired) -> None:  # type: ignore[no-untyped-def]
+def test_the_choices_are_made_without_loading_the_target(paired) -> None:  # type: ignore[no-untyped-def]
     work, result = paired
     with families_loaded() as loaded:
-        choice = select_cl_variant(TINY, "nb201", work / "fresh", progress=False)
+        choice, predictor = select_on_sources(TINY, "nb201", work / "fresh", progress=False)
     assert loaded and set(loaded) == {"nb101", "nb301"}  # nb201's cells were never read
-    assert choice.folds == inner_folds("nb201", ("nb101", "nb301"))
-    assert choice.shots == max(TINY.shots)
+    for made in (choice, predictor):
+        assert made.folds == inner_folds("nb201", ("nb101", "nb301"))
+        assert made.shots == max(TINY.shots)
+    # the predictor's candidates: every learned row, supervised and CL, no proxy
+    assert {"gnn-fine-tune", "gnn-head", "cl-retrieval-fine-tune"} <= set(predictor.scores)
+    assert not any(m.startswith("proxy:") for m in predictor.scores)
     for fold, (validation, _) in enumerate(choice.folds):
         evaluated = EvaluationResult.read(work / "fresh" / f"select-nb201-{validation}-frozen.json")
         assert evaluated.config["target"] == validation and evaluated.config["shots"] == [5]
         for method, scores in choice.scores.items():
             row = evaluated.row("a", f"cl-{method}-fine-tune", 5)
-            assert scores[fold] == (row.srcc_mean or 0.0)
-    means = {m: statistics.fmean(s) for m, s in choice.scores.items()}
-    assert choice.method == max(means, key=means.__getitem__)
-    assert cl_choice(result) == choice  # what run_ablation stored: the same computation
+            assert scores[fold] == predictor.scores[row.method][fold] == (row.srcc_mean or 0.0)
+        for method, scores in predictor.scores.items():
+            assert scores[fold] == (evaluated.row("a", method, 5).srcc_mean or 0.0)
+    for made in (choice, predictor):
+        means = {m: statistics.fmean(s) for m, s in made.scores.items()}
+        assert made.method == max(means, key=means.__getitem__)
+    # what run_ablation stored: the same computation
+    assert cl_choice(result) == choice and predictor_choice(result) == predictor
 
 
 def _result(rows: list[tuple[str, int, float | None, str, float | None]]) -> EvaluationResult:
@@ -332,3 +345,28 @@ def test_unfrozen_runs_compare_cl_with_the_two_stage_control() -> None:
     ]
     # per class, sample std (none for one seed), and the per-row mean where it differs
     assert rows == [["0", "0.500 ± 0.010", "0.600 [rows 0.400]", "0.700 ± 0.010", "0.300 (flops)"]]
+
+
+def test_the_predictor_chosen_on_the_sources_has_its_column() -> None:
+    result = _result(
+        [
+            _row("gnn-fine-tune", 0, 0.5),
+            _row("gnn-fine-tune", 5, 0.6),
+            _row("cl-retrieval-fine-tune", 0, 0.4),
+            _row("cl-retrieval-fine-tune", 5, 0.9),
+            _row("gbm-flops-params-proxies", 5, 0.7),
+            _row("proxy:flops", 0, 0.3),
+            _row("proxy:flops", 5, 0.3),
+        ]
+    )
+    assert predictor_choice(result) is None  # made before the choice was recorded: no column
+    assert len(ablation_rows(result, ["retrieval"])[0]) == 4
+    folds = inner_folds("nb201", ("nb101", "nb301"))
+    # chosen on the sources although retrieval is the best on these test cells
+    scores = {"gnn-fine-tune": (0.8, 0.8), "gbm-flops-params-proxies": (0.9, 0.9)}
+    chosen = SourceChoice("nb201", 5, folds, scores)
+    result = dataclasses.replace(result, metadata={"predictor_choice": chosen.to_dict()})
+    assert predictor_choice(result) == chosen
+    header, rows = ablation_rows(result, ["retrieval"])
+    assert header[3] == "chosen on the sources: gbm-flops-params-proxies"
+    assert [row[3] for row in rows] == ["–", "0.700 ± 0.010"]  # no GBM without labels

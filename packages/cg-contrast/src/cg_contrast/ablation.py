@@ -8,9 +8,10 @@ CL rows of a seed share source cells, test cells, labelled cells and seeds. Run 
 paired seed makes one ``EvaluationResult`` per target, whose means ± sample stds (ddof=1) are
 over the paired seeds, so they include the spread of pretraining and source training.
 
-Which CL method a target would use is chosen on its source families only
-(``select_cl_variant``, nested leave-one-family-out; stored in the result's metadata,
-``cl_choice``): the best CL column of a table is picked on the test cells, an oracle choice.
+Which CL method a target would use, and which predictor (any learned row, so whether to
+pretrain at all), are chosen on its source families only (``select_on_sources``, nested
+leave-one-family-out; stored in the result's metadata, ``cl_choice`` and ``predictor_choice``):
+the best column of a table is picked on the test cells, an oracle choice.
 
 Everything lands in ``work_dir`` and is resumed from there: ``<method>-seed<j>.pt`` (a finished
 encoder of the same configuration and code is reused, an interrupted one continues from its
@@ -20,7 +21,7 @@ combined result, rewritten from the others); frozen-encoder runs add ``-frozen``
 ``-seed`` and ``.json``. Whatever other code wrote there (an encoder, a training state,
 results) is refused with a ``StaleResultError`` naming the file, its code digest and the running
 code's; ``force`` computes it again instead. ``run_ablation``'s ``executor`` (``cg_ir.executor``)
-runs the paired seeds, then the targets' CL choices, in parallel over the same ``work_dir``.
+runs the paired seeds, then the targets' choices, in parallel over the same ``work_dir``.
 
 With ``unfreeze_encoder`` every CL model gets two source fits; the evaluation then also trains
 the supervised control of that schedule (``supervised-2stage``), the fair comparison
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cg_contrast._ablation_selection import ClChoice, choose_cl_method
+from cg_contrast._ablation_selection import SourceChoice, choose_on_sources
 from cg_contrast.errors import InvalidArgumentError, StaleResultError
 from cg_contrast.pipeline import PRETRAINING_METHODS, pretrain_encoder
 from cg_contrast.pools import DEFAULT_FAMILIES, unlabeled_pool
@@ -56,14 +57,15 @@ if TYPE_CHECKING:  # cg_predict.evaluate loads torch and the benchmark tables: w
 __all__ = [
     "ABLATION_TARGETS",
     "AblationConfig",
-    "ClChoice",
+    "SourceChoice",
     "ablation_rows",
     "cl_choice",
     "encoder_path",
+    "predictor_choice",
     "result_setting",
     "run_ablation",
     "run_paired_seed",
-    "select_cl_variant",
+    "select_on_sources",
     "supervised_control",
     "target_setting",
 ]
@@ -361,7 +363,7 @@ def run_paired_seed(
     }
 
 
-def select_cl_variant(
+def select_on_sources(
     config: AblationConfig,
     target: str,
     work_dir: str | os.PathLike[str],
@@ -370,15 +372,16 @@ def select_cl_variant(
     device: str = "cpu",
     progress: bool = True,
     force: bool = False,
-) -> ClChoice:
-    """The CL method ``target`` would use, chosen on its source families only.
+) -> tuple[SourceChoice, SourceChoice]:
+    """The CL method and the predictor ``target`` would use, chosen on its sources only.
 
     Every source of ``target`` is held out in turn and evaluated as the ablation evaluates
     ``target`` (paired seed 0: its encoders and source training, one run, the largest shot
-    count); the methods are ranked by their fine-tune rows' mean per-class SRCC over these
-    folds. ``target``'s cells are never loaded. The folds' results are
-    ``select-<target>-<source>.json`` in ``work_dir`` (resumed from). The arguments are
-    ``run_ablation``'s.
+    count); the CL methods are ranked by their fine-tune rows' mean per-class SRCC over these
+    folds, and so is every learned row (the predictor choice, which may be a supervised one:
+    it decides whether to pretrain at all). ``target``'s cells are never loaded. The folds'
+    results are ``select-<target>-<source>.json`` in ``work_dir`` (resumed from). The
+    arguments are ``run_ablation``'s.
 
     Raises:
         InvalidArgumentError: fewer than 2 shots (nothing is fine-tuned).
@@ -387,7 +390,7 @@ def select_cl_variant(
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     encoders = _encoders(config, work, 0, force, device, progress)
-    return choose_cl_method(
+    return choose_on_sources(
         config.protocol(target, encoders, 0),
         config.methods,
         work,
@@ -400,7 +403,9 @@ def select_cl_variant(
 
 
 def _combine(
-    config: AblationConfig, per_seed: Sequence[EvaluationResult], choice: ClChoice
+    config: AblationConfig,
+    per_seed: Sequence[EvaluationResult],
+    choices: tuple[SourceChoice, SourceChoice],
 ) -> EvaluationResult:
     """Run ``j`` of paired seed ``j``'s result, for every ``j``, as one result."""
     from cg_predict.evaluate import EvaluationResult
@@ -417,7 +422,8 @@ def _combine(
                 {"seed": seed, "config_hash": r.config_hash, "code_digest": r.code_digest}
                 for seed, r in enumerate(per_seed)
             ],
-            "cl_choice": choice.to_dict(),
+            "cl_choice": choices[0].to_dict(),
+            "predictor_choice": choices[1].to_dict(),
         },
         runs,
     )
@@ -433,12 +439,12 @@ def run_ablation(
     force: bool = False,
     executor: Executor | None = None,
 ) -> dict[str, EvaluationResult]:
-    """Every paired seed, the CL choice on the sources; ``{target: combined result}``.
+    """Every paired seed, the choices on the sources; ``{target: combined result}``.
 
     Run ``j`` of every paired seed ``j``'s evaluation (``run_paired_seed``) makes one result
     per target, written to ``<target>.json`` (``-frozen.json`` with a frozen encoder) whenever
-    it is computed; its metadata's ``cl_choice`` is ``select_cl_variant``'s
-    ``ClChoice.to_dict()`` (``cl_choice`` reads it back).
+    it is computed; its metadata's ``cl_choice`` and ``predictor_choice`` are
+    ``select_on_sources``'s choices (``cl_choice`` and ``predictor_choice`` read them back).
 
     Args:
         config: what to run.
@@ -448,7 +454,7 @@ def run_ablation(
         progress: progress bars.
         force: pretrain and evaluate again what other code wrote in ``work_dir`` (overwriting
             it) instead of refusing it; what the running code wrote is still reused.
-        executor: where the paired seeds, then the targets' CL choices, run (default: one
+        executor: where the paired seeds, then the targets' choices, run (default: one
             after the other in this process). Outside this process the calls show no progress
             bars of their own (one bar counts them).
 
@@ -476,10 +482,10 @@ def run_ablation(
         desc="paired seeds",
     )
     choices = executor.map(
-        functools.partial(select_cl_variant, config, **options),
+        functools.partial(select_on_sources, config, **options),
         config.targets,
         progress=progress and outside,
-        desc="CL choices",
+        desc="choices on the sources",
     )
     combined = {}
     for target, choice in zip(config.targets, choices, strict=True):
@@ -489,9 +495,18 @@ def run_ablation(
     return combined
 
 
-def cl_choice(result: EvaluationResult) -> ClChoice:
+def cl_choice(result: EvaluationResult) -> SourceChoice:
     """The CL method chosen on the sources that ``run_ablation`` stored in ``result``."""
-    return ClChoice.from_dict(result.metadata["cl_choice"])
+    return SourceChoice.from_dict(result.metadata["cl_choice"])
+
+
+def predictor_choice(result: EvaluationResult) -> SourceChoice | None:
+    """The predictor (a learned row) chosen on the sources that ``run_ablation`` stored.
+
+    None for a result written before the ablation recorded it (its CL choice only).
+    """
+    stored = result.metadata.get("predictor_choice")
+    return None if stored is None else SourceChoice.from_dict(stored)
 
 
 def _cell(result: EvaluationResult, method: str, shots: int) -> str:
@@ -510,20 +525,24 @@ def _cell(result: EvaluationResult, method: str, shots: int) -> str:
 def ablation_rows(
     result: EvaluationResult, methods: Sequence[str] = METHODS
 ) -> tuple[list[str], list[list[str]]]:
-    """Header and rows (one per shot count) of SRCC: supervised, then each CL, then a proxy.
+    """Header and rows (one per shot count) of SRCC: supervised, each CL, the choice, a proxy.
 
     Cells are the per-class SRCC mean ± sample std over the (paired) seeds, with the per-row
     mean in brackets where it differs (``_cell``). With ``unfreeze_encoder`` the CL models had two
     source fits; the column ``supervised GNN, 2 stages`` is the supervised control with the
-    same two fits (compare CL with it). The last column is the best proxy on the test cells,
-    an oracle choice (``EvaluationResult.best_proxy``).
+    same two fits (compare CL with it). ``chosen on the sources: <row>`` is the predictor chosen
+    without the target's labels (``predictor_choice``; absent from results made before it was
+    recorded). The last column is the best proxy on the test cells, an oracle choice
+    (``EvaluationResult.best_proxy``).
     """
     two_stage = supervised_control(result) == TWO_STAGE_ROWS
+    chosen = predictor_choice(result)
     header = [
         "shots",
         "supervised GNN",
         *(["supervised GNN, 2 stages"] if two_stage else []),
         *(f"CL {m}" for m in methods),
+        *([f"chosen on the sources: {chosen.method}"] if chosen else []),
         "best proxy (oracle: best on the test cells)",
     ]
     rows = []
@@ -536,6 +555,7 @@ def ablation_rows(
                 _cell(result, "gnn-fine-tune", k),
                 *([_cell(result, TWO_STAGE_ROWS, k)] if two_stage else []),
                 *(_cell(result, f"{PRETRAINING_METHODS[m]}-fine-tune", k) for m in methods),
+                *([_cell(result, chosen.method, k)] if chosen else []),
                 proxy,
             ]
         )
