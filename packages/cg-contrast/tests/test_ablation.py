@@ -118,6 +118,17 @@ def test_a_target_without_suite_zero_cells_runs_on_setting_b(tmp_path) -> None:
     assert [v for v, _ in cl_choice(result).folds] == ["nb201", "nb301"]
 
 
+def test_nothing_is_chosen_without_fine_tuning_or_a_second_source(tmp_path) -> None:
+    from cg_contrast._ablation_selection import choose_on_sources
+
+    zero_shot = dataclasses.replace(TINY, shots=(0,)).protocol("nb201", [])
+    one_source = dataclasses.replace(TINY, sources=("nb101", "nb201")).protocol("nb201", [])
+    for config in (zero_shot, one_source):
+        with pytest.raises(InvalidArgumentError, match="choosing on the sources needs"):
+            choose_on_sources(config, TINY.methods, tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before any fold ran
+
+
 def test_the_quick_run_trains_on_two_source_families() -> None:
     # source training dominates the quick run's cost (every encoder, seed and CL fold): two
     # source families, so the CL choice of NB-201 has two folds, each trained on the other
