@@ -1,9 +1,7 @@
-"""The proxy-agreement and transfer experiments of ``cgnas reproduce``.
+"""The transfer experiment of ``cgnas reproduce``.
 
 Registered in the entry-point group ``cgnas.experiments`` (``cg_ir.experiments``):
 
-- ``proxy-agreement``: cg-predict's live zero-cost proxies against NAS-Bench-Suite-Zero's and
-  against accuracy, on a seeded sample of each target's cells (``proxy_agreement``).
 - ``transfer``: the leave-one-family-out protocol (``cgnas evaluate``) on every target: SRCC at
   0/10/20/50 labels of the fine-tuned GNN, its baselines (target-only GNN, GBM on FLOPs,
   params and proxies) and every proxy on the same test cells.
@@ -14,89 +12,16 @@ reported one (``ProtocolConfig.full``, every target and dataset).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from cg_ir.experiments import Experiment, RunContext
 from cg_predict.data import benchmark_files
 
-__all__ = ["PROXY_AGREEMENT", "TRANSFER"]
+__all__ = ["TRANSFER"]
 
 # (family, dataset) of the quick runs; full mode runs every one the package knows
-_QUICK_AGREEMENT = (("nb201", "cifar10"),)
 _QUICK_TRANSFER = (("nb201", "cifar10"), ("nb301", "cifar10"))
 _SHOTS_SHOWN = 50
-
-
-def _agreement(ctx: RunContext) -> dict[str, Any]:
-    from cg_predict.proxies import TARGETS, proxy_agreement
-
-    targets = _QUICK_AGREEMENT if ctx.quick else tuple(TARGETS)
-    n_cells = 12 if ctx.quick else 100
-    ctx.seeds.append(0)
-    rows, headline = [], {}
-    for family, dataset in targets:
-        result = proxy_agreement(
-            n_cells,
-            seed=0,
-            data_dir=ctx.data_dir,
-            family=family,
-            dataset=dataset,
-            device=ctx.device,
-            out=ctx.path(f"{family}-{dataset}.json"),
-            progress=ctx.progress,
-        )
-        proxies = result["proxies"]
-        for name, row in proxies.items():
-            rows.append(
-                [
-                    family,
-                    dataset,
-                    name,
-                    row["srcc_ours_theirs"],
-                    row["srcc_ours_acc"],
-                    row["srcc_theirs_acc"],
-                    row["mean_seconds"],
-                    row["n"],
-                ]
-            )
-        best = max(proxies, key=lambda n: _finite(proxies[n]["srcc_ours_acc"]))
-        headline[f"{family} {dataset}"] = {
-            "best_proxy": best,
-            "srcc_with_accuracy": proxies[best]["srcc_ours_acc"],
-        }
-    ctx.write_csv(
-        "agreement.csv",
-        [
-            "family",
-            "dataset",
-            "proxy",
-            "srcc_ours_theirs",
-            "srcc_ours_accuracy",
-            "srcc_theirs_accuracy",
-            "seconds_per_network",
-            "cells",
-        ],
-        rows,
-    )
-    _agreement_figure(ctx, rows)
-    return headline
-
-
-def _finite(value: float) -> float:
-    return value if value == value else float("-inf")  # NaN last
-
-
-def _agreement_figure(ctx: RunContext, rows: list[list[Any]]) -> None:
-    """Each proxy's SRCC with accuracy, per target."""
-    targets = sorted({(r[0], r[1]) for r in rows})
-    with ctx.figure("agreement.png", len(targets)) as axes:
-        for ax, (family, dataset) in zip(axes, targets, strict=True):
-            mine = [r for r in rows if (r[0], r[1]) == (family, dataset)]
-            ax.barh([r[2] for r in mine], [r[4] for r in mine], color="tab:blue")
-            ax.set_xlabel("SRCC with accuracy (our live proxy)")
-            ax.set_title(f"{family} {dataset}: {mine[0][7]} cells", fontsize=9)
-            ax.axvline(0, color="black", lw=0.5)
 
 
 def _transfer(ctx: RunContext) -> dict[str, Any]:
@@ -271,17 +196,6 @@ def _transfer_panel(ax: Any, panel: tuple[str, str, str], rows: list[list[Any]])
     ax.set_ylabel("SRCC per isomorphism class")
     ax.set_title(f"{target} {dataset}, setting {setting}", fontsize=9)
 
-
-PROXY_AGREEMENT = Experiment(
-    "proxy-agreement",
-    "Zero-cost proxies: ours vs NAS-Bench-Suite-Zero's, and vs accuracy",
-    _agreement,
-    code=("cg_ir", "cg_predict.proxies"),
-    data=partial(benchmark_files, names=("zc-nb101", "zc-nb201", "zc-nb301")),
-    order=20,
-    full_minutes=120,
-    quick_minutes=1,
-)
 
 TRANSFER = Experiment(
     "transfer",
