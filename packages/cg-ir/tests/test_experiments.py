@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -166,12 +167,42 @@ def test_an_experiment_alone_fans_out_to_every_worker(tmp_path: Path) -> None:
     assert records[0].headline["workers"] == 1
 
 
-def test_the_longest_expected_experiment_starts_first() -> None:
+def test_the_longest_expected_chain_starts_first() -> None:
     quick = Experiment("quick-one", "Quick", _squares, code=("cg_ir",), quick_minutes=1)
     slow = Experiment("slow-one", "Slow", _squares, code=("cg_ir",), quick_minutes=9)
     assert (slow.minutes("quick"), slow.minutes("full")) == (9, 0)
-    assert _framework._longest_first([quick, SQUARES, slow], "quick") == [slow, quick, SQUARES]
-    assert _framework._longest_first([quick, slow], "full") == [quick, slow]  # ties: as given
+    assert _framework._chains([quick, SQUARES, slow], "quick") == [[slow], [quick], [SQUARES]]
+    assert _framework._chains([quick, slow], "full") == [[quick], [slow]]  # ties: as given
+
+
+def test_an_experiment_runs_after_the_one_it_follows() -> None:
+    first = Experiment("fills", "Fills", _squares, code=("cg_ir",), quick_minutes=5)
+    then = Experiment("reads", "Reads", _squares, code=("cg_ir",), quick_minutes=3, follows="fills")
+    after = Experiment("last", "Last", _squares, code=("cg_ir",), follows="reads")
+    long = Experiment("long", "Long", _squares, code=("cg_ir",), quick_minutes=7)
+    # one chain of 8 minutes, before a lone 7; a predecessor not selected: no constraint
+    assert _framework._chains([after, then, long, first], "quick") == [[first, then, after], [long]]
+    assert _framework._chains([then], "quick") == [[then]]
+    loop = Experiment("loop", "Loop", _squares, code=("cg_ir",), follows="reads")
+    with pytest.raises(InvalidSpecError, match="cycle"):
+        _framework._chains([replace(then, follows="loop"), loop], "quick")
+
+
+def test_followers_run_after_their_predecessor_in_one_run(tmp_path: Path) -> None:
+    order: list[str] = []
+
+    def noting(name: str) -> Callable[[RunContext], dict[str, object]]:
+        def run(ctx: RunContext) -> dict[str, object]:
+            order.append(name)
+            return {}
+
+        return run
+
+    reads = Experiment("reads", "Reads", noting("reads"), code=("cg_ir",), follows="fills")
+    fills = Experiment("fills", "Fills", noting("fills"), code=("cg_ir",))
+    records = reproduce([reads, SQUARES, fills], _config(tmp_path))
+    assert order == ["fills", "reads"]
+    assert [r.name for r in records] == ["reads", "squares", "fills"]  # the given order
 
 
 def test_only_selects_and_unknown_names_are_refused(tmp_path: Path) -> None:

@@ -122,8 +122,9 @@ def register_reproduce(sub: Any) -> argparse.ArgumentParser:
         type=positive_int,
         default=1,
         metavar="N",
-        help="worker processes: experiments run at once, longest first (CI: 2); one "
-        "experiment alone fans its own work out to them (contrast-ablation's paired seeds)",
+        help="worker processes: experiments run at once, longest first, each after the one "
+        "it follows (CI: 2); one experiment alone fans its own work out to them "
+        "(contrast-ablation's paired seeds)",
     )
     add_progress_option(parser, default=True)
     parser.set_defaults(func=_run_reproduce)

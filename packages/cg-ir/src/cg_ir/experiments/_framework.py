@@ -57,6 +57,9 @@ class Experiment:
         full_minutes: the expected CPU minutes of full mode, printed before a full run.
         quick_minutes: the expected CPU minutes of quick mode. With several workers the
             longest expected experiments start first, so the work ends about together.
+        follows: the experiment this one runs after when both are selected, in the same
+            worker: one that fills a cache this one reads (run side by side, both would
+            compute the same values at the same time). None: no such experiment.
     """
 
     name: str
@@ -67,6 +70,7 @@ class Experiment:
     order: int = 100
     full_minutes: float = 0.0
     quick_minutes: float = 0.0
+    follows: str | None = None
 
     def minutes(self, mode: str) -> float:
         """The expected CPU minutes of ``mode``."""
@@ -401,28 +405,56 @@ def _run_reported(
     return record
 
 
-def _longest_first(experiments: Sequence[Experiment], mode: str) -> list[Experiment]:
-    """``experiments`` by decreasing expected minutes of ``mode`` (ties: the given order)."""
-    return sorted(experiments, key=lambda e: -e.minutes(mode))
+def _chains(experiments: Sequence[Experiment], mode: str) -> list[list[Experiment]]:
+    """``experiments`` as chains run one after the other, each after the one it ``follows``.
+
+    An experiment whose ``follows`` is not among ``experiments`` starts a chain. Chains come
+    longest expected (``mode``'s minutes) first, ties in the given order; with several
+    workers each chain runs in one worker.
+
+    Raises:
+        InvalidSpecError: experiments that follow one another in a cycle.
+    """
+    by_name = {e.name: e for e in experiments}
+
+    def predecessors(experiment: Experiment) -> list[str]:
+        seen = [experiment.name]
+        while experiment.follows in by_name:
+            experiment = by_name[experiment.follows]
+            if experiment.name in seen:
+                raise InvalidSpecError(f"experiments follow one another in a cycle: {seen}")
+            seen.append(experiment.name)
+        return seen[1:]
+
+    chains: dict[str, list[Experiment]] = {}
+    for experiment in sorted(experiments, key=lambda e: len(predecessors(e))):
+        chains.setdefault((predecessors(experiment) or [experiment.name])[-1], []).append(
+            experiment
+        )
+    return sorted(chains.values(), key=lambda chain: -sum(e.minutes(mode) for e in chain))
+
+
+def _run_chain(chain: Sequence[Experiment], config: ReproduceConfig) -> list[ExperimentRecord]:
+    return [_run_reported(experiment, config) for experiment in chain]
 
 
 def _run_in_workers(
     experiments: Sequence[Experiment], config: ReproduceConfig
 ) -> list[ExperimentRecord]:
-    """Run ``experiments`` in ``config.workers`` processes, longest expected first.
+    """Run ``experiments`` in ``config.workers`` processes, longest expected chain first.
 
-    A worker takes the next experiment when it finishes one, so starting with the longest
-    keeps the workers busy until about the same time. Each runs with an equal share of the
-    cores as torch threads; the records come back in ``experiments``' order.
+    A worker takes the next chain (``_chains``: an experiment and those that follow it) when it
+    finishes one, so starting with the longest keeps the workers busy until about the same
+    time. Each runs with an equal share of the cores as torch threads; the records come back
+    in ``experiments``' order.
     """
     from cg_ir.executor import LocalExecutor, torch_threads
 
-    longest_first = _longest_first(experiments, config.mode)
     threads = max(1, (os.cpu_count() or 1) // config.workers)
-    task = functools.partial(_run_reported, config=config)
+    task = functools.partial(_run_chain, config=config)
     with torch_threads(threads), LocalExecutor(config.workers, chunksize=1) as executor:
-        records = executor.map(task, longest_first)
-    by_name = {record.name: record for record in records}
+        chains = executor.map(task, _chains(experiments, config.mode))
+    by_name = {record.name: record for chain in chains for record in chain}
     return [by_name[experiment.name] for experiment in experiments]
 
 
@@ -457,8 +489,11 @@ def reproduce(
         print(f"reproduce --full: {len(chosen)} experiments, about {minutes:.0f} CPU-minutes")
     if len(chosen) == 1:  # alone: it has every worker for its own fan-out
         records = [_run_reported(chosen[0], config, config.workers)]
-    elif config.workers == 1:
-        records = [_run_reported(experiment, config) for experiment in chosen]
+    elif config.workers == 1:  # in the given order, each after the one it follows
+        first = {e.name: i for i, e in enumerate(chosen)}
+        chains = sorted(_chains(chosen, config.mode), key=lambda chain: first[chain[0].name])
+        ran = {e.name: _run_reported(e, config) for chain in chains for e in chain}
+        records = [ran[e.name] for e in chosen]
     else:
         records = _run_in_workers(chosen, config)
     write_json(

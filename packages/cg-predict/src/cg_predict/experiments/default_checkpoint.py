@@ -677,4 +677,7 @@ DEFAULT_CHECKPOINT = Experiment(
     order=25,
     full_minutes=30,  # 19 trainings: the checkpoint, and 3 seeds without each of 6 families
     quick_minutes=1,
+    # the held-out ensembles read the transfer protocol's live samples from the per-family
+    # proxy cache, which transfer fills cell by cell: side by side both would compute each one
+    follows="transfer",
 )
