@@ -65,6 +65,9 @@ def test_a_run_writes_the_checkpoint_its_note_and_the_zero_shot_table(
     assert [t["family"] for t in meta["trained_on"]] == [
         "nb201", "nb101", "nb301", "ofa-mbv3", "cbm-mobilenet", "cbm-resnet"
     ]  # fmt: skip
+    # validation SRCC per isomorphism class, beside the per-cell one (NB-201 has twins)
+    assert set(meta["val_srcc"]) == {t["family"] for t in meta["trained_on"]}
+    assert set(meta["val_srcc"]["nb201"]) == {"per_class", "per_cell", "classes"}
     [held_out] = meta["held_out_zero_shot"]
     assert (held_out["family"], held_out["cells"], held_out["flops_weight"]) == ("nb301", 40, 0.75)
     # one model per training seed, summarised by the mean and the sample std
@@ -74,6 +77,12 @@ def test_a_run_writes_the_checkpoint_its_note_and_the_zero_shot_table(
     assert held_out["srcc"] == pytest.approx(sum(per_seed) / 2, abs=1e-4)
     assert held_out["srcc_std"] == pytest.approx(abs(per_seed[0] - per_seed[1]) / 2**0.5, abs=1e-4)
     assert provenance["seeds"] == [0, 1]
+    # per cell beside per class: the network and its blend as means over the seeds
+    per_cell = held_out["per_cell"]
+    assert set(per_cell) == {"network", "network + FLOPs", "FLOPs", "params"}
+    assert per_cell["network"] == pytest.approx(
+        sum(r["per_cell"]["network"] for r in runs) / 2, abs=1e-4
+    )
     assert provenance["headline"] == {
         "nb301": {
             "network + FLOPs": held_out["srcc_blend"]["0.75"],
@@ -100,12 +109,16 @@ def test_a_live_sample_scores_the_ensemble_chosen_without_the_family(
     [held_out] = meta["held_out_zero_shot"]
     live = held_out["live"]
     assert (live["cells"], live["weights"]) == (3, chosen_zero_shot_ensemble("nb301"))
-    assert [set(r["live"]) for r in held_out["runs"]] == [{"network", "ensemble"}] * 2
+    assert [set(r["live"]) for r in held_out["runs"]] == [
+        {"network", "ensemble", "ensemble_per_cell"}
+    ] * 2
+    assert set(live["per_cell"]) == {"ensemble", "FLOPs", "params"}
     assert -1 <= live["srcc_ensemble"] <= 1
     headline = json.loads((folder / "provenance.json").read_text())["headline"]["nb301"]
     assert headline["ensemble (live)"] == live["srcc_ensemble"]
     [_, row] = (folder / "zero-shot.csv").read_text().splitlines()
-    assert row.split(",")[11] == "3"  # live_cells
+    header = (folder / "zero-shot.csv").read_text().splitlines()[0].split(",")
+    assert row.split(",")[header.index("live_cells")] == "3"
     assert "| nb301 | 3 (" in (folder / "default.md").read_text()
 
 

@@ -229,13 +229,12 @@ def _hash_split(
 
 def _train(
     data: _Data, recipe: CheckpointRecipe, progress: bool
-) -> tuple[Any, Any, dict[str, float]]:
-    """The recipe on ``data``: the network, its fit, its in-family validation SRCC."""
+) -> tuple[Any, Any, dict[str, dict[str, float]]]:
+    """The recipe on ``data``: the network, its fit, its in-family ``_val_srcc``."""
     import torch
 
     from cg_predict.encoder import EncoderConfig
     from cg_predict.head import HeadConfig
-    from cg_predict.metrics import spearman
     from cg_predict.model import PredictorNet
     from cg_predict.training import fit, predict
 
@@ -268,12 +267,37 @@ def _train(
         seed=recipe.seed,
         progress=progress,
     )
-    pred, groups = predict(model, data.graphs.subset(val_idx)), np.asarray(val_groups)
-    val_srcc = {
-        g: round(spearman(y[val_idx][groups == g], pred[groups == g]), 4)
-        for g in sorted(set(val_groups))
-    }
-    return model, result, val_srcc
+    pred = predict(model, data.graphs.subset(val_idx))
+    val_classes = [data.hashes[i] for i in val_idx]
+    return model, result, _val_srcc(y[val_idx], pred, val_groups, val_classes)
+
+
+def _val_srcc(
+    labels: npt.NDArray[np.float64],
+    scores: npt.NDArray[np.float64],
+    groups: Sequence[str],
+    classes: Sequence[str],
+) -> dict[str, dict[str, float]]:
+    """Each family's validation SRCC per isomorphism class (class-mean label) and per cell.
+
+    Examples:
+        >>> _val_srcc(np.array([1.0, 2.0, 3.0, 2.5]), np.array([0.1, 0.2, 0.3, 0.3]),
+        ...           ["a", "a", "a", "a"], ["x", "y", "z", "z"])
+        {'a': {'per_class': 1.0, 'per_cell': 0.9487, 'classes': 3}}
+    """
+    from cg_predict.metrics import class_means, spearman
+
+    family, twins = np.asarray(groups), np.asarray(classes)
+    srcc = {}
+    for g in sorted(set(groups)):
+        mask = family == g
+        class_labels, class_scores = class_means(twins[mask], labels[mask], scores[mask])
+        srcc[g] = {
+            "per_class": round(spearman(class_labels, class_scores), 4),
+            "per_cell": round(spearman(labels[mask], scores[mask]), 4),
+            "classes": int(class_labels.size),
+        }
+    return srcc
 
 
 @dataclass(frozen=True)
@@ -328,6 +352,12 @@ class _HeldOutSample:
 
         return round(spearman(*class_means(self.classes, self.labels, scores)), 4)
 
+    def srcc_per_cell(self, scores: npt.NDArray[np.float64]) -> float:
+        """SRCC per cell (twins counted once each), reported beside the per-class one."""
+        from cg_predict.metrics import spearman
+
+        return round(spearman(self.labels, scores), 4)
+
 
 def _mean_std_over(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample std (NaN for one value), rounded to 4 places."""
@@ -345,20 +375,34 @@ def _zero_shot(
 
     No model saw that family. Each model, its blends with FLOPs, FLOPs and params are scored on
     the same classes (mean and sample std over the models); ``flops_weight`` is the blend
-    chosen without scoring on the family. ``live`` (the family's ``b-live`` cells) adds the
-    ensemble chosen without the family, beside the network, FLOPs and params on those cells.
+    chosen without scoring on the family. ``per_cell`` holds the same SRCCs per cell (the
+    network and its chosen blend as means over the models). ``live`` (the family's ``b-live``
+    cells) adds the ensemble chosen without the family, beside the network, FLOPs and params on
+    those cells.
     """
     from cg_predict.evaluate import chosen_flops_weight
     from cg_predict.ranking import flops_blend
     from cg_predict.training import predict
 
+    weight = chosen_flops_weight(sample.table.family)
     runs: list[dict[str, Any]] = []
     for seed, model in zip(seeds, models, strict=True):
         prediction = predict(model, sample.graphs)
         blends = {
             f"{w:g}": sample.srcc(flops_blend(prediction, sample.flops, w)) for w in BLEND_WEIGHTS
         }
-        runs.append({"seed": seed, "srcc": sample.srcc(prediction), "srcc_blend": blends})
+        per_cell = {
+            "network": sample.srcc_per_cell(prediction),
+            "network + FLOPs": sample.srcc_per_cell(flops_blend(prediction, sample.flops, weight)),
+        }
+        runs.append(
+            {
+                "seed": seed,
+                "srcc": sample.srcc(prediction),
+                "srcc_blend": blends,
+                "per_cell": per_cell,
+            }
+        )
         if live is not None:
             runs[-1]["live"] = _ensemble_run(live, predict(model, live.graphs))
 
@@ -373,11 +417,16 @@ def _zero_shot(
         "runs": runs,
         "srcc": srcc,
         "srcc_std": srcc_std,
-        "flops_weight": chosen_flops_weight(table.family),
+        "flops_weight": weight,
         "srcc_blend": {w: m for w, (m, _) in blend.items()},
         "srcc_blend_std": {w: sd for w, (_, sd) in blend.items()},
         "srcc_flops": sample.srcc(sample.flops),
         "srcc_params": sample.srcc(sample.params),
+        "per_cell": {
+            **{name: _mean_std_over([r["per_cell"][name] for r in runs])[0] for name in per_cell},
+            "FLOPs": sample.srcc_per_cell(sample.flops),
+            "params": sample.srcc_per_cell(sample.params),
+        },
         **({"live": _ensemble_summary(live, runs)} if live is not None else {}),
     }
 
@@ -389,7 +438,11 @@ def _ensemble_run(live: _HeldOutSample, prediction: npt.NDArray[np.float64]) -> 
 
     weights = chosen_zero_shot_ensemble(live.table.family)
     ensemble = rank_blend({**live.proxies, "network": prediction}, weights)
-    return {"network": live.srcc(prediction), "ensemble": live.srcc(ensemble)}
+    return {
+        "network": live.srcc(prediction),
+        "ensemble": live.srcc(ensemble),
+        "ensemble_per_cell": live.srcc_per_cell(ensemble),
+    }
 
 
 def _ensemble_summary(live: _HeldOutSample, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -408,6 +461,11 @@ def _ensemble_summary(live: _HeldOutSample, runs: Sequence[Mapping[str, Any]]) -
         "srcc_ensemble_std": ensemble[1],
         "srcc_flops": live.srcc(live.flops),
         "srcc_params": live.srcc(live.params),
+        "per_cell": {
+            "ensemble": _mean_std_over([r["live"]["ensemble_per_cell"] for r in runs])[0],
+            "FLOPs": live.srcc_per_cell(live.flops),
+            "params": live.srcc_per_cell(live.params),
+        },
     }
 
 
@@ -441,6 +499,21 @@ def _blended(entry: Mapping[str, Any], field: str = "srcc_blend") -> float:
     return float(entry[field].get(f"{entry['flops_weight']:g}", float("nan")))
 
 
+def _val_cell(srcc: Mapping[str, Any] | None) -> str:
+    """A family's validation SRCC per class, with the per-cell value where it differs."""
+    if srcc is None:
+        return "n/a"
+    cell = f"{srcc['per_class']:.3f} ({srcc['classes']} classes)"
+    if srcc["per_cell"] != srcc["per_class"]:
+        cell += f"; per cell {srcc['per_cell']:.3f}"
+    return cell
+
+
+def _per_cell(srcc: Mapping[str, float], first: str) -> str:
+    """The per-cell SRCCs the tables show: ``first`` (a blend or the ensemble), FLOPs, params."""
+    return " / ".join(f"{srcc[name]:+.3f}" for name in (first, "FLOPs", "params"))
+
+
 def _mean_std(mean: float, std: float) -> str:
     return f"{mean:+.3f} ± {std:.3f}"
 
@@ -449,14 +522,15 @@ def _note(meta: Mapping[str, Any], size: int, quick: bool) -> str:
     """``default.md``: what the checkpoint was trained on, how, and how it ranks unseen families."""
     rows = "\n".join(
         f"| {t['family']} | {t['benchmark']} | {t['dataset']} | {t['label']} | {t['count']} of "
-        f"{t['of']} | {meta['val_srcc'].get(t['family'], float('nan')):.3f} |"
+        f"{t['of']} | {_val_cell(meta['val_srcc'].get(t['family']))} |"
         for t in meta["trained_on"]
     )
     held_out = "\n".join(
         f"| {u['family']} | {u['cells']} of {u['of']} ({u['classes']} classes) "
         f"| {_mean_std(u['srcc'], u['srcc_std'])} | {u['flops_weight']:g} "
         f"| {_mean_std(_blended(u), _blended(u, 'srcc_blend_std'))} "
-        f"| {u['srcc_flops']:+.3f} | {u['srcc_params']:+.3f} |"
+        f"| {u['srcc_flops']:+.3f} | {u['srcc_params']:+.3f} "
+        f"| {_per_cell(u['per_cell'], 'network + FLOPs')} |"
         for u in meta["held_out_zero_shot"]
     )
     first = meta["training"]["seed"]
@@ -473,7 +547,7 @@ Built by {made_by}; seeded, on one torch thread: the same seed and data give the
 on the CPU. **Score meaning:** {meta["score"]}.
 This checkpoint has seen labels of every family below: never use it to measure transfer.
 
-| family | benchmark | dataset | label | trained on | in-family val SRCC |
+| family | benchmark | dataset | label | trained on | in-family val SRCC per class |
 |---|---|---|---|---|---|
 {rows}
 
@@ -481,10 +555,10 @@ Zero-shot on a family it never saw: the same recipe trained without that family 
 seeded sample of it (SRCC per isomorphism class, class-mean accuracy; mean ± sample std over
 training seeds {seeds}), beside its blend with FLOPs (at the weight chosen without scoring on
 that family: `results/selection/selection-zero-shot.json`), FLOPs and params on the same
-classes.
+classes. "per cell": the network + FLOPs, FLOPs and params per cell (twins counted each).
 
-| family held out | cells | network | weight | network + FLOPs | FLOPs | params |
-|---|---|---|---|---|---|---|
+| family held out | cells | network | weight | network + FLOPs | FLOPs | params | per cell |
+|---|---|---|---|---|---|---|---|
 {held_out}
 {_live_note(meta)}
 Validation: {meta["val_split"]} (isomorphic twins stay on one side), used for early stopping.
@@ -512,16 +586,18 @@ are ranked by `{json.dumps(meta["zero_shot_blend"]["graphs_only"], sort_keys=Tru
         f"| {u['family']} | {v['cells']} ({v['classes']} classes) "
         f"| {_mean_std(v['srcc_ensemble'], v['srcc_ensemble_std'])} "
         f"| {_mean_std(v['srcc_network'], v['srcc_network_std'])} "
-        f"| {v['srcc_flops']:+.3f} | {v['srcc_params']:+.3f} |"
+        f"| {v['srcc_flops']:+.3f} | {v['srcc_params']:+.3f} "
+        f"| {_per_cell(v['per_cell'], 'ensemble')} |"
         for u in live
         for v in [u["live"]]
     )
     return f"""{text}
 The same ensemble rule, chosen without the held-out family (`chosen_zero_shot_ensemble`), on that
-family's live sample (the transfer protocol's `b-live` cells; the held-out models as above):
+family's live sample (the transfer protocol's `b-live` cells; the held-out models as above);
+"per cell": the ensemble, FLOPs and params per cell:
 
-| family held out | live cells | ensemble | network | FLOPs | params |
-|---|---|---|---|---|---|
+| family held out | live cells | ensemble | network | FLOPs | params | per cell |
+|---|---|---|---|---|---|---|
 {rows}
 """
 
@@ -592,14 +668,16 @@ def _live_bar(key: str) -> tuple[Any, Any]:
 
 
 _LIVE_COLUMNS = ("srcc_ensemble", "srcc_ensemble_std", "srcc_network", "srcc_flops", "srcc_params")
+_LIVE_PER_CELL = ("ensemble", "FLOPs", "params")
 
 
 def _live_row(entry: Mapping[str, Any]) -> list[Any]:
     """The CSV's live-sample columns of a held-out entry (NaN where none was scored)."""
     live = entry.get("live")
     if live is None:
-        return [0] + [float("nan")] * len(_LIVE_COLUMNS)
-    return [live["cells"]] + [live[name] for name in _LIVE_COLUMNS]
+        return [0] + [float("nan")] * (len(_LIVE_COLUMNS) + len(_LIVE_PER_CELL))
+    per_cell = [live["per_cell"][name] for name in _LIVE_PER_CELL]
+    return [live["cells"]] + [live[name] for name in _LIVE_COLUMNS] + per_cell
 
 
 def _run(ctx: RunContext) -> dict[str, Any]:
@@ -646,12 +724,15 @@ def _run(ctx: RunContext) -> dict[str, Any]:
     ctx.write_csv(
         "zero-shot.csv",
         [*header, "network_plus_flops", "network_plus_flops_std", "flops", "params"]
+        + ["network_per_cell", "network_plus_flops_per_cell", "flops_per_cell", "params_per_cell"]
         + ["live_cells", "live_ensemble", "live_ensemble_std", "live_network", "live_flops"]
-        + ["live_params"],
+        + ["live_params", "live_ensemble_per_cell", "live_flops_per_cell", "live_params_per_cell"],
         [
             [u["family"], u["cells"], u["classes"], len(u["runs"]), u["srcc"], u["srcc_std"]]
             + [u["flops_weight"], _blended(u), _blended(u, "srcc_blend_std")]
-            + [u["srcc_flops"], u["srcc_params"], *_live_row(u)]
+            + [u["srcc_flops"], u["srcc_params"]]
+            + [u["per_cell"][name] for name in ("network", "network + FLOPs", "FLOPs", "params")]
+            + _live_row(u)
             for u in held_out
         ],
     )
