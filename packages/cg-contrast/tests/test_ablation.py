@@ -381,3 +381,23 @@ def test_the_predictor_chosen_on_the_sources_has_its_column() -> None:
     header, rows = ablation_rows(result, ["retrieval"])
     assert header[3] == "chosen on the sources: gbm-flops-params-proxies"
     assert [row[3] for row in rows] == ["–", "0.700 ± 0.010"]  # no GBM without labels
+
+
+def test_the_csv_puts_every_cell_under_its_own_column() -> None:
+    # the frozen run has no two-stage control and each target names its chosen method: rows of
+    # other columns must not shift under the first run's header (they did in full mode)
+    from cg_contrast.experiments.ablation import _csv_record, _csv_table
+
+    unfrozen = ["shots", "supervised GNN", "supervised GNN, 2 stages", "CL retrieval"]
+    frozen = ["shots", "supervised GNN", "CL retrieval", "chosen on the sources: gnn-head"]
+    columns, rows = _csv_table(
+        [
+            _csv_record("nb101", "unfrozen", unfrozen, ["50", "0.1", "0.2", "0.3"]),
+            _csv_record("nb201", "frozen", frozen, ["50", "0.4", "0.5", "0.6"]),
+        ]
+    )
+    table = [dict(zip(columns, row, strict=True)) for row in rows]
+    assert [r["CL retrieval"] for r in table] == ["0.3", "0.5"]
+    assert [r["supervised GNN, 2 stages"] for r in table] == ["0.2", "–"]
+    assert [r["chosen on the sources"] for r in table] == ["–", "0.6"]
+    assert [r["chosen method"] for r in table] == ["–", "gnn-head"]

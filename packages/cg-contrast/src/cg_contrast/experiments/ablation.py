@@ -1,7 +1,8 @@
 """The contrastive pretraining ablation: the ``contrast-ablation`` experiment.
 
 ``contrast-ablation`` pretrains every method's encoder on one unlabeled pool per paired seed,
-trains the protocol's predictor on it and on no encoder (the supervised control with as many
+trains the package's default predictor (``SourceTraining()``, the same for every target, not
+each target's selected model) on it and on no encoder (the supervised control with as many
 fits), and tabulates SRCC per target (every labelled family) and shot count
 (``cg_contrast.ablation.run_ablation``): quick mode is CI's (NB-201, a 1,500-graph pool, 3
 paired seeds, two source families; ``AblationConfig.for_mode``), full mode the book's full run
@@ -50,19 +51,54 @@ def _ablation(ctx: RunContext) -> dict[str, Any]:
         if not ctx.quick:  # is unfreezing needed? the same encoders and seeds, frozen (full only)
             frozen = replace(config, targets=(FROZEN_TARGET,), unfreeze_encoder=False)
             runs.append((frozen, run_ablation(frozen, work, **options)[FROZEN_TARGET]))
-    table, headline = [], {}
+    records, headline = [], {}
     for run_config, result in runs:
         target = result.config["target"]
         header, rows = ablation_rows(result, config.methods)
         schedule = "unfrozen" if run_config.unfreeze_encoder else "frozen"
-        table += [[target, schedule, *row] for row in rows]
+        records += [_csv_record(target, schedule, header, row) for row in rows]
         ctx.write_json(f"{target}{run_config.suffix}.json", result.to_json())
         if run_config is config:
             headline[target] = dict(zip(header[1:], rows[-1][1:], strict=True))
-    ctx.write_csv("ablation.csv", ["target", "encoder during source training", *header], table)
+    ctx.write_csv("ablation.csv", *_csv_table(records))
     _figure(ctx, combined)
     _embedding_figure(ctx, config, work)
     return headline
+
+
+_CHOSEN = "chosen on the sources"
+
+
+def _csv_record(target: str, schedule: str, header: list[str], row: list[str]) -> dict[str, str]:
+    """One row of ``ablation.csv``: ``row``'s cells under their names in ``header``.
+
+    Results differ in columns (the frozen run has no two-stage control; each target's chosen
+    method names its column), so every run's row is keyed by name and the CSV takes the union:
+    the chosen row goes under one column, its method in another.
+
+    Examples:
+        >>> record = _csv_record("nb201", "frozen", ["shots", f"{_CHOSEN}: x"], ["50", "0.9"])
+        >>> record["shots"], record["chosen method"], record[_CHOSEN]
+        ('50', 'x', '0.9')
+    """
+    record = {"target": target, "encoder during source training": schedule}
+    for name, cell in zip(header, row, strict=True):
+        if name.startswith(f"{_CHOSEN}: "):
+            record["chosen method"] = name.removeprefix(f"{_CHOSEN}: ")
+            name = _CHOSEN
+        record[name] = cell
+    return record
+
+
+def _csv_table(records: list[dict[str, str]]) -> tuple[list[str], list[list[str]]]:
+    """The header (every record's names, in order of first appearance) and the rows ("–": none).
+
+    Examples:
+        >>> _csv_table([{"shots": "0", "a": "1", "b": "2"}, {"shots": "0", "b": "3"}])
+        (['shots', 'a', 'b'], [['0', '1', '2'], ['0', '–', '3']])
+    """
+    columns = list(dict.fromkeys(name for record in records for name in record))
+    return columns, [[record.get(name, "–") for name in columns] for record in records]
 
 
 def _figure(ctx: RunContext, combined: Mapping[str, Any]) -> None:
