@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import cg_evo.search as search
 import cg_evo.surrogate as surrogate
 from cg_evo.budget import Budget
 from cg_evo.errors import InvalidSearchError, SearchStateError
+from cg_evo.oracle import Oracle
 from cg_evo.search import FORMAT, SearchConfig, run_search, summarize
 from cg_evo.space import SearchSpace
 from cg_evo.strategies import StrategySettings
@@ -71,6 +73,50 @@ def test_summarize_medians_and_padding() -> None:
     assert summary["queries_to_near_best_median"] == 3.5
     assert summary["found_best"] == 1  # 5 = budget + 1: not reached
     assert summary["seconds_per_seed_median"] == 2.0
+
+
+# -- resuming (no data: a pool of NB-201 cells with made-up labels) ---------------------------
+def _pool_oracle(labels: Any) -> Oracle:
+    """An oracle of NB-201's first ``len(labels)`` cells (table order) with ``labels``."""
+    cells = itertools.islice(itertools.product(range(5), repeat=6), len(labels))
+    keys = tuple(str(cell) for cell in cells)
+    return Oracle("nb201", "cifar10", "made-up", "acc", keys, np.asarray(labels, dtype=float))
+
+
+@pytest.fixture
+def pool_oracle(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Oracle]:
+    """``{"oracle": ...}``: what ``run_search`` loads (set it to change the label table)."""
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    pool = {"oracle": _pool_oracle(np.arange(40.0))}
+    monkeypatch.setattr(search, "load_oracle", lambda *_, **__: pool["oracle"])
+    return pool
+
+
+def test_runs_of_another_label_table_are_not_resumed(tmp_path, pool_oracle, seeds_run) -> None:
+    out = tmp_path / "s.json"
+    config = _config(strategy="random", queries=5, seeds=2)
+    first = run_search(config, out=out, progress=False)
+    assert run_search(config, out=out, progress=False)["runs"] == first["runs"]  # resumed
+    assert seeds_run == [0, 1]
+    pool_oracle["oracle"] = _pool_oracle(np.arange(40.0)[::-1])  # same pool, other labels
+    other = run_search(config, out=out, progress=False)
+    assert seeds_run == [0, 1, 0, 1]  # every seed labelled again, by the new table
+    assert other["table_digest"] != first["table_digest"]
+    assert other["config_hash"] == first["config_hash"]
+    fresh = run_search(config, out=tmp_path / "f.json", progress=False)
+    assert _without_seconds(other["runs"]) == _without_seconds(fresh["runs"])
+    assert json.loads(out.read_text())["table_digest"] == other["table_digest"]  # overwritten
+
+
+def test_fewer_seeds_report_those_seeds_alone(tmp_path, pool_oracle, seeds_run) -> None:
+    out = tmp_path / "s.json"
+    three = run_search(_config(strategy="random", queries=5, seeds=3), out=out, progress=False)
+    two = run_search(_config(strategy="random", queries=5, seeds=2), out=out, progress=False)
+    assert seeds_run == [0, 1, 2]  # seeds 0 and 1 read back
+    assert two["runs"] == three["runs"][:2]
+    assert two["summary"] == summarize(three["runs"][:2], 5) and two["summary"]["seeds"] == 2
+    assert two["provenance"]["seeds"] == [0, 1]
+    assert json.loads(out.read_text())["runs"] == two["runs"]
 
 
 # -- the results file (benchmark data) -------------------------------------------------------

@@ -16,10 +16,10 @@ from cg_evo import strategies
 from cg_evo.errors import InvalidSearchError, UnknownStrategyError
 from cg_evo.oracle import load_oracle
 from cg_evo.search import SearchConfig, run_seed
-from cg_evo.space import Queries, SearchSpace
+from cg_evo.space import Queries, QueryBudgetExhausted, SearchSpace
 from cg_evo.strategies import StrategySettings
 from cg_evo.strategies._base import Context, shuffled_descending
-from cg_evo.strategies.evolution import _picks
+from cg_evo.strategies.evolution import PredictorEvolution, _picks
 from cg_evo.surrogate import FineTuneConfig
 
 BUILTIN = ["cost-order", "predictor-ea", "predictor-topk", "proxy-order", "random", "rea"]
@@ -107,6 +107,54 @@ def test_epsilon_greedy_queries_the_best_predicted_then_random_others() -> None:
     assert sorted(_generation(ranked[:4], 0, **settings)[0]) == [100, 101, 102, 103]
     # a generation that does not explore (the search is still improving) is the greedy one
     assert _generation(ranked, 0, False, **settings) == (greedy, after)
+
+
+class _TwinSpace:
+    """Five rows, rows 1 and 2 twins (class 1); ``mutate`` hands out ``mutants`` in turn."""
+
+    classes = np.array([0, 1, 1, 2, 3])
+    labels = np.array([1.0, 2.0, 2.0, 3.0, 4.0])
+
+    def __init__(self, mutants: list[int]) -> None:
+        self.mutants, self.calls = mutants, 0
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    def mutate(self, index: int, rng: Any, known: Any = None) -> int:
+        self.calls += 1
+        return self.mutants[self.calls % len(self.mutants)]
+
+
+class _ByClassPredictor:
+    """Scores a row by its class, lower classes first (twins alike, as a graph predictor
+    scores one graph); never refits."""
+
+    def __init__(self, space: _TwinSpace) -> None:
+        self.space = space
+
+    def scores(self, indices: Any) -> Any:
+        return -self.space.classes[np.asarray(indices)].astype(float)
+
+    def due(self, paid: int) -> bool:
+        return False
+
+
+# mutants the twins and another network; mutants all known (random unknown rows screened)
+@pytest.mark.parametrize("mutants", [[1, 2, 3], [0]])
+def test_a_generation_queries_one_twin_of_a_network(mutants: list[int]) -> None:
+    space = _TwinSpace(mutants)
+    queries = Queries(space, budget=3)
+    settings = StrategySettings(
+        warm_start=1, per_generation=2, random_per_generation=0, mutants=5, tournament=1
+    )
+    rng = np.random.default_rng(0)
+    ctx = Context(space, queries, rng, settings, _ByClassPredictor(space))
+    with pytest.raises(QueryBudgetExhausted):
+        PredictorEvolution().run(ctx)
+    # the warm start pays for row 0, the generation for one twin of class 1 and for row 3
+    assert queries.free_hits == 0
+    assert [int(space.classes[i]) for i in queries.order] == [0, 1, 2]
 
 
 def test_random_after_stall_is_checked() -> None:

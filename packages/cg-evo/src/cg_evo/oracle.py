@@ -22,8 +22,10 @@ never makes a value up.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +104,31 @@ class Oracle:
             cached = {k: i for i, k in enumerate(self.keys)}
             object.__setattr__(self, "_by_key", cached)
         return cached
+
+    @cached_property
+    def table_digest(self) -> str:
+        """SHA-256 of the oracle's table: benchmark, dataset, label column, keys, labels, costs.
+
+        It names the label table whatever folder it was read from, so that a search resumes
+        only runs labelled by the same table (NB-201 CIFAR-10 reads AnalogNAS-Bench's labels
+        where no data folder holds the NB-201 table).
+
+        Examples:
+            >>> from dataclasses import replace
+            >>> oracle = Oracle("nb201", "cifar10", "t", "acc", ("a", "b"), np.array([1.0, 2.0]))
+            >>> oracle.table_digest == replace(oracle, source="elsewhere").table_digest
+            True
+            >>> oracle.table_digest == replace(oracle, labels=np.array([2.0, 1.0])).table_digest
+            False
+        """
+        digest = hashlib.sha256()
+        for text in (self.benchmark, self.dataset, self.label_name, *self.keys):
+            digest.update(text.encode() + b"\0")
+        digest.update(np.ascontiguousarray(self.labels, dtype=np.float64).tobytes())
+        for cost, values in sorted(self.costs.items()):
+            digest.update(cost.encode() + b"\0")
+            digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+        return digest.hexdigest()
 
     @property
     def source_path(self) -> Path | None:

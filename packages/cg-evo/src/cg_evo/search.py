@@ -10,19 +10,22 @@ seed ``s`` starts from source model ``s % SOURCE_MODELS`` (``SearchConfig.source
 the spread over seeds includes source training; a run builds each of its source models once.
 
 The results file (``--out``) is rewritten atomically after every finished seed; a rerun with
-the same configuration and the same code (``code_digest``: a digest of cg-ir, cg-predict and
-cg-evo's sources, recorded in the file) skips the seeds it holds and gives the same result as
-an uninterrupted run. A file of other settings is overwritten; one of the same settings written
-by other code is refused (``SearchStateError``) unless ``force`` recomputes it, like
-``cgnas evaluate``'s results.
+the same configuration, the same code (``code_digest``: a digest of cg-ir, cg-predict and
+cg-evo's sources, recorded in the file) and the same label table (``Oracle.table_digest``)
+skips the seeds it holds and gives the same result as an uninterrupted run. A file of other
+settings or of another table is overwritten; one of the same settings written by other code is
+refused (``SearchStateError``) unless ``force`` recomputes it, like ``cgnas evaluate``'s
+results. The document holds seeds ``0 .. seeds - 1``, whatever the file held before.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -151,7 +154,8 @@ class SearchConfig:
         """JSON-able settings (the code that runs them is recorded beside them, not here).
 
         The number of seeds is left out: every seed's run is the same function of the rest, so
-        a rerun with more seeds reuses the seeds already done (the provenance lists them).
+        a rerun with more seeds reuses the seeds already done (the provenance lists them), and
+        one with fewer reports the first ``seeds`` of them.
         """
         return {
             "family": self.family,
@@ -405,6 +409,39 @@ def _source_models(
     }
 
 
+def _finished(
+    out: str | os.PathLike[str] | None,
+    digest: str,
+    code: str,
+    table: str,
+    force: bool,
+    seeds: int,
+) -> list[dict[str, Any]]:
+    """The runs of ``out`` a rerun resumes: ``load_finished``'s, labelled by the same table.
+
+    Only seeds ``0 .. seeds - 1`` (``--seeds N``): the file's later seeds are left out of the
+    result, as ``cgnas evaluate`` leaves out the seeds it was not asked for.
+
+    ``table`` is the oracle's ``Oracle.table_digest``; the file records the one its runs were
+    labelled by (``table_digest``). Runs of another table (NB-201 CIFAR-10 falls back to
+    AnalogNAS-Bench's labels where no data folder holds the NB-201 table) are not resumed,
+    as those of another configuration are not: every seed is recomputed and the file
+    overwritten.
+
+    Raises:
+        SearchStateError: ``out`` cannot be read, or holds runs of this configuration
+            computed by other code (and not ``force``).
+    """
+    try:
+        finished = load_finished(out, digest, code=code, force=force, seeds=range(seeds))
+    except (InvalidArgumentError, StaleResultError) as exc:  # refuse, not overwrite, its work
+        raise SearchStateError(str(exc)) from exc
+    if not finished:
+        return []
+    assert out is not None  # load_finished read runs from it
+    return finished if json.loads(Path(out).read_text()).get("table_digest") == table else []
+
+
 def run_search(
     config: SearchConfig,
     *,
@@ -424,7 +461,7 @@ def run_search(
         config: the search.
         data_dir: benchmark data (default ``$CGNAS_DATA_DIR``).
         out: results JSON, rewritten after every seed; finished seeds of the same
-            configuration and code are read back and skipped; a file of the same
+            configuration, code and label table are read back and skipped; a file of the same
             configuration written by other code is refused unless ``force``.
         backend: ``"local"`` or ``"ray"`` (``cg_ir.executor``); seeds run in parallel.
         workers: parallel workers (local processes or Ray CPUs); 1 runs in this process.
@@ -470,16 +507,10 @@ def _search(
         )
     settings = config.to_dict()
     digest, code = config_hash(settings), code_digest(*SEARCH_CODE)
-    try:
-        finished = load_finished(out, digest, code=code, force=force)
-    except (InvalidArgumentError, StaleResultError) as exc:  # refuse, not overwrite, its work
-        raise SearchStateError(str(exc)) from exc
+    finished = _finished(out, digest, code, oracle.table_digest, force, config.seeds)
     runs = sorted(finished, key=lambda r: r["seed"])
     done = {r["seed"] for r in runs}
-    # every seed of the document, read back or not: its provenance says what they started from
-    sources = _source_models(
-        config, sorted(done | set(range(config.seeds))), data_dir, device, progress
-    )
+    sources = _source_models(config, list(range(config.seeds)), data_dir, device, progress)
 
     def base(seed: int) -> PredictorNet | None:
         source = sources.get(config.source_seed(seed))
@@ -494,6 +525,7 @@ def _search(
             "config": settings,
             "config_hash": digest,
             "code_digest": code,
+            "table_digest": oracle.table_digest,
             "space": _space_record(oracle, space),
             "runs": ordered,
             "summary": summarize(ordered, config.queries) if ordered else None,

@@ -10,8 +10,9 @@ best by the zero-cost proxy, the best by the zero-shot ensemble, or each of thos
 predictor is fine-tuned
 on every label paid for (on the ``FineTuneConfig.growth`` schedule). Each generation breeds
 ``mutants`` mutants by tournament selection from the population, the predictor scores them, and
-only the ``per_generation`` best-predicted ones not queried before are queried (they count as
-queries, as the fine-tuning samples do); they join the population and the oldest members leave.
+only the ``per_generation`` best-predicted networks not queried before are queried (one row of
+each: twins are one network; they count as queries, as the fine-tuning samples do); they join
+the population and the oldest members leave.
 With ``random_per_generation`` > 0, that many of the ``per_generation`` queries are drawn at
 random from the other unqueried mutants instead (epsilon-greedy): a predictor that prefers one
 region otherwise pays only for labels from that region, and its refits cannot learn that it was
@@ -120,6 +121,21 @@ def refit_if_due(ctx: Context) -> None:
         ctx.predictor.refit(q.known_indices(), list(q.labels))
 
 
+def _unknown_networks(candidates: npt.ArrayLike, ctx: Context) -> npt.NDArray[np.int64]:
+    """The ``candidates`` whose network is not queried yet, the first row of each, in order.
+
+    Twins (rows of one isomorphism class) are one network with one prediction: a generation
+    that screened both could query them both, paying once and getting the second back free, so
+    it would query fewer networks than ``per_generation`` and put that network twice in the
+    population.
+    """
+    rows = np.asarray(candidates, dtype=np.int64)
+    classes = ctx.space.classes[rows]
+    unknown = ~ctx.queries.known_classes[classes]
+    _, first = np.unique(classes[unknown], return_index=True)
+    return rows[unknown][np.sort(first)]
+
+
 def _picks(ranked: npt.NDArray[np.int64], ctx: Context, *, explore: bool) -> list[int]:
     """A generation's queries among the fresh mutants ``ranked`` best-predicted first.
 
@@ -155,10 +171,9 @@ class PredictorEvolution:
             refit_if_due(ctx)
             parents = [_tournament(population, q, ctx) for _ in range(s.mutants)]
             mutants = {space.mutate(parent, ctx.rng, q.known_classes) for parent in parents}
-            fresh = np.array(sorted(i for i in mutants if not q.known(i)), dtype=np.int64)
+            fresh = _unknown_networks(sorted(mutants), ctx)
             if fresh.size == 0:  # every mutant is known: screen random unknown candidates
-                sample = ctx.rng.permutation(len(space))[: s.mutants]
-                fresh = np.array([i for i in sample if not q.known(int(i))], dtype=np.int64)
+                fresh = _unknown_networks(ctx.rng.permutation(len(space))[: s.mutants], ctx)
             scores = ctx.predictor.scores(fresh)
             ranked = fresh[np.argsort(-scores, kind="stable")]
             generation_best = -math.inf
