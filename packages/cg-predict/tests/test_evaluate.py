@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cg_ir import ComputationGraph, Node
+from cg_ir.provenance import code_digest
 from cg_predict.checkpoint import save_encoder
 from cg_predict.encoder import Encoder, EncoderConfig
 from cg_predict.errors import InvalidArgumentError
@@ -28,6 +29,7 @@ from cg_predict.evaluate import (
     evaluate,
     few_shot_split,
 )
+from cg_predict.evaluate._baselines import score_units
 from cg_predict.evaluate._protocol import _train_source
 from cg_predict.evaluate._results import (
     EvaluationResult,
@@ -402,6 +404,77 @@ def test_rows_are_scored_per_isomorphism_class_and_per_row() -> None:
         ("proxy:p", "class"),
         ("proxy:p", "row"),
     ]
+
+
+def test_a_prediction_without_any_score_has_no_metric() -> None:
+    # a proxy that failed on every cell: undefined, as its SRCC is, not a random order's top-k
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    units = score_units(y, np.full(4, np.nan), ["a", "b", "c", "c"], with_mae=False)
+    assert {unit: set(metrics.values()) for unit, (_, metrics) in units.items()} == {
+        "class": {None},
+        "row": {None},
+    }
+    partial = score_units(y, np.array([1.0, 2.0, 3.0, np.nan]), list("abcd"), with_mae=False)
+    assert partial["row"][1]["srcc"] == pytest.approx(-0.2)  # a NaN score still ranks last
+
+
+def test_a_resumed_result_holds_exactly_the_configured_seeds(tmp_path, monkeypatch) -> None:
+    import cg_predict.evaluate._protocol as protocol
+
+    # the file has seeds 0-4 finished; the run asks for runs 1 and 2, so nothing is computed
+    cells = _twin_cells(["A", "B", "C"], [1.0, 2.0, 3.0], [3.0, 2.0, 1.0])
+    monkeypatch.setattr(protocol, "source_cells", lambda *args, **kwargs: cells)
+    monkeypatch.setattr(protocol, "target_cells", lambda *args, **kwargs: cells)
+    config = dataclasses.replace(TINY, seeds=3, first_seed=1)
+    run = {"setting": "a", "method": "proxy:p", "shots": 0, "unit": "class", "test_size": 3}
+    out = tmp_path / "r.json"
+    runs = [{**run, "seed": seed, "srcc": seed / 10} for seed in range(5)]
+    code = code_digest(*protocol.RESULTS_CODE)
+    write_json(out, {"config_hash": config.digest(), "code_digest": code, "runs": runs})
+    result = evaluate(config, out=out, progress=False)
+    assert [r["seed"] for r in result.runs] == [1, 2] == result.metadata["seeds"]
+    row = result.row("a", "proxy:p", 0)
+    assert row.seeds == (1, 2) and row.srcc_mean == pytest.approx(0.15)
+    assert EvaluationResult.read(out).results == result.results
+
+
+def test_a_zero_shot_blend_is_ranked_on_the_cells_of_its_view(toy_data) -> None:
+    # b-live holds a third of setting b's test cells: its +flops and +ensemble rows must be the
+    # blends of those cells' rankings, as a run on those cells alone computes them
+    graphs, labels = toy_data(60)
+    gs = GraphSet.from_graphs(graphs, hashes=True)
+    cells = CellSet("nb201", "cifar10", "toy", tuple(map(str, range(60))), labels, gs)
+    torch.manual_seed(0)
+    net = PredictorNet.from_config(TINY_SOURCE.model())
+    embedding = torch.from_numpy(embed(net.encoder, cells.graphs))
+    live = np.arange(60) % 3 == 0
+    arguments = {"flops_weight": 0.5, "seed": 0, "device": "cpu"}
+    ensemble = {"network": 0.5, "params": 0.5}
+
+    def rows(cells: CellSet, embedding: torch.Tensor, views: list[View]) -> dict[tuple, dict]:
+        split = FewShotSplit({0: np.zeros(0, np.int64)}, np.arange(len(cells)))
+        trained = Models({"gnn": net}, {"gnn": embedding}, {})
+        runs = seed_rows(
+            trained,
+            cells,
+            split,
+            views,
+            np.zeros((len(cells), 1)),
+            {},
+            **arguments,
+            ensemble=ensemble,
+        )
+        return {(r["setting"], r["method"], r["unit"]): r for r in runs}
+
+    whole = np.ones(60, dtype=bool)
+    both = rows(cells, embedding, [View("b", whole, {}), View("b-live", live, {})])
+    alone = rows(
+        cells.subset(np.flatnonzero(live)), embedding[live], [View("b-live", whole[:20], {})]
+    )
+    for method in ("gnn+flops", "gnn+ensemble"):
+        for unit in ("class", "row"):
+            assert both["b-live", method, unit] == pytest.approx(alone["b-live", method, unit])
+    assert both["b", "gnn+flops", "row"]["test_size"] == 60
 
 
 def test_supervised_two_stage_control_fits_the_whole_network_twice(tmp_path, monkeypatch) -> None:

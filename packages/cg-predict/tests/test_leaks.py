@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
-from cg_predict.checkpoint import load_checkpoint, load_encoder, save_encoder
+from cg_predict.checkpoint import load_checkpoint, load_encoder, save_checkpoint, save_encoder
 from cg_predict.encoder import Encoder, EncoderConfig
 from cg_predict.errors import CgPredictError
 from cg_predict.evaluate import (
@@ -21,6 +22,8 @@ from cg_predict.evaluate import (
     check_model_not_trained_on,
     labelled_families,
 )
+from cg_predict.model import PredictorNet
+from cg_predict.predictor import Predictor
 
 FAMILIES = ("nb101", "nb201", "nb301", "ofa-mbv3")
 
@@ -61,6 +64,13 @@ def test_the_default_checkpoint_is_refused_as_an_encoder_too(default_checkpoint)
         ({"trained_on": [{"family": "ofa-mbv3", "dataset": "imagenet"}]}, {"ofa-mbv3"}),
         ({"target_stats": {"nb201/cifar100": [1.0, 2.0], "target": [0.0, 1.0]}}, {"nb201"}),
         ({"trained_on": []}, set()),  # says it saw no labels
+        # labels added later by Predictor.fine_tune, which records their family
+        (
+            {"trained_on": ["nb101/cifar10"], "fine_tuned": [{"family": "nb201"}]},
+            {"nb101", "nb201"},
+        ),
+        ({"labels_used": False, "fine_tuned": [{"family": "nb301"}]}, {"nb301"}),
+        ({"trained_on": ["nb101/cifar10"], "fine_tuned": [{"mode": "full"}]}, None),  # whose?
         ({"pretraining_method": "augment", "labels_used": False}, set()),
         ({}, None),  # does not say
         ({"method": "gnn", "pretraining_method": None}, None),
@@ -77,6 +87,25 @@ def test_a_label_free_encoder_passes(tmp_path) -> None:
     for family in FAMILIES:
         check_model_not_trained_on(metadata, family, "enc.pt")  # no error
     check_model_not_trained_on({"trained_on": ["nb101/cifar10"]}, "nb201", "m.pt")
+
+
+def test_a_checkpoint_fine_tuned_on_the_target_is_refused(tmp_path, toy_data) -> None:
+    graphs, labels = toy_data(8)
+
+    def saved(family: str | None) -> dict[str, object]:
+        torch.manual_seed(0)
+        net = PredictorNet(EncoderConfig(dim=16, op_dim=8, num_layers=2))
+        tuned = Predictor(net, {"trained_on": ["nb101/cifar10"]})  # sources: no nb201 label
+        tuned.fine_tune(graphs, labels, family=family, epochs=1)
+        save_checkpoint(tmp_path / "tuned.pt", tuned.model, tuned.metadata)
+        return load_checkpoint(tmp_path / "tuned.pt").metadata
+
+    on_nb201 = saved("nb201")
+    with pytest.raises(TargetLeakError, match="trained on labels of nb201"):
+        check_model_not_trained_on(on_nb201, "nb201", "tuned.pt")
+    check_model_not_trained_on(on_nb201, "nb301", "tuned.pt")  # another target: accepted
+    with pytest.raises(TargetLeakError, match="without its 'family'"):  # whose labels?
+        check_model_not_trained_on(saved(None), "nb301", "tuned.pt")
 
 
 def test_metadata_that_does_not_say_is_refused() -> None:

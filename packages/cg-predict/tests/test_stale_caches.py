@@ -35,10 +35,16 @@ TINY_SOURCE = SourceTraining.quick(
 )
 
 
-def code_changed(monkeypatch: pytest.MonkeyPatch, edit: str = "edited") -> None:
-    """Make every package's source digest differ, as if its code had been edited."""
+def code_changed(
+    monkeypatch: pytest.MonkeyPatch, edit: str = "edited", *, only: str | None = None
+) -> None:
+    """Make every package's source digest differ (or ``only``'s), as if its code had been edited."""
     real = cg_ir.provenance._package_digest
-    monkeypatch.setattr(cg_ir.provenance, "_package_digest", lambda name: f"{edit}:{real(name)}")
+
+    def digest(name: str) -> str:
+        return f"{edit}:{real(name)}" if only in (None, name) else real(name)
+
+    monkeypatch.setattr(cg_ir.provenance, "_package_digest", digest)
 
 
 def count_to_cg(monkeypatch: pytest.MonkeyPatch) -> list[object]:
@@ -78,6 +84,17 @@ def test_evaluation_cells_and_costs_are_rebuilt_after_a_code_change(tmp_path, mo
     assert len(calls) == 3
     np.testing.assert_array_equal(rebuilt[0].x, graphs.x)
     np.testing.assert_array_equal(rebuilt[1], flops)
+
+
+def test_evaluation_costs_are_rebuilt_after_an_edit_of_the_module_computing_them(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path))
+    graphs_with_costs("nb201", tuple(NB201_KEYS), progress=False)
+    calls = count_to_cg(monkeypatch)
+    code_changed(monkeypatch, only="cg_predict.evaluate._targets")  # its build() counts them
+    graphs_with_costs("nb201", tuple(NB201_KEYS), progress=False)
+    assert len(calls) == 3
 
 
 def test_proxy_scores_are_recomputed_after_a_code_change(tmp_path, monkeypatch) -> None:

@@ -346,6 +346,7 @@ class Predictor:
         items: Sequence[Item] | GraphSet,
         labels: npt.ArrayLike,
         *,
+        family: str | None = None,
         mode: str = FINE_TUNE_MODE,
         epochs: int = FINE_TUNE_EPOCHS,
         loss: str = DEFAULT_LOSS,
@@ -357,6 +358,12 @@ class Predictor:
         The defaults are the protocol's fine-tuning, chosen on source families only: the
         whole network (``mode="head"`` trains the head alone), 100 epochs, MSE plus the
         ranking term.
+
+        ``metadata["fine_tuned"]`` records each fine-tuning, with ``family``, the family
+        whose labels these are: the leak guard (``cg_predict.evaluate.labelled_families``)
+        reads it, so a checkpoint saved from this predictor never ranks that family in a
+        transfer measurement, and one fine-tuned without ``family`` ranks none (its labels
+        cannot be checked).
         """
         gs = self.graphs(items, input_shape)
         result = fine_tune(
@@ -372,6 +379,7 @@ class Predictor:
         self.metadata.setdefault("fine_tuned", []).append(
             {
                 "mode": mode,
+                "family": family,
                 "labels": len(gs),
                 "target_stats": result.to_dict()["target_stats"],
             }

@@ -35,13 +35,19 @@ def score(y_true: FloatArray, y_pred: FloatArray, *, with_mae: bool) -> dict[str
     """Every metric of one prediction of the test cells (higher = better for all but MAE).
 
     ``mae`` (accuracy points) only when ``with_mae``: the prediction is then in accuracy
-    units; rank-only scores (proxies, zero-shot predictions) get ``None``.
+    units; rank-only scores (proxies, zero-shot predictions) get ``None``. A NaN score (not
+    computed) ranks last; when every score is NaN, every metric is ``None`` (undefined, like
+    the SRCC of a constant score), not the top-k values of a random order.
 
     Examples:
         >>> s = score(np.array([1.0, 2, 3, 4]), np.array([1.0, 2, 4, 3]), with_mae=True)
         >>> round(s["srcc"], 2), s["mae"]
         (0.8, 0.5)
+        >>> set(score(np.array([1.0, 2]), np.full(2, np.nan), with_mae=False).values())
+        {None}
     """
+    if np.isnan(y_pred).all():
+        return dict.fromkeys(_METRIC_NAMES)
     y_pred = np.where(np.isnan(y_pred), -np.inf, y_pred)  # an undefined score ranks last
     return {
         "srcc": metrics.spearman(y_true, y_pred),

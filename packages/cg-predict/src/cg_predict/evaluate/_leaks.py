@@ -56,18 +56,25 @@ def labelled_families(metadata: Mapping[str, Any]) -> set[str] | None:
     """The families whose labels trained a checkpoint, from its metadata; None if it does not say.
 
     Reads ``trained_on`` (``"family/dataset"`` strings, as the protocol writes, or dicts with a
-    ``family``, as the default checkpoint's tool writes) and the groups of ``target_stats``.
-    An encoder made by label-free pretraining (cg-contrast writes ``labels_used: false`` and a
-    ``pretraining_method``, no ``trained_on``) was trained on no labels: the empty set.
+    ``family``, as the default checkpoint's tool writes), the groups of ``target_stats`` and
+    the ``family`` of every ``fine_tuned`` entry (``Predictor.fine_tune``'s record of labels
+    added later). An encoder made by label-free pretraining (cg-contrast writes ``labels_used:
+    false`` and a ``pretraining_method``, no ``trained_on``) was trained on no labels: the
+    empty set. A ``fine_tuned`` entry that names no family makes it None.
 
     Examples:
         >>> sorted(labelled_families({"trained_on": ["nb101/cifar10", {"family": "nb301"}]}))
         ['nb101', 'nb301']
+        >>> sorted(labelled_families({"trained_on": [], "fine_tuned": [{"family": "nb201"}]}))
+        ['nb201']
         >>> labelled_families({"pretraining_method": "augment"})
         set()
         >>> labelled_families({}) is None
         True
     """
+    tuned = _fine_tuned_families(metadata)
+    if tuned is None:
+        return None
     found: set[str] = set()
     said = False
     trained_on = metadata.get("trained_on")
@@ -85,8 +92,17 @@ def labelled_families(metadata: Mapping[str, Any]) -> set[str] | None:
         isinstance(metadata.get("pretraining_method"), str) and "labels_used" not in metadata
     )
     if not said and label_free:
-        return set()
-    return found if said else None
+        return tuned
+    return found | tuned if said else None
+
+
+def _fine_tuned_families(metadata: Mapping[str, Any]) -> set[str] | None:
+    """The families of the ``fine_tuned`` entries; None if one names none (unknown labels)."""
+    entries = metadata.get("fine_tuned", [])
+    if isinstance(entries, str) or not isinstance(entries, Sequence):
+        return None  # not what fine_tune records: its labels cannot be checked
+    families = [_family(entry) for entry in entries]
+    return None if None in families else {f for f in families if f is not None}
 
 
 def check_model_not_trained_on(metadata: Mapping[str, Any], target: str, what: str) -> None:
@@ -108,8 +124,9 @@ def check_model_not_trained_on(metadata: Mapping[str, Any], target: str, what: s
     if families is None:
         raise TargetLeakError(
             f"{what} does not say which labelled data trained it (no 'trained_on' or "
-            f"'target_stats' in its metadata), so it cannot be shown to be free of {target} "
-            "labels; use a checkpoint written by cg-predict or cg-contrast"
+            f"'target_stats' in its metadata, or a 'fine_tuned' entry without its 'family'), so "
+            f"it cannot be shown to be free of {target} labels; use a checkpoint written by "
+            "cg-predict or cg-contrast (fine-tuned with Predictor.fine_tune(..., family=...))"
         )
     if target in families:
         raise TargetLeakError(

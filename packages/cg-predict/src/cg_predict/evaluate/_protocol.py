@@ -389,9 +389,11 @@ def evaluate(
         data_dir: the benchmark data directory (default ``$CGNAS_DATA_DIR``).
         out: write ``r.json`` here after every seed; finished seeds of the same
             configuration and code (``code_digest`` of ``RESULTS_CODE``, recorded in the file)
-            are read back and skipped (resuming). A file of another configuration is
-            overwritten; one of the same configuration written by other code is refused
-            (``StaleResultError``) unless ``force``.
+            are read back and skipped (resuming). Its runs of seeds outside ``config.runs``
+            are not read: the result, and the file rewritten, hold the configured seeds
+            only. A file of another configuration is overwritten; one of the same
+            configuration written by other code is refused (``StaleResultError``) unless
+            ``force``.
         device: torch device.
         threads: torch CPU threads while evaluating (restored afterwards); None leaves the
             setting alone. One thread is the default because these graphs are small: on a
@@ -422,7 +424,7 @@ def evaluate(
     with torch_threads(threads):
         encoders = _pretrained_encoders(config.encoders, device, config.target)
         digest, code = config.digest(), code_digest(*RESULTS_CODE)
-        finished = load_finished(out, digest, code=code, force=force)
+        finished = load_finished(out, digest, code=code, force=force, seeds=config.runs)
         run = _Run(config, config.to_dict(), digest, code, finished)
         _train_sources(run, encoders, data_dir, device, progress)
         for setting in config.settings:

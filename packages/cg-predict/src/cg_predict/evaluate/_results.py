@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ def load_finished(
     *,
     code: str | None = None,
     force: bool = False,
+    seeds: Collection[int] | None = None,
 ) -> list[dict[str, Any]]:
     """The finished per-seed runs of an earlier ``r.json`` with the same config hash.
 
@@ -72,7 +73,9 @@ def load_finished(
     ``code`` (the running code's digest, ``cg_ir.provenance.code_digest``), a file of the same
     configuration must record that digest under ``"code_digest"``: one written by other code
     (or by a version that recorded none) raises ``StaleResultError``, unless ``force`` (then
-    ``[]``: every run is recomputed and the file overwritten).
+    ``[]``: every run is recomputed and the file overwritten). With ``seeds`` (the configured
+    runs), only their runs: the config hash leaves the seeds out, so that more seeds extend a
+    run, and a resumed result must not summarise the file's other seeds.
 
     Raises:
         InvalidArgumentError: the file exists but cannot be read as JSON.
@@ -98,7 +101,7 @@ def load_finished(
             return []
         raise StaleResultError(path, stored if isinstance(stored, str) else None, code)
     runs = data.get("runs", [])
-    return [r for r in runs if isinstance(r, dict)]
+    return [r for r in runs if isinstance(r, dict) and (seeds is None or r.get("seed") in seeds)]
 
 
 def summarize_runs(runs: Iterable[Mapping[str, Any]]) -> tuple[ResultRow, ...]:

@@ -3,7 +3,9 @@
 Zero-shot, each source model also gives ``<model>+flops`` where the protocol blends it with the
 FLOPs ranking (``ProtocolConfig.zero_shot_flops_weight`` > 0; ``cg_predict.ranking.flops_blend``),
 and ``<model>+ensemble`` in every view holding each member of ``ProtocolConfig.zero_shot_ensemble``
-(``cg_predict.ranking.rank_blend`` of the network and those rankings on the view's cells).
+(``cg_predict.ranking.rank_blend`` of the network and those rankings). Both blend ranks, so each
+is computed on the cells of the view it is scored on, as ``Predictor.score`` blends the set it
+ranks: ``b-live``'s blend is of its own cells, not setting b's masked down to them.
 
 Each (view, method, shots) gives two rows: ``unit="class"`` scores one row per isomorphism
 class of the view's test cells (the headline), ``unit="row"`` every test cell
@@ -25,7 +27,7 @@ from cg_predict.evaluate._baselines import gbm_predict, score_units, target_only
 from cg_predict.evaluate._splits import FewShotSplit
 from cg_predict.evaluate._targets import CellSet
 from cg_predict.model import PredictorNet
-from cg_predict.ranking import flops_blend, rank_blend
+from cg_predict.ranking import rank_blend
 from cg_predict.training import fine_tune, predict
 
 __all__ = ["Models", "View", "seed_rows"]
@@ -64,20 +66,18 @@ def _predict_methods(
     test_idx: npt.NDArray[np.int64],
     test_embedding: torch.Tensor,
     ft: dict[str, Any],
-    flops_weight: float,
     seed: int,
     device: str,
 ) -> dict[str, tuple[FloatArray, bool]]:
-    """``{method: (test predictions, in accuracy units?)}`` of one pretrained model."""
+    """``{method: (test predictions, in accuracy units?)}`` of one pretrained model.
+
+    Zero-shot, the network alone: its rank blends depend on the view (``_blend``).
+    """
     table = cells.graphs.graph_x  # graph-level features, for a head that reads them
     test_x = None if table is None else torch.from_numpy(table[test_idx]).to(device)
     if len(train_idx) == 0:
         zero = model.head.to(device).eval()(test_embedding, test_x).double().detach().cpu().numpy()
-        zero_shot = {f"{name}-fine-tune": (zero, False), f"{name}-head": (zero, False)}
-        if flops_weight > 0:
-            flops = cells.graphs.graph_feature("log_flops")[test_idx]
-            zero_shot[f"{name}+flops"] = (flops_blend(zero, flops, flops_weight), False)
-        return zero_shot
+        return {f"{name}-fine-tune": (zero, False), f"{name}-head": (zero, False)}
     labelled, y = cells.graphs.subset(train_idx), cells.labels[train_idx]
     out: dict[str, tuple[FloatArray, bool]] = {}
     full = copy.deepcopy(model)
@@ -96,19 +96,23 @@ def _predict_methods(
     return out
 
 
-def _ensemble(
+def _blend(
     view: View,
     weights: Mapping[str, float],
     graph_columns: Mapping[str, npt.NDArray[Any]],
     test: npt.NDArray[np.int64],
 ) -> FloatArray | None:
-    """The ensemble over the view's test cells (NaN elsewhere), or None if it lacks a member.
+    """The rank blend over the view's test cells (NaN elsewhere), or None if it lacks a member.
 
-    ``graph_columns`` (over the test cells): the network's zero-shot scores and cg-ir's FLOPs
-    and params, as ``Predictor.score`` ranks them (setting a's ``flops`` proxy is the
-    benchmark's own count); the other members are the view's proxies.
+    Ranked on the view's cells alone: a blend of ranks over more cells, masked down to these,
+    would be another ordering. ``graph_columns`` (over the test cells): the network's
+    zero-shot scores and cg-ir's FLOPs and params, as ``Predictor.score`` ranks them (setting
+    a's ``flops`` proxy is the benchmark's own count); the other members are the view's
+    proxies. None too for a view without test cells (nothing to rank).
     """
     mask = view.mask
+    if not mask.any():
+        return None
     columns = {name: values[mask] for name, values in graph_columns.items()}
     for name in weights:
         if name in columns:
@@ -120,6 +124,26 @@ def _ensemble(
     out = np.full(len(test), np.nan)
     out[mask] = rank_blend(columns, weights)
     return out
+
+
+def _zero_shot_blends(
+    name: str, flops_weight: float, ensemble: Mapping[str, float] | None
+) -> dict[str, Mapping[str, float]]:
+    """``{method: rank_blend weights}`` of source model ``name``'s zero-shot blends.
+
+    Examples:
+        >>> blends = _zero_shot_blends("gnn", 0.75, {"network": 0.5, "meco": 0.5})
+        >>> list(blends), blends["gnn+flops"]
+        (['gnn+flops', 'gnn+ensemble'], {'network': 0.25, 'flops': 0.75})
+        >>> _zero_shot_blends("gnn", 0.0, None)
+        {}
+    """
+    blends: dict[str, Mapping[str, float]] = {}
+    if flops_weight > 0:  # flops_blend's weights
+        blends[f"{name}+flops"] = {"network": 1.0 - flops_weight, "flops": flops_weight}
+    if ensemble:
+        blends[f"{name}+ensemble"] = ensemble
+    return blends
 
 
 def seed_rows(
@@ -163,22 +187,22 @@ def seed_rows(
         labelled = split.labelled[k]
         for name, net in trained.models.items():
             embedding = trained.embeddings[name][test]
-            preds = _predict_methods(
-                name, net, cells, labelled, test, embedding, ft, flops_weight, seed, device
-            )
+            preds = _predict_methods(name, net, cells, labelled, test, embedding, ft, seed, device)
             for method, (pred, in_accuracy) in preds.items():
                 for view in views:
                     record(view, method, k, pred, in_accuracy)
-            if k == 0 and ensemble:
+            blends = _zero_shot_blends(name, flops_weight, ensemble) if k == 0 else {}
+            if blends:
                 graph_columns: dict[str, npt.NDArray[Any]] = {
                     "network": preds[f"{name}-fine-tune"][0],
                     "flops": cells.graphs.graph_feature("log_flops")[test],
                     "params": cells.graphs.graph_feature("log_params")[test],
                 }
-                for view in views:
-                    blend = _ensemble(view, ensemble, graph_columns, test)
-                    if blend is not None:
-                        record(view, f"{name}+ensemble", k, blend, False)
+                for method, weights in blends.items():
+                    for view in views:
+                        blend = _blend(view, weights, graph_columns, test)
+                        if blend is not None:
+                            record(view, method, k, blend, False)
         if k >= 2:
             y = cells.labels[labelled]
             only = target_only_predict(

@@ -41,7 +41,7 @@ import cg_ir
 from cg_ir import ComputationGraph
 from cg_predict.data import BenchmarkTable, load_benchmark
 from cg_predict.errors import InvalidArgumentError
-from cg_predict.graphs import GraphSet, cache_dir, cached_graph_set
+from cg_predict.graphs import GRAPH_CODE, GraphSet, cache_dir, cached_graph_set
 
 __all__ = [
     "DATASETS",
@@ -64,6 +64,8 @@ DATASETS: dict[str, tuple[str, ...]] = {
     "cbm-resnet": ("cifar10",),
 }
 SETTINGS: tuple[str, ...] = ("a", "b", "b-all")
+# the code the cells' cached graphs and costs depend on: the graphs' and this module (``build``)
+CELLS_CODE: tuple[str, ...] = (*GRAPH_CODE, __name__)
 # families whose every labelled cell is in one benchmark table of another name (the others'
 # table is named after the family: ofa-mbv3, cbm-mobilenet, cbm-resnet)
 _WHOLE_TABLE = {"nb301": "zc-nb301"}
@@ -149,7 +151,8 @@ def graphs_with_costs(
 
     One pass builds each graph once for both; the cache (``cache_dir()/evaluate``,
     ``cached_graph_set``) is keyed by the family, the key list and the code that builds them
-    (cg-ir and ``cg_predict.graphs``): graphs built by other code are rebuilt.
+    (``CELLS_CODE``: cg-ir, ``cg_predict.graphs`` and this module, whose ``build`` computes
+    the costs): graphs and costs built by other code are rebuilt.
     """
 
     def build() -> tuple[GraphSet, dict[str, npt.NDArray[Any]]]:
@@ -175,6 +178,7 @@ def graphs_with_costs(
         f"cells-{family}",
         {"family": family, "keys_sha256": sha, "num_graphs": len(keys)},
         build,
+        code=CELLS_CODE,
         directory=cache_dir() / "evaluate",
     )
     return gs, np.asarray(costs["flops"], float), np.asarray(costs["params"], float)
