@@ -119,6 +119,15 @@ def test_fewer_seeds_report_those_seeds_alone(tmp_path, pool_oracle, seeds_run) 
     assert json.loads(out.read_text())["runs"] == two["runs"]
 
 
+@pytest.mark.parametrize("strategy", ["rea", "random"])
+def test_a_budget_of_every_network_finds_the_best(tmp_path, pool_oracle, strategy) -> None:
+    networks = SearchSpace.from_oracle(pool_oracle["oracle"]).num_classes
+    result = run_search(_config(strategy=strategy, queries=networks, seeds=1), progress=False)
+    [run] = result["runs"]
+    assert len(run["labels"]) == networks  # it ends (evolution asked for known twins forever)
+    assert run["rank_so_far"][-1] == 1
+
+
 # -- the results file (benchmark data) -------------------------------------------------------
 _ORACLES: dict[tuple[str, str | None], Any] = {}
 _SPACES: dict[tuple[Any, ...], SearchSpace] = {}

@@ -58,6 +58,16 @@ def test_query_budget_exhaustion() -> None:
     assert q.order == [2, 4]
 
 
+def test_a_search_of_every_network_ends_when_all_are_known() -> None:
+    space = _toy_space()
+    q = Queries(space, budget=len(set(space.classes.tolist())))
+    for index in (1, 2, 4):  # one row of each class: every network paid for
+        q.ask(index)
+    with pytest.raises(QueryBudgetExhausted):
+        q.ask(0)  # a twin, free before; now nothing is left to find: the search ends
+    assert q.free_hits == 0 and q.paid == 3
+
+
 # -- oracles ---------------------------------------------------------------------------------
 def test_unknown_family_or_dataset_lists_the_valid_ones() -> None:
     with pytest.raises(InvalidSearchError, match="no labelled pool for family 'resnet'") as info:

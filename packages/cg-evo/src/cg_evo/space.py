@@ -271,6 +271,7 @@ class Queries:
         self.known_classes = np.zeros(int(np.max(space.classes)) + 1, dtype=bool)
         """One flag per isomorphism class: queried already (``SearchSpace.mutate``'s ``known``)."""
         self.free_hits = 0
+        self._networks = len(np.unique(space.classes))
 
     @property
     def paid(self) -> int:
@@ -290,10 +291,14 @@ class Queries:
         """The label of candidate ``index``: paid once per class, then free for its twins.
 
         Raises:
-            QueryBudgetExhausted: a new class was asked for with no query left.
+            QueryBudgetExhausted: a new class was asked for with no query left, or every class
+                is known (a budget of every network is spent: strategies that draw from known
+                networks, as evolution's mutants end up doing, would ask for free forever).
         """
         cls = int(self.space.classes[index])
         if cls in self._by_class:
+            if len(self._by_class) == self._networks:
+                raise QueryBudgetExhausted
             self.free_hits += 1
             return self._by_class[cls]
         if self.remaining <= 0:
