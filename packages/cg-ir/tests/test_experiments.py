@@ -11,7 +11,14 @@ import pytest
 
 from cg_ir import experiments, provenance
 from cg_ir.errors import InvalidSpecError, UnknownFamilyError
-from cg_ir.experiments import Experiment, ReproduceConfig, RunContext, _framework, reproduce
+from cg_ir.experiments import (
+    Experiment,
+    ReproduceConfig,
+    RunContext,
+    _framework,
+    _reproduce,
+    reproduce,
+)
 
 CALLS: list[str] = []
 
@@ -113,6 +120,7 @@ def test_run_experiment_runs_one_registered_experiment_and_keeps_the_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_framework, "registered_experiments", lambda: [SQUARES, BROKEN])
+    monkeypatch.setattr(_reproduce, "registered_experiments", lambda: [SQUARES, BROKEN])
     reproduce(None, _config(tmp_path))
     summary = (tmp_path / "results" / "summary.json").read_text()
     record = experiments.run_experiment("squares", _config(tmp_path))
@@ -120,6 +128,21 @@ def test_run_experiment_runs_one_registered_experiment_and_keeps_the_summary(
     assert (tmp_path / "results" / "summary.json").read_text() == summary
     with pytest.raises(InvalidSpecError, match="no experiment 'nope'"):
         experiments.run_experiment("nope", _config(tmp_path))
+
+
+def test_a_run_of_some_experiments_keeps_the_others_in_the_summary(tmp_path: Path) -> None:
+    def records() -> list[tuple[str, str]]:
+        summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+        return [(r["name"], r["status"]) for r in summary["records"]]
+
+    reproduce([SQUARES, BROKEN], _config(tmp_path))
+    assert records() == [("squares", "ran"), ("broken", "failed")]
+    reproduce([SQUARES], _config(tmp_path))  # --only squares: broken's record stays
+    assert records() == [("squares", "reused"), ("broken", "failed")]
+    reproduce([BROKEN, SQUARES], _config(tmp_path, force=True))  # in place, whatever the order
+    assert records() == [("squares", "ran"), ("broken", "failed")]
+    reproduce([SQUARES], _config(tmp_path, mode="full"))  # another mode: a summary of its own
+    assert records() == [("squares", "ran")]
 
 
 def test_workers_run_experiments_in_processes_with_the_same_records(tmp_path: Path) -> None:
@@ -171,8 +194,8 @@ def test_the_longest_expected_chain_starts_first() -> None:
     quick = Experiment("quick-one", "Quick", _squares, code=("cg_ir",), quick_minutes=1)
     slow = Experiment("slow-one", "Slow", _squares, code=("cg_ir",), quick_minutes=9)
     assert (slow.minutes("quick"), slow.minutes("full")) == (9, 0)
-    assert _framework._chains([quick, SQUARES, slow], "quick") == [[slow], [quick], [SQUARES]]
-    assert _framework._chains([quick, slow], "full") == [[quick], [slow]]  # ties: as given
+    assert _reproduce._chains([quick, SQUARES, slow], "quick") == [[slow], [quick], [SQUARES]]
+    assert _reproduce._chains([quick, slow], "full") == [[quick], [slow]]  # ties: as given
 
 
 def test_an_experiment_runs_after_the_one_it_follows() -> None:
@@ -181,11 +204,11 @@ def test_an_experiment_runs_after_the_one_it_follows() -> None:
     after = Experiment("last", "Last", _squares, code=("cg_ir",), follows="reads")
     long = Experiment("long", "Long", _squares, code=("cg_ir",), quick_minutes=7)
     # one chain of 8 minutes, before a lone 7; a predecessor not selected: no constraint
-    assert _framework._chains([after, then, long, first], "quick") == [[first, then, after], [long]]
-    assert _framework._chains([then], "quick") == [[then]]
+    assert _reproduce._chains([after, then, long, first], "quick") == [[first, then, after], [long]]
+    assert _reproduce._chains([then], "quick") == [[then]]
     loop = Experiment("loop", "Loop", _squares, code=("cg_ir",), follows="reads")
     with pytest.raises(InvalidSpecError, match="cycle"):
-        _framework._chains([replace(then, follows="loop"), loop], "quick")
+        _reproduce._chains([replace(then, follows="loop"), loop], "quick")
 
 
 def test_followers_run_after_their_predecessor_in_one_run(tmp_path: Path) -> None:

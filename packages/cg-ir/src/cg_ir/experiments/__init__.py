@@ -32,10 +32,10 @@ from cg_ir.experiments._framework import (
     ReproduceConfig,
     RunContext,
     registered_experiments,
-    reproduce,
     run_experiment,
     saved_provenance,
 )
+from cg_ir.experiments._reproduce import reproduce
 
 __all__ = [
     "EXPERIMENT_GROUP",

@@ -1,13 +1,14 @@
-"""How ``cgnas reproduce`` runs, reuses, skips and records experiments (``cg_ir.experiments``).
+"""How ``cgnas reproduce`` runs, reuses, skips and records one experiment (``cg_ir.experiments``).
 
 Its own module, so that an experiment's identity covers this machinery and the experiment's
-module (``Experiment.identity_code``), not every experiment that cg-ir registers.
+module (``Experiment.identity_code``), not every experiment that cg-ir registers, nor how
+``reproduce`` schedules several and summarises them (``cg_ir.experiments._reproduce``): a
+result depends on how it was run and recorded, not on which worker ran it when.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import os
@@ -15,7 +16,7 @@ import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ from cg_ir.provenance import code_digest, file_sha256
 EXPERIMENT_GROUP = "cgnas.experiments"
 MODES = ("quick", "full")
 PROVENANCE = "provenance.json"
-SUMMARY = "summary.json"
 _DISTRIBUTIONS = ("cg-ir", "cg-predict", "cg-contrast", "cg-evo", "torch", "numpy")
 
 Headline = Mapping[str, Any]
@@ -392,72 +392,6 @@ def saved_provenance(name: str, config: ReproduceConfig) -> tuple[dict[str, Any]
     return saved, _finished(folder, _identity(experiment, config, data)) is not None
 
 
-def _run_reported(
-    experiment: Experiment, config: ReproduceConfig, workers: int = 1
-) -> ExperimentRecord:
-    """``_run_one`` with a line before and after (``config.progress``)."""
-    if config.progress:
-        print(f"[{experiment.name}] {experiment.title} ...", flush=True)
-    record = _run_one(experiment, config, workers)
-    if config.progress:
-        detail = f": {record.message}" if record.message else ""
-        print(f"[{experiment.name}] {record.status} ({record.seconds:.0f} s){detail}", flush=True)
-    return record
-
-
-def _chains(experiments: Sequence[Experiment], mode: str) -> list[list[Experiment]]:
-    """``experiments`` as chains run one after the other, each after the one it ``follows``.
-
-    An experiment whose ``follows`` is not among ``experiments`` starts a chain. Chains come
-    longest expected (``mode``'s minutes) first, ties in the given order; with several
-    workers each chain runs in one worker.
-
-    Raises:
-        InvalidSpecError: experiments that follow one another in a cycle.
-    """
-    by_name = {e.name: e for e in experiments}
-
-    def predecessors(experiment: Experiment) -> list[str]:
-        seen = [experiment.name]
-        while experiment.follows in by_name:
-            experiment = by_name[experiment.follows]
-            if experiment.name in seen:
-                raise InvalidSpecError(f"experiments follow one another in a cycle: {seen}")
-            seen.append(experiment.name)
-        return seen[1:]
-
-    chains: dict[str, list[Experiment]] = {}
-    for experiment in sorted(experiments, key=lambda e: len(predecessors(e))):
-        chains.setdefault((predecessors(experiment) or [experiment.name])[-1], []).append(
-            experiment
-        )
-    return sorted(chains.values(), key=lambda chain: -sum(e.minutes(mode) for e in chain))
-
-
-def _run_chain(chain: Sequence[Experiment], config: ReproduceConfig) -> list[ExperimentRecord]:
-    return [_run_reported(experiment, config) for experiment in chain]
-
-
-def _run_in_workers(
-    experiments: Sequence[Experiment], config: ReproduceConfig
-) -> list[ExperimentRecord]:
-    """Run ``experiments`` in ``config.workers`` processes, longest expected chain first.
-
-    A worker takes the next chain (``_chains``: an experiment and those that follow it) when it
-    finishes one, so starting with the longest keeps the workers busy until about the same
-    time. Each runs with an equal share of the cores as torch threads; the records come back
-    in ``experiments``' order.
-    """
-    from cg_ir.executor import LocalExecutor, torch_threads
-
-    threads = max(1, (os.cpu_count() or 1) // config.workers)
-    task = functools.partial(_run_chain, config=config)
-    with torch_threads(threads), LocalExecutor(config.workers, chunksize=1) as executor:
-        chains = executor.map(task, _chains(experiments, config.mode))
-    by_name = {record.name: record for chain in chains for record in chain}
-    return [by_name[experiment.name] for experiment in experiments]
-
-
 def _selected(experiments: Sequence[Experiment], only: Sequence[str]) -> list[Experiment]:
     names = [e.name for e in experiments]
     unknown = sorted(set(only) - set(names))
@@ -466,37 +400,3 @@ def _selected(experiments: Sequence[Experiment], only: Sequence[str]) -> list[Ex
             f"no experiment {', '.join(map(repr, unknown))}; registered: {', '.join(names)}"
         )
     return [e for e in experiments if not only or e.name in only]
-
-
-def reproduce(
-    experiments: Sequence[Experiment] | None, config: ReproduceConfig
-) -> list[ExperimentRecord]:
-    """Run ``experiments`` (default: every registered one) as ``config`` says.
-
-    Writes each experiment's folder under ``config.out`` and ``summary.json`` (the records)
-    beside them. One experiment's failure or missing data does not stop the others; the
-    caller decides what a skip or a failure means (``cgnas reproduce`` exits 2 on a failure,
-    and on a skip with ``--strict``).
-
-    Raises:
-        InvalidSpecError: ``config.only`` names an experiment that is not registered.
-    """
-    chosen = _selected(
-        registered_experiments() if experiments is None else experiments, config.only
-    )
-    if config.mode == "full" and config.progress:
-        minutes = sum(e.full_minutes for e in chosen)
-        print(f"reproduce --full: {len(chosen)} experiments, about {minutes:.0f} CPU-minutes")
-    if len(chosen) == 1:  # alone: it has every worker for its own fan-out
-        records = [_run_reported(chosen[0], config, config.workers)]
-    elif config.workers == 1:  # in the given order, each after the one it follows
-        first = {e.name: i for i, e in enumerate(chosen)}
-        chains = sorted(_chains(chosen, config.mode), key=lambda chain: first[chain[0].name])
-        ran = {e.name: _run_reported(e, config) for chain in chains for e in chain}
-        records = [ran[e.name] for e in chosen]
-    else:
-        records = _run_in_workers(chosen, config)
-    write_json(
-        Path(config.out) / SUMMARY, {"mode": config.mode, "records": [asdict(r) for r in records]}
-    )
-    return records
