@@ -21,7 +21,9 @@ from cg_contrast.ablation import (
     select_on_sources,
     supervised_control,
 )
-from cg_contrast.errors import InvalidArgumentError
+from cg_contrast.errors import InvalidArgumentError, PretrainCheckpointError
+from cg_contrast.pools import unlabeled_pool
+from cg_contrast.pretrain import pretrain
 from cg_ir.executor import LocalExecutor
 from cg_predict.checkpoint import load_encoder
 from cg_predict.evaluate import (
@@ -55,6 +57,16 @@ def test_unknown_method_or_target_is_rejected() -> None:
         AblationConfig(targets=("resnet",))  # no labels: never a target
     with pytest.raises(InvalidArgumentError, match="paired seeds"):
         AblationConfig(pretrain={"seed": 3})
+
+
+def test_cl_encoders_must_be_the_supervised_network() -> None:
+    # the supervised rows train SourceTraining().encoder: the rows differ in pretraining only
+    with pytest.raises(InvalidArgumentError, match="encoder"):
+        AblationConfig(pretrain={"encoder": {"dim": 64, "op_dim": 16}})
+    with pytest.raises(InvalidArgumentError, match="encoder"):
+        AblationConfig(pretrain={"encoder": {**SourceTraining().encoder.to_dict(), "gnn": "gin"}})
+    same = AblationConfig(pretrain={"encoder": SourceTraining().encoder.to_dict()})
+    assert same.pretrain_config("retrieval").encoder == SourceTraining().model()["encoder"]
 
 
 def test_pretrain_overrides_reach_the_pretrain_config() -> None:
@@ -116,6 +128,26 @@ def test_a_target_without_suite_zero_cells_runs_on_setting_b(tmp_path) -> None:
     assert [row[0] for row in rows] == ["0", "5"] and len(rows[0]) == len(header)
     # its CL choice held out each source on that source's own first setting
     assert [v for v, _ in cl_choice(result).folds] == ["nb201", "nb301"]
+
+
+def test_force_pretrains_over_a_state_of_another_configuration(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CGNAS_CACHE_DIR", str(tmp_path / "cache"))
+    small = dataclasses.replace(TINY, methods=("dropout",), families=("nb201",), pool_size=24)
+    config = small.pretrain_config("dropout")
+    work = tmp_path / "work"
+    state = Path(f"{encoder_path(work, 'dropout', 0)}.state")
+    # an interrupted run of another configuration left its training state
+    pool = unlabeled_pool(
+        small.families, small.pool_size, small.pool_seed, workers=1, progress=False
+    )
+    other = dataclasses.replace(config, tau=0.5)
+    pretrain(pool, other, state_path=state, progress=False)
+    with pytest.raises(PretrainCheckpointError, match="another configuration"):
+        ablation._encoders(small, work, 0, False, "cpu", False)
+    # force: that encoder is pretrained over, with this configuration
+    [path] = ablation._encoders(small, work, 0, True, "cpu", False)
+    assert ablation._encoder_is_done(path, config, small, force=False)
+    assert not state.exists()
 
 
 def test_nothing_is_chosen_without_fine_tuning_or_a_second_source(tmp_path) -> None:

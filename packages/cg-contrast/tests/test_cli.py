@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import json
 from importlib.metadata import entry_points
 
 import pytest
 import torch
 
 from cg_contrast import cli as contrast_cli
-from cg_contrast.pretrain import METHODS, PRETRAIN_CODE, PretrainConfig
+from cg_contrast.pools import unlabeled_pool
+from cg_contrast.pretrain import METHODS, PRETRAIN_CODE, PretrainConfig, _identity
 from cg_ir.cli import build_parser, main
 from cg_ir.provenance import code_digest
 from cg_predict.checkpoint import load_encoder
@@ -64,9 +64,10 @@ def test_bad_method_is_a_usage_error(tmp_path, capsys) -> None:  # type: ignore[
 def _damaged_parts() -> dict[str, object]:
     """A state of the tiny run's format, settings and code whose weights are missing."""
     config = PretrainConfig(method="dropout", epochs=1, batch_size=16, seed=3)
+    pool = unlabeled_pool(["nb201", "nb301"], 40, seed=3, workers=1, progress=False)
     return {
         "format": "cg-contrast/pretrain-state",
-        "identity": json.dumps({**config.identity(), "pool_size": 40}, sort_keys=True),
+        "identity": _identity(config, pool),
         "epoch": 1,
         "code": code_digest(*PRETRAIN_CODE),
         "history": "[]",

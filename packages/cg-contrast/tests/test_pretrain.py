@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from cg_contrast.errors import InvalidArgumentError, PretrainCheckpointError
+from cg_contrast.pools import unlabeled_pool
 from cg_contrast.pretrain import PretrainConfig, pretrain
 
 SMALL = {"gnn": "graphconv", "num_layers": 2, "dim": 16, "op_dim": 8}
@@ -51,6 +52,29 @@ def test_resume_refuses_another_configuration(tiny_pool, tmp_path) -> None:  # t
     state.write_bytes(b"junk")
     with pytest.raises(PretrainCheckpointError, match="cannot read"):
         pretrain(tiny_pool, _cfg(epochs=2), state_path=state, resume=True, progress=False)
+
+
+def test_resume_refuses_a_state_of_another_pool(tiny_pool, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "s.state"
+    pretrain(tiny_pool, _cfg(epochs=1), state_path=state, progress=False)
+    # as large and of the same families, but drawn with another seed
+    other = unlabeled_pool(
+        ["nb201", "nb101"], 48, seed=1, directory=tmp_path, workers=1, progress=False
+    )
+    assert len(other) == len(tiny_pool)
+    with pytest.raises(PretrainCheckpointError, match="another configuration or pool"):
+        pretrain(other, _cfg(epochs=2), state_path=state, resume=True, progress=False)
+
+
+def test_resume_extends_a_run_but_refuses_a_longer_one(tiny_pool, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "s.state"
+    pretrain(tiny_pool, _cfg(epochs=2), state_path=state, progress=False)
+    with pytest.raises(PretrainCheckpointError, match="2 finished epochs, more than epochs=1"):
+        pretrain(tiny_pool, _cfg(epochs=1), state_path=state, resume=True, progress=False)
+    longer = pretrain(tiny_pool, _cfg(epochs=3), state_path=state, resume=True, progress=False)
+    full = pretrain(tiny_pool, _cfg(epochs=3), progress=False)
+    assert _same(longer.encoder, full.encoder)  # more epochs continue the run
+    assert [h["loss"] for h in longer.history] == [h["loss"] for h in full.history]
 
 
 def test_loss_decreases_and_hooks_are_removed(tiny_pool) -> None:  # type: ignore[no-untyped-def]

@@ -44,12 +44,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cg_contrast._ablation_selection import SourceChoice, choose_on_sources
-from cg_contrast.errors import InvalidArgumentError, StaleResultError
+from cg_contrast.errors import InvalidArgumentError, PretrainCheckpointError, StaleResultError
 from cg_contrast.pipeline import PRETRAINING_METHODS, pretrain_encoder
 from cg_contrast.pools import DEFAULT_FAMILIES, unlabeled_pool
 from cg_contrast.pretrain import METHODS, PRETRAIN_CODE, PretrainConfig
 from cg_ir.executor import Executor, LocalExecutor
 from cg_ir.provenance import cache_key, code_digest
+from cg_predict.encoder import EncoderConfig
 
 if TYPE_CHECKING:  # cg_predict.evaluate loads torch and the benchmark tables: when run
     from cg_predict.evaluate import EvaluationResult, ProtocolConfig
@@ -95,7 +96,10 @@ class AblationConfig:
             (``target_setting``: the NAS-Bench-Suite-Zero test cells where the family has
             them, NB-101, NB-201 and NB-301 on CIFAR-10, else the protocol's setting ``b``).
         methods: pretraining methods (``cg_contrast.pretrain.METHODS``).
-        families: families of the unlabeled pool (it includes the targets, unlabeled).
+        families: families of the unlabeled pool (never labelled). The default,
+            ``DEFAULT_FAMILIES``, holds the NB-101, NB-201, NB-301 and OFA-MobileNetV3
+            targets' spaces but not Channel-Bench-Macro's (cg-ir's ``resnet`` is another space
+            than ``cbm-resnet``): the pool holds no architecture of those two targets.
         pool_size: graphs in the pool, split evenly over ``families``.
         pool_seed: the seed of the one pool every encoder is pretrained on.
         epochs: pretraining epochs.
@@ -111,7 +115,8 @@ class AblationConfig:
             runs' files have ``-frozen`` in their names).
         quick: start from ``ProtocolConfig.quick``'s defaults instead of ``.full``'s (the
             fields above override them; ``protocol``).
-        pretrain: overrides of ``PretrainConfig``'s fields (not ``seed``: the paired seeds).
+        pretrain: overrides of ``PretrainConfig``'s fields (not ``seed``: the paired seeds;
+            an ``encoder`` only if it is the supervised rows' network, ``SourceTraining``'s).
     """
 
     targets: tuple[str, ...] = ABLATION_TARGETS
@@ -142,6 +147,17 @@ class AblationConfig:
             raise InvalidArgumentError(
                 f"need seeds >= 1 (got {self.seeds}) and no 'seed' in pretrain (the paired "
                 f"seeds set it; got {sorted(self.pretrain)})"
+            )
+        from cg_predict.evaluate import SourceTraining
+
+        # the supervised rows train SourceTraining's encoder (``protocol``): a CL encoder of
+        # another network would differ from them in more than pretraining
+        supervised = SourceTraining().encoder
+        pretrained = EncoderConfig.from_dict(PretrainConfig(**self.pretrain).encoder)
+        if pretrained != supervised:
+            raise InvalidArgumentError(
+                f"pretrain's encoder {pretrained.to_dict()} is not the supervised rows' "
+                f"{supervised.to_dict()}; the CL and supervised rows must use one network"
             )
 
     @classmethod
@@ -290,7 +306,11 @@ def _pretrain(
     device: str,
     progress: bool,
 ) -> None:
-    """Pretrain ``path``, resuming its state; with ``force``, afresh if other code wrote it."""
+    """Pretrain ``path``, resuming its state.
+
+    With ``force``, afresh if that state cannot be resumed: written by other code, by another
+    configuration or for another pool, with more epochs done, or damaged.
+    """
     run = functools.partial(
         pretrain_encoder,
         path,
@@ -303,7 +323,7 @@ def _pretrain(
     )
     try:
         run(resume=True)
-    except StaleResultError:
+    except (StaleResultError, PretrainCheckpointError):
         if not force:
             raise
         run(resume=False)
@@ -341,7 +361,8 @@ def run_paired_seed(
 
     Raises:
         InvalidArgumentError: ``seed`` is not one of ``config``'s paired seeds.
-        StaleResultError, cg_predict.errors.StaleResultError: as ``run_ablation``.
+        StaleResultError, PretrainCheckpointError, cg_predict.errors.StaleResultError: as
+            ``run_ablation``.
     """
     from cg_predict.evaluate import evaluate
 
@@ -385,7 +406,8 @@ def select_on_sources(
 
     Raises:
         InvalidArgumentError: fewer than 2 shots (nothing is fine-tuned).
-        StaleResultError, cg_predict.errors.StaleResultError: as ``run_ablation``.
+        StaleResultError, PretrainCheckpointError, cg_predict.errors.StaleResultError: as
+            ``run_ablation``.
     """
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -453,7 +475,8 @@ def run_ablation(
         device: torch device.
         progress: progress bars.
         force: pretrain and evaluate again what other code wrote in ``work_dir`` (overwriting
-            it) instead of refusing it; what the running code wrote is still reused.
+            it) instead of refusing it, and pretrain afresh over a training state that cannot
+            be resumed; what the running code wrote is still reused.
         executor: where the paired seeds, then the targets' choices, run (default: one
             after the other in this process). Outside this process the calls show no progress
             bars of their own (one bar counts them).
@@ -461,6 +484,8 @@ def run_ablation(
     Raises:
         StaleResultError: an encoder or training state in ``work_dir`` was written by other
             code (and not ``force``).
+        PretrainCheckpointError: a training state in ``work_dir`` cannot be resumed (another
+            configuration or pool, more epochs done, damaged; and not ``force``).
         cg_predict.errors.StaleResultError: so was a results file of the same configuration.
     """
     work = Path(work_dir)

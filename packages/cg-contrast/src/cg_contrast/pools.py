@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 import cg_ir
 from cg_contrast.errors import InvalidArgumentError
 from cg_contrast.spectral import K_EIGENVALUES, spectral_features
+from cg_ir.provenance import cache_key
 from cg_predict.graphs import GRAPH_CODE, GraphSet, cached_graph_set
 
 __all__ = ["DEFAULT_FAMILIES", "POOL_CODE", "Pool", "family_sizes", "unlabeled_pool"]
@@ -58,6 +59,20 @@ class Pool:
         """Integer class of every graph and the sorted family names they index."""
         names, ids = np.unique(self.families, return_inverse=True)
         return ids.astype(np.int64).reshape(-1), [str(n) for n in names]
+
+    def digest(self) -> str:
+        """The pool's content: every graph's family and key, in order, and the spectra's ``k``.
+
+        The graphs and spectra follow from these and the code that built them (``POOL_CODE``,
+        which a pretraining state checks apart), so two pools of one code share a digest if and
+        only if they hold the same graphs in the same order.
+        """
+        content = {
+            "families": self.families.tolist(),
+            "keys": self.keys.tolist(),
+            "k": self.spectra.shape[1],
+        }
+        return cache_key(content)
 
 
 def family_sizes(families: Sequence[str], total: int) -> dict[str, int]:

@@ -15,7 +15,9 @@ Determinism: the weights are initialised from ``seed``; epoch ``e`` draws its or
 positives, augmentations and dropout masks from generators seeded by ``(seed, e)`` only, so a
 run resumed from the checkpoint of epoch ``e`` continues exactly as an uninterrupted one. The
 state records the digest of the code that trains (``PRETRAIN_CODE``): a state written by other
-code is not resumed (``StaleResultError``).
+code is not resumed (``StaleResultError``). It also names its configuration but ``epochs`` and
+its pool (``Pool.digest``): a state of another, or with more epochs done than asked (more
+epochs extend a run), is not resumed either (``PretrainCheckpointError``).
 """
 
 from __future__ import annotations
@@ -116,18 +118,25 @@ class PretrainResult:
     config: PretrainConfig
 
 
+def _identity(config: PretrainConfig, pool: Pool) -> str:
+    """What a state must match to be resumed: the configuration but ``epochs``, and the pool."""
+    return json.dumps(
+        {**config.identity(), "pool_size": len(pool), "pool_digest": pool.digest()},
+        sort_keys=True,
+    )
+
+
 def _state_payload(
-    config: PretrainConfig,
+    identity: str,
     epoch: int,
     encoder: Encoder,
     proj: Projection,
     opt: torch.optim.Optimizer,
     history: list[dict[str, float]],
-    pool_size: int,
 ) -> dict[str, Any]:
     return {
         "format": _STATE_FORMAT,
-        "identity": json.dumps({**config.identity(), "pool_size": pool_size}, sort_keys=True),
+        "identity": identity,
         "epoch": epoch,
         "code": code_digest(*PRETRAIN_CODE),
         "history": json.dumps(history),
@@ -137,7 +146,7 @@ def _state_payload(
     }
 
 
-def _load_state(path: Path, config: PretrainConfig, pool_size: int) -> dict[str, Any]:
+def _load_state(path: Path, config: PretrainConfig, identity: str) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds on damaged files
@@ -145,13 +154,20 @@ def _load_state(path: Path, config: PretrainConfig, pool_size: int) -> dict[str,
             f"cannot read pretraining state {str(path)!r} ({type(exc).__name__}: {exc}); "
             "delete it to start afresh"
         ) from exc
-    want = json.dumps({**config.identity(), "pool_size": pool_size}, sort_keys=True)
     if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
         raise PretrainCheckpointError(f"{str(path)!r} is not a cg-contrast pretraining state")
-    if state.get("identity") != want:
+    if state.get("identity") != identity:
         raise PretrainCheckpointError(
             f"{str(path)!r} was written by another configuration or pool; resume needs the "
-            f"same settings (found {state.get('identity')}, now {want}); delete it or change --out"
+            f"same settings (found {state.get('identity')}, now {identity}); delete it or "
+            "change --out"
+        )
+    done = state.get("epoch")
+    # more epochs extend a run; fewer would return the state's weights as a shorter run's
+    if isinstance(done, int) and done > config.epochs:
+        raise PretrainCheckpointError(
+            f"{str(path)!r} has {done} finished epochs, more than epochs={config.epochs}; "
+            f"resume needs epochs={done} or more (they extend the run); delete it or change --out"
         )
     current = code_digest(*PRETRAIN_CODE)
     if state.get("code") != current:
@@ -247,14 +263,16 @@ def pretrain(
         pool: unlabeled graphs (:func:`cg_contrast.pools.unlabeled_pool`).
         config: hyper-parameters (default :class:`PretrainConfig`).
         state_path: where the per-epoch training state is written atomically.
-        resume: continue from ``state_path`` if it exists (same config, pool size and code).
+        resume: continue from ``state_path`` if it exists (same config, pool and code; at
+            most ``config.epochs`` epochs done: more epochs than the state's extend its run).
         device: torch device.
         progress: tqdm bars.
         on_epoch_end: called with (epoch, record) after each epoch's checkpoint.
 
     Raises:
-        PretrainCheckpointError: ``resume`` from a state that cannot be read or was written
-            by another configuration or pool size.
+        PretrainCheckpointError: ``resume`` from a state that cannot be read, was written by
+            another configuration or for another pool (``Pool.digest``), or has more epochs
+            done than ``config.epochs``.
         StaleResultError: ``resume`` from a state written by other code (``PRETRAIN_CODE``).
     """
     config = config or PretrainConfig()
@@ -267,8 +285,9 @@ def pretrain(
     history: list[dict[str, float]] = []
     start = 0
     path = None if state_path is None else Path(state_path)
+    identity = _identity(config, pool)
     if resume and path is not None and path.exists():
-        state = _load_state(path, config, len(pool))
+        state = _load_state(path, config, identity)
         history, start = _restore(path, state, encoder, proj, opt)
     trainer = _Trainer(pool, config, device)
     views = DropoutViews(encoder, config.dropout) if config.method == "dropout" else None
@@ -279,9 +298,7 @@ def pretrain(
             history.append(record)
             if path is not None:
                 with atomic_output(path) as f:
-                    torch.save(
-                        _state_payload(config, epoch, encoder, proj, opt, history, len(pool)), f
-                    )
+                    torch.save(_state_payload(identity, epoch, encoder, proj, opt, history), f)
             if on_epoch_end is not None:
                 on_epoch_end(epoch, record)
     finally:

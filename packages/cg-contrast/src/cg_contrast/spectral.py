@@ -2,10 +2,10 @@
 
 The paper's spectral distance (its Eq. 4.4) between two computation graphs is the Euclidean
 distance between the ``k = 11`` smallest eigenvalues of the normalized Laplacian
-``I - D^-1/2 A D^-1/2`` of their undirected versions (multi-edges collapsed, isolated nodes get
-a zero row). A graph with fewer than ``k`` nodes is padded with 1.0, the spectrum's centre
-(documented choice: it keeps small graphs at a finite, moderate distance from large ones).
-An isolated node keeps ``L_ii = 1`` (the formula with ``D^-1/2 = 0`` there).
+``I - D^-1/2 A D^-1/2`` of their undirected versions (multi-edges collapsed; an isolated node
+keeps ``L_ii = 1``, the formula with ``D^-1/2 = 0`` there, so its row is that of ``I``). A graph
+with fewer than ``k`` nodes is padded with 1.0, the spectrum's centre (documented choice: it
+keeps small graphs at a finite, moderate distance from large ones).
 
 Solvers: a dense symmetric solver (LAPACK ``syevd`` through ``numpy.linalg.eigvalsh``) up to
 ``dense_max_nodes`` nodes, else scipy's sparse Lanczos solver ``eigsh`` on ``2I - L`` (its
