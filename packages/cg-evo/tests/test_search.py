@@ -102,7 +102,7 @@ def test_runs_of_another_label_table_are_not_resumed(tmp_path, pool_oracle, seed
     other = run_search(config, out=out, progress=False)
     assert seeds_run == [0, 1, 0, 1]  # every seed labelled again, by the new table
     assert other["table_digest"] != first["table_digest"]
-    assert other["config_hash"] == first["config_hash"]
+    assert other["config_hash"] != first["config_hash"]  # the table is part of the key
     fresh = run_search(config, out=tmp_path / "f.json", progress=False)
     assert _without_seconds(other["runs"]) == _without_seconds(fresh["runs"])
     assert json.loads(out.read_text())["table_digest"] == other["table_digest"]  # overwritten

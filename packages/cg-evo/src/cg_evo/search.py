@@ -20,12 +20,10 @@ results. The document holds seeds ``0 .. seeds - 1``, whatever the file held bef
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -413,19 +411,15 @@ def _finished(
     out: str | os.PathLike[str] | None,
     digest: str,
     code: str,
-    table: str,
     force: bool,
     seeds: int,
 ) -> list[dict[str, Any]]:
-    """The runs of ``out`` a rerun resumes: ``load_finished``'s, labelled by the same table.
+    """The runs of ``out`` a rerun resumes: ``load_finished``'s, as a search's error.
 
     Only seeds ``0 .. seeds - 1`` (``--seeds N``): the file's later seeds are left out of the
-    result, as ``cgnas evaluate`` leaves out the seeds it was not asked for.
-
-    ``table`` is the oracle's ``Oracle.table_digest``; the file records the one its runs were
-    labelled by (``table_digest``). Runs of another table (NB-201 CIFAR-10 falls back to
-    AnalogNAS-Bench's labels where no data folder holds the NB-201 table) are not resumed,
-    as those of another configuration are not: every seed is recomputed and the file
+    result, as ``cgnas evaluate`` leaves out the seeds it was not asked for. ``digest`` covers
+    the settings and the label table (``_resume_key``), so runs of another table are not
+    resumed, as those of another configuration are not: every seed is recomputed and the file
     overwritten.
 
     Raises:
@@ -433,13 +427,19 @@ def _finished(
             computed by other code (and not ``force``).
     """
     try:
-        finished = load_finished(out, digest, code=code, force=force, seeds=range(seeds))
+        return load_finished(out, digest, code=code, force=force, seeds=range(seeds))
     except (InvalidArgumentError, StaleResultError) as exc:  # refuse, not overwrite, its work
         raise SearchStateError(str(exc)) from exc
-    if not finished:
-        return []
-    assert out is not None  # load_finished read runs from it
-    return finished if json.loads(Path(out).read_text()).get("table_digest") == table else []
+
+
+def _resume_key(settings: dict[str, Any], oracle: Oracle) -> str:
+    """The results file's ``config_hash``: a hash of the settings and of the label table.
+
+    The table is part of the key because NB-201 CIFAR-10 falls back to AnalogNAS-Bench's labels
+    where no data folder holds the NB-201 table: the same settings, labelled by another table,
+    are another search.
+    """
+    return config_hash({**settings, "table_digest": oracle.table_digest})
 
 
 def run_search(
@@ -506,8 +506,8 @@ def _search(
             f"the budget ({space.budget.describe()}); ask for at most {space.num_classes}"
         )
     settings = config.to_dict()
-    digest, code = config_hash(settings), code_digest(*SEARCH_CODE)
-    finished = _finished(out, digest, code, oracle.table_digest, force, config.seeds)
+    digest, code = _resume_key(settings, oracle), code_digest(*SEARCH_CODE)
+    finished = _finished(out, digest, code, force, config.seeds)
     runs = sorted(finished, key=lambda r: r["seed"])
     done = {r["seed"] for r in runs}
     sources = _source_models(config, list(range(config.seeds)), data_dir, device, progress)
