@@ -101,7 +101,7 @@ def test_without_a_data_folder_the_plan_keeps_the_data_free_runs(
     monkeypatch.delenv("CGNAS_DATA_DIR", raising=False)
     spaces, runs = search_plan(quick, None)
     assert set(spaces) == set(DATA_FREE_SPACES) and set(runs) == set(DATA_FREE_RUNS)
-    assert not {"predictor-ea", "predictor-topk", "best-proxy-order"} & set(runs)
+    assert not {"predictor-ea", "predictor-topk", "predictor-ls", "best-proxy-order"} & set(runs)
     assert _search_data(None) == {}  # the experiment runs instead of being skipped
     with_data = search_plan(quick, Path("data"))
     assert with_data[1] == (STRATEGIES if quick else tuple(RUNS))
@@ -121,4 +121,11 @@ def test_the_quick_search_runs_without_a_data_folder(
     assert "no benchmark data folder" in printed and "CGNAS_DATA_DIR" in printed
     with (tmp_path / "search" / "search.csv").open(newline="") as handle:
         runs = {row["run"] for row in csv.DictReader(handle)}
-    assert runs == {"rea", "random", "cost-order", "proxy-order"}
+    assert runs == {
+        "rea",
+        "random",
+        "cost-order",
+        "proxy-order",
+        "local-search",
+        "cost-local-search",
+    }

@@ -210,6 +210,27 @@ def test_nb201_mutation_changes_exactly_one_edge(nb201_space) -> None:
 
 
 @pytest.mark.needs_data
+def test_nearest_candidates_widen_once_the_nearer_networks_are_known(nb201_space) -> None:
+    space = nb201_space
+    parent = space.keys.index("(2, 2, 2, 2, 2, 2)")  # every edge a 3x3 convolution: no twin
+
+    def distances(rows: np.ndarray) -> set[int]:
+        a = _ints(space.keys[parent])
+        return {sum(x != y for x, y in zip(a, _ints(space.keys[r]), strict=True)) for r in rows}
+
+    single = space.nearest_candidates(parent)
+    assert distances(single) == {1} and len(single) == 24  # 6 edges x 4 other ops
+    assert space.classes[parent] not in set(space.classes[single].tolist())
+    known = np.zeros(space.num_classes, dtype=bool)
+    known[space.classes[parent]] = True
+    known[space.classes[single]] = True
+    double = space.nearest_candidates(parent, known)
+    assert distances(double) == {2} and not known[space.classes[double]].any()
+    rng = np.random.default_rng(0)
+    assert space.mutate(parent, rng, known) in set(double.tolist())
+
+
+@pytest.mark.needs_data
 def test_mutation_is_seeded(nb201_space) -> None:
     def children(seed: int) -> list[int]:
         rng = np.random.default_rng(seed)

@@ -20,9 +20,21 @@ from cg_evo.space import Queries, QueryBudgetExhausted, SearchSpace
 from cg_evo.strategies import StrategySettings
 from cg_evo.strategies._base import Context, shuffled_descending
 from cg_evo.strategies.evolution import PredictorEvolution, _picks
+from cg_evo.strategies.local import CostLocalSearch, LocalSearch, PredictorLocalSearch
 from cg_evo.surrogate import FineTuneConfig
 
-BUILTIN = ["cost-order", "predictor-ea", "predictor-topk", "proxy-order", "random", "rea"]
+BUILTIN = [
+    "cost-local-search",
+    "cost-order",
+    "local-search",
+    "predictor-ea",
+    "predictor-ls",
+    "predictor-topk",
+    "proxy-order",
+    "random",
+    "rea",
+]
+PREDICTOR_STRATEGIES = ["predictor-ea", "predictor-topk", "predictor-ls"]
 # greedy: every query a best-predicted mutant (the epsilon-greedy tests below switch it on)
 PREDICTOR_SETTINGS = StrategySettings(
     warm_start=5, per_generation=5, mutants=20, random_per_generation=0
@@ -172,6 +184,72 @@ def test_shuffled_descending_breaks_ties_by_seed_and_puts_nan_last() -> None:
     assert again.tolist() == shuffled_descending(values, np.random.default_rng(7)).tolist()
 
 
+class _Line:
+    """Networks 0..n-1 on a line (one class each), the best at ``peak``; network i's nearest
+    are i-1 and i+1, then i-2 and i+2 once those are known; its cost is i."""
+
+    def __init__(self, n: int, peak: int) -> None:
+        self.classes = np.arange(n)
+        self.labels = -np.abs(np.arange(n) - peak).astype(float)
+        self.position = np.arange(n, dtype=float)
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    def cost(self, name: str) -> Any:
+        return self.position
+
+    def nearest_candidates(self, index: int, known: Any) -> Any:
+        distance = np.abs(self.classes - index).astype(float)
+        distance[known[self.classes]] = np.inf
+        return np.flatnonzero(distance == distance.min())
+
+
+class _ByLabelPredictor:
+    """Predicts every label exactly; never refits."""
+
+    def __init__(self, space: _Line) -> None:
+        self.space = space
+
+    def scores(self, indices: Any) -> Any:
+        return self.space.labels[np.asarray(indices)]
+
+    def due(self, paid: int) -> bool:
+        return False
+
+
+def _climb(strategy: Any, peak: int, seed: int, budget: int = 40) -> Queries:
+    """``strategy`` on a line of 200 networks, one warm-start query, ``budget`` queries."""
+    space = _Line(200, peak)
+    queries = Queries(space, budget)
+    settings = StrategySettings(warm_start=1, warm_design="cost")
+    ctx = Context(space, queries, np.random.default_rng(seed), settings, _ByLabelPredictor(space))
+    with pytest.raises(QueryBudgetExhausted):
+        strategy.run(ctx)
+    return queries
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_local_searches_climb_to_the_peak_from_the_incumbent(seed: int) -> None:
+    # from the largest network (199) the cost-ordered climb queries 198 first (the largest
+    # unqueried neighbour), then follows the labels down the line: one query per step
+    cost_ordered = _climb(CostLocalSearch(), peak=180, seed=seed)
+    assert cost_ordered.order[:21] == list(range(199, 178, -1))
+    # the best-predicted neighbour is the better one: the same walk, but guided by labels
+    guided = _climb(PredictorLocalSearch(), peak=180, seed=seed)
+    assert guided.order[:20] == list(range(199, 179, -1))
+    # a random neighbour: each wrong turn costs one query, then the search turns back
+    walk = _climb(LocalSearch(), peak=100, seed=seed, budget=199)
+    start = walk.order[0]
+    assert max(walk.labels) == 0.0  # reached the peak
+    assert walk.order.index(100) <= 2 * abs(start - 100) + 2
+    for i, index in enumerate(walk.order[1:], start=1):
+        incumbent = walk.order[int(np.argmax(walk.labels[:i]))]
+        assert abs(index - incumbent) == 1 or not {incumbent - 1, incumbent + 1} - set(
+            walk.order[:i]
+        ), "a query away from the incumbent while a neighbour was unqueried"
+
+
 # -- baselines (benchmark data) --------------------------------------------------------------
 @pytest.mark.needs_data
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -193,6 +271,8 @@ def test_cost_order_reaches_the_top_fast_on_nb201(nb201_space, seed: int) -> Non
         ("random", 20, StrategySettings()),
         ("rea", 20, StrategySettings(population=5, tournament=3)),
         ("proxy-order", 5, StrategySettings(proxy="synflow", proxy_candidates=8)),
+        ("local-search", 30, StrategySettings(warm_start=3)),
+        ("cost-local-search", 30, StrategySettings(warm_start=3)),
     ],
 )
 def test_baselines_pay_exactly_their_budget(nb201_space, strategy, queries, settings) -> None:
@@ -202,7 +282,7 @@ def test_baselines_pay_exactly_their_budget(nb201_space, strategy, queries, sett
 
 
 @pytest.mark.needs_data
-@pytest.mark.parametrize("strategy", ["random", "rea"])
+@pytest.mark.parametrize("strategy", ["random", "rea", "local-search"])
 def test_baselines_are_deterministic(nb201_space, strategy: str) -> None:
     settings = StrategySettings(population=5, tournament=3)
     first = _run(nb201_space, strategy, 15, 4, settings=settings)
@@ -269,12 +349,12 @@ def predictor_runs(nb201_space, nb201_source) -> dict[str, list[dict[str, Any]]]
             )
             for _ in range(2)
         ]
-        for strategy in ("predictor-ea", "predictor-topk")
+        for strategy in PREDICTOR_STRATEGIES
     }
 
 
 @pytest.mark.needs_data
-@pytest.mark.parametrize("strategy", ["predictor-ea", "predictor-topk"])
+@pytest.mark.parametrize("strategy", PREDICTOR_STRATEGIES)
 def test_predictor_strategies_pay_exactly_their_budget(
     nb201_space, predictor_runs, strategy
 ) -> None:
@@ -287,7 +367,7 @@ def test_predictor_strategies_pay_exactly_their_budget(
 
 
 @pytest.mark.needs_data
-@pytest.mark.parametrize("strategy", ["predictor-ea", "predictor-topk"])
+@pytest.mark.parametrize("strategy", PREDICTOR_STRATEGIES)
 def test_predictor_strategies_are_deterministic_on_the_cpu(predictor_runs, strategy) -> None:
     first, second = predictor_runs[strategy]
     assert _without_seconds(first) == _without_seconds(second)

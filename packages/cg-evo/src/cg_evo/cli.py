@@ -24,7 +24,17 @@ from cg_predict.cli.names import PROXY_NAMES
 
 __all__ = ["register_search", "run_search_command"]
 
-_STRATEGIES = ("predictor-ea", "predictor-topk", "rea", "random", "cost-order", "proxy-order")
+_STRATEGIES = (
+    "predictor-ea",
+    "predictor-topk",
+    "predictor-ls",
+    "rea",
+    "random",
+    "cost-order",
+    "proxy-order",
+    "local-search",
+    "cost-local-search",
+)
 # cg_evo.strategies.WARM_DESIGNS (a test checks)
 _WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble", "portfolio")
 

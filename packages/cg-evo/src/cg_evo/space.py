@@ -179,16 +179,15 @@ class SearchSpace:
         assert self._codes is not None
         return self._codes
 
-    def nearest(
-        self,
-        index: int,
-        rng: np.random.Generator,
-        known: npt.NDArray[np.bool_] | None = None,
-    ) -> int:
-        """A random candidate among those nearest to ``index`` (Hamming on key integers).
+    def nearest_candidates(
+        self, index: int, known: npt.NDArray[np.bool_] | None = None
+    ) -> IntArray:
+        """The candidates nearest to ``index`` (Hamming on key integers), other networks only.
 
         ``known`` (one flag per class) marks networks already queried: they are passed over
-        while any other network is left, so a search never stalls on known neighbours.
+        while any other network is left, so a search never stalls on known neighbours. On
+        NB-201 the nearest unqueried networks of a cell are its unqueried single-edge changes
+        while it has any, then the two-edge ones, and so on.
         """
         codes = self._codes_matrix()
         distance = (codes != codes[index]).sum(axis=1)
@@ -198,8 +197,16 @@ class SearchSpace:
             if np.any(fresh & ~excluded):
                 excluded |= ~fresh
         distance[excluded] = codes.shape[1] + 1
-        best = np.flatnonzero(distance == distance.min())
-        return int(rng.choice(best))
+        return np.flatnonzero(distance == distance.min()).astype(np.int64)
+
+    def nearest(
+        self,
+        index: int,
+        rng: np.random.Generator,
+        known: npt.NDArray[np.bool_] | None = None,
+    ) -> int:
+        """A random candidate among ``nearest_candidates(index, known)``."""
+        return int(rng.choice(self.nearest_candidates(index, known)))
 
     def mutate(
         self,

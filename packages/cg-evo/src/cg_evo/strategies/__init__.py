@@ -1,13 +1,14 @@
 """Search strategies, by name; packages add theirs through the entry-point group below.
 
-Built in: ``predictor-ea``, ``predictor-topk``, ``rea``, ``random``, ``cost-order`` and
-``proxy-order``. A third-party strategy is a class with ``name``, ``uses_predictor`` and
-``run(ctx)`` (see ``Strategy``), registered under ``[project.entry-points."cg_evo.strategies"]``.
+Built in: ``predictor-ea``, ``predictor-topk``, ``predictor-ls``, ``rea``, ``random``,
+``cost-order``, ``proxy-order``, ``local-search`` and ``cost-local-search``. A third-party
+strategy is a class with ``name``, ``uses_predictor`` and ``run(ctx)`` (see ``Strategy``),
+registered under ``[project.entry-points."cg_evo.strategies"]``.
 
 Examples:
     >>> from cg_evo.strategies import get, names
     >>> names()[:3], get("rea").uses_predictor
-    (['cost-order', 'predictor-ea', 'predictor-topk'], False)
+    (['cost-local-search', 'cost-order', 'local-search'], False)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from importlib.metadata import entry_points
 from cg_evo.errors import UnknownStrategyError
 from cg_evo.strategies._base import Context, Strategy, StrategySettings
 from cg_evo.strategies.evolution import PredictorEvolution, RegularizedEvolution
+from cg_evo.strategies.local import CostLocalSearch, LocalSearch, PredictorLocalSearch
 from cg_evo.strategies.orderings import CostOrder, ProxyOrder, RandomOrder
 from cg_evo.strategies.topk import PredictorTopK
 
@@ -28,10 +30,13 @@ _BUILTIN: dict[str, type] = {
     for cls in (
         PredictorEvolution,
         PredictorTopK,
+        PredictorLocalSearch,
         RegularizedEvolution,
         RandomOrder,
         CostOrder,
         ProxyOrder,
+        LocalSearch,
+        CostLocalSearch,
     )
 }
 

@@ -33,7 +33,14 @@ from cg_evo.space import Queries
 from cg_evo.strategies._base import PORTFOLIO, Context, shuffled_descending
 from cg_evo.strategies.orderings import ensemble_ranking, proxy_ranking
 
-__all__ = ["PredictorEvolution", "RegularizedEvolution", "refit_if_due", "warm_order", "warm_start"]
+__all__ = [
+    "PredictorEvolution",
+    "RegularizedEvolution",
+    "refit_if_due",
+    "unknown_networks",
+    "warm_order",
+    "warm_start",
+]
 
 
 def _tournament(population: deque[int], queries: Queries, ctx: Context) -> int:
@@ -121,7 +128,7 @@ def refit_if_due(ctx: Context) -> None:
         ctx.predictor.refit(q.known_indices(), list(q.labels))
 
 
-def _unknown_networks(candidates: npt.ArrayLike, ctx: Context) -> npt.NDArray[np.int64]:
+def unknown_networks(candidates: npt.ArrayLike, ctx: Context) -> npt.NDArray[np.int64]:
     """The ``candidates`` whose network is not queried yet, the first row of each, in order.
 
     Twins (rows of one isomorphism class) are one network with one prediction: a generation
@@ -171,9 +178,9 @@ class PredictorEvolution:
             refit_if_due(ctx)
             parents = [_tournament(population, q, ctx) for _ in range(s.mutants)]
             mutants = {space.mutate(parent, ctx.rng, q.known_classes) for parent in parents}
-            fresh = _unknown_networks(sorted(mutants), ctx)
+            fresh = unknown_networks(sorted(mutants), ctx)
             if fresh.size == 0:  # every mutant is known: screen random unknown candidates
-                fresh = _unknown_networks(ctx.rng.permutation(len(space))[: s.mutants], ctx)
+                fresh = unknown_networks(ctx.rng.permutation(len(space))[: s.mutants], ctx)
             scores = ctx.predictor.scores(fresh)
             ranked = fresh[np.argsort(-scores, kind="stable")]
             generation_best = -math.inf
