@@ -414,7 +414,7 @@ def _finished(
     force: bool,
     seeds: int,
 ) -> list[dict[str, Any]]:
-    """The runs of ``out`` a rerun resumes: ``load_finished``'s, as a search's error.
+    """The runs of ``out`` that a rerun resumes (``load_finished``'s, its errors re-raised).
 
     Only seeds ``0 .. seeds - 1`` (``--seeds N``): the file's later seeds are left out of the
     result, as ``cgnas evaluate`` leaves out the seeds it was not asked for. ``digest`` covers
