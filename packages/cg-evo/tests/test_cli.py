@@ -110,6 +110,19 @@ def test_strategy_defaults_are_the_packages() -> None:
         assert getattr(args, name) == getattr(defaults, name), name
 
 
+def test_strategy_choices_are_every_registered_strategy() -> None:
+    from cg_evo import strategies
+    from cg_evo.names import BUILTIN_STRATEGIES
+
+    assert set(BUILTIN_STRATEGIES) == set(strategies._BUILTIN)  # one class under each name
+    parser = build_parser("search")
+    for name in strategies.names():
+        args = parser.parse_args(["search", "--family", "nb201", "-o", "s", "--strategy", name])
+        assert args.strategy == name
+    with pytest.raises(SystemExit):
+        parser.parse_args(["search", "--family", "nb201", "-o", "s", "--strategy", "bayesopt"])
+
+
 def test_warm_design_choices_are_the_packages() -> None:
     from cg_evo.strategies._base import WARM_DESIGNS
 

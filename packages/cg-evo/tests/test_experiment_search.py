@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cg_evo.experiments import _run, results_name
+from cg_evo.experiments import DATA_FREE_RUNS, _run, results_name
 from cg_ir.experiments import RunContext
 
 SPACE, STRATEGY = "NB-201 CIFAR-10", "cost-order"
@@ -90,7 +90,6 @@ def test_without_a_data_folder_the_plan_keeps_the_data_free_runs(
     monkeypatch: pytest.MonkeyPatch, quick: bool
 ) -> None:
     from cg_evo.experiments import (
-        DATA_FREE_RUNS,
         DATA_FREE_SPACES,
         RUNS,
         STRATEGIES,
@@ -121,11 +120,4 @@ def test_the_quick_search_runs_without_a_data_folder(
     assert "no benchmark data folder" in printed and "CGNAS_DATA_DIR" in printed
     with (tmp_path / "search" / "search.csv").open(newline="") as handle:
         runs = {row["run"] for row in csv.DictReader(handle)}
-    assert runs == {
-        "rea",
-        "random",
-        "cost-order",
-        "proxy-order",
-        "local-search",
-        "cost-local-search",
-    }
+    assert runs == set(DATA_FREE_RUNS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cg_evo.names import WARM_DESIGNS, strategy_names
 from cg_ir.cli import (
     HelpFormatter,
     add_data_dir_option,
@@ -24,18 +25,6 @@ from cg_predict.cli.names import PROXY_NAMES
 
 __all__ = ["register_search", "run_search_command"]
 
-_STRATEGIES = (
-    "predictor-ea",
-    "predictor-topk",
-    "predictor-ls",
-    "rea",
-    "random",
-    "cost-order",
-    "proxy-order",
-    "local-search",
-    "cost-local-search",
-)
-# cg_evo.strategies.WARM_DESIGNS (a test checks)
 _WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble", "portfolio")
 
 
@@ -65,7 +54,7 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--dataset", help="oracle dataset (default: the family's first)")
     parser.add_argument(
-        "--strategy", default="predictor-ea", choices=_STRATEGIES, help="how to search"
+        "--strategy", default="predictor-ea", choices=strategy_names(), help="how to search"
     )
     parser.add_argument(
         "--budget", type=positive_int, default=100, metavar="N", help="paid oracle queries per seed"
@@ -133,7 +122,7 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--warm-design",
         default="zero-shot",
-        choices=_WARM_DESIGNS,
+        choices=WARM_DESIGNS,
         help="how they are chosen: the source model's zero-shot ranking, largest --cost first, "
         "best --proxy first, best first by the family's zero-shot ensemble (network, FLOPs, "
         "params, synflow, MeCo), or each of those four in turn (portfolio)",

@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cg_evo.names import BUILTIN_STRATEGIES
 from cg_ir.experiments import Experiment, RunContext
 from cg_predict.data import benchmark_files, data_dir_configured
 
@@ -62,17 +63,7 @@ __all__ = [
 # stalling on NB-201 CIFAR-10 (one edge from the best networks): the local searches are a
 # published baseline (cg_evo.strategies.local), predictor-ls runs with the default settings (no
 # selection was made for it; SEARCH_WARM_DESIGNS and SEARCH_MEMBERS are predictor-ea's)
-STRATEGIES = (
-    "predictor-ea",
-    "predictor-topk",
-    "predictor-ls",
-    "rea",
-    "random",
-    "cost-order",
-    "proxy-order",
-    "local-search",
-    "cost-local-search",
-)
+STRATEGIES = BUILTIN_STRATEGIES  # every built-in strategy
 # run name -> strategy: every strategy, and (full mode) proxy-order with the strongest proxy
 RUNS: Mapping[str, str] = {**{s: s for s in STRATEGIES}, "best-proxy-order": "proxy-order"}
 # the paper's Table 2 estimators (each drives its EA) -> the run compared with it

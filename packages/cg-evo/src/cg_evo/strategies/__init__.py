@@ -16,6 +16,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from cg_evo.errors import UnknownStrategyError
+from cg_evo.names import ENTRY_POINT_GROUP
 from cg_evo.strategies._base import Context, Strategy, StrategySettings
 from cg_evo.strategies.evolution import PredictorEvolution, RegularizedEvolution
 from cg_evo.strategies.local import CostLocalSearch, LocalSearch, PredictorLocalSearch
@@ -24,7 +25,6 @@ from cg_evo.strategies.topk import PredictorTopK
 
 __all__ = ["ENTRY_POINT_GROUP", "Context", "Strategy", "StrategySettings", "get", "names"]
 
-ENTRY_POINT_GROUP = "cg_evo.strategies"
 _BUILTIN: dict[str, type] = {
     cls.name: cls
     for cls in (

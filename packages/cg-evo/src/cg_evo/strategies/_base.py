@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from cg_evo.names import WARM_DESIGNS
+
 if TYPE_CHECKING:
     from cg_evo.space import Queries, SearchSpace
     from cg_evo.surrogate import SearchPredictor
@@ -22,7 +24,6 @@ __all__ = [
     "shuffled_descending",
 ]
 
-WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble", "portfolio")
 # The designs the "portfolio" warm start takes its queries from in turn: no single one starts
 # well on every family (the best by params on OFA, by the source model on NB-101 and NB-301).
 PORTFOLIO = ("zero-shot", "cost", "proxy", "ensemble")
