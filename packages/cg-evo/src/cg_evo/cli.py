@@ -25,8 +25,6 @@ from cg_predict.cli.names import PROXY_NAMES
 
 __all__ = ["register_search", "run_search_command"]
 
-_WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble", "portfolio")
-
 
 def register_search(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``cgnas search`` to a ``cgnas`` sub-parser set."""

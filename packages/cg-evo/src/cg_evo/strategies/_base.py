@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,6 +22,7 @@ __all__ = [
     "Context",
     "Strategy",
     "StrategySettings",
+    "query_first",
     "shuffled_descending",
 ]
 
@@ -161,3 +163,18 @@ def shuffled_descending(values: npt.ArrayLike, rng: np.random.Generator) -> npt.
     key = np.where(np.isnan(v), -np.inf, v)
     tie_break = rng.permutation(len(v))
     return np.lexsort((tie_break, -key)).astype(np.int64)
+
+
+def query_first(order: Iterable[int], ctx: Context, count: int) -> list[int]:
+    """Query the first ``count`` candidates of ``order`` whose network is not known yet.
+
+    Returns them, in order (fewer where ``order`` runs out); known ones are passed over, free.
+    """
+    asked: list[int] = []
+    for index in order:
+        if len(asked) == count:
+            break
+        if not ctx.queries.known(int(index)):
+            ctx.queries.ask(int(index))
+            asked.append(int(index))
+    return asked

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cg_evo.space import Queries
-from cg_evo.strategies._base import PORTFOLIO, Context, shuffled_descending
+from cg_evo.strategies._base import PORTFOLIO, Context, query_first, shuffled_descending
 from cg_evo.strategies.orderings import ensemble_ranking, proxy_ranking
 
 __all__ = [
@@ -59,13 +59,8 @@ class RegularizedEvolution:
     def run(self, ctx: Context) -> None:
         """Random initial population, then one mutant of a tournament winner per query."""
         q, space = ctx.queries, ctx.space
-        population: deque[int] = deque(maxlen=ctx.settings.population)
-        for index in ctx.rng.permutation(len(space)):
-            if len(population) == ctx.settings.population:
-                break
-            if not q.known(int(index)):
-                q.ask(int(index))
-                population.append(int(index))
+        size = ctx.settings.population
+        population = deque(query_first(ctx.rng.permutation(len(space)), ctx, size), maxlen=size)
         while True:
             child = space.mutate(_tournament(population, q, ctx), ctx.rng, q.known_classes)
             q.ask(child)
@@ -110,14 +105,7 @@ def warm_start(ctx: Context) -> list[int]:
 
     The design is ``settings.warm_design`` (``warm_order``).
     """
-    chosen: list[int] = []
-    for index in warm_order(ctx, ctx.settings.warm_design):
-        if len(chosen) == ctx.settings.warm_start:
-            break
-        if not ctx.queries.known(index):
-            ctx.queries.ask(index)
-            chosen.append(index)
-    return chosen
+    return query_first(warm_order(ctx, ctx.settings.warm_design), ctx, ctx.settings.warm_start)
 
 
 def refit_if_due(ctx: Context) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from cg_evo.strategies._base import Context, shuffled_descending
+from cg_evo.strategies._base import Context, query_first, shuffled_descending
 from cg_evo.strategies.evolution import refit_if_due, unknown_networks, warm_start
 
 __all__ = ["CostLocalSearch", "LocalSearch", "PredictorLocalSearch", "incumbent_neighbours"]
@@ -40,17 +40,6 @@ def incumbent_neighbours(ctx: Context) -> npt.NDArray[np.int64]:
     return unknown_networks(nearest, ctx)
 
 
-def _query_first(order: npt.NDArray[np.int64], ctx: Context, count: int) -> None:
-    """Query the first ``count`` networks of ``order`` not queried yet."""
-    asked = 0
-    for index in order:
-        if asked == count:
-            return
-        if not ctx.queries.known(int(index)):
-            ctx.queries.ask(int(index))
-            asked += 1
-
-
 class LocalSearch:
     """``local-search``: a random network near the incumbent per query (oracle only)."""
 
@@ -59,7 +48,7 @@ class LocalSearch:
 
     def run(self, ctx: Context) -> None:
         """Random initial design, then random networks nearest to the incumbent."""
-        _query_first(ctx.rng.permutation(len(ctx.space)), ctx, ctx.settings.warm_start)
+        query_first(ctx.rng.permutation(len(ctx.space)), ctx, ctx.settings.warm_start)
         while (near := incumbent_neighbours(ctx)).size:
             ctx.queries.ask(int(ctx.rng.choice(near)))
 
@@ -73,7 +62,7 @@ class CostLocalSearch:
     def run(self, ctx: Context) -> None:
         """The largest networks first, then the largest nearest to the incumbent."""
         cost = ctx.space.cost(ctx.settings.cost)
-        _query_first(shuffled_descending(cost, ctx.rng), ctx, ctx.settings.warm_start)
+        query_first(shuffled_descending(cost, ctx.rng), ctx, ctx.settings.warm_start)
         while (near := incumbent_neighbours(ctx)).size:
             ctx.queries.ask(int(near[shuffled_descending(cost[near], ctx.rng)[0]]))
 

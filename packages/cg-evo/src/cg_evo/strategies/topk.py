@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cg_evo.strategies._base import Context
+from cg_evo.strategies._base import Context, query_first
 from cg_evo.strategies.evolution import refit_if_due, warm_start
 
 __all__ = ["PredictorTopK"]
@@ -28,13 +28,6 @@ class PredictorTopK:
         everything = np.arange(len(ctx.space))
         while True:
             refit_if_due(ctx)
-            scores = ctx.predictor.scores(everything)
-            asked = 0
-            for index in np.argsort(-scores, kind="stable"):
-                if asked == ctx.settings.per_generation:
-                    break
-                if not ctx.queries.known(int(index)):
-                    ctx.queries.ask(int(index))
-                    asked += 1
-            if asked == 0:
+            ranked = np.argsort(-ctx.predictor.scores(everything), kind="stable")
+            if not query_first(ranked, ctx, ctx.settings.per_generation):
                 return  # every class is known: the space is exhausted
