@@ -168,7 +168,7 @@ def shuffled_descending(values: npt.ArrayLike, rng: np.random.Generator) -> npt.
 def query_first(order: Iterable[int], ctx: Context, count: int) -> list[int]:
     """Query the first ``count`` candidates of ``order`` whose network is not known yet.
 
-    Returns them, in order (fewer where ``order`` runs out); known ones are passed over, free.
+    Returns them, in order (fewer where ``order`` runs out); known ones are passed over, not asked.
     """
     asked: list[int] = []
     for index in order:
