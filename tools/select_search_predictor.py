@@ -105,9 +105,23 @@ both on the current code, on new seeds 50-59 (``--first-seed 50 --seeds 10``), 1
 The members act after the first refit, the warm start before it: a family that chooses them
 keeps its chosen warm start (OFA's portfolio).
 
+Declared on 2026-12-07 (stop 48), before any fold of it ran, after stop 47's runs of the local
+searches on every goal space (seeds 0-19, whose labels this looked at: ``predictor-ls`` and
+``cost-local-search`` stopped at NB-301's third-best network on every seed once its nearest
+pool networks were all queried, and a scratch variant that then queried the best-predicted
+unqueried network reached NB-301's best, so a NB-301 or OFA figure under it is not clean of
+that look): for each local search ``S`` (``LOCAL_SEARCHES``: ``local-search``,
+``cost-local-search``, ``predictor-ls``) its incumbent ``"S widen"`` (the package's behaviour
+since stop 47) against ``"S restart"`` (``StrategySettings.at_local_optimum``: a new climb at
+the first unqueried network of the strategy's order at every local optimum), one run per
+``S`` with ``--candidates "S widen,S restart" --incumbent "S widen"``, on new seeds 60-69
+(``--first-seed 60 --seeds 10``), 100 queries, ``--rule dominance``, folds in the order NB-301,
+OFA, NB-101, NB-201, written to ``results/selection/selection-search-local-optimum-S.json``;
+nothing is changed after seeing a fold.
+
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
        [--seeds 10] [--first-seed 0] [--rule strict|dominance]
-       [--candidates "protocol blend,..."] --work DIR
+       [--candidates "protocol blend,..."] [--incumbent NAME] --work DIR
        --out results/selection/selection-search.json
 """
 
@@ -127,6 +141,7 @@ from fold_work import finished_folds, resume_folds
 
 from cg_evo import SOURCE_MODELS, SearchConfig, SearchSpace, load_oracle, summarize
 from cg_evo.experiments import BEST_PROXY, FULL_PROXY_SAMPLE
+from cg_evo.names import LOCAL_OPTIMUM_MOVES
 from cg_evo.oracle import ORACLES
 from cg_evo.search import SEARCH_CODE, run_seed
 from cg_evo.space import TWINS
@@ -137,17 +152,21 @@ from cg_ir.provenance import code_digest
 from cg_predict.evaluate import conservative_choice, train_source_model
 
 SEARCHED = tuple(ORACLES)
+# the strategies whose move at a local optimum (StrategySettings.at_local_optimum) is compared
+LOCAL_SEARCHES = ("local-search", "cost-local-search", "predictor-ls")
 
 
 class Candidate(NamedTuple):
-    """One search compared: its predictor and its ``StrategySettings``.
+    """One search compared: its strategy, its predictor and its ``StrategySettings``.
 
     ``training`` and ``warm_start`` (the zero-shot ranking) are ``cg_evo.surrogate``'s
-    ``SEARCH_TRAININGS`` and ``WARM_STARTS``; ``members`` is ``FineTuneConfig.members`` (the
-    fine-tuned copies whose mean prediction screens the mutants); the other fields are the
-    ``StrategySettings`` of that name (``warm_design="proxy"``: by the family's ``BEST_PROXY``,
-    ``"ensemble"``: by its zero-shot ensemble, each on its ``FULL_PROXY_SAMPLE``;
-    ``"portfolio"``: those two, the zero-shot ranking and the largest by params in turn).
+    ``SEARCH_TRAININGS`` and ``WARM_STARTS`` (unused by a strategy without predictor);
+    ``members`` is ``FineTuneConfig.members`` (the fine-tuned copies whose mean prediction
+    screens the mutants); ``strategy`` is the searched strategy (``predictor-ea`` unless said);
+    the other fields are the ``StrategySettings`` of that name (``warm_design="proxy"``: by the
+    family's ``BEST_PROXY``, ``"ensemble"``: by its zero-shot ensemble, each on its
+    ``FULL_PROXY_SAMPLE``; ``"portfolio"``: those two, the zero-shot ranking and the largest by
+    params in turn).
     """
 
     training: str
@@ -156,6 +175,8 @@ class Candidate(NamedTuple):
     random_after_stall: int = 0
     warm_design: str = "zero-shot"
     members: int = 1
+    strategy: str = "predictor-ea"
+    at_local_optimum: str = "widen"
 
 
 CANDIDATES = {
@@ -179,9 +200,17 @@ CANDIDATES = {
     "protocol blend + 1 random of 5 after 4 stalled generations + 3 fine-tuned members": (
         Candidate("protocol", "blend", 1, 4, members=3)
     ),
+    **{
+        f"{strategy} {move}": Candidate(
+            "protocol", "blend", strategy=strategy, at_local_optimum=move
+        )
+        for strategy in LOCAL_SEARCHES
+        for move in LOCAL_OPTIMUM_MOVES
+    },
 }
-# the package's default search (since stop 29); the selections before stop 32 compared against
-# the greedy "protocol blend" (each report's config names its incumbent)
+# the package's default search (since stop 29), the incumbent unless --incumbent names another;
+# the selections before stop 32 compared against the greedy "protocol blend" (each report's
+# config names its incumbent)
 INCUMBENT = "protocol blend + 1 random of 5 after 4 stalled generations"
 RULES = ("strict", "dominance")
 
@@ -216,7 +245,7 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
     oracle = load_oracle(family, None, args.data_dir)
     space = SearchSpace.from_oracle(oracle, progress=False)
     entries: dict[str, Any] = dict(done["candidates"]) if done else {}
-    models: dict[str, list[Any]] = {}
+    models: dict[str | None, list[Any]] = {}  # training (None: no predictor) -> source models
     fold = {
         "validation": family,
         "dataset": oracle.dataset,
@@ -230,26 +259,29 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
         if name in entries:
             continue
         start = time.perf_counter()
-        training = candidate.training
-        if training not in models:
-            models[training] = _source_models(family, training, args)
         weight = search_flops_weight(family, candidate.warm_start)
-        sources = models[training]
         settings = StrategySettings(
             random_per_generation=candidate.random_per_generation,
             random_after_stall=candidate.random_after_stall,
             warm_design=candidate.warm_design,
+            at_local_optimum=candidate.at_local_optimum,
             proxy=BEST_PROXY[family],
             proxy_candidates=FULL_PROXY_SAMPLE.get(family),
         )
         config = SearchConfig(
             family,
-            strategy="predictor-ea",
+            strategy=candidate.strategy,
             queries=args.queries,
             seeds=args.seeds,
             settings=settings,
             fine_tune=FineTuneConfig(members=candidate.members),
         )
+        training = candidate.training if config.uses_predictor else None
+        if training not in models:
+            models[training] = (
+                [None] if training is None else _source_models(family, training, args)
+            )
+        sources = models[training]
         runs = [
             run_seed(config, seed, space, sources[seed % len(sources)], flops_weight=weight)
             for seed in seeds
@@ -265,6 +297,8 @@ def _fold(family: str, done: dict[str, Any] | None, args: argparse.Namespace) ->
             "random_after_stall": candidate.random_after_stall,
             "warm_design": candidate.warm_design,
             "members": candidate.members,
+            "strategy": candidate.strategy,
+            "at_local_optimum": candidate.at_local_optimum,
             "seconds": time.perf_counter() - start,
         }
         print(f"{family}: {name} {entries[name]}", flush=True)
@@ -297,7 +331,9 @@ def dominance_choice(ranking: list[tuple[str, float, tuple[float, ...]]], incumb
     return incumbent
 
 
-def _choices(folds: dict[str, dict[str, Any]], candidates: list[str], rule: str) -> dict[str, Any]:
+def _choices(
+    folds: dict[str, dict[str, Any]], candidates: list[str], rule: str, incumbent: str
+) -> dict[str, Any]:
     """Per searched family: the ranking on the folds not searching it, and the choice."""
     choose = dominance_choice if rule == "dominance" else conservative_choice
     out: dict[str, Any] = {}
@@ -308,7 +344,7 @@ def _choices(folds: dict[str, dict[str, Any]], candidates: list[str], rule: str)
             per_fold = tuple(-folds[v]["candidates"][name]["score"] for v in used)  # higher wins
             ranking.append((name, statistics.fmean(per_fold), per_fold))
         ranking.sort(key=lambda entry: -entry[1])
-        chosen: str = choose(ranking, INCUMBENT)
+        chosen: str = choose(ranking, incumbent)
         out[target] = {
             "folds": used,
             "chosen": {"candidate": chosen, **CANDIDATES[chosen]._asdict()},
@@ -360,15 +396,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--candidates",
         default=",".join(CANDIDATES),
-        help=f"the candidates compared, comma-separated (the incumbent, {INCUMBENT!r}, among them)",
+        help="the candidates compared, comma-separated (the incumbent among them)",
+    )
+    parser.add_argument(
+        "--incumbent",
+        default=INCUMBENT,
+        choices=list(CANDIDATES),
+        metavar="NAME",
+        help=f"the candidate that stays unless the rule says otherwise (default {INCUMBENT!r})",
     )
     parser.add_argument("--work", required=True, help="folder for the folds")
     parser.add_argument("--out", required=True)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     args.candidates = args.candidates.split(",")
-    if INCUMBENT not in args.candidates or not set(args.candidates) <= set(CANDIDATES):
-        parser.error(f"--candidates: {INCUMBENT!r} and others of {list(CANDIDATES)}")
+    if args.incumbent not in args.candidates or not set(args.candidates) <= set(CANDIDATES):
+        parser.error(f"--candidates: {args.incumbent!r} and others of {list(CANDIDATES)}")
     torch.set_num_threads(1)
     work = Path(args.work)
     digest = code_digest(*SEARCH_CODE)
@@ -383,14 +426,14 @@ def main(argv: list[str] | None = None) -> int:
     compared = None if folds is None else compared_candidates(folds, args.candidates)
     if folds is None or compared is None:
         return 0
-    choices = _choices(folds, compared, args.rule)
+    choices = _choices(folds, compared, args.rule, args.incumbent)
     report = {
         "config": {
             "candidates": {k: list(CANDIDATES[k]) for k in compared},
-            "incumbent": INCUMBENT,
+            "incumbent": args.incumbent,
             "queries": args.queries,
             "seeds": args.seeds,
-            "strategy": "predictor-ea",
+            "strategy": sorted({CANDIDATES[k].strategy for k in compared}),
             "rule": args.rule,
         },
         "code_digest": digest,

@@ -226,8 +226,12 @@ def test_nearest_candidates_widen_once_the_nearer_networks_are_known(nb201_space
     known[space.classes[single]] = True
     double = space.nearest_candidates(parent, known)
     assert distances(double) == {2} and not known[space.classes[double]].any()
+    assert space.nearest_candidates(parent, known, widen=False).size == 0  # a local optimum
     rng = np.random.default_rng(0)
     assert space.mutate(parent, rng, known) in set(double.tolist())
+    known[space.classes[single[:10]]] = False
+    rest = space.nearest_candidates(parent, known, widen=False)
+    assert distances(rest) == {1} and not known[space.classes[rest]].any() and len(rest) >= 10
 
 
 @pytest.mark.needs_data

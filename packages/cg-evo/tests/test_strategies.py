@@ -199,8 +199,11 @@ class _Line:
     def cost(self, name: str) -> Any:
         return self.position
 
-    def nearest_candidates(self, index: int, known: Any) -> Any:
+    def nearest_candidates(self, index: int, known: Any, widen: bool = True) -> Any:
         distance = np.abs(self.classes - index).astype(float)
+        distance[index] = np.inf
+        if not widen:
+            return np.flatnonzero((distance == 1) & ~known[self.classes])
         distance[known[self.classes]] = np.inf
         return np.flatnonzero(distance == distance.min())
 
@@ -218,11 +221,19 @@ class _ByLabelPredictor:
         return False
 
 
-def _climb(strategy: Any, peak: int, seed: int, budget: int = 40) -> Queries:
-    """``strategy`` on a line of 200 networks, one warm-start query, ``budget`` queries."""
-    space = _Line(200, peak)
+def _climb(
+    strategy: Any,
+    peak: int,
+    seed: int,
+    budget: int = 40,
+    space: _Line | None = None,
+    **settings: Any,
+) -> Queries:
+    """``strategy`` on a line of 200 networks (or ``space``), one warm-start query, ``budget``
+    queries, ``settings`` of ``StrategySettings`` besides."""
+    space = space or _Line(200, peak)
     queries = Queries(space, budget)
-    settings = StrategySettings(warm_start=1, warm_design="cost")
+    settings = StrategySettings(warm_start=1, warm_design="cost", **settings)
     ctx = Context(space, queries, np.random.default_rng(seed), settings, _ByLabelPredictor(space))
     with pytest.raises(QueryBudgetExhausted):
         strategy.run(ctx)
@@ -248,6 +259,28 @@ def test_local_searches_climb_to_the_peak_from_the_incumbent(seed: int) -> None:
         assert abs(index - incumbent) == 1 or not {incumbent - 1, incumbent + 1} - set(
             walk.order[:i]
         ), "a query away from the incumbent while a neighbour was unqueried"
+
+
+def test_a_restart_leaves_a_local_optimum_where_widening_walks_on() -> None:
+    # the global peak at 50, a local one at 180 (label -10, its neighbours -11): from the
+    # largest network both climbs stop at 180 after 21 queries (199..180, then 179)
+    space = _Line(200, peak=50)
+    space.labels = np.maximum(space.labels, -np.abs(np.arange(200) - 180) - 10.0)
+    walks = {
+        move: _climb(PredictorLocalSearch(), 50, 0, space=space, at_local_optimum=move)
+        for move in ("widen", "restart")
+    }
+    for queries in walks.values():
+        assert queries.order[:21] == [*range(199, 179, -1), 179]
+    # widening queries the nearest unqueried network of 180 (178, then 177, ...); a restart
+    # goes to the best-predicted unqueried network of all, the global peak
+    assert walks["widen"].order[21:23] == [178, 177] and max(walks["widen"].labels) < 0
+    assert walks["restart"].order[21] == 50 and max(walks["restart"].labels) == 0.0
+
+
+def test_at_local_optimum_is_checked() -> None:
+    with pytest.raises(InvalidSearchError, match="at_local_optimum='jump'; choose one of widen"):
+        StrategySettings(at_local_optimum="jump")
 
 
 # -- baselines (benchmark data) --------------------------------------------------------------

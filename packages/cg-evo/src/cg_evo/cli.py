@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cg_evo.names import WARM_DESIGNS, strategy_names
+from cg_evo.names import LOCAL_OPTIMUM_MOVES, WARM_DESIGNS, strategy_names
 from cg_ir.cli import (
     HelpFormatter,
     add_data_dir_option,
@@ -126,6 +126,13 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
         "params, synflow, MeCo), or each of those four in turn (portfolio)",
     )
     parser.add_argument(
+        "--at-local-optimum",
+        default="widen",
+        choices=LOCAL_OPTIMUM_MOVES,
+        help="local searches, once every nearest network is queried: look farther around the "
+        "best found, or start a new climb at the first unqueried network of their order",
+    )
+    parser.add_argument(
         "--fine-tune", default="full", choices=("full", "head"), help="predictor fine-tuning"
     )
     parser.add_argument(
@@ -235,6 +242,7 @@ def _run_oracle(args: argparse.Namespace) -> str:
             random_after_stall=args.random_after_stall,
             warm_start=args.warm_start,
             warm_design=args.warm_design,
+            at_local_optimum=args.at_local_optimum,
             cost=args.cost,
             proxy=args.proxy,
             proxy_candidates=args.proxy_candidates,

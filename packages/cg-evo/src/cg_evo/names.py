@@ -15,7 +15,13 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-__all__ = ["BUILTIN_STRATEGIES", "ENTRY_POINT_GROUP", "WARM_DESIGNS", "strategy_names"]
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "ENTRY_POINT_GROUP",
+    "LOCAL_OPTIMUM_MOVES",
+    "WARM_DESIGNS",
+    "strategy_names",
+]
 
 # the entry-point group under which other packages register their strategies
 ENTRY_POINT_GROUP = "cg_evo.strategies"
@@ -34,6 +40,9 @@ BUILTIN_STRATEGIES = (
 )
 # how the predictor strategies choose their first queries (StrategySettings.warm_design)
 WARM_DESIGNS = ("zero-shot", "cost", "proxy", "ensemble", "portfolio")
+# what the local searches do once every nearest network of their centre is queried
+# (StrategySettings.at_local_optimum)
+LOCAL_OPTIMUM_MOVES = ("widen", "restart")
 
 
 def strategy_names() -> tuple[str, ...]:

@@ -180,23 +180,29 @@ class SearchSpace:
         return self._codes
 
     def nearest_candidates(
-        self, index: int, known: npt.NDArray[np.bool_] | None = None
+        self, index: int, known: npt.NDArray[np.bool_] | None = None, *, widen: bool = True
     ) -> IntArray:
         """The candidates nearest to ``index`` (Hamming on key integers), other networks only.
 
         ``known`` (one flag per class) marks networks already queried: they are passed over
         while any other network is left, so a search never stalls on known neighbours. On
         NB-201 the nearest unqueried networks of a cell are its unqueried single-edge changes
-        while it has any, then the two-edge ones, and so on.
+        while it has any, then the two-edge ones, and so on. With ``widen=False`` the search
+        does not look farther: only the unqueried networks among the nearest of all are
+        returned, none once those are all known (``index`` is then a local optimum of the
+        networks queried).
         """
         codes = self._codes_matrix()
         distance = (codes != codes[index]).sum(axis=1)
         excluded = self.classes == self.classes[index]
-        if known is not None:
-            fresh = ~known[self.classes]
-            if np.any(fresh & ~excluded):
-                excluded |= ~fresh
         distance[excluded] = codes.shape[1] + 1
+        if known is None:
+            return np.flatnonzero(distance == distance.min()).astype(np.int64)
+        fresh = ~known[self.classes]
+        if not widen:
+            return np.flatnonzero((distance == distance.min()) & fresh).astype(np.int64)
+        if np.any(fresh & ~excluded):
+            distance[~fresh] = codes.shape[1] + 1
         return np.flatnonzero(distance == distance.min()).astype(np.int64)
 
     def nearest(

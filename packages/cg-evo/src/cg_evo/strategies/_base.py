@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from cg_evo.names import WARM_DESIGNS
+from cg_evo.names import LOCAL_OPTIMUM_MOVES, WARM_DESIGNS
 
 if TYPE_CHECKING:
     from cg_evo.space import Queries, SearchSpace
@@ -64,6 +64,11 @@ class StrategySettings:
             the proxies the search tables hold, among the proxy sample:
             ``cg_evo.strategies.orderings.ensemble_ranking``) or ``"portfolio"`` (the first
             of each of the designs of ``PORTFOLIO`` in turn, then the second of each, ...).
+        at_local_optimum: what the local searches do once every network nearest to their
+            centre is queried: ``"widen"`` (query the nearest unqueried networks of the best
+            one found so far, farther each time) or ``"restart"`` (start a new climb at the
+            first unqueried network of the strategy's order: at random, largest, or
+            best-predicted; the best label found so far stays the result).
         cost: the cost ``cost-order`` sorts by, largest first.
         proxy: the cg-predict proxy ``proxy-order`` sorts by, largest first.
         proxy_candidates: about this many of the pool's cells are scored by the proxy
@@ -80,6 +85,7 @@ class StrategySettings:
     random_after_stall: int = 4
     warm_start: int = 10
     warm_design: str = "zero-shot"
+    at_local_optimum: str = "widen"
     cost: str = "params"
     proxy: str = "synflow"
     proxy_candidates: int | None = None
@@ -90,6 +96,11 @@ class StrategySettings:
         if self.warm_design not in WARM_DESIGNS:
             raise InvalidSearchError(
                 f"warm_design={self.warm_design!r}; choose one of {', '.join(WARM_DESIGNS)}"
+            )
+        if self.at_local_optimum not in LOCAL_OPTIMUM_MOVES:
+            raise InvalidSearchError(
+                f"at_local_optimum={self.at_local_optimum!r}; choose one of "
+                f"{', '.join(LOCAL_OPTIMUM_MOVES)}"
             )
         if not 0 <= self.random_per_generation < self.per_generation:
             raise InvalidSearchError(
