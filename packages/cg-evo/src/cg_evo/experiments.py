@@ -43,6 +43,7 @@ __all__ = [
     "PAPER_PROXY",
     "RUNS",
     "SEARCH",
+    "SEARCH_LOCAL_OPTIMUM",
     "SEARCH_MEMBERS",
     "SEARCH_WARM_DESIGNS",
     "SEEDS",
@@ -61,8 +62,9 @@ __all__ = [
 
 # predictor-ls and the two local searches came after the full-size runs had shown predictor-ea
 # stalling on NB-201 CIFAR-10 (one edge from the best networks): the local searches are a
-# published baseline (cg_evo.strategies.local), predictor-ls runs with the default settings (no
-# selection was made for it; SEARCH_WARM_DESIGNS and SEARCH_MEMBERS are predictor-ea's)
+# published baseline (cg_evo.strategies.local); predictor-ls runs with predictor-ea's default
+# predictor (SEARCH_WARM_DESIGNS and SEARCH_MEMBERS are predictor-ea's), and every local search
+# with its own move at a local optimum (SEARCH_LOCAL_OPTIMUM)
 STRATEGIES = BUILTIN_STRATEGIES  # every built-in strategy
 # run name -> strategy: every strategy, and (full mode) proxy-order with the strongest proxy
 RUNS: Mapping[str, str] = {**{s: s for s in STRATEGIES}, "best-proxy-order": "proxy-order"}
@@ -94,6 +96,18 @@ SEARCH_WARM_DESIGNS: Mapping[str, str] = {"nb101": "ensemble", "ofa-mbv3": "port
 # dominance rule, declared before its folds ran) chose three for NB-201 (better on the NB-101 and
 # NB-301 pools, the same on OFA's) and kept one elsewhere (three did worse on NB-201's pool)
 SEARCH_MEMBERS: Mapping[str, int] = {"nb201": 3}
+# each local search's move at a local optimum (StrategySettings.at_local_optimum) where a
+# selection changed it: results/selection/selection-search-local-optimum-<strategy>.json (stop
+# 48, "<strategy> widen" against "<strategy> restart" for each local search, dominance rule,
+# declared before its folds ran) chose a restart for predictor-ls on every family (better on the
+# NB-101, NB-301 and OFA pools, the same on NB-201's, where no seed reached a local optimum within
+# 100 queries), for cost-local-search on OFA only (better on the NB-101 and NB-301 pools, the
+# same on NB-201's; worse on OFA's, which blocks it elsewhere) and kept widening for local-search
+# everywhere (a random restart did worse on every pool but NB-201's)
+SEARCH_LOCAL_OPTIMUM: Mapping[str, Mapping[str, str]] = {
+    "predictor-ls": dict.fromkeys(("nb101", "nb201", "nb301", "ofa-mbv3"), "restart"),
+    "cost-local-search": {"ofa-mbv3": "restart"},
+}
 # family -> cells its proxy orderings score in full mode (about; cg_evo.space.in_key_sample),
 # where scoring the whole pool does not fit: on one core here synflow takes 1.3 s and MeCo
 # 2.6 s per NB-101 network, about 32 CPU-hours for both on its 30,001 cells. 3,000 cells
@@ -162,6 +176,8 @@ def goal_config(space: str, run: str, *, quick: bool = False, queries: int | Non
         settings = replace(settings, warm_design=design)
         if design in ("proxy", "portfolio"):  # the family's best proxy, as its selection ran
             settings = replace(settings, proxy=BEST_PROXY[family])
+    if family in SEARCH_LOCAL_OPTIMUM.get(run, {}):
+        settings = replace(settings, at_local_optimum=SEARCH_LOCAL_OPTIMUM[run][family])
     fine_tune = FineTuneConfig()
     if run == "predictor-ea":
         fine_tune = replace(fine_tune, members=SEARCH_MEMBERS.get(family, fine_tune.members))
