@@ -119,6 +119,17 @@ the first unqueried network of the strategy's order at every local optimum), one
 OFA, NB-101, NB-201, written to ``results/selection/selection-search-local-optimum-S.json``;
 nothing is changed after seeing a fold.
 
+Declared on 2026-12-07 (stop 48), before any fold of it ran, after the local-optimum
+selection above and stop 47's NB-201 runs (20 test seeds, whose labels this looked at:
+``cost-local-search``, which starts from the largest networks, reached the NB-201 CIFAR-10
+best in 15 queries, ``predictor-ls`` in 31.5), so a NB-201 figure under it is not clean of that
+look: ``predictor-ls`` as the search experiment now runs it (``"predictor-ls restart"``, the
+incumbent) against the same search whose ten warm-start queries are ``predictor-ea``'s
+portfolio (``warm_design="portfolio"``: the zero-shot ranking, the largest by params, the best
+by the family's ``BEST_PROXY`` and by its zero-shot ensemble, in turn), on new seeds 70-79,
+100 queries, ``--rule dominance``, folds in the order NB-301, OFA, NB-101, NB-201, written to
+``results/selection/selection-search-local-warm.json``; nothing is changed after seeing a fold.
+
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
        [--seeds 10] [--first-seed 0] [--rule strict|dominance]
        [--candidates "protocol blend,..."] [--incumbent NAME] --work DIR
@@ -207,6 +218,13 @@ CANDIDATES = {
         for strategy in LOCAL_SEARCHES
         for move in LOCAL_OPTIMUM_MOVES
     },
+    "predictor-ls restart + portfolio warm start": Candidate(
+        "protocol",
+        "blend",
+        warm_design="portfolio",
+        strategy="predictor-ls",
+        at_local_optimum="restart",
+    ),
 }
 # the package's default search (since stop 29), the incumbent unless --incumbent names another;
 # the selections before stop 32 compared against the greedy "protocol blend" (each report's
