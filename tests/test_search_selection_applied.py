@@ -38,8 +38,6 @@ WARM_START_REPORTS = (
     "selection-search-portfolio-warm.json",
 )
 DEFAULT = {"training": "protocol", "warm_start": "blend"}
-# the local searches whose move at a local optimum a report decided (one report each)
-LOCAL_SEARCHES = ("local-search", "cost-local-search", "predictor-ls")
 
 
 def _report(name: str = "selection-search.json") -> dict:  # type: ignore[type-arg]
@@ -186,24 +184,26 @@ def test_searches_use_the_chosen_members() -> None:
         assert goal_config(space, "predictor-topk").fine_tune.members == default, space
 
 
-@pytest.mark.parametrize("strategy", LOCAL_SEARCHES)
-def test_local_searches_use_the_chosen_move(strategy: str) -> None:
-    """``selection-search-local-optimum-<strategy>.json``'s choices, applied by
-    ``cg_evo.experiments.SEARCH_LOCAL_OPTIMUM`` to that strategy on every goal space (and to no
-    other strategy: each local search was measured on its own)."""
+def test_local_searches_use_the_chosen_move(monkeypatch) -> None:
+    """Each ``selection-search-local-optimum-<strategy>.json``'s choices (one report per local
+    search of the tool's ``LOCAL_SEARCHES``), applied by ``cg_evo.experiments
+    .SEARCH_LOCAL_OPTIMUM`` to that strategy on every goal space (and to no other strategy:
+    each local search was measured on its own)."""
     from cg_evo.experiments import GOAL_SPACES, SEARCH_LOCAL_OPTIMUM, goal_config
     from cg_evo.strategies import StrategySettings
 
+    local_searches = _tool(monkeypatch).LOCAL_SEARCHES
     default = StrategySettings().at_local_optimum
-    report = _report(f"selection-search-local-optimum-{strategy}.json")
-    assert report["config"]["incumbent"] == f"{strategy} {default}"
-    chosen = {f: e["chosen"]["at_local_optimum"] for f, e in report["choices"].items()}
-    assert {f: m for f, m in chosen.items() if m != default} == SEARCH_LOCAL_OPTIMUM.get(
-        strategy, {}
-    )
-    for space, (family, *_) in GOAL_SPACES.items():
-        assert goal_config(space, strategy).settings.at_local_optimum == chosen[family], space
-    assert set(SEARCH_LOCAL_OPTIMUM) <= set(LOCAL_SEARCHES)
+    assert set(SEARCH_LOCAL_OPTIMUM) <= set(local_searches)
+    for strategy in local_searches:
+        report = _report(f"selection-search-local-optimum-{strategy}.json")
+        assert report["config"]["incumbent"] == f"{strategy} {default}"
+        chosen = {f: e["chosen"]["at_local_optimum"] for f, e in report["choices"].items()}
+        applied = SEARCH_LOCAL_OPTIMUM.get(strategy, {})
+        assert {f: m for f, m in chosen.items() if m != default} == applied, strategy
+        for space, (family, *_) in GOAL_SPACES.items():
+            settings = goal_config(space, strategy).settings
+            assert settings.at_local_optimum == chosen[family], (strategy, space)
     assert goal_config("NB-301 CIFAR-10", "predictor-ea").settings.at_local_optimum == default
 
 

@@ -25,14 +25,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 
+from cg_evo.space import IntArray
 from cg_evo.strategies._base import Context, query_first, shuffled_descending
 from cg_evo.strategies.evolution import refit_if_due, unknown_networks, warm_start
 
 __all__ = ["CostLocalSearch", "LocalSearch", "PredictorLocalSearch", "climb"]
 
-IntArray = npt.NDArray[np.int64]
 # the first of the given networks in a strategy's order (rows of the space, never empty)
 Pick = Callable[[IntArray], int]
 
