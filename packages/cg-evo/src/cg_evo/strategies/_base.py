@@ -116,18 +116,24 @@ class StrategySettings:
     def proxies_read(self, strategy: str) -> tuple[str, ...]:
         """The proxies ``strategy`` reads on its proxy sample with these settings.
 
+        ``proxy-order`` reads ``proxy``; a strategy that uses the predictor starts with the
+        ``warm_design`` queries (``predictor-ea``, ``predictor-topk``, ``predictor-ls``), which
+        read the proxies of that design.
+
         Examples:
             >>> settings = StrategySettings()
             >>> settings.proxies_read("proxy-order"), settings.proxies_read("rea")
             (('synflow',), ())
             >>> StrategySettings(warm_design="ensemble").proxies_read("predictor-ea")
             ('synflow', 'meco')
-            >>> StrategySettings(warm_design="portfolio", proxy="zico").proxies_read("predictor-ea")
+            >>> StrategySettings(warm_design="portfolio", proxy="zico").proxies_read("predictor-ls")
             ('zico', 'synflow', 'meco')
         """
+        from cg_evo.strategies import get
+
         if strategy == "proxy-order":
             return (self.proxy,)
-        if strategy != "predictor-ea":
+        if not get(strategy).uses_predictor:
             return ()
         reads = {
             "proxy": (self.proxy,),
