@@ -103,11 +103,36 @@ def test_strategy_defaults_are_the_packages() -> None:
         "random_per_generation",
         "random_after_stall",
         "warm_start",
-        "warm_design",
         "cost",
-        "proxy",
     ):
         assert getattr(args, name) == getattr(defaults, name), name
+
+
+@pytest.mark.parametrize(
+    "space",
+    ["NB-201 CIFAR-10", "NB-101 CIFAR-10", "NB-301 CIFAR-10", "OFA-MobileNetV3, MACs ≤ 300M"],
+)
+def test_search_runs_with_the_selected_settings_unless_told_otherwise(space) -> None:
+    """Options not given take the search selections' choices for the family and strategy, as
+    the ``search`` experiment runs them (``cg_evo.experiments.goal_config``); given ones win."""
+    from dataclasses import replace
+
+    from cg_evo.cli import search_config
+    from cg_evo.experiments import GOAL_SPACES, goal_config
+
+    family = GOAL_SPACES[space][0]
+    parser = build_parser("search")
+    for strategy in ("predictor-ea", "predictor-ls", "cost-local-search", "rea"):
+        argv = ["search", "--family", family, "--strategy", strategy, "-o", "s"]
+        config = search_config(parser.parse_args(argv))
+        experiment = goal_config(space, strategy)  # its proxy sample is the experiment's own
+        assert config.settings == replace(experiment.settings, proxy_candidates=None), strategy
+        assert config.fine_tune.members == experiment.fine_tune.members, strategy
+    told = ["--warm-design", "cost", "--at-local-optimum", "widen", "--members", "2"]
+    argv = ["search", "--family", family, "--strategy", "predictor-ls", "-o", "s", *told]
+    config = search_config(parser.parse_args(argv))
+    assert config.settings.warm_design == "cost" and config.settings.at_local_optimum == "widen"
+    assert config.fine_tune.members == 2
 
 
 def test_strategy_choices_are_every_registered_strategy() -> None:

@@ -23,7 +23,12 @@ from cg_ir.cli import (
 )
 from cg_predict.cli.names import PROXY_NAMES
 
-__all__ = ["register_search", "run_search_command"]
+__all__ = ["register_search", "run_search_command", "search_config"]
+
+# the options that default to what a search selection chose for the searched family and
+# strategy (cg_evo.experiments.selected_choices): the settings the book's searches run with
+_SELECTED_OPTIONS = ("warm_design", "proxy", "at_local_optimum", "members")
+_SELECTED = "the search selection's choice for the family and strategy, if any"
 
 
 def register_search(subparsers: Any) -> argparse.ArgumentParser:
@@ -69,10 +74,10 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--proxy",
-        default="synflow",
         choices=PROXY_NAMES,
         metavar="NAME",
-        help=f"cg-predict proxy of proxy-order and --warm-design proxy: {', '.join(PROXY_NAMES)}",
+        help=f"cg-predict proxy of proxy-order and --warm-design proxy: {', '.join(PROXY_NAMES)} "
+        f"(default: {_SELECTED}, else synflow)",
     )
     parser.add_argument(
         "--proxy-candidates",
@@ -119,18 +124,25 @@ def register_search(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--warm-design",
-        default="zero-shot",
         choices=WARM_DESIGNS,
         help="how they are chosen: the source model's zero-shot ranking, largest --cost first, "
         "best --proxy first, best first by the family's zero-shot ensemble (network, FLOPs, "
-        "params, synflow, MeCo), or each of those four in turn (portfolio)",
+        f"params, synflow, MeCo), or each of those four in turn (portfolio) (default: "
+        f"{_SELECTED}, else zero-shot)",
     )
     parser.add_argument(
         "--at-local-optimum",
-        default="widen",
         choices=LOCAL_OPTIMUM_MOVES,
         help="local searches, once every nearest network is queried: look farther around the "
-        "best found, or start a new climb at the first unqueried network of their order",
+        "best found, or start a new climb at the first unqueried network of their order "
+        f"(default: {_SELECTED}, else widen)",
+    )
+    parser.add_argument(
+        "--members",
+        type=positive_int,
+        metavar="N",
+        help=f"fine-tuned predictor copies per refit, scoring by their mean (default: {_SELECTED}, "
+        "else 1)",
     )
     parser.add_argument(
         "--fine-tune", default="full", choices=("full", "head"), help="predictor fine-tuning"
@@ -222,12 +234,24 @@ def _run_predicted(args: argparse.Namespace) -> str:
     )
 
 
-def _run_oracle(args: argparse.Namespace) -> str:
-    from cg_evo.search import SearchConfig, run_search
+def _selected_or_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``_SELECTED_OPTIONS`` values: as given, else the selections' choices for the search."""
+    from cg_evo.experiments import selected_choices
+
+    given = {
+        name: value for name in _SELECTED_OPTIONS if (value := getattr(args, name)) is not None
+    }
+    return {**selected_choices(args.family, args.strategy), **given}
+
+
+def search_config(args: argparse.Namespace) -> Any:
+    """The ``SearchConfig`` of parsed ``cgnas search`` arguments (``--objective oracle``)."""
+    from cg_evo.search import SearchConfig
     from cg_evo.strategies import StrategySettings
     from cg_evo.surrogate import FineTuneConfig
 
-    config = SearchConfig(
+    chosen = _selected_or_given(args)
+    return SearchConfig(
         family=args.family,
         dataset=args.dataset,
         strategy=args.strategy,
@@ -241,18 +265,24 @@ def _run_oracle(args: argparse.Namespace) -> str:
             random_per_generation=args.random_per_generation,
             random_after_stall=args.random_after_stall,
             warm_start=args.warm_start,
-            warm_design=args.warm_design,
-            at_local_optimum=args.at_local_optimum,
             cost=args.cost,
-            proxy=args.proxy,
             proxy_candidates=args.proxy_candidates,
+            **{name: value for name, value in chosen.items() if name != "members"},
         ),
-        fine_tune=FineTuneConfig(mode=args.fine_tune),
+        fine_tune=FineTuneConfig(
+            mode=args.fine_tune, members=chosen.get("members", FineTuneConfig.members)
+        ),
         quick=args.quick,
         source_cells=args.source_cells,
         source_epochs=args.source_epochs,
         checkpoint=args.checkpoint,
     )
+
+
+def _run_oracle(args: argparse.Namespace) -> str:
+    from cg_evo.search import run_search
+
+    config = search_config(args)
     result = run_search(
         config,
         data_dir=args.data_dir,

@@ -56,6 +56,7 @@ __all__ = [
     "results_name",
     "search_plan",
     "search_proxy",
+    "selected_choices",
     "slug",
     "warm_proxy_cache",
 ]
@@ -169,19 +170,10 @@ def goal_config(space: str, run: str, *, quick: bool = False, queries: int | Non
 
     family, dataset, limits, budget = GOAL_SPACES[space]
     proxy = BEST_PROXY[family] if run == "best-proxy-order" else PAPER_PROXY
-    settings = StrategySettings(
-        cost="params", proxy=proxy, proxy_candidates=FULL_PROXY_SAMPLE.get(family)
-    )
-    if run == "predictor-ea" and family in SEARCH_WARM_DESIGNS:
-        design = SEARCH_WARM_DESIGNS[family]
-        settings = replace(settings, warm_design=design)
-        if design in ("proxy", "portfolio"):  # the family's best proxy, as its selection ran
-            settings = replace(settings, proxy=BEST_PROXY[family])
-    if family in SEARCH_LOCAL_OPTIMUM.get(run, {}):
-        settings = replace(settings, at_local_optimum=SEARCH_LOCAL_OPTIMUM[run][family])
-    fine_tune = FineTuneConfig()
-    if run == "predictor-ea":
-        fine_tune = replace(fine_tune, members=SEARCH_MEMBERS.get(family, fine_tune.members))
+    chosen = selected_choices(family, run)
+    fine_tune = FineTuneConfig(members=chosen.pop("members", FineTuneConfig.members))
+    defaults = {"cost": "params", "proxy": proxy, "proxy_candidates": FULL_PROXY_SAMPLE.get(family)}
+    settings = StrategySettings(**{**defaults, **chosen})
     if quick:
         settings = replace(settings, proxy_candidates=_QUICK_PROXY_CANDIDATES)
         fine_tune = replace(fine_tune, steps=_QUICK_FINE_TUNE_STEPS)
@@ -196,6 +188,33 @@ def goal_config(space: str, run: str, *, quick: bool = False, queries: int | Non
         fine_tune=fine_tune,
         quick=quick,
     )
+
+
+def selected_choices(family: str, strategy: str) -> dict[str, Any]:
+    """What the search selections chose for ``strategy`` on ``family`` where it is no default.
+
+    Keys are ``StrategySettings`` fields (``warm_design``, with ``proxy``: the family's best
+    proxy where that design reads one, as its selection ran; ``at_local_optimum``) and
+    ``members`` (``FineTuneConfig.members``), from ``SEARCH_WARM_DESIGNS``, ``SEARCH_MEMBERS``
+    and ``SEARCH_LOCAL_OPTIMUM``. The ``search`` experiment and ``cgnas search`` (for every
+    option not given) apply them.
+
+    Examples:
+        >>> selected_choices("ofa-mbv3", "predictor-ea")
+        {'warm_design': 'portfolio', 'proxy': 'meco'}
+        >>> selected_choices("nb201", "predictor-ea"), selected_choices("nb201", "rea")
+        ({'members': 3}, {})
+    """
+    chosen: dict[str, Any] = {}
+    if strategy == "predictor-ea" and family in SEARCH_WARM_DESIGNS:
+        chosen["warm_design"] = SEARCH_WARM_DESIGNS[family]
+        if chosen["warm_design"] in ("proxy", "portfolio"):
+            chosen["proxy"] = BEST_PROXY[family]
+    if strategy == "predictor-ea" and family in SEARCH_MEMBERS:
+        chosen["members"] = SEARCH_MEMBERS[family]
+    if family in SEARCH_LOCAL_OPTIMUM.get(strategy, {}):
+        chosen["at_local_optimum"] = SEARCH_LOCAL_OPTIMUM[strategy][family]
+    return chosen
 
 
 def results_name(space: str, run: str, queries: int | None = None) -> str:
