@@ -157,11 +157,32 @@ def test_searches_use_the_chosen_warm_start() -> None:
 
     chosen = _warm_designs_chosen()
     default = StrategySettings().warm_design
-    assert SEARCH_WARM_DESIGNS == {f: d for f, d in chosen.items() if d != default}
+    assert SEARCH_WARM_DESIGNS["predictor-ea"] == {f: d for f, d in chosen.items() if d != default}
     for space in GOAL_SPACES:
         settings = goal_config(space, "predictor-ea").settings
         family = GOAL_SPACES[space][0]
         assert settings.warm_design == chosen[family], space
+        if settings.warm_design in ("proxy", "portfolio"):
+            assert settings.proxy == BEST_PROXY[family], space
+
+
+def test_predictor_local_search_uses_its_chosen_warm_start() -> None:
+    """``selection-search-local-warm.json``'s choices (predictor-ls's own warm start, measured
+    with the restart it runs with), applied by ``cg_evo.experiments.SEARCH_WARM_DESIGNS`` to
+    ``predictor-ls`` on every goal space."""
+    from cg_evo.experiments import BEST_PROXY, GOAL_SPACES, SEARCH_WARM_DESIGNS, goal_config
+    from cg_evo.strategies import StrategySettings
+
+    report = _report("selection-search-local-warm.json")
+    assert report["config"]["incumbent"] == "predictor-ls restart"
+    chosen = {f: e["chosen"]["warm_design"] for f, e in report["choices"].items()}
+    default = StrategySettings().warm_design
+    applied = SEARCH_WARM_DESIGNS.get("predictor-ls", {})
+    assert {f: d for f, d in chosen.items() if d != default} == applied
+    for space, (family, *_) in GOAL_SPACES.items():
+        settings = goal_config(space, "predictor-ls").settings
+        assert settings.warm_design == chosen[family], space
+        assert settings.at_local_optimum == "restart", space  # as the selection measured it
         if settings.warm_design in ("proxy", "portfolio"):
             assert settings.proxy == BEST_PROXY[family], space
 

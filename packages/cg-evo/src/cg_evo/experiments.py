@@ -64,8 +64,8 @@ __all__ = [
 # predictor-ls and the two local searches came after the full-size runs had shown predictor-ea
 # stalling on NB-201 CIFAR-10 (one edge from the best networks): the local searches are a
 # published baseline (cg_evo.strategies.local); predictor-ls runs with predictor-ea's default
-# predictor (SEARCH_WARM_DESIGNS and SEARCH_MEMBERS are predictor-ea's), and every local search
-# with its own move at a local optimum (SEARCH_LOCAL_OPTIMUM)
+# predictor (SEARCH_MEMBERS is predictor-ea's) and its own warm start (SEARCH_WARM_DESIGNS), and
+# every local search with its own move at a local optimum (SEARCH_LOCAL_OPTIMUM)
 STRATEGIES = BUILTIN_STRATEGIES  # every built-in strategy
 # run name -> strategy: every strategy, and (full mode) proxy-order with the strongest proxy
 RUNS: Mapping[str, str] = {**{s: s for s in STRATEGIES}, "best-proxy-order": "proxy-order"}
@@ -83,15 +83,22 @@ BEST_PROXY: Mapping[str, str] = {
     "nb301": "meco",
     "ofa-mbv3": "meco",
 }
-# predictor-ea's warm-start design where a selection changed it: results/selection/
-# selection-search-ensemble-warm.json (tools/select_search_predictor.py, dominance rule, declared
-# before its folds ran; it supersedes selection-search-proxy-warm.json, whose choice, the best
-# proxy's top ten for OFA, it compared again) chose the zero-shot ensemble's top ten for NB-101
-# only (better than the default on the NB-201, NB-301 and OFA pools); selection-search-portfolio-
-# warm.json (stop 39, the default against the portfolio) chose the portfolio for OFA (better on
-# the NB-101, NB-201 and NB-301 pools) and kept the default elsewhere (the portfolio did worse on
-# OFA's pool), which leaves NB-101's ensemble, never compared with it, in place
-SEARCH_WARM_DESIGNS: Mapping[str, str] = {"nb101": "ensemble", "ofa-mbv3": "portfolio"}
+# each predictor strategy's warm-start design where a selection changed it. predictor-ea:
+# results/selection/selection-search-ensemble-warm.json (tools/select_search_predictor.py,
+# dominance rule, declared before its folds ran; it supersedes selection-search-proxy-warm.json,
+# whose choice, the best proxy's top ten for OFA, it compared again) chose the zero-shot
+# ensemble's top ten for NB-101 only (better than the default on the NB-201, NB-301 and OFA
+# pools); selection-search-portfolio-warm.json (stop 39, the default against the portfolio)
+# chose the portfolio for OFA (better on the NB-101, NB-201 and NB-301 pools) and kept the
+# default elsewhere (the portfolio did worse on OFA's pool), which leaves NB-101's ensemble,
+# never compared with it, in place. predictor-ls: selection-search-local-warm.json (stops 48-49,
+# predictor-ls with its restart against the same with the portfolio, dominance rule, declared
+# before its folds ran) chose the portfolio for OFA (better on the NB-101, NB-201 and NB-301
+# pools) and kept the zero-shot ranking elsewhere (the portfolio did worse on OFA's pool)
+SEARCH_WARM_DESIGNS: Mapping[str, Mapping[str, str]] = {
+    "predictor-ea": {"nb101": "ensemble", "ofa-mbv3": "portfolio"},
+    "predictor-ls": {"ofa-mbv3": "portfolio"},
+}
 # predictor-ea's fine-tuned members (FineTuneConfig.members) where a selection changed them:
 # results/selection/selection-search-members.json (stop 41, the default against three members,
 # dominance rule, declared before its folds ran) chose three for NB-201 (better on the NB-101 and
@@ -206,8 +213,8 @@ def selected_choices(family: str, strategy: str) -> dict[str, Any]:
         ({'members': 3}, {})
     """
     chosen: dict[str, Any] = {}
-    if strategy == "predictor-ea" and family in SEARCH_WARM_DESIGNS:
-        chosen["warm_design"] = SEARCH_WARM_DESIGNS[family]
+    if family in SEARCH_WARM_DESIGNS.get(strategy, {}):
+        chosen["warm_design"] = SEARCH_WARM_DESIGNS[strategy][family]
         if chosen["warm_design"] in ("proxy", "portfolio"):
             chosen["proxy"] = BEST_PROXY[family]
     if strategy == "predictor-ea" and family in SEARCH_MEMBERS:
