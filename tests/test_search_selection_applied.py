@@ -8,7 +8,9 @@ its folds. ``selection-search-random.json`` decided ``random_per_generation`` th
 ``selection-search-stall.json`` (once run) ``random_after_stall`` with it, under the rule its
 config names; the search experiment's runs must use what the newest of them chose, and the
 same for the warm-start design (``selection-search-proxy-warm.json``, then
-``selection-search-ensemble-warm.json``).
+``selection-search-ensemble-warm.json``). The local searches' reports decide their own
+settings (``selection-search-local-optimum-<strategy>.json``, and predictor-ls's warm start,
+``selection-search-local-warm.json``).
 """
 
 from __future__ import annotations
