@@ -151,42 +151,41 @@ def _warm_designs_chosen() -> dict[str, str]:
     return designs
 
 
-def test_searches_use_the_chosen_warm_start() -> None:
-    """The warm-start reports' designs per family (``_warm_designs_chosen``), applied by
-    ``cg_evo.experiments.SEARCH_WARM_DESIGNS`` to every goal space's ``predictor-ea``."""
+def _assert_warm_designs_applied(strategy: str, chosen: dict[str, str]) -> None:
+    """``SEARCH_WARM_DESIGNS[strategy]`` holds the non-default designs of ``chosen`` (family ->
+    design), and ``strategy`` runs with ``chosen``'s design (and the family's best proxy where
+    the design reads one) on every goal space."""
     from cg_evo.experiments import BEST_PROXY, GOAL_SPACES, SEARCH_WARM_DESIGNS, goal_config
     from cg_evo.strategies import StrategySettings
 
-    chosen = _warm_designs_chosen()
     default = StrategySettings().warm_design
-    assert SEARCH_WARM_DESIGNS["predictor-ea"] == {f: d for f, d in chosen.items() if d != default}
-    for space in GOAL_SPACES:
-        settings = goal_config(space, "predictor-ea").settings
-        family = GOAL_SPACES[space][0]
-        assert settings.warm_design == chosen[family], space
+    applied = SEARCH_WARM_DESIGNS.get(strategy, {})
+    assert applied == {f: d for f, d in chosen.items() if d != default}, strategy
+    for space, (family, *_) in GOAL_SPACES.items():
+        settings = goal_config(space, strategy).settings
+        assert settings.warm_design == chosen[family], (strategy, space)
         if settings.warm_design in ("proxy", "portfolio"):
-            assert settings.proxy == BEST_PROXY[family], space
+            assert settings.proxy == BEST_PROXY[family], (strategy, space)
+
+
+def test_searches_use_the_chosen_warm_start() -> None:
+    """The warm-start reports' designs per family (``_warm_designs_chosen``), applied by
+    ``cg_evo.experiments.SEARCH_WARM_DESIGNS`` to every goal space's ``predictor-ea``."""
+    _assert_warm_designs_applied("predictor-ea", _warm_designs_chosen())
 
 
 def test_predictor_local_search_uses_its_chosen_warm_start() -> None:
     """``selection-search-local-warm.json``'s choices (predictor-ls's own warm start, measured
     with the restart it runs with), applied by ``cg_evo.experiments.SEARCH_WARM_DESIGNS`` to
     ``predictor-ls`` on every goal space."""
-    from cg_evo.experiments import BEST_PROXY, GOAL_SPACES, SEARCH_WARM_DESIGNS, goal_config
-    from cg_evo.strategies import StrategySettings
+    from cg_evo.experiments import GOAL_SPACES, goal_config
 
     report = _report("selection-search-local-warm.json")
     assert report["config"]["incumbent"] == "predictor-ls restart"
     chosen = {f: e["chosen"]["warm_design"] for f, e in report["choices"].items()}
-    default = StrategySettings().warm_design
-    applied = SEARCH_WARM_DESIGNS.get("predictor-ls", {})
-    assert {f: d for f, d in chosen.items() if d != default} == applied
-    for space, (family, *_) in GOAL_SPACES.items():
-        settings = goal_config(space, "predictor-ls").settings
-        assert settings.warm_design == chosen[family], space
-        assert settings.at_local_optimum == "restart", space  # as the selection measured it
-        if settings.warm_design in ("proxy", "portfolio"):
-            assert settings.proxy == BEST_PROXY[family], space
+    _assert_warm_designs_applied("predictor-ls", chosen)
+    for space in GOAL_SPACES:  # the move the selection measured both candidates with
+        assert goal_config(space, "predictor-ls").settings.at_local_optimum == "restart", space
 
 
 def test_searches_use_the_chosen_members() -> None:
