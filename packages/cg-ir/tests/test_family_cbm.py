@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from cg_ir import ComputationGraph, InvalidSpecError, families
 from cg_ir.families import cbm_mobilenet, cbm_resnet
 from cg_ir.families._cbm import CbmFamily, CbmSpec
 
-WEIGHTED = ("conv", "depthwise_conv", "linear")
+from .module_checks import assert_graph_matches_module, trainable_params, weighted_flops
+
 FAMILIES = {"cbm-mobilenet": cbm_mobilenet.FAMILY, "cbm-resnet": cbm_resnet.FAMILY}
 DATA_FILES = {"cbm-mobilenet": "Results_MobileNet.json", "cbm-resnet": "Results_ResNet.json"}
 # the largest and smallest networks, and mixed ones
@@ -31,13 +31,9 @@ def _data(path: Path) -> dict[str, dict[str, Any]]:
     return data
 
 
-def _trainable(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 def _macs(graph: ComputationGraph) -> int:
     # the files' ``flops`` are the multiply-accumulates of the convs and the linear layer
-    return sum(n.flops for n in graph.nodes if n.op in WEIGHTED) // 2
+    return weighted_flops(graph) // 2
 
 
 def _check_against_file(family: CbmFamily, key: str, row: dict[str, Any]) -> None:
@@ -45,7 +41,7 @@ def _check_against_file(family: CbmFamily, key: str, row: dict[str, Any]) -> Non
     graph = family.to_cg(spec)
     with torch.device("meta"):  # parameter shapes without the cost of initialising them
         module = family.to_module(spec)
-    assert _trainable(module) == graph.params == row["params"], key
+    assert trainable_params(module) == graph.params == row["params"], key
     assert _macs(graph) == row["flops"], key
 
 
@@ -166,16 +162,8 @@ def test_sample_distinct_refuses_more_than_the_space(family: CbmFamily) -> None:
 @pytest.mark.parametrize("key", ["4444444", "2143414"])
 def test_graph_matches_module(family: CbmFamily, key: str) -> None:
     spec = family.parse(key)
-    module = family.to_module(spec).eval()
-    graph = family.to_cg(spec)
-    assert graph.params == _trainable(module)
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        out = module(torch.zeros(family.input_shape(spec)))
-    assert out.shape == (1, 10) and graph.output_shape == (10, 1, 1)
+    graph = assert_graph_matches_module(family, spec, logits=10)
     assert graph.input_shape == (3, 32, 32)
-    assert sum(n.flops for n in graph.nodes if n.op in WEIGHTED) == counter.get_total_flops()
-    assert ComputationGraph.from_json(graph.to_json()) == graph
 
 
 def test_mobilenet_graph_shape() -> None:
@@ -216,7 +204,7 @@ def test_data_file_params_equal_real_modules(
     for i in np.random.default_rng(0).choice(len(keys), 25, replace=False):
         key = keys[int(i)]
         module = family.to_module(family.parse(key))
-        assert _trainable(module) == data[key]["params"], key
+        assert trainable_params(module) == data[key]["params"], key
         _check_against_file(family, key, data[key])
 
 

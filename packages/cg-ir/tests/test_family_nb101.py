@@ -9,16 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from torch.utils.flop_counter import FlopCounterMode
 
 from cg_ir import CgIrError, ComputationGraph, InvalidSpecError, families
 from cg_ir.families.nb101 import FAMILY, NB101Spec, module_hash
 from cg_ir.testing.strategies import nb101_specs
 
-WEIGHTED = ("conv", "depthwise_conv", "linear")
+from .module_checks import assert_graph_matches_module
+
 C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
 # the first row of nb101_nasbenchvis_30k.csv (hash, matrix, ops, params)
 ROW_HASH = "00005c142e6f48ac74fdcf73e3439874"
@@ -50,10 +49,6 @@ def _csv_rows(path: Path, count: int) -> list[dict[str, str]]:
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         return [row for _, row in zip(range(count), reader, strict=False)]
-
-
-def _trainable(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def _relabel(spec: NB101Spec, rng: np.random.Generator) -> NB101Spec:
@@ -247,17 +242,7 @@ def test_canonical_form_fixes_uneven_channel_splits() -> None:
 
 @pytest.mark.parametrize("spec", CASES, ids=["inception", "small", "direct"])
 def test_graph_matches_module(spec: NB101Spec) -> None:
-    graph = FAMILY.to_cg(spec)
-    module = FAMILY.to_module(spec).eval()
-    assert graph.params == _trainable(module)
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        y = module(torch.zeros(FAMILY.input_shape(spec)))
-    assert tuple(y.shape) == (1, 10)
-    weighted = sum(
-        f for n, f in zip(graph.nodes, graph.node_flops(), strict=True) if n.op in WEIGHTED
-    )
-    assert weighted == counter.get_total_flops()
-    assert ComputationGraph.from_json(graph.to_json()) == graph
+    assert_graph_matches_module(FAMILY, spec, logits=10)
 
 
 @pytest.mark.parametrize("spec", CASES, ids=["inception", "small", "direct"])

@@ -12,13 +12,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from torch.utils.flop_counter import FlopCounterMode
 
 from cg_ir import CgIrError, ComputationGraph, InvalidSpecError, families
 from cg_ir.families.nb201 import FAMILY, OP_NAMES, NB201Spec, live_edges
 from cg_ir.testing.strategies import nb201_specs
 
-WEIGHTED = ("conv", "depthwise_conv", "linear")
+from .module_checks import assert_graph_matches_module, trainable_params
+
 KEY = "(0, 2, 3, 2, 3, 1)"
 ARCH = "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_1x1~1|none~2|"
 # cells covering the pruning cases: everything, dead ends, zero cells, identity cells
@@ -33,10 +33,6 @@ CASES = [
     "(3, 1, 2, 1, 1, 4)",  # 2 is unreachable: 2->3 dropped
     KEY,
 ]
-
-
-def _trainable(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 # -- keys and validation --------------------------------------------------------------------
@@ -177,19 +173,7 @@ def test_skip_sums_add_the_same_tensor_twice() -> None:
 
 @pytest.mark.parametrize("key", CASES)
 def test_graph_matches_module(key: str) -> None:
-    spec = FAMILY.parse(key)
-    graph = FAMILY.to_cg(spec)
-    module = FAMILY.to_module(spec).eval()
-    assert graph.params == _trainable(module)
-    x = torch.zeros(FAMILY.input_shape(spec))
-    with FlopCounterMode(display=False) as counter:
-        y = module(x)
-    assert tuple(y.shape) == (1, 10)
-    weighted = sum(
-        f for n, f in zip(graph.nodes, graph.node_flops(), strict=True) if n.op in WEIGHTED
-    )
-    assert weighted == counter.get_total_flops()
-    assert ComputationGraph.from_json(graph.to_json()) == graph
+    assert_graph_matches_module(FAMILY, FAMILY.parse(key), logits=10)
 
 
 def test_largest_network_has_nas_bench_201_parameter_count() -> None:
@@ -217,7 +201,7 @@ def test_fast_path_equals_torch_fx(key: str) -> None:
 def test_fast_path_equals_torch_fx_on_random_specs(spec: NB201Spec) -> None:
     fast = FAMILY.to_cg(spec)
     assert fast.same_structure(FAMILY.trace_cg(spec))
-    assert fast.params == _trainable(FAMILY.to_module(spec))
+    assert fast.params == trainable_params(FAMILY.to_module(spec))
 
 
 # -- sampling and mutation ------------------------------------------------------------------

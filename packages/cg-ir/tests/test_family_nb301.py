@@ -8,16 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
-from torch.utils.flop_counter import FlopCounterMode
 
 from cg_ir import ComputationGraph, InvalidSpecError, families
 from cg_ir.families.nb301 import FAMILY, NB301Spec, cell_plans
 from cg_ir.testing.strategies import nb301_specs
 
+from .module_checks import assert_graph_matches_module, trainable_params
+
 DATA_FILE = ("nas-bench-suite-zero", "zc_nasbench301.json")
-WEIGHTED = ("conv", "depthwise_conv", "linear")
 KEY = (
     "[[(0, 0), (1, 5), (1, 1), (0, 1), (1, 3), (0, 3), (1, 3), (3, 2)], "
     "[(1, 0), (0, 2), (1, 3), (0, 3), (3, 0), (0, 1), (2, 0), (3, 6)]]"
@@ -32,10 +31,6 @@ DARTS_V2 = NB301Spec(
 
 def _keys(path: Path) -> list[str]:
     return list(json.loads(path.read_text())["cifar10"])
-
-
-def _trainable(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def _with(cell: int, position: int, pair: object) -> str:
@@ -178,21 +173,13 @@ def test_macro_layout() -> None:
 
 @pytest.mark.parametrize("spec", [SPEC, DARTS_V2], ids=["zc-key", "darts-v2"])
 def test_graph_matches_module(spec: NB301Spec) -> None:
-    module = FAMILY.to_module(spec).eval()
-    graph = FAMILY.to_cg(spec)
-    assert graph.params == _trainable(module)
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        out = module(torch.zeros(FAMILY.input_shape(spec)))
-    assert out.shape == (1, 10) and graph.output_shape == (10, 1, 1)
-    assert sum(n.flops for n in graph.nodes if n.op in WEIGHTED) == counter.get_total_flops()
+    graph = assert_graph_matches_module(FAMILY, spec, logits=10)
     hist = graph.op_histogram()
     assert hist["add"] == 8 * 4
     # one concat per cell, plus one per FactorizedReduce (preprocessing after a reduction
     # and every stride-2 skip of the reduction cells)
     stride2_skips = sum(1 for s, op in spec.reduce if s < 2 and op == 2)
     assert hist["concat"] == 8 + 2 + 2 * stride2_skips
-    assert ComputationGraph.from_json(graph.to_json()) == graph
 
 
 def test_darts_v2_graph_size() -> None:
@@ -207,7 +194,7 @@ def test_fast_path_equals_fx_path(spec: NB301Spec) -> None:
     fast = FAMILY.to_cg(spec)
     traced = FAMILY.trace_cg(spec)
     assert fast.same_structure(traced)
-    assert fast.params == traced.params == _trainable(FAMILY.to_module(spec))
+    assert fast.params == traced.params == trainable_params(FAMILY.to_module(spec))
     assert ComputationGraph.from_json(fast.to_json()) == fast
 
 

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
-from torch.utils.flop_counter import FlopCounterMode
 
 from cg_ir import ComputationGraph, InvalidSpecError, families
 from cg_ir.families.ofa_mbv3 import FAMILY, RESOLUTIONS, OfaMbv3Family, OfaMbv3Spec
 from cg_ir.testing.strategies import ofa_mbv3_specs
 
-WEIGHTED = ("conv", "depthwise_conv", "linear")
+from .module_checks import assert_graph_matches_module, trainable_params, weighted_flops
+
 DATA_FILE = ("ofa-mbv3", "ofa_mbv3_w10_imagenet_top1.csv")
 
 
@@ -38,14 +37,6 @@ def _spec(
     ks: int = 3, e: int = 3, d: tuple[int, ...] = (2, 2, 2, 2, 2), r: int = 224
 ) -> OfaMbv3Spec:
     return OfaMbv3Spec((ks,) * 20, (e,) * 20, d, r)
-
-
-def _trainable(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def _weighted_flops(graph: ComputationGraph) -> int:
-    return sum(n.flops for n in graph.nodes if n.op in WEIGHTED)
 
 
 # -- keys and validation --------------------------------------------------------------------
@@ -180,7 +171,7 @@ def test_data_file_keys_params_and_macs(benchmark_file: Callable[..., Path]) -> 
         for row in group:
             assert graph.params == int(row["params"]), key
             # the published MACs are exactly the conv and linear multiply-accumulates
-            assert _weighted_flops(graph) // 2 == int(row["macs"]), key
+            assert weighted_flops(graph) // 2 == int(row["macs"]), key
 
 
 @pytest.mark.needs_data
@@ -189,7 +180,7 @@ def test_data_file_params_equal_real_modules(benchmark_file: Callable[..., Path]
     picks = np.random.default_rng(0).choice(len(rows), 20, replace=False)
     for i in picks:
         spec = FAMILY.parse(_row_key(rows[i]))
-        assert _trainable(FAMILY.to_module(spec)) == int(rows[i]["params"])
+        assert trainable_params(FAMILY.to_module(spec)) == int(rows[i]["params"])
 
 
 # -- graphs against the real module ---------------------------------------------------------
@@ -201,15 +192,8 @@ def test_data_file_params_equal_real_modules(benchmark_file: Callable[..., Path]
     [_spec(ks=7, e=6, d=(4, 4, 4, 4, 4), r=128), _spec(ks=5, e=4, d=(3, 2, 4, 3, 2), r=132)],
 )
 def test_graph_matches_module(spec: OfaMbv3Spec) -> None:
-    module = FAMILY.to_module(spec).eval()
-    graph = FAMILY.to_cg(spec)
-    assert graph.params == _trainable(module)
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        out = module(torch.zeros(FAMILY.input_shape(spec)))
-    assert out.shape == (1, 1000)
-    assert _weighted_flops(graph) == counter.get_total_flops()
-    assert graph.input_shape == (3, spec.r, spec.r) and graph.output_shape == (1000, 1, 1)
+    graph = assert_graph_matches_module(FAMILY, spec, logits=1000)
+    assert graph.input_shape == (3, spec.r, spec.r)
 
 
 def test_fast_graph_equals_traced_graph() -> None:
@@ -236,7 +220,7 @@ def test_property_fast_path_equals_module(spec: OfaMbv3Spec) -> None:
     assert FAMILY.parse(FAMILY.key(spec)) == spec
     assert ComputationGraph.from_json(graph.to_json()) == graph
     assert graph.same_structure(FAMILY.trace_cg(spec))
-    assert graph.params == _trainable(FAMILY.to_module(spec))
+    assert graph.params == trainable_params(FAMILY.to_module(spec))
 
 
 @pytest.mark.property

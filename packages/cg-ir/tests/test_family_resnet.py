@@ -6,21 +6,16 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
-from torch.utils.flop_counter import FlopCounterMode
 
 from cg_ir import ComputationGraph, InvalidSpecError, families
 from cg_ir.families.resnet import FAMILY, ResNetSpec
 from cg_ir.testing.strategies import resnet_specs
 
-WEIGHTED = ("conv", "depthwise_conv", "linear")
+from .module_checks import assert_graph_matches_module, trainable_params
+
 BASIC = ResNetSpec("basic", (1, 2, 2, 1), (32, 64, 128, 256))
 BOTTLENECK = ResNetSpec("bottleneck", (2, 1, 1, 3), (16, 48, 96, 128))
-
-
-def _trainable(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def test_registered_under_its_name() -> None:
@@ -95,21 +90,13 @@ def test_sample_is_seeded_and_mutate_changes_the_graph() -> None:
 
 @pytest.mark.parametrize("spec", [BASIC, BOTTLENECK])
 def test_graph_matches_module(spec: ResNetSpec) -> None:
-    module = FAMILY.to_module(spec).eval()
-    graph = FAMILY.to_cg(spec)
-    assert graph.params == _trainable(module)
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        out = module(torch.zeros(FAMILY.input_shape(spec)))
-    assert out.shape == (1, 10) and graph.output_shape == (10, 1, 1)
-    assert sum(n.flops for n in graph.nodes if n.op in WEIGHTED) == counter.get_total_flops()
+    graph = assert_graph_matches_module(FAMILY, spec, logits=10)
     blocks = sum(spec.depths)
     hist = graph.op_histogram()
     assert hist["add"] == blocks
     assert hist["conv"] == 1 + blocks * (2 if spec.block == "basic" else 3) + sum(
         1 for node in graph.nodes if node.name.endswith("shortcut.0")
     )
-    assert ComputationGraph.from_json(graph.to_json()) == graph
 
 
 @pytest.mark.parametrize(
@@ -138,7 +125,7 @@ def test_property_graph_is_valid_and_exact(spec: ResNetSpec) -> None:
     graph = FAMILY.to_cg(spec)
     assert FAMILY.parse(FAMILY.key(spec)) == spec
     assert graph.same_structure(FAMILY.trace_cg(spec))
-    assert graph.params == _trainable(FAMILY.to_module(spec))
+    assert graph.params == trainable_params(FAMILY.to_module(spec))
     assert ComputationGraph.from_json(graph.to_json()) == graph
     child = FAMILY.mutate(spec, np.random.default_rng(0))
     assert FAMILY.to_cg(child).canonical_hash() != graph.canonical_hash()
