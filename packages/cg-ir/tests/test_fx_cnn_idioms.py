@@ -23,6 +23,8 @@ from cg_ir.fx._shapes import function_shape
 from cg_ir.fx._table import timm_notrace
 from cg_ir.zoo import check_model
 
+from .module_checks import trainable_params
+
 SHAPE = (8, 8, 8)
 COUNTED = ("conv", "depthwise_conv", "linear", "matmul")
 
@@ -38,8 +40,7 @@ def torch_flops(module: nn.Module, shape: tuple[int, ...]) -> int:
 def exact(module: nn.Module, shape: tuple[int, ...] = SHAPE) -> ComputationGraph:
     """The graph of ``module``, checked against torch's parameter and FLOP counts."""
     graph = from_module(module, shape)
-    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    assert graph.params == trainable
+    assert graph.params == trainable_params(module)
     assert sum(n.flops for n in graph.nodes if n.op in COUNTED) == torch_flops(module, shape)
     return graph
 

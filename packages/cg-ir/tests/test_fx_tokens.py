@@ -22,6 +22,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from cg_ir import ComputationGraph, UnsupportedOperatorError, from_module
 from cg_ir.zoo import load_model
 
+from .module_checks import trainable_params
+
 WEIGHTED = ("conv", "depthwise_conv", "linear", "matmul")
 
 
@@ -37,8 +39,7 @@ def assert_exact(module: nn.Module, shape: tuple[int, ...] = (3, 32, 32)) -> Com
     """Convert ``module`` and check params and conv/linear/matmul FLOPs against torch."""
     module.eval()
     graph = from_module(module, shape)
-    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    assert graph.params == trainable
+    assert graph.params == trainable_params(module)
     assert sum(n.flops for n in graph.nodes if n.op in WEIGHTED) == counted_flops(module, shape)
     return graph
 
