@@ -1,4 +1,4 @@
-"""What the family tests check alike: a family's graph against the module it builds."""
+"""What cg-ir's tests check alike: a graph against the module it was made from, its ops."""
 
 from __future__ import annotations
 
@@ -36,3 +36,19 @@ def assert_graph_matches_module(family: Any, spec: Any, *, logits: int) -> Compu
     assert weighted_flops(graph) == counter.get_total_flops()
     assert ComputationGraph.from_json(graph.to_json()) == graph
     return graph
+
+
+def inner_ops(graph: ComputationGraph) -> list[str]:
+    """The graph's ops in order, without its input and output nodes."""
+    return [n.op for n in graph.nodes][1:-1]
+
+
+class Lambda(torch.nn.Module):
+    """A module whose forward is ``fn``: one idiom per test, without a class each."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)  # type: ignore[no-any-return]

@@ -10,19 +10,12 @@ from torch import nn
 from cg_ir import InvalidArgumentError, UntraceableModuleError, from_module
 from cg_ir.nn import Zero
 
+from .module_checks import Lambda
+
 
 def ops(module: nn.Module, shape: tuple[int, ...] = (4, 8, 8), **options: object) -> list[str]:
     graph = from_module(module, shape, **options)  # type: ignore[arg-type]
     return [n.op for n in graph.nodes]
-
-
-class Lambda(nn.Module):
-    def __init__(self, fn: object) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)  # type: ignore[operator, no-any-return]
 
 
 @pytest.mark.parametrize(
