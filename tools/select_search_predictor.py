@@ -130,6 +130,19 @@ by the family's ``BEST_PROXY`` and by its zero-shot ensemble, in turn), on new s
 100 queries, ``--rule dominance``, folds in the order NB-301, OFA, NB-101, NB-201, written to
 ``results/selection/selection-search-local-warm.json``; nothing is changed after seeing a fold.
 
+Declared on 2026-12-08 (stop 51), before any fold of it ran, after stop 51's look at the
+full-size NB-201 CIFAR-10 ``predictor-ls`` runs (seeds 0-19, whose labels this looked at: after
+its warm start, seed 0's climb queried 17 other single-edge changes of its centre before the one
+that led to the best network, which ``cost-local-search`` queried second), so a NB-201 figure
+under it is not clean of that look, and after the stop-41 selection of three fine-tuned members
+for ``predictor-ea`` (no worse on any fold, better on NB-101 and NB-301): ``predictor-ls`` as
+the search experiment runs it (``"predictor-ls restart"``, the incumbent) against the same
+search whose predictor is the mean of three fine-tuned copies of the source model
+(``FineTuneConfig.members``), on new seeds 80-89, 100 queries, ``--rule dominance``, folds in
+the order NB-301, OFA, NB-101, NB-201, written to
+``results/selection/selection-search-local-members.json``; nothing is changed after seeing a
+fold.
+
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
        [--seeds 10] [--first-seed 0] [--rule strict|dominance]
        [--candidates "protocol blend,..."] [--incumbent NAME] --work DIR
@@ -224,6 +237,9 @@ CANDIDATES = {
         warm_design="portfolio",
         strategy="predictor-ls",
         at_local_optimum="restart",
+    ),
+    "predictor-ls restart + 3 fine-tuned members": Candidate(
+        "protocol", "blend", members=3, strategy="predictor-ls", at_local_optimum="restart"
     ),
 }
 # the package's default search (since stop 29), the incumbent unless --incumbent names another;
