@@ -142,6 +142,9 @@ search whose predictor is the mean of three fine-tuned copies of the source mode
 the order NB-301, OFA, NB-101, NB-201, written to
 ``results/selection/selection-search-local-members.json``; nothing is changed after seeing a
 fold.
+Added after the run: on OFA the search experiment runs ``predictor-ls`` with the portfolio
+warm start (``SEARCH_WARM_DESIGNS``), so there the incumbent is the search without that warm
+start; the members act only after the first refit.
 
 Usage: python tools/select_search_predictor.py [--families nb201,...] [--queries 100]
        [--seeds 10] [--first-seed 0] [--rule strict|dominance]
