@@ -21,7 +21,9 @@ def test_the_value_and_both_clocks_are_returned() -> None:
     result = timed(lambda: _busy(0.2))
     assert result.value > 0
     assert result.cpu_s >= 0.2  # this process's own CPU time counts
-    assert result.wall_s >= 0.2  # the CPU time was spent during the call
+    # the CPU time was spent during the call; the two clocks tick apart, so the wall clock can
+    # read a fraction of a millisecond less (seen: 0.19989 s against 0.20005 s of CPU)
+    assert result.wall_s >= 0.19
 
 
 def test_a_finished_child_process_counts_its_cpu_time() -> None:
