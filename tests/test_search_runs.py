@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -27,9 +28,8 @@ from cg_evo.experiments import (
     results_name,
     search_proxy,
 )
-from cg_evo.search import SEARCH_CODE
+from cg_evo.search import SEARCH_CODE, _resume_key
 from cg_ir.provenance import code_digest
-from cg_predict.evaluate._results import config_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_SEARCH = ROOT / "results" / "full" / "search"
@@ -73,9 +73,8 @@ def test_committed_full_searches_hold_the_experiments_configuration() -> None:
             continue
         config = goal_config(*by_name[path.name])
         assert doc["config"] == config.to_dict(), path.name
-        # the resume key: the settings and the label table they were run on (cg_evo.search)
-        expected = config_hash({**config.to_dict(), "table_digest": doc["table_digest"]})
-        assert doc["config_hash"] == expected, path.name
+        labelled_by = SimpleNamespace(table_digest=doc["table_digest"])  # the run's label table
+        assert doc["config_hash"] == _resume_key(config.to_dict(), labelled_by), path.name
 
 
 def test_best_proxy_is_the_rules_choice_on_the_committed_agreement_runs() -> None:

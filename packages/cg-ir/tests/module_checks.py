@@ -11,6 +11,8 @@ from cg_ir import ComputationGraph
 
 # the only ops that do matrix products, hence the only FLOPs FlopCounterMode counts
 WEIGHTED = ("conv", "depthwise_conv", "linear")
+# with attention and token mixing, matmul nodes do matrix products too
+WEIGHTED_WITH_MATMUL = (*WEIGHTED, "matmul")
 
 
 def trainable_params(module: torch.nn.Module) -> int:

@@ -23,10 +23,9 @@ from cg_ir.fx._shapes import function_shape
 from cg_ir.fx._table import timm_notrace
 from cg_ir.zoo import check_model
 
-from .module_checks import Lambda, inner_ops, trainable_params
+from .module_checks import WEIGHTED_WITH_MATMUL, Lambda, inner_ops, trainable_params
 
 SHAPE = (8, 8, 8)
-COUNTED = ("conv", "depthwise_conv", "linear", "matmul")
 
 
 def torch_flops(module: nn.Module, shape: tuple[int, ...]) -> int:
@@ -41,7 +40,9 @@ def exact(module: nn.Module, shape: tuple[int, ...] = SHAPE) -> ComputationGraph
     """The graph of ``module``, checked against torch's parameter and FLOP counts."""
     graph = from_module(module, shape)
     assert graph.params == trainable_params(module)
-    assert sum(n.flops for n in graph.nodes if n.op in COUNTED) == torch_flops(module, shape)
+    assert sum(n.flops for n in graph.nodes if n.op in WEIGHTED_WITH_MATMUL) == torch_flops(
+        module, shape
+    )
     return graph
 
 

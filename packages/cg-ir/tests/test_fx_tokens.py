@@ -22,9 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from cg_ir import ComputationGraph, UnsupportedOperatorError, from_module
 from cg_ir.zoo import load_model
 
-from .module_checks import Lambda, inner_ops, trainable_params
-
-WEIGHTED = ("conv", "depthwise_conv", "linear", "matmul")
+from .module_checks import WEIGHTED_WITH_MATMUL, Lambda, inner_ops, trainable_params
 
 
 def counted_flops(module: nn.Module, shape: tuple[int, ...]) -> int:
@@ -40,7 +38,9 @@ def assert_exact(module: nn.Module, shape: tuple[int, ...] = (3, 32, 32)) -> Com
     module.eval()
     graph = from_module(module, shape)
     assert graph.params == trainable_params(module)
-    assert sum(n.flops for n in graph.nodes if n.op in WEIGHTED) == counted_flops(module, shape)
+    assert sum(n.flops for n in graph.nodes if n.op in WEIGHTED_WITH_MATMUL) == counted_flops(
+        module, shape
+    )
     return graph
 
 
@@ -321,7 +321,7 @@ def test_leaf_module_lowered_at_concrete_shapes(monkeypatch: pytest.MonkeyPatch)
     net.eval()
     graph = from_module(net, (3, 8, 8), leaf_modules=(ShapeBranchingBlock,))
     assert graph.params == sum(p.numel() for p in net.parameters())
-    weighted = sum(n.flops for n in graph.nodes if n.op in WEIGHTED)
+    weighted = sum(n.flops for n in graph.nodes if n.op in WEIGHTED_WITH_MATMUL)
     assert weighted == counted_flops(net, (3, 8, 8))
     names = {n.name for n in graph.nodes if n.op in ("batch_norm", "matmul")}
     assert names == {"1"}  # every node inside is named by the leaf's path
